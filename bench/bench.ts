@@ -1,0 +1,165 @@
+/**
+ * `npm run bench`: stage timings and peak memory of the theory pipeline.
+ *
+ * Cases: the Markov task at N = 10 and N = 1000, and a large synthetic case (P = 2000, P_test = 1000,
+ * N0 = 200, T = 32, heads [4, 4], widths 100, mean readout, random Q/K with G = 32, teacher-path labels).
+ * Each case runs in its own child process so that its peak resident memory is its own.
+ * Usage: node dist/bench.js [case ...]   (cases: markov-10, markov-1000, large)
+ */
+import { spawnSync } from 'node:child_process';
+import type { AnalysisConfig } from '../server/src/config/types';
+import { defaultConfig } from '../server/src/config/defaults';
+import { prepare, Prepared, pathInfo } from '../server/src/pipeline/prepare';
+import { renormalizedKernel } from '../server/src/theory/kernels';
+import { minimizeAction } from '../server/src/theory/solver';
+import { predict, testMetrics } from '../server/src/theory/predictor';
+import { allLayerAttention } from '../server/src/theory/attention';
+import { pathCount, pathFeatures, pathTokenWeights } from '../server/src/theory/paths';
+import { randomQKAttention } from '../server/src/data/mnist';
+import { Random } from '../server/src/util/random';
+import type { SequenceBatch, TaskData } from '../server/src/data/types';
+
+interface Row {
+  case: string;
+  P: number;
+  P_test: number;
+  paths: number;
+  attention_features_s: number;
+  kernel_s: number;
+  solve_s: number;
+  iterations: number;
+  evaluations: number;
+  max_grad: number;
+  predict_s: number;
+  accuracy: number;
+  peak_rss_mb: number;
+}
+
+/** Large synthetic case: Gaussian tokens, random Q/K, labels from a teacher path (as in shared/golden). */
+async function largeCase(): Promise<Prepared> {
+  const rng = new Random(2024);
+  const P = 2000;
+  const Pt = 1000;
+  const N0 = 200;
+  const T = 32;
+  const heads = [4, 4];
+  const t0 = performance.now();
+  const batch = (n: number): SequenceBatch => ({ count: n, features: N0, tokens: T, data: rng.normals(n * N0 * T) });
+  const train = batch(P);
+  const test = batch(Pt);
+  const layers = randomQKAttention(rng, heads, 32, N0).map((l) => ({ ...l, Q: l.Q.map((v) => 3 * v), K: l.K.map((v) => 3 * v) }));
+  const teacher = rng.normals(N0);
+  const t1 = performance.now();
+  const Q = pathCount(heads);
+  const attTrain = await allLayerAttention(train, layers, 'train');
+  const attTest = await allLayerAttention(test, layers, 'test');
+  const cTrain = pathTokenWeights(attTrain, 'mean');
+  const cTest = pathTokenWeights(attTest, 'mean');
+  const fTrain = { count: P, features: N0, paths: Q, data: pathFeatures(train, cTrain, Q, 1) };
+  const fTest = { count: Pt, features: N0, paths: Q, data: pathFeatures(test, cTest, Q, 1) };
+  // Labels: sign of the teacher's read-out of path 0 plus noise.
+  const label = (f: typeof fTrain) =>
+    Float64Array.from({ length: f.count }, (_, m) => {
+      let s = 0;
+      for (let i = 0; i < N0; i++) s += f.data[(m * N0 + i) * Q] * teacher[i];
+      return s + 0.05 * rng.normal() >= 0 ? 1 : -1;
+    });
+  const task: TaskData = { name: 'large-synthetic', description: 'bench', train, test, yTrain: label(fTrain), yTest: label(fTest) };
+  const t2 = performance.now();
+  return {
+    task,
+    layers,
+    attentionKind: 'random-qk',
+    settings: { heads, widths: [100, 100, 100], variances: [1, 1, 1, 1], temperature: 0.01 },
+    readout: 'mean',
+    paths: pathInfo(heads),
+    train: fTrain,
+    test: fTest,
+    timings: { data: t1 - t0, attention: t2 - t1, features: 0 },
+  };
+}
+
+async function runCase(name: string): Promise<Row> {
+  let p: Prepared;
+  let config: AnalysisConfig = defaultConfig();
+  if (name === 'markov-10' || name === 'markov-1000') {
+    config = { ...config, widths: name === 'markov-10' ? 10 : 1000 };
+    p = await prepare(config);
+  } else if (name === 'large') {
+    p = await largeCase();
+  } else throw new Error(`unknown bench case ${name}`);
+  const s = p.settings;
+  let t = performance.now();
+  await renormalizedKernel(p.train, p.train, { rows: p.train.paths, cols: p.train.paths, data: new Float64Array(p.train.paths ** 2).map((_, i) => (i % (p.train.paths + 1) === 0 ? 1 : 0)) });
+  const kernel = performance.now() - t;
+  t = performance.now();
+  const sol = await minimizeAction(s, p.train, p.task.yTrain, {
+    tolerance: config.solver.tolerance,
+    maxIterations: config.solver.maxIterations,
+    onProgress: (q) => process.stderr.write(`  ${name} ${q.phase} ${q.iteration}: max|grad| ${q.maxGradNormalized.toExponential(2)} at ${((performance.now() - t) / 1000).toFixed(1)} s\n`),
+  });
+  const solve = performance.now() - t;
+  t = performance.now();
+  const pred = await predict(p.train, p.test, p.task.yTrain, sol.Us[0], s.temperature);
+  const predictS = performance.now() - t;
+  return {
+    case: name,
+    P: p.task.train.count,
+    P_test: p.task.test.count,
+    paths: p.train.paths,
+    attention_features_s: (p.timings.attention + p.timings.features) / 1000,
+    kernel_s: kernel / 1000,
+    solve_s: solve / 1000,
+    iterations: sol.iterations,
+    evaluations: sol.evaluations,
+    max_grad: sol.maxGradNormalized,
+    predict_s: predictS / 1000,
+    accuracy: testMetrics(pred, p.task.yTest).acc_mean_predictor,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+function table(rows: Row[]): string {
+  const cols: [keyof Row, string][] = [
+    ['case', 'case'],
+    ['P', 'P'],
+    ['P_test', 'P_test'],
+    ['paths', 'paths'],
+    ['attention_features_s', 'attn+features s'],
+    ['kernel_s', 'one K_U s'],
+    ['solve_s', 'solve s'],
+    ['iterations', 'iters'],
+    ['evaluations', 'evals'],
+    ['max_grad', 'max|grad|'],
+    ['predict_s', 'predict s'],
+    ['accuracy', 'test acc'],
+    ['peak_rss_mb', 'peak RSS MB'],
+  ];
+  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 ? v.toExponential(1) : v.toFixed(3)) : String(v));
+  const cells = [cols.map((c) => c[1]), ...rows.map((r) => cols.map((c) => fmt(r[c[0]])))];
+  const widths = cols.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  return cells.map((r) => r.map((c, i) => c.padStart(widths[i])).join('  ')).join('\n');
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') {
+    const row = await runCase(args[1]);
+    process.stdout.write(JSON.stringify(row) + '\n');
+    return;
+  }
+  const cases = args.length ? args : ['markov-10', 'markov-1000', 'large'];
+  const rows: Row[] = [];
+  for (const c of cases) {
+    process.stderr.write(`bench: ${c}\n`);
+    const r = spawnSync(process.execPath, [__filename, '--child', c], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench case ${c} failed (exit ${r.status})`);
+    rows.push(JSON.parse(r.stdout.trim().split('\n').pop()!));
+  }
+  process.stdout.write(table(rows) + '\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

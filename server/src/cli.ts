@@ -1,0 +1,154 @@
+/**
+ * The `attention-paths` command line: the same pipeline as the language server, without LSP.
+ *
+ *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
+ *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
+ *
+ * Progress goes to stderr once work has run for a second; results to stdout. Exit code 0 on success,
+ * 1 with a one-line reason per problem otherwise, 2 for usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadConfig } from './config/load';
+import { defaultConfig } from './config/defaults';
+import { ConfigError, type AnalysisConfig } from './config/types';
+import { analyze, sweep } from './pipeline/analyze';
+import { formatAnalysis, formatSweep } from './report/summary';
+import { writeAnalysisReportDir, writeFileSafely, writeSweepReportDir } from './report/write';
+import { VERSION } from './version';
+
+const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
+
+Usage:
+  attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
+      Minimize the action, predict at finite width and in the GP limit, score heads.
+      Without CONFIG: the embedded default (hidden-Markov-chain task, N = 10, T_B = 0.01).
+  attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
+      Finite-width versus GP accuracy and generalization error against the width N.
+  attention-paths --help | --version
+
+Options:
+  --json FILE    write the full report as JSON (field names as in the golden files)
+  --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR
+  --force        replace existing output files (never done without it)
+  --quiet        no progress on stderr
+CONFIG is a YAML or JSON file (schema: schemas/attention-paths.schema.json).`;
+
+class UsageError extends Error {}
+
+function progressPrinter(quiet: boolean) {
+  const start = Date.now();
+  let last = 0;
+  return (stage: string, message: string) => {
+    const now = Date.now();
+    if (quiet || now - start < 1000 || now - last < 250) return;
+    last = now;
+    process.stderr.write(`[${((now - start) / 1000).toFixed(1)} s] ${stage}: ${message}\n`);
+  };
+}
+
+function readConfig(path: string | undefined): AnalysisConfig {
+  if (!path) return defaultConfig();
+  return loadConfig(path, { onWarning: (w) => process.stderr.write(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) });
+}
+
+function parseWidths(text: string | undefined): number[] {
+  if (!text) throw new UsageError('sweep needs --widths, e.g. --widths 10,30,100,300,1000');
+  const widths = text.split(',').map((s) => Number(s.trim()));
+  const bad = widths.findIndex((n) => !Number.isFinite(n) || n <= 0);
+  if (bad >= 0) throw new UsageError(`--widths: "${text.split(',')[bad]}" is not a positive number`);
+  return widths;
+}
+
+/** Runs the CLI with `argv` (without node and script). @returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'string' },
+        report: { type: 'string' },
+        widths: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`attention-paths: ${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values: o, positionals } = parsed;
+  if (o.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  if (o.help || !command || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return o.help || command === 'help' ? 0 : 2;
+  }
+  try {
+    if (rest.length > 1) throw new UsageError(`${command} takes at most one CONFIG file, got ${rest.length}`);
+    const onProgress = progressPrinter(!!o.quiet);
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+    if (command === 'analyze') {
+      if (o.widths) throw new UsageError('--widths belongs to sweep');
+      const config = readConfig(rest[0]);
+      const report = await analyze(config, { onProgress, signal: controller.signal });
+      process.stdout.write(formatAnalysis(report) + '\n');
+      if (o.json) {
+        writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
+        process.stdout.write(`Report written to ${o.json}\n`);
+      }
+      if (o.report) {
+        const files = await writeAnalysisReportDir(resolve(o.report), report, o.force);
+        process.stdout.write(`Report and charts written: ${files.join(', ')}\n`);
+      }
+      return 0;
+    }
+    if (command === 'sweep') {
+      const widths = parseWidths(o.widths);
+      const config = readConfig(rest[0]);
+      const report = await sweep(config, widths, { onProgress, signal: controller.signal });
+      process.stdout.write(formatSweep(report) + '\n');
+      if (o.json) {
+        writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
+        process.stdout.write(`Sweep written to ${o.json}\n`);
+      }
+      if (o.report) {
+        const files = await writeSweepReportDir(resolve(o.report), report, o.force);
+        process.stdout.write(`Sweep table and chart written: ${files.join(', ')}\n`);
+      }
+      return 0;
+    }
+    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep)`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`attention-paths: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(e.message + '\n');
+      return 1;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`attention-paths: ${msg.split('\n')[0]}\n`);
+    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`attention-paths: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

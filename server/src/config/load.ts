@@ -1,0 +1,299 @@
+/**
+ * Reading and checking analysis config files (YAML, or JSON by extension) into an `AnalysisConfig`.
+ *
+ * `parseConfig` is pure apart from checking that referenced files exist (the check can be replaced via
+ * options), so the language server can run it on unsaved text; `loadConfig` reads a file and throws
+ * `ConfigError` on errors. Every issue carries 1-based line/column spans and the JSON pointer of the
+ * offending value.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
+import { ConfigError, type AnalysisConfig, type AttentionSettings, type ConfigIssue } from './types';
+import { CONFIG_DEFAULTS } from './defaults';
+import { displayName, lengthMessage, showValue } from './messages';
+import { PositionMapper, type Span } from './positions';
+import { schemaIssues, type RawIssue } from './validate';
+
+/** Options of `parseConfig`. */
+export interface ParseConfigOptions {
+  /**
+   * What a referenced file's absolute path is: 'file', 'directory' or 'missing'. Defaults to `fs.statSync`.
+   * The language server may pass a version that also sees unsaved editors.
+   */
+  fileKind?: (absolutePath: string) => 'file' | 'directory' | 'missing';
+  /** Parse as JSON (strict JSON syntax check on top of YAML parsing). Default: `filePath` ends in `.json`. */
+  json?: boolean;
+}
+
+/** Result of `parseConfig`: the config when there are no errors (warnings allowed), and every issue found. */
+export interface ParseConfigResult {
+  config?: AnalysisConfig;
+  issues: ConfigIssue[];
+}
+
+function defaultFileKind(p: string): 'file' | 'directory' | 'missing' {
+  try {
+    return statSync(p).isDirectory() ? 'directory' : 'file';
+  } catch {
+    return 'missing';
+  }
+}
+
+/**
+ * Parses and checks the text of a config file.
+ *
+ * Checks, in order: YAML (and, for `.json`, JSON) syntax; the JSON Schema of `schema.ts` (types, ranges,
+ * enums, unknown keys with a "did you mean" suggestion); then cross-field rules: exactly one of `task` /
+ * `data`; `widths` has L + 1 and `variances` L + 2 entries when `heads` is an array of length L (or
+ * variances one more than widths when both are arrays); `data`, `attention.params`, `attention.model`
+ * exist (resolved against the config's folder). Keys that a setting makes irrelevant (P with data,
+ * params with kind random-qk, …) give warnings.
+ *
+ * @param text the file's text
+ * @param filePath the file's path (as the issues should name it); relative paths in the config are
+ *   resolved against its folder, and `config.source` is its absolute path
+ * @returns `config` (defaults applied: widths 10, variances 1, T_B 0.01, solver {1e-9, 500}, seed 0;
+ *   paths absolute) when no issue is an error, and all issues sorted by position. Never throws on bad input.
+ */
+export function parseConfig(text: string, filePath: string, options: ParseConfigOptions = {}): ParseConfigResult {
+  const source = path.resolve(filePath);
+  const dir = path.dirname(source);
+  const json = options.json ?? /\.json$/i.test(filePath);
+  const fileKind = options.fileKind ?? defaultFileKind;
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const mapper = new PositionMapper(text, lineCounter);
+  const issues: ConfigIssue[] = [];
+  const push = (span: Span, pointer: string, message: string, severity: 'error' | 'warning' = 'error') =>
+    issues.push({ message, file: filePath, ...span, pointer, severity });
+
+  // 1. Syntax.
+  for (const e of doc.errors) push(mapper.span(e.pos[0], e.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${e.message}`);
+  for (const w of doc.warnings) push(mapper.span(w.pos[0], w.pos[1]), '', `YAML warning: ${w.message}`, 'warning');
+  if (doc.errors.length === 0 && json) {
+    const e = jsonSyntaxError(text);
+    if (e) push(mapper.span(e.offset, e.offset + 1), '', `JSON syntax error: ${e.message}`);
+  }
+  if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) };
+
+  const value: unknown = doc.toJS();
+  if (value === null || value === undefined) {
+    push(mapper.lineSpan(0), '', 'the config is empty; expected a mapping with a `task` (markov, markov-2paths, mnist-oneshot) or a `data` file');
+    return { issues: sortIssues(issues) };
+  }
+
+  // 2. Schema.
+  const place = (r: RawIssue) => {
+    let span: Span;
+    if (r.missing) {
+      const parent = r.pointer.slice(0, r.pointer.lastIndexOf('/'));
+      span = parent === '' ? mapper.lineSpan(0) : mapper.locate(doc, parent, 'key');
+    } else {
+      span = mapper.locate(doc, r.pointer, r.target);
+    }
+    push(span, r.pointer, r.message, r.severity);
+  };
+  const schemaProblems = schemaIssues(value);
+  schemaProblems.forEach(place);
+  const bad = (pointer: string) => schemaProblems.some((p) => p.pointer === pointer || p.pointer.startsWith(pointer + '/'));
+
+  if (typeof value !== 'object' || Array.isArray(value)) return { issues: sortIssues(issues) };
+  const raw = value as Record<string, unknown>;
+
+  // 3. Cross-field checks.
+  for (const r of crossFieldIssues(raw, doc, bad)) {
+    if (r.pointer === '' && r.missing) push(mapper.lineSpan(0), '', r.message, r.severity);
+    else if (r.target === 'key') push(pairSpan(mapper, doc, r.pointer), r.pointer, r.message, r.severity);
+    else place(r);
+  }
+  for (const [pointer, rel, label] of fileRefs(raw)) {
+    if (bad(pointer)) continue;
+    const abs = path.resolve(dir, rel);
+    const kind = fileKind(abs);
+    if (kind !== 'file') {
+      const what = kind === 'missing' ? 'not found' : 'is a directory, not a file';
+      push(mapper.locate(doc, pointer), pointer, `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`);
+    }
+  }
+
+  const sorted = sortIssues(issues);
+  if (sorted.some((i) => i.severity === 'error')) return { issues: sorted };
+  return { config: buildConfig(raw, source, dir), issues: sorted };
+}
+
+/**
+ * Reads and checks a config file (YAML; `.json` files as JSON). See `parseConfig` for the checks.
+ * @param filePath path of the file; issues name it as given
+ * @param options.onWarning receives each warning-severity issue (they do not stop loading)
+ * @returns the config with defaults applied and absolute paths
+ * @throws ConfigError with every error (message: one `file:line:col: message` line per issue); a file
+ *   that cannot be read gives a ConfigError at 1:1 whose message keeps the system error's text
+ */
+export function loadConfig(filePath: string, options: ParseConfigOptions & { onWarning?: (issue: ConfigIssue) => void } = {}): AnalysisConfig {
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new ConfigError([
+      { message: `cannot read config file: ${why}`, file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' },
+    ]);
+  }
+  const { config, issues } = parseConfig(text, filePath, options);
+  const errors = issues.filter((i) => i.severity === 'error');
+  if (!config || errors.length) throw new ConfigError(errors);
+  for (const w of issues) if (w.severity === 'warning') options.onWarning?.(w);
+  return config;
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+/** The span from a mapping entry's key to the end of its value. */
+function pairSpan(mapper: PositionMapper, doc: Document, pointer: string): Span {
+  const k = mapper.locate(doc, pointer, 'key');
+  const v = mapper.locate(doc, pointer, 'value');
+  const vAfter = v.line > k.line || (v.line === k.line && v.column >= k.column);
+  return vAfter ? { line: k.line, column: k.column, endLine: v.endLine, endColumn: v.endColumn } : k;
+}
+
+/** Offset of a key in the root mapping (document order), or Infinity. */
+function keyOffset(doc: Document, key: string): number {
+  const root = doc.contents;
+  if (!isMap(root)) return Infinity;
+  const pair = root.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  const k = pair?.key as { range?: [number, number, number] } | undefined;
+  return k?.range ? k.range[0] : Infinity;
+}
+
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+
+function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: string) => boolean): RawIssue[] {
+  const out: RawIssue[] = [];
+  const has = (k: string) => raw[k] !== undefined && raw[k] !== null;
+
+  // Exactly one of task / data.
+  if (has('task') && has('data')) {
+    const second = keyOffset(doc, 'data') > keyOffset(doc, 'task') ? 'data' : 'task';
+    out.push({
+      pointer: '/' + second,
+      message: `give either task or data, not both (task ${showValue(raw.task)} is a built-in task; data ${showValue(raw.data)} is a data file)`,
+      target: 'key',
+      severity: 'error',
+    });
+  } else if (!has('task') && !has('data')) {
+    out.push({
+      pointer: '',
+      message: 'missing task or data: give a built-in `task` (markov, markov-2paths, mnist-oneshot) or a `data` file (.npz/.json with X_train, y_train, X_test, y_test)',
+      target: 'value',
+      missing: true,
+      severity: 'error',
+    });
+  }
+
+  // P / P_test only size built-in tasks.
+  if (has('data')) {
+    for (const k of ['P', 'P_test']) {
+      if (has(k)) out.push({ pointer: '/' + k, message: `${k} is ignored when data is given (the data file fixes the number of examples)`, target: 'key', severity: 'warning' });
+    }
+  }
+
+  // Array lengths: widths L + 1, variances L + 2.
+  const heads = raw.heads;
+  const widths = raw.widths;
+  const variances = raw.variances;
+  if (Array.isArray(heads) && heads.length > 0 && heads.every(isPosInt) && !bad('/heads')) {
+    const L = heads.length;
+    if (Array.isArray(widths) && widths.length !== L + 1) {
+      out.push({ pointer: '/widths', message: lengthMessage('widths', widths.length, heads), target: 'value', severity: 'error' });
+    }
+    if (Array.isArray(variances) && variances.length !== L + 2) {
+      out.push({ pointer: '/variances', message: lengthMessage('variances', variances.length, heads), target: 'value', severity: 'error' });
+    }
+  } else if (Array.isArray(widths) && Array.isArray(variances) && !bad('/widths') && !bad('/variances') && variances.length !== widths.length + 1) {
+    out.push({
+      pointer: '/variances',
+      message:
+        `variances has ${variances.length} entries and widths has ${widths.length}; variances [σ0², σ1², …, σL², σa²] ` +
+        `needs one more entry than widths [N_1, …, N_L, N_a] (expected ${widths.length + 1})`,
+      target: 'value',
+      severity: 'error',
+    });
+  }
+
+  // Attention keys that the chosen kind does not use.
+  const att = raw.attention;
+  if (att && typeof att === 'object' && !Array.isArray(att) && !bad('/attention/kind')) {
+    const a = att as Record<string, unknown>;
+    const kind = a.kind;
+    const unused: Array<[string, boolean]> = [
+      ['params', kind === 'random-qk' || kind === 'model'],
+      ['model', kind !== 'model'],
+      ['G', kind !== 'random-qk'],
+    ];
+    for (const [k, unusedHere] of unused) {
+      if (unusedHere && a[k] !== undefined) {
+        out.push({ pointer: '/attention/' + k, message: `${displayName('/attention/' + k)} is ignored when kind is ${showValue(kind)}`, target: 'key', severity: 'warning' });
+      }
+    }
+  }
+  return out;
+}
+
+/** The file references to check: [pointer, path as written, label]. */
+function fileRefs(raw: Record<string, unknown>): Array<[string, string, string]> {
+  const out: Array<[string, string, string]> = [];
+  if (typeof raw.data === 'string' && raw.data) out.push(['/data', raw.data, 'data']);
+  const att = raw.attention as Record<string, unknown> | undefined;
+  if (att && typeof att === 'object' && !Array.isArray(att)) {
+    if (typeof att.params === 'string' && att.params && (att.kind === 'qk' || att.kind === 'w')) out.push(['/attention/params', att.params, 'attention.params']);
+    if (typeof att.model === 'string' && att.model && att.kind === 'model') out.push(['/attention/model', att.model, 'attention.model']);
+  }
+  return out;
+}
+
+/** Builds the config from a schema-valid plain object: defaults applied, paths absolute, absent keys omitted. */
+function buildConfig(raw: Record<string, unknown>, source: string, dir: string): AnalysisConfig {
+  const solver = (raw.solver ?? {}) as Record<string, unknown>;
+  const config: AnalysisConfig = {
+    source,
+    widths: (raw.widths as number[] | number | undefined) ?? CONFIG_DEFAULTS.widths,
+    variances: (raw.variances as number[] | number | undefined) ?? CONFIG_DEFAULTS.variances,
+    temperature: (raw.temperature as number | undefined) ?? CONFIG_DEFAULTS.temperature,
+    solver: {
+      tolerance: (solver.tolerance as number | undefined) ?? CONFIG_DEFAULTS.tolerance,
+      maxIterations: (solver.maxIterations as number | undefined) ?? CONFIG_DEFAULTS.maxIterations,
+    },
+    seed: (raw.seed as number | undefined) ?? CONFIG_DEFAULTS.seed,
+  };
+  if (raw.task !== undefined) config.task = raw.task as AnalysisConfig['task'];
+  if (raw.data !== undefined) config.data = path.resolve(dir, raw.data as string);
+  if (raw.P !== undefined) config.P = raw.P as number;
+  if (raw.P_test !== undefined) config.P_test = raw.P_test as number;
+  if (raw.heads !== undefined) config.heads = raw.heads as number[] | number;
+  if (raw.readout !== undefined) config.readout = raw.readout as AnalysisConfig['readout'];
+  if (raw.attention !== undefined) {
+    const a = raw.attention as Record<string, unknown>;
+    const att: AttentionSettings = { kind: a.kind as AttentionSettings['kind'] };
+    if (a.params !== undefined) att.params = path.resolve(dir, a.params as string);
+    if (a.model !== undefined) att.model = path.resolve(dir, a.model as string);
+    if (a.G !== undefined) att.G = a.G as number;
+    config.attention = att;
+  }
+  return config;
+}
+
+/** The first strict-JSON syntax error of `text` (offset into text), or undefined when it is valid JSON. */
+function jsonSyntaxError(text: string): { message: string; offset: number } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const m = /position (\d+)/.exec(message);
+    return { message, offset: m ? Number(m[1]) : 0 };
+  }
+}

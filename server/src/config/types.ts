@@ -1,0 +1,74 @@
+/**
+ * A validated analysis config, as the pipeline consumes it. Produced by `config/load.ts` from a YAML or
+ * JSON file (or built in code for the embedded default). Paths are absolute (resolved against the
+ * config file's folder). Array-or-number fields are kept as written; the pipeline expands them once
+ * the number of layers L is known.
+ */
+import type { Readout } from '../data/types';
+
+export type BuiltinTask = 'markov' | 'markov-2paths' | 'mnist-oneshot';
+
+export interface SolverSettings {
+  /** Stop when max |∂(S/max N)/∂U_l| < tolerance. Default 1e-9. */
+  tolerance: number;
+  /** Iteration cap of the quasi-Newton phase. Default 500. */
+  maxIterations: number;
+}
+
+export interface AttentionSettings {
+  /** `qk` / `w`: parameters from `params`; `random-qk`: seeded random Q/K; `model`: an ONNX model (later issue). */
+  kind: 'qk' | 'w' | 'random-qk' | 'model';
+  /** Absolute path of a `.npz`/`.json` holding Q_1, K_1, … or W_1, … (layer numbers from 1). */
+  params?: string;
+  /** Absolute path of an ONNX model (kind `model`). */
+  model?: string;
+  /** Q/K dimension G for `random-qk`. */
+  G?: number;
+}
+
+export interface AnalysisConfig {
+  /** Absolute path of the config file, when it came from one. */
+  source?: string;
+  /** A built-in task, or … */
+  task?: BuiltinTask;
+  /** … an absolute path of a `.npz` / `.json` data file (X_train, y_train, X_test, y_test). */
+  data?: string;
+  /** Task size overrides for built-in tasks (train / test examples). */
+  P?: number;
+  P_test?: number;
+  attention?: AttentionSettings;
+  /** Heads per layer [H_1, …, H_L] (or one number for every layer); defaults to what the attention gives. */
+  heads?: number[] | number;
+  /** [N_1, …, N_L, N_a] or one number for all. Default 10. */
+  widths: number[] | number;
+  /** [σ0², σ1², …, σL², σa²] or one number for all. Default 1. */
+  variances: number[] | number;
+  /** Bayesian temperature T_B (likelihood variance). Default 0.01. */
+  temperature: number;
+  /** Readout; defaults to the task's own (Markov: last, one-shot: mean), else `last`. */
+  readout?: Readout;
+  solver: SolverSettings;
+  /** Seed for every random draw of the run. Default 0. */
+  seed: number;
+}
+
+/** A config problem with its place in the file (1-based line and column, as editors show them). */
+export interface ConfigIssue {
+  message: string;
+  file: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+  /** JSON pointer of the offending value, e.g. "/solver/tolerance". */
+  pointer: string;
+  severity: 'error' | 'warning';
+}
+
+/** Thrown by `loadConfig` when a file has errors; `issues` lists every one, `message` the first, as `file:line:col: …`. */
+export class ConfigError extends Error {
+  constructor(public readonly issues: ConfigIssue[]) {
+    super(issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.message}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * The main job: minimize the action, predict at finite width and in the GP limit, score and silence
+ * heads, and assemble the report (THEORY.md sections d–g). The CLI and the language server both call
+ * this; neither has analysis logic of its own.
+ */
+import type { AnalysisConfig } from '../config/types';
+import { toRows } from '../linalg/matrix';
+import { minimizeAction } from '../theory/solver';
+import { predict, testMetrics } from '../theory/predictor';
+import { gpOrderParameters, gpScale } from '../theory/orderParams';
+import { headScores, silenceHead } from '../theory/relevance';
+import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
+import { Prepared, ProgressFn, prepare } from './prepare';
+import { VERSION } from '../version';
+
+export interface RunOptions {
+  onProgress?: ProgressFn;
+  signal?: AbortSignal;
+}
+
+function taskSummary(p: Prepared): AnalysisReport['task'] {
+  return {
+    name: p.task.name,
+    description: p.task.description,
+    P: p.task.train.count,
+    P_test: p.task.test.count,
+    N0: p.task.train.features,
+    T: p.task.train.tokens,
+  };
+}
+
+/**
+ * Full analysis of prepared inputs (see `analyze`).
+ * @throws NumericalError when the theory breaks down numerically (never a silent NaN).
+ */
+export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
+  const { settings, train, test, task } = p;
+  const warnings: string[] = [];
+  const t0 = performance.now();
+  opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
+  const sol = await minimizeAction(settings, train, task.yTrain, {
+    tolerance: config.solver.tolerance,
+    maxIterations: config.solver.maxIterations,
+    signal: opts.signal,
+    onProgress: (s) =>
+      opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
+  });
+  if (!sol.converged) warnings.push(`solver did not converge: ${sol.stopReason}; results are at the last iterate`);
+  const t1 = performance.now();
+  opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
+  const U1 = sol.Us[0];
+  const pred = await predict(train, test, task.yTrain, U1, settings.temperature);
+  const metrics = testMetrics(pred, task.yTest);
+  const Ugp = gpOrderParameters(settings);
+  const gpPred = await predict(train, test, task.yTrain, Ugp[0], settings.temperature);
+  const gpMetrics = testMetrics(gpPred, task.yTest);
+  const t2 = performance.now();
+  opts.onProgress?.('relevance', 'head scores and head silencing');
+  const scores = headScores(U1, settings.heads);
+  const silencing = [];
+  for (const s of scores) {
+    opts.signal?.throwIfAborted();
+    const m = testMetrics(await predict(train, test, task.yTrain, silenceHead(U1, settings.heads, s.layer, s.head), settings.temperature), task.yTest);
+    silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
+  }
+  const t3 = performance.now();
+  const a = sol.action;
+  return {
+    tool: 'attention-paths',
+    version: VERSION,
+    task: taskSummary(p),
+    settings: {
+      heads: settings.heads,
+      widths: settings.widths,
+      variances: settings.variances,
+      temperature: settings.temperature,
+      readout: p.readout,
+      attention_kind: p.attentionKind,
+    },
+    paths: p.paths,
+    U: sol.Us.map(toRows),
+    U_a: a.Ua,
+    action: { normalized: a.value / a.maxWidth, raw: a.value, entropy_raw: a.entropy, energy_raw: a.energy, max_width: a.maxWidth },
+    metrics,
+    predictor_mean_test: Array.from(pred.mean),
+    predictor_var_test: Array.from(pred.variance),
+    gp: {
+      scale: gpScale(settings),
+      U: Ugp.map(toRows),
+      metrics: gpMetrics,
+      predictor_mean_test: Array.from(gpPred.mean),
+      predictor_var_test: Array.from(gpPred.variance),
+    },
+    head_scores_ascending: scores,
+    head_silencing: silencing,
+    solver: {
+      method: sol.method,
+      iterations: sol.iterations,
+      evaluations: sol.evaluations,
+      max_abs_grad_normalized: sol.maxGradNormalized,
+      tolerance: config.solver.tolerance,
+      converged: sol.converged,
+      stop_reason: sol.stopReason,
+    },
+    timings_ms: {
+      data: p.timings.data,
+      attention: p.timings.attention,
+      features: p.timings.features,
+      solve: t1 - t0,
+      predict: t2 - t1,
+      relevance: t3 - t2,
+      total: p.timings.data + p.timings.attention + p.timings.features + (t3 - t0),
+    },
+    warnings,
+  };
+}
+
+/**
+ * Runs the main job on a config: prepare inputs, then `analyzePrepared`.
+ * @throws ConfigError-style Errors for bad inputs, NumericalError for numerical trouble, the abort
+ *   reason when `signal` fires.
+ */
+export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
+  const p = await prepare(config, opts.onProgress);
+  return analyzePrepared(p, config, opts);
+}
+
+/**
+ * Finite-width versus GP accuracy and ε_g against the width N (every layer and the readout at N),
+ * the paper's Fig. 2a / 3b analogue. Each solve starts from the previous width's U (warm start).
+ * @param widths list of N (> 0), solved in the given order.
+ */
+export async function sweep(config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
+  const p = await prepare(config, opts.onProgress);
+  const { settings, train, test, task } = p;
+  const rows: SweepRow[] = [];
+  let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;
+  for (const [i, N] of widths.entries()) {
+    opts.signal?.throwIfAborted();
+    opts.onProgress?.('sweep', `width N = ${N} (${i + 1}/${widths.length})`, i / widths.length);
+    const s = { ...settings, widths: settings.widths.map(() => N) };
+    const sol = await minimizeAction(s, train, task.yTrain, {
+      tolerance: config.solver.tolerance,
+      maxIterations: config.solver.maxIterations,
+      signal: opts.signal,
+      init,
+    });
+    init = sol.Us;
+    const m = testMetrics(await predict(train, test, task.yTrain, sol.Us[0], s.temperature), task.yTest);
+    rows.push({ N, alpha: task.train.count / N, metrics: m, converged: sol.converged, iterations: sol.iterations });
+  }
+  const gp = testMetrics(await predict(train, test, task.yTrain, gpOrderParameters(settings)[0], settings.temperature), task.yTest);
+  const { widths: _w, ...rest } = {
+    heads: settings.heads,
+    widths: settings.widths,
+    variances: settings.variances,
+    temperature: settings.temperature,
+    readout: p.readout,
+    attention_kind: p.attentionKind,
+  };
+  void _w;
+  return { tool: 'attention-paths', version: VERSION, task: taskSummary(p), settings: rest, rows, gp };
+}

@@ -1,0 +1,154 @@
+/**
+ * From a validated config to the theory's inputs: the task data, the attention of every layer, the
+ * expanded hyperparameters and the path features of the train and test sets. Shared by `analyze` and
+ * `sweep`, the CLI and the language server.
+ */
+import type { AnalysisConfig } from '../config/types';
+import { expandSettings } from '../config/expand';
+import type { AttentionLayer, Readout, TaskData } from '../data/types';
+import { loadAttentionParams, loadTaskFile } from '../data/load';
+import { markovTask } from '../data/markov';
+import { mnistOneShotTask, randomQKAttention } from '../data/mnist';
+import { deriveSeed, STREAM } from '../data/seeds';
+import { Random } from '../util/random';
+import { allLayerAttention } from '../theory/attention';
+import { pathCount, pathFeatures, pathHeads, pathTokenWeights } from '../theory/paths';
+import type { PathFeatures } from '../theory/kernels';
+import { TheorySettings, checkSettings } from '../theory/orderParams';
+import type { PathInfo } from '../report/types';
+
+/** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
+export const DEFAULT_RANDOM_HEADS = [4, 4];
+export const DEFAULT_RANDOM_G = 32;
+
+export interface Prepared {
+  task: TaskData;
+  layers: AttentionLayer[];
+  attentionKind: string;
+  settings: TheorySettings;
+  readout: Readout;
+  paths: PathInfo[];
+  /** Φ of the training set [P, N0, H_tot]. */
+  train: PathFeatures;
+  /** Φ of the test set [P_test, N0, H_tot]. */
+  test: PathFeatures;
+  timings: { data: number; attention: number; features: number };
+}
+
+/** Progress of long work: a stage name, a fraction in [0, 1] when known, and a message. */
+export type ProgressFn = (stage: string, message: string, fraction?: number) => void;
+
+/**
+ * Loads the task a config names (built-in or a data file).
+ * @throws Error from the loaders (file, array and expected shape named).
+ */
+export function loadTask(config: AnalysisConfig): TaskData {
+  if (config.task === 'markov' || config.task === 'markov-2paths') {
+    return markovTask({ variant: config.task === 'markov' ? '4paths' : '2paths', seed: config.seed, P: config.P, P_test: config.P_test });
+  }
+  if (config.task === 'mnist-oneshot') return mnistOneShotTask({ seed: config.seed, P: config.P, P_test: config.P_test });
+  if (config.data) return loadTaskFile(config.data);
+  throw new Error('config names neither a task nor a data file');
+}
+
+function requestedHeads(config: AnalysisConfig): number[] | undefined {
+  if (config.heads === undefined) return undefined;
+  return Array.isArray(config.heads) ? config.heads : undefined;
+}
+
+/**
+ * The fixed attention parameters for a config and task: from `attention.params`, seeded random Q/K,
+ * or the task's own.
+ * @throws Error when the config's `heads` disagree with the parameters, or the attention kind cannot
+ *   be used with this config.
+ */
+export function resolveAttention(config: AnalysisConfig, task: TaskData): { layers: AttentionLayer[]; kind: string } {
+  const N0 = task.train.features;
+  const att = config.attention;
+  let layers: AttentionLayer[];
+  let kind: string;
+  if (att && (att.kind === 'qk' || att.kind === 'w')) {
+    if (!att.params) throw new Error(`attention.kind ${att.kind} needs attention.params (a .npz or .json file with ${att.kind === 'qk' ? 'Q_1, K_1, …' : 'W_1, …'})`);
+    layers = loadAttentionParams(att.params, att.kind, { N0 });
+    kind = att.kind;
+  } else if (att && att.kind === 'model') {
+    throw new Error(
+      `attention.kind "model" (${att.model ?? 'no model given'}): capturing attention from an ONNX model is not available in this version; ` +
+        'give Q/K or W parameters (attention.kind qk | w) or use random-qk',
+    );
+  } else if ((att && att.kind === 'random-qk') || !task.attention) {
+    let heads = requestedHeads(config);
+    if (!heads) {
+      const per = typeof config.heads === 'number' ? config.heads : undefined;
+      heads = per ? [per, per] : DEFAULT_RANDOM_HEADS;
+    }
+    const rng = new Random(deriveSeed(config.seed, STREAM.heads));
+    layers = randomQKAttention(rng, heads, att?.G ?? DEFAULT_RANDOM_G, N0);
+    kind = `random-qk (G = ${att?.G ?? DEFAULT_RANDOM_G}, seed ${config.seed})`;
+  } else {
+    layers = task.attention;
+    kind = task.attention[0].kind === 'w' ? 'w' : task.attention[0].kind;
+  }
+  const heads = layers.map((l) => l.heads);
+  const want = config.heads;
+  if (want !== undefined) {
+    const expanded = Array.isArray(want) ? want : heads.map(() => want);
+    if (expanded.length !== heads.length || expanded.some((h, i) => h !== heads[i])) {
+      throw new Error(`heads: the config says [${expanded.join(', ')}] but the attention has [${heads.join(', ')}] heads per layer`);
+    }
+  }
+  return { layers, kind };
+}
+
+/** Path labels: the task's names when it has them (Markov: g, a1, d, a2), else "(h_1,…,h_L)" 0-based. */
+export function pathInfo(heads: number[], names?: string[]): PathInfo[] {
+  return Array.from({ length: pathCount(heads) }, (_, i) => {
+    const hs = pathHeads(i, heads);
+    return { index: i, heads: hs, label: names?.[i] ?? `(${hs.join(',')})` };
+  });
+}
+
+/**
+ * Everything the theory needs for a config: data, attention, settings and path features.
+ * @throws Error with a clear reason for any bad input (files, shapes, settings).
+ */
+export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Promise<Prepared> {
+  const t0 = performance.now();
+  progress?.('data', 'loading the task');
+  const task = loadTask(config);
+  const { layers, kind } = resolveAttention(config, task);
+  const heads = layers.map((l) => l.heads);
+  const L = heads.length;
+  const { widths, variances } = expandSettings(config, L, heads);
+  const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
+  checkSettings(settings);
+  const readout: Readout = config.readout ?? task.readout ?? 'last';
+  const t1 = performance.now();
+  progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
+  const attTrain = await allLayerAttention(task.train, layers, 'train');
+  const attTest = await allLayerAttention(task.test, layers, 'test');
+  const t2 = performance.now();
+  progress?.('features', `path features (${pathCount(heads)} paths)`);
+  const Q = pathCount(heads);
+  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => ({
+    count: X.count,
+    features: X.features,
+    paths: Q,
+    data: pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]),
+  });
+  const train = feats(task.train, attTrain);
+  const test = feats(task.test, attTest);
+  const t3 = performance.now();
+  const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;
+  return {
+    task,
+    layers,
+    attentionKind: kind,
+    settings,
+    readout,
+    paths: pathInfo(heads, names),
+    train,
+    test,
+    timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },
+  };
+}

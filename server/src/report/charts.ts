@@ -1,0 +1,278 @@
+/**
+ * Vega-Lite specs of the report's charts, built from `AnalysisReport` / `SweepReport` (report/types.ts).
+ * One definition serves the CLI's SVG files (`renderSvg`) and the webview (vega-embed).
+ *
+ * Every spec is plain JSON with its data inlined as `values` (no URLs), so it can be serialized, sent
+ * to a webview and rendered offline. Colours are only set when a `ChartTheme` is given.
+ */
+import type { AnalysisReport, SweepReport } from './types';
+import { VEGA_LITE_SCHEMA, withTheme, type ChartTheme, type VegaLiteSpec } from './theme';
+
+/** A number for titles: up to 4 significant digits, no trailing zeros (0.01, 1e-9, 12.35). */
+export function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return String(Number(x.toPrecision(4)));
+}
+
+/** "N = 10" when every width is equal, else "N = [10, 20, 10]" ([N_1, …, N_L, N_a]). */
+export function widthLabel(widths: readonly number[]): string {
+  if (widths.length > 0 && widths.every((w) => w === widths[0])) return `N = ${formatNumber(widths[0])}`;
+  return `N = [${widths.map(formatNumber).join(', ')}]`;
+}
+
+/** One cell of the U₁ heatmap: row path π, column path π′ (labels and flattened indices) and U₁[π, π′]. */
+export interface U1Cell {
+  row: string;
+  column: string;
+  i: number;
+  j: number;
+  value: number;
+}
+
+/**
+ * The cells of U₁ (THEORY.md section d: the path × path order parameter, `report.U[0]`), row-major,
+ * labelled with `report.paths[i].label`. Labels that repeat are made unique as "index:label".
+ * @throws Error when U₁ is missing or is not paths.length × paths.length
+ */
+export function u1Cells(report: AnalysisReport): U1Cell[] {
+  const U1 = report.U[0];
+  const n = report.paths.length;
+  if (!U1 || U1.length !== n || U1.some((r) => r.length !== n)) {
+    const shape = U1 ? `${U1.length} × ${U1[0]?.length ?? 0}` : 'missing';
+    throw new Error(`u1HeatmapSpec: U_1 must be ${n} × ${n} (one row and column per path), got ${shape}`);
+  }
+  const labels = pathLabels(report);
+  const cells: U1Cell[] = [];
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) cells.push({ row: labels[i], column: labels[j], i, j, value: U1[i][j] });
+  return cells;
+}
+
+/** Path labels in path order, made unique ("index:label") if any repeats. */
+function pathLabels(report: AnalysisReport): string[] {
+  const labels = report.paths.map((p) => p.label);
+  return new Set(labels).size === labels.length ? labels : report.paths.map((p) => `${p.index}:${p.label}`);
+}
+
+/**
+ * Heatmap of the order parameter U₁ (THEORY.md section d; the paper's U): rows π and columns π′ are the
+ * attention paths in flattened order (THEORY.md section b), labelled by `report.paths[i].label`. Colour is
+ * a diverging scale centred on 0 (domainMid 0) with the symmetric domain ±max|U₁| (as the paper's figures);
+ * the tooltip shows both paths and the value.
+ * Title: "Order parameter U₁ (N = …, T_B = …)".
+ * @param report the analysis report (reads `U[0]`, `paths`, `settings.widths`, `settings.temperature`)
+ * @param theme optional page colours (see `ChartTheme`)
+ * @throws Error when U₁ is not paths × paths
+ */
+export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaLiteSpec {
+  const values = u1Cells(report);
+  const labels = pathLabels(report);
+  const n = labels.length;
+  const maxAbs = values.reduce((m, c) => Math.max(m, Math.abs(c.value)), 0) || 1;
+  const step = Math.max(10, Math.min(48, Math.floor(480 / Math.max(1, n))));
+  const longLabels = labels.some((l) => l.length > 3);
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: {
+        text: `Order parameter U₁ (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
+        subtitle: 'paths π × π′ in flattened order; red > 0, blue < 0',
+        anchor: 'start',
+        offset: 10,
+      },
+      data: { values },
+      width: { step },
+      height: { step },
+      mark: { type: 'rect' },
+      encoding: {
+        x: { field: 'column', type: 'nominal', sort: labels, title: 'path π′', axis: { labelAngle: longLabels ? -45 : 0 } },
+        y: { field: 'row', type: 'nominal', sort: labels, title: 'path π' },
+        color: {
+          field: 'value',
+          type: 'quantitative',
+          title: 'U₁',
+          scale: { scheme: 'redblue', reverse: true, domain: [-maxAbs, maxAbs], domainMid: 0 },
+        },
+        tooltip: [
+          { field: 'row', type: 'nominal', title: 'path π' },
+          { field: 'column', type: 'nominal', title: 'path π′' },
+          { field: 'value', type: 'quantitative', title: 'U₁[π, π′]', format: '.4~g' },
+        ],
+      },
+    },
+    theme,
+  );
+}
+
+/** One bar of the head chart: a head's relevance score and the predictions after silencing it. */
+export interface HeadBar {
+  layer: number;
+  head: number;
+  /** "layer l · head h", 0-based like the path labels. */
+  label: string;
+  /** Max-normalized relevance score in [0, 1] (THEORY.md section g). */
+  score: number;
+  /** Predicted accuracy of the mean predictor with this head silenced (null when the report has none). */
+  acc_silenced: number | null;
+  /** Predicted ε_g with this head silenced (null when the report has none). */
+  eg_silenced: number | null;
+  /** Accuracy of the full model (for the drop). */
+  acc_full: number;
+}
+
+/** The bars of `headScoresSpec`, sorted by score, highest first (ties keep the report's order). */
+export function headBars(report: AnalysisReport): HeadBar[] {
+  const bars = report.head_scores_ascending.map((s) => {
+    const sil = report.head_silencing.find((h) => h.layer === s.layer && h.head === s.head);
+    return {
+      layer: s.layer,
+      head: s.head,
+      label: `layer ${s.layer} · head ${s.head}`,
+      score: s.score,
+      acc_silenced: sil ? sil.acc_mean_predictor : null,
+      eg_silenced: sil ? sil.eg_total : null,
+      acc_full: report.metrics.acc_mean_predictor,
+    };
+  });
+  return bars.map((b, k) => ({ b, k })).sort((x, y) => y.b.score - x.b.score || x.k - y.k).map((x) => x.b);
+}
+
+/**
+ * Horizontal bars of the head relevance score (THEORY.md section g: max-normalized union of the rows and
+ * columns of |U₁| through the head), one bar per head labelled "layer l · head h" with **0-based** layer and
+ * head (the same numbering as the path labels and the report), sorted by score (most relevant on top),
+ * coloured by layer. The tooltip gives the predicted accuracy and ε_g after silencing that head
+ * (`report.head_silencing`: its paths zeroed in U₁, no re-optimization).
+ * @param report the analysis report (reads `head_scores_ascending`, `head_silencing`, `metrics`)
+ * @param theme optional page colours
+ */
+export function headScoresSpec(report: AnalysisReport, theme?: ChartTheme): VegaLiteSpec {
+  const values = headBars(report);
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: {
+        text: 'Head relevance score',
+        subtitle: `layer and head 0-based (as in the path labels); full model accuracy ${formatNumber(report.metrics.acc_mean_predictor)}`,
+        anchor: 'start',
+        offset: 10,
+      },
+      data: { values },
+      transform: [{ calculate: 'datum.acc_silenced === null ? null : datum.acc_silenced - datum.acc_full', as: 'acc_change' }],
+      width: 360,
+      height: { step: 22 },
+      mark: { type: 'bar' },
+      encoding: {
+        y: { field: 'label', type: 'nominal', sort: values.map((v) => v.label), title: null },
+        x: { field: 'score', type: 'quantitative', scale: { domain: [0, 1] }, title: 'relevance score (max-normalized)' },
+        color: { field: 'layer', type: 'nominal', title: 'layer' },
+        tooltip: [
+          { field: 'label', type: 'nominal', title: 'head' },
+          { field: 'score', type: 'quantitative', title: 'score', format: '.3f' },
+          { field: 'acc_silenced', type: 'quantitative', title: 'predicted accuracy, head silenced', format: '.1%' },
+          { field: 'acc_change', type: 'quantitative', title: 'change vs full model', format: '+.1%' },
+          { field: 'eg_silenced', type: 'quantitative', title: 'predicted ε_g, head silenced', format: '.4~g' },
+        ],
+      },
+    },
+    theme,
+  );
+}
+
+/** One point of the sweep chart. */
+export interface SweepPoint {
+  /** Width N (every layer and the readout). */
+  N: number;
+  /** Load α = P/N. */
+  alpha: number;
+  metric: 'accuracy' | 'eg';
+  value: number;
+  series: 'finite width';
+  converged: boolean;
+  iterations: number;
+}
+
+const SERIES = ['finite width', 'GP limit'];
+
+/** The points of `sweepSpec`: two per row (accuracy of the mean predictor, ε_g), rows sorted by N. */
+export function sweepPoints(sweep: SweepReport): SweepPoint[] {
+  const rows = [...sweep.rows].sort((a, b) => a.N - b.N);
+  const out: SweepPoint[] = [];
+  for (const metric of ['accuracy', 'eg'] as const) {
+    for (const r of rows) {
+      out.push({
+        N: r.N,
+        alpha: r.alpha,
+        metric,
+        value: metric === 'accuracy' ? r.metrics.acc_mean_predictor : r.metrics.eg_total,
+        series: 'finite width',
+        converged: r.converged,
+        iterations: r.iterations,
+      });
+    }
+  }
+  return out;
+}
+
+function sweepPanel(points: SweepPoint[], metric: 'accuracy' | 'eg', title: string, gpValue: number): VegaLiteSpec {
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: SERIES } };
+  return {
+    width: 380,
+    height: 180,
+    layer: [
+      {
+        data: { values: points.filter((p) => p.metric === metric) },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'N', type: 'quantitative', scale: { type: 'log' }, title: 'width N' },
+          y: { field: 'value', type: 'quantitative', scale: { zero: false }, title },
+          color,
+          tooltip: [
+            { field: 'N', type: 'quantitative', title: 'N' },
+            { field: 'alpha', type: 'quantitative', title: 'α = P/N', format: '.3~g' },
+            { field: 'value', type: 'quantitative', title, format: '.4~g' },
+            { field: 'converged', type: 'nominal', title: 'solver converged' },
+            { field: 'iterations', type: 'quantitative', title: 'iterations' },
+          ],
+        },
+      },
+      {
+        data: { values: [{ series: 'GP limit', value: gpValue }] },
+        mark: { type: 'rule', strokeDash: [6, 4] },
+        encoding: {
+          y: { field: 'value', type: 'quantitative' },
+          color,
+          tooltip: [{ field: 'value', type: 'quantitative', title: `${title}, GP limit`, format: '.4~g' }],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Predicted performance versus width N (the paper's Fig. 2a analogue; THEORY.md sections c and e): two
+ * stacked panels, the test accuracy of the mean predictor and the generalization error ε_g, each with the
+ * finite-width theory as a line with points over a log-scaled N axis and the GP limit (N → ∞) as a
+ * horizontal dashed rule. Tooltips give α = P/N and whether the solver converged.
+ * @param sweep the sweep report (reads `rows`, `gp`, `task`, `settings.temperature`)
+ * @param theme optional page colours
+ */
+export function sweepSpec(sweep: SweepReport, theme?: ChartTheme): VegaLiteSpec {
+  const points = sweepPoints(sweep);
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: {
+        text: 'Predicted performance vs width N',
+        subtitle: `${sweep.task.name}, P = ${sweep.task.P}, T_B = ${formatNumber(sweep.settings.temperature)}; dashed: GP limit (N → ∞)`,
+        anchor: 'start',
+        offset: 10,
+      },
+      vconcat: [
+        sweepPanel(points, 'accuracy', 'accuracy of the mean predictor', sweep.gp.acc_mean_predictor),
+        sweepPanel(points, 'eg', 'generalization error ε_g', sweep.gp.eg_total),
+      ],
+      resolve: { scale: { color: 'shared' } },
+    },
+    theme,
+  );
+}

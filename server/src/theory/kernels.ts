@@ -1,0 +1,64 @@
+/**
+ * Path-pair kernels and the renormalized kernel (THEORY.md section b).
+ *
+ * Path features are stored as Φ [P, N0, Q] (Q = H_tot), which is also a [P·N0, Q] matrix and a
+ * [P, N0·Q] matrix without copying. K_U = einsum('miq,qr,nir->mn', Φ, U, Φ) is then
+ * (Φ_{[P·N0,Q]} U) reshaped to [P, N0·Q], times Φ_{[P,N0·Q]}ᵀ — two matrix products, never the
+ * P²·Q² tensor of all path-pair kernels.
+ */
+import { gemm, gemmSync } from '../linalg/gemm';
+import type { Matrix } from '../linalg/matrix';
+
+/** Path features of a batch with their sizes. data: Φ [P, N0, Q] row-major. */
+export interface PathFeatures {
+  count: number;
+  features: number;
+  paths: number;
+  data: Float64Array;
+}
+
+/**
+ * Path-pair kernel C_{ππ'}(x_a, x_b) = φ_π(x_a)·φ_π'(x_b) for one pair of inputs.
+ * @param A features of a batch, example index a; B another (or the same) batch, index b.
+ * @returns C [Q, Q] row-major (rows π for x_a, columns π' for x_b).
+ */
+export function pathPairKernel(A: PathFeatures, a: number, B: PathFeatures, b: number): Matrix {
+  const N0 = A.features;
+  const Q = A.paths;
+  const fa = { rows: N0, cols: Q, data: A.data.subarray(a * N0 * Q, (a + 1) * N0 * Q) };
+  const fb = { rows: N0, cols: Q, data: B.data.subarray(b * N0 * Q, (b + 1) * N0 * Q) };
+  return gemmSync(fa, fb, { transA: true });
+}
+
+/** Φ·U over the path index: [P·N0, Q] × [Q, Q] → [P·N0, Q] (the same layout as Φ). */
+export async function featuresTimesU(F: PathFeatures, U: Matrix): Promise<Float64Array> {
+  const flat = { rows: F.count * F.features, cols: F.paths, data: F.data };
+  return (await gemm(flat, U)).data;
+}
+
+/**
+ * Renormalized kernel K_U(x_a, x_b) = Σ_{ππ'} U_{ππ'} C_{ππ'}(x_a, x_b) between two batches.
+ * @param A Φ of the left batch [P_a, N0, Q]; B of the right batch [P_b, N0, Q]; U [Q, Q] symmetric.
+ * @returns K [P_a, P_b].
+ */
+export async function renormalizedKernel(A: PathFeatures, B: PathFeatures, U: Matrix): Promise<Matrix> {
+  const D = A.features * A.paths;
+  const AU = await featuresTimesU(A, U);
+  return gemm({ rows: A.count, cols: D, data: AU }, { rows: B.count, cols: D, data: B.data }, { transB: true });
+}
+
+/**
+ * Diagonal K_U(x, x) of a batch, without the full matrix.
+ * @param A Φ [P, N0, Q]; U [Q, Q]. @returns [P].
+ */
+export async function renormalizedKernelDiagonal(A: PathFeatures, U: Matrix): Promise<Float64Array> {
+  const D = A.features * A.paths;
+  const AU = await featuresTimesU(A, U);
+  const out = new Float64Array(A.count);
+  for (let p = 0; p < A.count; p++) {
+    let s = 0;
+    for (let j = p * D; j < (p + 1) * D; j++) s += AU[j] * A.data[j];
+    out[p] = s;
+  }
+  return out;
+}

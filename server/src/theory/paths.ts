@@ -1,0 +1,91 @@
+/**
+ * Attention paths, their token weights and path features (THEORY.md section b).
+ *
+ * A path π = (h_1, …, h_L) picks one head per layer; paths are flattened row-major, h_1 slowest and
+ * h_L fastest: idx = (…((h_1·H_2 + h_2)·H_3 + h_3)…).
+ */
+import type { SequenceBatch } from '../data/types';
+import type { LayerAttention } from './attention';
+import { readoutWeights } from './attention';
+import type { Readout } from '../data/types';
+
+/** Number of paths H_tot = Π_l H_l. */
+export function pathCount(heads: number[]): number {
+  return heads.reduce((a, b) => a * b, 1);
+}
+
+/** Heads [h_1, …, h_L] of flattened path `index` (inverse of the row-major flattening). */
+export function pathHeads(index: number, heads: number[]): number[] {
+  const out = new Array<number>(heads.length);
+  for (let l = heads.length - 1; l >= 0; l--) {
+    out[l] = index % heads[l];
+    index = Math.floor(index / heads[l]);
+  }
+  return out;
+}
+
+/** Flattened index of the path through heads [h_1, …, h_L]. */
+export function pathIndex(pathHeadList: number[], heads: number[]): number {
+  let idx = 0;
+  for (let l = 0; l < heads.length; l++) idx = idx * heads[l] + pathHeadList[l];
+  return idx;
+}
+
+/**
+ * Token weights of every path, c_π(x) = A^1_{h1} ··· A^{L−1}_{h_{L−1}} r^L_{hL}(x) ∈ R^T.
+ * Built from the last layer down, so each level's vectors are indexed by (h_l, …, h_L), h_l slowest.
+ * Each c_π sums to 1 (a product of column-stochastic matrices applied to a probability vector).
+ * @param attention one [P, H_l, T, T] array per layer, first layer first.
+ * @returns c [P, H_tot, T] row-major.
+ */
+export function pathTokenWeights(attention: LayerAttention[], readout: Readout): Float64Array {
+  const L = attention.length;
+  const { count: P, tokens: T } = attention[0];
+  let n = attention[L - 1].heads;
+  let c = readoutWeights(attention[L - 1], readout); // [P, H_L, T]
+  for (let l = L - 2; l >= 0; l--) {
+    const A = attention[l];
+    const H = A.heads;
+    const next = new Float64Array(P * H * n * T);
+    for (let p = 0; p < P; p++)
+      for (let h = 0; h < H; h++) {
+        const ao = (p * H + h) * T * T;
+        for (let rest = 0; rest < n; rest++) {
+          const src = (p * n + rest) * T;
+          const dst = (p * H * n + h * n + rest) * T;
+          // (A c)[s] = Σ_t A[s, t] c[t]
+          for (let s = 0; s < T; s++) {
+            let sum = 0;
+            for (let t = 0; t < T; t++) sum += A.data[ao + s * T + t] * c[src + t];
+            next[dst + s] = sum;
+          }
+        }
+      }
+    c = next;
+    n *= H;
+  }
+  return c;
+}
+
+/**
+ * Normalized path features φ_π(x) = √(σ0²/(N0·H_tot)) · x c_π(x) (the code's `attentioned_input`).
+ * @param X [P, N0, T]. @param c [P, H_tot, T] from `pathTokenWeights`. @param sigma0sq σ0².
+ * @returns Φ [P, N0, H_tot] row-major.
+ */
+export function pathFeatures(X: SequenceBatch, c: Float64Array, Htot: number, sigma0sq: number): Float64Array {
+  const { count: P, features: N0, tokens: T } = X;
+  if (c.length !== P * Htot * T) throw new Error(`pathFeatures: token weights have ${c.length} entries, expected [P=${P}, H_tot=${Htot}, T=${T}]`);
+  const norm = Math.sqrt(sigma0sq / (N0 * Htot));
+  const phi = new Float64Array(P * N0 * Htot);
+  for (let p = 0; p < P; p++)
+    for (let i = 0; i < N0; i++) {
+      const xo = (p * N0 + i) * T;
+      for (let q = 0; q < Htot; q++) {
+        const co = (p * Htot + q) * T;
+        let s = 0;
+        for (let t = 0; t < T; t++) s += X.data[xo + t] * c[co + t];
+        phi[(p * N0 + i) * Htot + q] = norm * s;
+      }
+    }
+  return phi;
+}
