@@ -3,8 +3,8 @@
  * triangular solves and log-determinant built on them.
  *
  * Small matrices are factored with row-oriented JS loops (contiguous dot products of rows). Large ones
- * use a recursive 2×2 block algorithm whose off-diagonal work is matrix products, which `gemm` sends to
- * ONNX Runtime, so almost all flops of an n = 2000 factorization run at GEMM speed.
+ * use recursive 2×2 block algorithms whose off-diagonal work is matrix products, which `gemm` sends to
+ * ONNX Runtime, so almost all flops of an n = 2000 factorization or solve run at GEMM speed.
  */
 import { Matrix, zeros } from './matrix';
 import { gemm } from './gemm';
@@ -24,7 +24,7 @@ export class NotPositiveDefiniteError extends Error {
 }
 
 /** Matrices at most this size are factored by plain loops. */
-const BASE = 96;
+const BASE = 192;
 
 /**
  * Lower Cholesky factor of a symmetric matrix, in JS (reads only the lower triangle).
@@ -87,50 +87,6 @@ function place(dst: Matrix, src: Matrix, r0: number, c0: number): void {
   for (let i = 0; i < src.rows; i++) dst.data.set(src.data.subarray(i * src.cols, (i + 1) * src.cols), (r0 + i) * dst.cols + c0);
 }
 
-/**
- * Cholesky factor and its inverse together (the inverse is what the recursive step needs anyway).
- * @param M [n, n] symmetric positive definite (only the lower triangle is read).
- * @returns L and L⁻¹, both [n, n] lower triangular, M = L Lᵀ.
- * @throws NotPositiveDefiniteError with the global pivot index.
- */
-export async function choleskyWithInverse(M: Matrix): Promise<{ L: Matrix; Linv: Matrix }> {
-  const n = M.rows;
-  if (M.cols !== n) throw new Error(`cholesky: matrix is ${M.rows}×${M.cols}, not square`);
-  if (n <= BASE) {
-    const L = choleskySync(M);
-    return { L, Linv: lowerInverseSync(L) };
-  }
-  const h = Math.ceil(n / 2);
-  const A = block(M, 0, h, 0, h);
-  const B = block(M, h, n, 0, h);
-  const C = block(M, h, n, h, n);
-  const top = await choleskyWithInverse(A);
-  // L21 = B L11⁻ᵀ ; Schur complement S = C − L21 L21ᵀ.
-  const L21 = await gemm(B, top.Linv, { transB: true });
-  const P = await gemm(L21, L21, { transB: true });
-  for (let i = 0; i < C.data.length; i++) C.data[i] -= P.data[i];
-  let bottom: { L: Matrix; Linv: Matrix };
-  try {
-    bottom = await choleskyWithInverse(C);
-  } catch (e) {
-    if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h, e.value);
-    throw e;
-  }
-  // (L⁻¹)21 = −L22⁻¹ L21 L11⁻¹.
-  const T = await gemm(L21, top.Linv);
-  const X21 = await gemm(bottom.Linv, T);
-  for (let i = 0; i < X21.data.length; i++) X21.data[i] = -X21.data[i];
-  const L = zeros(n, n);
-  const Linv = zeros(n, n);
-  place(L, top.L, 0, 0);
-  place(L, L21, h, 0);
-  place(L, bottom.L, h, h);
-  place(Linv, top.Linv, 0, 0);
-  place(Linv, X21, h, 0);
-  place(Linv, bottom.Linv, h, h);
-  return { L, Linv };
-}
-
 /** log det M = 2 Σ log L_ii from a Cholesky factor L [n, n]. */
 export function logDetFromCholesky(L: Matrix): number {
   let s = 0;
@@ -188,4 +144,66 @@ export function spdInverseSync(M: Matrix): { inv: Matrix; logDet: number; L: Mat
     }
   }
   return { inv, logDet: logDetFromCholesky(L), L };
+}
+
+/**
+ * Lower Cholesky factor of a large symmetric positive-definite matrix, recursively: the off-diagonal
+ * block comes from a triangular solve and the Schur complement from one GEMM, so almost all of the
+ * n³/3 flops run at GEMM speed. Reads only the lower triangle.
+ * @param M [n, n]. @returns L [n, n] lower triangular, M = L Lᵀ.
+ * @throws NotPositiveDefiniteError with the global pivot index.
+ */
+export async function cholesky(M: Matrix): Promise<Matrix> {
+  const n = M.rows;
+  if (M.cols !== n) throw new Error(`cholesky: matrix is ${M.rows}×${M.cols}, not square`);
+  if (n <= BASE) return choleskySync(M);
+  const h = Math.ceil(n / 2);
+  const L11 = await cholesky(block(M, 0, h, 0, h));
+  // L21 L11ᵀ = B  ⟺  L11 L21ᵀ = Bᵀ
+  const L21t = await solveLower(L11, transposeBlock(M, h, n, 0, h));
+  const C = block(M, h, n, h, n);
+  const S = await gemm(L21t, L21t, { transA: true });
+  for (let i = 0; i < C.data.length; i++) C.data[i] -= S.data[i];
+  let L22: Matrix;
+  try {
+    L22 = await cholesky(C);
+  } catch (e) {
+    if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h, e.value);
+    throw e;
+  }
+  const L = zeros(n, n);
+  place(L, L11, 0, 0);
+  for (let i = 0; i < n - h; i++) for (let j = 0; j < h; j++) L.data[(h + i) * n + j] = L21t.data[j * (n - h) + i];
+  place(L, L22, h, h);
+  return L;
+}
+
+/** Bᵀ for the block rows r0..r1, columns c0..c1 of M, as a new [c1−c0, r1−r0] matrix. */
+function transposeBlock(M: Matrix, r0: number, r1: number, c0: number, c1: number): Matrix {
+  const out = zeros(c1 - c0, r1 - r0);
+  for (let i = r0; i < r1; i++) for (let j = c0; j < c1; j++) out.data[(j - c0) * (r1 - r0) + (i - r0)] = M.data[i * M.cols + j];
+  return out;
+}
+
+/**
+ * Solves L X = B for X (forward substitution with many right-hand sides), recursively: the diagonal
+ * blocks at the bottom of the recursion are inverted (small) and applied with GEMM, and the coupling
+ * blocks are GEMM updates — n²·k flops, nearly all at GEMM speed.
+ * @param L [n, n] lower triangular, non-singular; B [n, k]. @returns X [n, k]. B is not modified.
+ */
+export async function solveLower(L: Matrix, B: Matrix): Promise<Matrix> {
+  const n = L.rows;
+  if (B.rows !== n) throw new Error(`solveLower: L is ${n}×${n} but B has ${B.rows} rows`);
+  if (n <= BASE) return gemm(lowerInverseSync(L), B);
+  const h = Math.ceil(n / 2);
+  const k = B.cols;
+  const X1 = await solveLower(block(L, 0, h, 0, h), block(B, 0, h, 0, k));
+  const R = await gemm(block(L, h, n, 0, h), X1);
+  const B2 = block(B, h, n, 0, k);
+  for (let i = 0; i < B2.data.length; i++) B2.data[i] -= R.data[i];
+  const X2 = await solveLower(block(L, h, n, h, n), B2);
+  const X = zeros(n, k);
+  X.data.set(X1.data, 0);
+  X.data.set(X2.data, h * k);
+  return X;
 }

@@ -11,12 +11,7 @@
  */
 import { Matrix, zeros, trace, maxAbs, firstNonFinite } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
-import {
-  NotPositiveDefiniteError,
-  choleskyWithInverse,
-  logDetFromCholesky,
-  spdInverseSync,
-} from '../linalg/cholesky';
+import { NotPositiveDefiniteError, cholesky, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
 import { TheorySettings, closedFormUa, kronIdentity, partialTraceSlowest } from './orderParams';
 import { PathFeatures, renormalizedKernel } from './kernels';
 
@@ -147,9 +142,8 @@ export async function energy(train: PathFeatures, y: Float64Array, temperature: 
   const bad = firstNonFinite(K.data);
   if (bad >= 0) throw new NumericalError(`training kernel K_U has a non-finite entry at (${Math.floor(bad / P)}, ${bad % P})`);
   let L: Matrix;
-  let Linv: Matrix;
   try {
-    ({ L, Linv } = await choleskyWithInverse(K));
+    L = await cholesky(K);
   } catch (e) {
     if (e instanceof NotPositiveDefiniteError) {
       throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
@@ -158,17 +152,8 @@ export async function energy(train: PathFeatures, y: Float64Array, temperature: 
   }
   const logDet = logDetFromCholesky(L);
   // α = L⁻ᵀ L⁻¹ y
-  const z = new Float64Array(P);
-  for (let i = 0; i < P; i++) {
-    let s = 0;
-    for (let k = 0; k <= i; k++) s += Linv.data[i * P + k] * y[k];
-    z[i] = s;
-  }
-  const alpha = new Float64Array(P);
-  for (let k = 0; k < P; k++) {
-    const zk = z[k];
-    for (let i = 0; i <= k; i++) alpha[i] += Linv.data[k * P + i] * zk;
-  }
+  const z = forwardSolve(L, y);
+  const alpha = backSolveTransposed(L, z);
   let quad = 0;
   for (let i = 0; i < P; i++) quad += z[i] * z[i];
   const value = logDet + quad;
@@ -177,7 +162,7 @@ export async function energy(train: PathFeatures, y: Float64Array, temperature: 
   const N0 = train.features;
   const Q = train.paths;
   const D = N0 * Q;
-  const Z = await gemm(Linv, { rows: P, cols: D, data: train.data });
+  const Z = await solveLower(L, { rows: P, cols: D, data: train.data });
   const E = await gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: Z.data }, { transA: true });
   const w = new Float64Array(D);
   for (let m = 0; m < P; m++) {

@@ -5,8 +5,7 @@
  *   Var f(x*) = K_U(x*, x*) − k(x*)ᵀ (K + T_B I)⁻¹ k(x*)        (T_B only in the train×train matrix)
  */
 import type { Matrix } from '../linalg/matrix';
-import { gemm } from '../linalg/gemm';
-import { NotPositiveDefiniteError, choleskyWithInverse } from '../linalg/cholesky';
+import { NotPositiveDefiniteError, cholesky, forwardSolve, solveLower } from '../linalg/cholesky';
 import { PathFeatures, renormalizedKernel, renormalizedKernelDiagonal } from './kernels';
 import { NumericalError } from './action';
 import { normalCdf } from '../util/erf';
@@ -29,9 +28,9 @@ export async function predict(train: PathFeatures, test: PathFeatures, y: Float6
   const Pt = test.count;
   const K = await renormalizedKernel(train, train, U1);
   for (let i = 0; i < P; i++) K.data[i * P + i] += temperature;
-  let Linv: Matrix;
+  let L: Matrix;
   try {
-    ({ Linv } = await choleskyWithInverse(K));
+    L = await cholesky(K);
   } catch (e) {
     if (e instanceof NotPositiveDefiniteError) {
       throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
@@ -39,14 +38,9 @@ export async function predict(train: PathFeatures, test: PathFeatures, y: Float6
     throw e;
   }
   const k = await renormalizedKernel(train, test, U1); // [P, P_test]
-  const V = await gemm(Linv, k); // L⁻¹ k, [P, P_test]
+  const V = await solveLower(L, k); // L⁻¹ k, [P, P_test]
   // z = L⁻¹ y; mean = (L⁻¹k)ᵀ (L⁻¹ y); variance = k** − Σ_μ (L⁻¹k)²_μ
-  const z = new Float64Array(P);
-  for (let i = 0; i < P; i++) {
-    let s = 0;
-    for (let j = 0; j <= i; j++) s += Linv.data[i * P + j] * y[j];
-    z[i] = s;
-  }
+  const z = forwardSolve(L, y);
   const diag = await renormalizedKernelDiagonal(test, U1);
   const mean = new Float64Array(Pt);
   const variance = new Float64Array(Pt);

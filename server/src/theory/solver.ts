@@ -61,6 +61,9 @@ interface Point {
   r: ActionResult;
 }
 
+/** Largest estimated cost of one finite-difference Hessian for the automatic Newton polish. */
+const NEWTON_BUDGET_MS = 15000;
+
 function lowerTriangleSize(n: number): number {
   return (n * (n + 1)) / 2;
 }
@@ -179,7 +182,6 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const maxWidth = Math.max(...s.widths);
   const scale = 1 / maxWidth;
   let evaluations = 0;
-  const t0 = Date.now();
 
   const evaluate = async (Us: Matrix[]): Promise<Point | null> => {
     opts.signal?.throwIfAborted();
@@ -216,12 +218,22 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let stopReason = '';
   let converged = cur.r.maxGradNormalized! < tol;
   const p = sizes.reduce((a, n) => a + lowerTriangleSize(n), 0);
-  const useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= 160);
+  // Newton needs 2p gradient evaluations per Hessian: worth it when that costs seconds, not minutes.
+  const evalStart = performance.now();
+  const evalsAtStart = evaluations;
+  const newtonAffordable = () => {
+    const perEval = (performance.now() - evalStart) / Math.max(1, evaluations - evalsAtStart);
+    return p <= 400 && 2 * p * perEval <= NEWTON_BUDGET_MS;
+  };
+  let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= 400);
   // Hand over to Newton once the gradient is small enough for the quadratic model to hold.
   const newtonSwitch = Math.max(tol, 1e-6);
 
   while (!converged && iterations < maxIter) {
-    if (useNewton && cur.r.maxGradNormalized! < newtonSwitch) break;
+    if (useNewton && cur.r.maxGradNormalized! < newtonSwitch) {
+      if (opts.newton === 'always' || newtonAffordable()) break;
+      useNewton = false; // too expensive here: L-BFGS goes all the way
+    }
     iterations++;
     // Two-loop recursion for d = −H g.
     const q = Float64Array.from(g);
@@ -297,7 +309,6 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   }
   if (converged) stopReason = `max |∂(S/max N)/∂U| = ${cur.r.maxGradNormalized!.toExponential(2)} < ${tol}`;
   else if (!stopReason) stopReason = `iteration limit ${maxIter} reached`;
-  void t0;
   return {
     Us: cur.Us,
     action: cur.r,

@@ -1,0 +1,132 @@
+/**
+ * The `attention-paths` command line, run as a subprocess: golden numbers through `analyze --json`
+ * on a config with `.npz` data, the summary of the embedded default, sweep, report files, refusing to
+ * overwrite, and one-line errors with exit codes.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assertClose, flat } from '../helpers/close';
+import { GOLDEN_DIR } from '../helpers/golden';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(ROOT, 'server', 'src', 'cli.ts');
+
+function run(args: string[], cwd = ROOT) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('attention-paths analyze on golden cases given as .npz + YAML', () => {
+  for (const name of ['case1_L1_H2_first', 'case2_L2_H2_last', 'case4_L1_H1_scalar_oracle']) {
+    it(`${name}: --json reproduces the golden numbers`, () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'ap-cli-')), 'report.json');
+      const r = run(['analyze', join(ROOT, 'test-fixtures', 'golden-npz', name, 'config.yaml'), '--json', out, '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = JSON.parse(readFileSync(out, 'utf8'));
+      const e = JSON.parse(readFileSync(join(GOLDEN_DIR, `${name}.json`), 'utf8')).expected;
+      const [rt, at] = [1e-5, 1e-7];
+      assert.ok(rep.solver.converged && rep.solver.max_abs_grad_normalized < 1e-9);
+      assertClose(flat(rep.U), flat(e.U_opt), rt, at, 'U');
+      assertClose(rep.U_a, e.U_a_opt, rt, at, 'U_a');
+      assertClose(rep.action.normalized, e.action_opt_normalized, rt, at, 'S/maxN');
+      assertClose([rep.action.raw, rep.action.entropy_raw, rep.action.energy_raw], [e.action_opt_raw, e.entropy_opt_raw, e.energy_opt_raw], rt, at, 'S parts');
+      assertClose(rep.predictor_mean_test, e.predictor_mean_test, rt, at, 'mean');
+      assertClose(rep.predictor_var_test, e.predictor_var_test, rt, at, 'var');
+      for (const k of ['eg_bias', 'eg_variance', 'eg_total']) assertClose(rep.metrics[k], e.metrics[k], rt, at, k);
+      assert.equal(rep.metrics.acc_mean_predictor, e.metrics.acc_mean_predictor);
+      for (const k of Object.keys(e.metrics_gp)) assertClose(rep.gp.metrics[k], e.metrics_gp[k], 1e-9, 1e-12, `gp ${k}`);
+      assertClose(rep.gp.predictor_mean_test, e.predictor_mean_test_gp, 1e-9, 1e-12, 'gp mean');
+      assert.deepEqual(rep.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]), e.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]));
+      assertClose(rep.head_scores_ascending.map((h: { score: number }) => h.score), e.head_scores_ascending.map((h: { score: number }) => h.score), rt, at, 'scores');
+      assertClose(rep.head_silencing.map((h: { eg_total: number }) => h.eg_total), e.head_silencing.map((h: { eg_total: number }) => h.eg_total), rt, at, 'silencing');
+      assert.deepEqual(rep.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor), e.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor));
+    });
+  }
+});
+
+describe('attention-paths analyze on the embedded default', () => {
+  it('prints the Markov result: U_1 with path names, ranked heads, finite width above the GP limit', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const r = run(['analyze', '--report', dir, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /markov-4paths/);
+    assert.match(r.stdout, /^g \(0,0\)\s+[\d.]+/m);
+    assert.match(r.stdout, /converged after \d+ iterations/);
+    const acc = (label: RegExp) => Number(r.stdout.match(label)![1]);
+    const fw = acc(/finite width \(N = 10\)\s+([\d.]+)/);
+    const gp = acc(/GP limit \(N → ∞\)\s+([\d.]+)/);
+    // THEORY.md section i: task-relevant kernel combination makes N = 10 beat the GP limit on this task.
+    assert.ok(fw > gp + 0.05, `finite width ${fw} vs GP ${gp}`);
+    const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    // The good path g is up-weighted and anti-correlated with the denoising path d; adversarial paths are suppressed.
+    const U = rep.U[0];
+    assert.ok(U[0][0] > 5 && U[2][2] > 2 && U[0][2] < -1, JSON.stringify(U));
+    assert.ok(U[1][1] < 1 && U[3][3] < 1);
+    for (const f of ['u1-heatmap.svg', 'head-scores.svg']) {
+      const svg = readFileSync(join(dir, f), 'utf8');
+      assert.match(svg, /^<svg/);
+      assert.ok((svg.match(/<path/g) ?? []).length >= 4, `${f} has marks`);
+    }
+    assert.match(readFileSync(join(dir, 'u1-heatmap.svg'), 'utf8'), />a1</);
+  });
+});
+
+describe('attention-paths sweep', () => {
+  it('tabulates finite width against the GP limit and draws the chart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(dir, 'small.yaml');
+    writeFileSync(cfg, 'task: markov\nP: 40\nP_test: 200\n');
+    const r = run(['sweep', cfg, '--widths', '10,1000000', '--report', join(dir, 'out'), '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(readFileSync(join(dir, 'out', 'sweep.json'), 'utf8'));
+    assert.deepEqual(rep.rows.map((x: { N: number }) => x.N), [10, 1000000]);
+    // At N = 10⁶ (α = 4e-5) the theory is at its GP limit.
+    assertClose(rep.rows[1].metrics.eg_total, rep.gp.eg_total, 1e-3, 0, 'eg at large N');
+    assert.match(r.stdout, /^\s+GP\s+0\s+[\d.]+/m);
+    assert.match(readFileSync(join(dir, 'out', 'sweep.svg'), 'utf8'), /<svg/);
+  });
+});
+
+describe('attention-paths errors', () => {
+  it('a config error names file, line and column, exit code 1, nothing written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(cfg, 'task: markov\ntemperature: -0.5\n');
+    const r = run(['analyze', cfg, '--json', join(dir, 'out.json')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /bad\.yaml:2:14: .*temperature/);
+    assert.equal(existsSync(join(dir, 'out.json')), false);
+  });
+  it('refuses to overwrite an existing output file without --force', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const out = join(dir, 'mine.json');
+    writeFileSync(out, 'precious');
+    const cfg = join(ROOT, 'test-fixtures', 'golden-npz', 'case4_L1_H1_scalar_oracle', 'config.yaml');
+    const r = run(['analyze', cfg, '--json', out, '--quiet']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /already exists; not overwriting/);
+    assert.equal(readFileSync(out, 'utf8'), 'precious');
+    const r2 = run(['analyze', cfg, '--json', out, '--quiet', '--force']);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.ok(JSON.parse(readFileSync(out, 'utf8')).U);
+  });
+  it('a data file with a wrong shape gives a one-line reason naming the array', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'd.json'), JSON.stringify({ X_train: [[[1, 2]], [[3, 4]]], y_train: [1, -1], X_test: [[[1, 2, 3]]], y_test: [1] }));
+    writeFileSync(join(dir, 'c.yaml'), 'data: d.json\n');
+    const r = run(['analyze', join(dir, 'c.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^attention-paths: .*X_test has shape \[1, 1, 3\]; expected \[P_test, N0=1, T=2\]/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.deepEqual(readdirSync(dir).sort(), ['c.yaml', 'd.json']);
+  });
+  it('usage errors exit with 2', () => {
+    assert.equal(run(['frobnicate']).code, 2);
+    assert.equal(run(['sweep']).code, 2);
+    assert.equal(run(['--version']).stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+  });
+});
