@@ -3,6 +3,7 @@
  *
  *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
  *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
+ *   attention-paths inspect MODEL.onnx [--json] [--heads N]
  *
  * Progress goes to stderr once work has run for a second; results to stdout. Exit code 0 on success,
  * 1 with a one-line reason per problem otherwise, 2 for usage errors.
@@ -16,6 +17,7 @@ import { analyze, sweep } from './pipeline/analyze';
 import { formatAnalysis, formatSweep } from './report/summary';
 import { writeAnalysisReportDir, writeFileSafely, writeSweepReportDir } from './report/write';
 import { VERSION } from './version';
+import { formatInspect, inspectModel } from './onnx/inspect';
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
@@ -25,10 +27,14 @@ Usage:
       Without CONFIG: the embedded default (hidden-Markov-chain task, N = 10, T_B = 0.01).
   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
       Finite-width versus GP accuracy and generalization error against the width N.
+  attention-paths inspect MODEL.onnx [--json] [--heads N]
+      List the model's attention blocks: form, query and key/value heads, head sizes, the tensors
+      holding the Q/K/V/output weights. --heads gives the head count where the shapes cannot tell it.
   attention-paths --help | --version
 
 Options:
-  --json FILE    write the full report as JSON (field names as in the golden files)
+  --json FILE    write the full report as JSON (field names as in the golden files);
+                 a bare --json (or --json -) prints the JSON on stdout instead of the summary
   --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR
   --force        replace existing output files (never done without it)
   --quiet        no progress on stderr
@@ -62,6 +68,8 @@ function parseWidths(text: string | undefined): number[] {
 
 /** Runs the CLI with `argv` (without node and script). @returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // A bare `--json` (last, or before another option) means JSON on stdout: `--json -`.
+  argv = argv.map((a, i) => (a === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? '--json=-' : a));
   let parsed;
   try {
     parsed = parseArgs({
@@ -69,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         json: { type: 'string' },
+        heads: { type: 'string' },
         report: { type: 'string' },
         widths: { type: 'string' },
         force: { type: 'boolean', default: false },
@@ -100,8 +109,9 @@ export async function main(argv: string[]): Promise<number> {
       if (o.widths) throw new UsageError('--widths belongs to sweep');
       const config = readConfig(rest[0]);
       const report = await analyze(config, { onProgress, signal: controller.signal });
-      process.stdout.write(formatAnalysis(report) + '\n');
-      if (o.json) {
+      if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(formatAnalysis(report) + '\n');
+      if (o.json && o.json !== '-') {
         writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
         process.stdout.write(`Report written to ${o.json}\n`);
       }
@@ -115,8 +125,9 @@ export async function main(argv: string[]): Promise<number> {
       const widths = parseWidths(o.widths);
       const config = readConfig(rest[0]);
       const report = await sweep(config, widths, { onProgress, signal: controller.signal });
-      process.stdout.write(formatSweep(report) + '\n');
-      if (o.json) {
+      if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(formatSweep(report) + '\n');
+      if (o.json && o.json !== '-') {
         writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
         process.stdout.write(`Sweep written to ${o.json}\n`);
       }
@@ -126,7 +137,18 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep)`);
+    if (command === 'inspect') {
+      if (rest.length !== 1) throw new UsageError('inspect takes one MODEL.onnx file');
+      let heads: number | undefined;
+      if (o.heads !== undefined) {
+        heads = Number(o.heads);
+        if (!Number.isInteger(heads) || heads < 1) throw new UsageError(`--heads: "${o.heads}" is not a positive integer`);
+      }
+      const summary = inspectModel(rest[0], heads ? { heads } : {});
+      process.stdout.write((o.json !== undefined ? JSON.stringify(summary, null, 2) : formatInspect(summary)) + '\n');
+      return 0;
+    }
+    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect)`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`attention-paths: ${e.message}\n`);

@@ -130,3 +130,28 @@ describe('attention-paths errors', () => {
     assert.equal(run(['--version']).stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   });
 });
+
+describe('attention-paths inspect', () => {
+  it('lists the attention blocks of a PyTorch export', () => {
+    const r = run(['inspect', join(ROOT, 'test-fixtures', 'onnx-torch', 'A_mha_opset17', 'model.onnx')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /2 attention blocks found/);
+    assert.match(r.stdout, /^\s+0\s+unfused\s+4\/4\s+8\/8\s+32/m);
+  });
+  it('--json prints the summary as JSON with heads and GQA ratio', () => {
+    const r = run(['inspect', join(ROOT, 'test-fixtures', 'onnx', 'onnx-node-tests', 'test_attention_3d_gqa', 'model.onnx'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = JSON.parse(r.stdout);
+    assert.equal(s.attention.blocks.length, 1);
+    assert.equal(s.attention.blocks[0].queryHeads, 9);
+    assert.equal(s.attention.blocks[0].kvHeads, 3);
+  });
+  it('a file that is not a model is refused with a one-line reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'x.onnx'), '');
+    const r = run(['inspect', join(dir, 'x.onnx')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /x\.onnx: not an ONNX model/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  });
+});
