@@ -15,7 +15,8 @@
 import { Matrix, zeros, maxAbs } from '../linalg/matrix';
 import { choleskySync } from '../linalg/cholesky';
 import { TheorySettings, gpOrderParameters, orderParameterSizes } from './orderParams';
-import { ActionResult, NumericalError, action } from './action';
+import { ActionResult, NumericalError, action, entropy } from './action';
+import { EXACT_HESSIAN_MAX_D, energyHessian } from './hessian';
 import type { PathFeatures } from './kernels';
 
 export interface SolverProgress {
@@ -218,21 +219,42 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let stopReason = '';
   let converged = cur.r.maxGradNormalized! < tol;
   const p = sizes.reduce((a, n) => a + lowerTriangleSize(n), 0);
-  // Newton needs 2p gradient evaluations per Hessian: worth it when that costs seconds, not minutes.
+  // Newton's Hessian: exact for the energy when Φᵀ M⁻¹ Φ (D×D) is small enough to form (about two
+  // evaluations' cost), else central differences of the gradient (2p evaluations) when that is cheap.
+  const D = train.features * train.paths;
+  const exactHessian = D <= EXACT_HESSIAN_MAX_D;
   const evalStart = performance.now();
   const evalsAtStart = evaluations;
   const newtonAffordable = () => {
+    if (exactHessian) return true;
     const perEval = (performance.now() - evalStart) / Math.max(1, evaluations - evalsAtStart);
     return p <= 400 && 2 * p * perEval <= NEWTON_BUDGET_MS;
   };
   let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= 400);
-  // Hand over to Newton once the gradient is small enough for the quadratic model to hold.
-  const newtonSwitch = Math.max(tol, 1e-6);
+  // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
+  const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
+  const hessian = exactHessian
+    ? (pt: Point) => exactActionHessian(s, train, y, pt, scale)
+    : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
+  let method = 'L-BFGS on Cholesky factors';
 
   while (!converged && iterations < maxIter) {
     if (useNewton && cur.r.maxGradNormalized! < newtonSwitch) {
-      if (opts.newton === 'always' || newtonAffordable()) break;
-      useNewton = false; // too expensive here: L-BFGS goes all the way
+      useNewton = false; // one Newton phase at most; if it stalls, L-BFGS takes over again
+      if (opts.newton === 'always' || newtonAffordable()) {
+        method += exactHessian ? ' + Newton (exact energy Hessian)' : ' + Newton (finite-difference Hessian)';
+        const res = await newtonPolish(cur, sizes, scale, tol, evaluate, opts, iterations, hessian);
+        iterations = res.iterations;
+        if (res.pt !== cur) {
+          cur = res.pt;
+          Ls = cur.Us.map((U) => choleskySync(U));
+          theta = packFactors(Ls);
+          g = factorGradient(cur.r.grads!, Ls, scale);
+          history.length = 0;
+        }
+        converged = cur.r.maxGradNormalized! < tol;
+        continue;
+      }
     }
     iterations++;
     // Two-loop recursion for d = −H g.
@@ -297,15 +319,6 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     Ls = unpackFactors(theta, sizes);
     converged = cur.r.maxGradNormalized! < tol;
     opts.onProgress?.({ phase: 'L-BFGS', iteration: iterations, value: cur.f, maxGradNormalized: cur.r.maxGradNormalized! });
-  }
-  let method = 'L-BFGS on Cholesky factors';
-  if (!converged && useNewton && !stopReason) {
-    method += ' + Newton polish';
-    const res = await newtonPolish(cur, sizes, scale, tol, evaluate, opts, iterations);
-    cur = res.pt;
-    iterations = res.iterations;
-    converged = cur.r.maxGradNormalized! < tol;
-    if (!converged) stopReason = res.reason;
   }
   if (converged) stopReason = `max |∂(S/max N)/∂U| = ${cur.r.maxGradNormalized!.toExponential(2)} < ${tol}`;
   else if (!stopReason) stopReason = `iteration limit ${maxIter} reached`;
@@ -411,10 +424,72 @@ function cubicMin(lo: { a: number; f: number; dphi: number }, hi: { a: number; f
 }
 
 /**
- * Newton steps in the symmetric entries of the U_l. The Hessian comes from central differences of the
- * exact gradient (2p gradient evaluations for p parameters), is symmetrized, and is shifted by a
- * multiple of the identity when not positive definite. A step is accepted when it keeps every U_l
- * positive definite and lowers the gradient (function values are at rounding level here).
+ * Hessian of S/max N w.r.t. the symmetric entries of all U_l by central differences of the exact
+ * gradient (2p evaluations). Returns null when a probe leaves the positive-definite domain.
+ */
+async function finiteDifferenceHessian(
+  cur: Point,
+  sizes: number[],
+  scale: number,
+  evaluate: (Us: Matrix[]) => Promise<Point | null>,
+): Promise<Float64Array | null> {
+  const u = packSymmetric(cur.Us);
+  const p = u.length;
+  const H = new Float64Array(p * p);
+  for (let k = 0; k < p; k++) {
+    const h = 1e-5 * Math.max(1, Math.abs(u[k]));
+    const up = Float64Array.from(u);
+    const um = Float64Array.from(u);
+    up[k] += h;
+    um[k] -= h;
+    const a = await evaluate(unpackSymmetric(up, sizes));
+    const b = await evaluate(unpackSymmetric(um, sizes));
+    if (!a || !b) return null;
+    const ga = symmetricGradient(a.r.grads!, scale);
+    const gb = symmetricGradient(b.r.grads!, scale);
+    for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
+  }
+  return H;
+}
+
+/**
+ * Hessian of S/max N w.r.t. the symmetric entries of all U_l: the energy block (U_1 only) exactly
+ * (`energyHessian`), the entropy part by central differences of its exact gradient, which is cheap
+ * (it involves only the small U_l). Returns null when a probe leaves the positive-definite domain.
+ */
+async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Float64Array, cur: Point, scale: number): Promise<Float64Array | null> {
+  const sizes = cur.Us.map((U) => U.rows);
+  const u = packSymmetric(cur.Us);
+  const p = u.length;
+  const H = new Float64Array(p * p);
+  for (let k = 0; k < p; k++) {
+    const h = 1e-6 * Math.max(1, Math.abs(u[k]));
+    const up = Float64Array.from(u);
+    const um = Float64Array.from(u);
+    up[k] += h;
+    um[k] -= h;
+    let ga: Float64Array;
+    let gb: Float64Array;
+    try {
+      ga = symmetricGradient(entropy(s, unpackSymmetric(up, sizes), true).grads!, scale);
+      gb = symmetricGradient(entropy(s, unpackSymmetric(um, sizes), true).grads!, scale);
+    } catch (e) {
+      if (e instanceof NumericalError) return null;
+      throw e;
+    }
+    for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
+  }
+  const E = await energyHessian(train, y, s.temperature, cur.Us[0]);
+  const p1 = E.rows;
+  for (let i = 0; i < p1; i++) for (let j = 0; j < p1; j++) H[i * p + j] += E.data[i * p1 + j] * scale;
+  return H;
+}
+
+/**
+ * Newton steps in the symmetric entries of the U_l, with the Hessian from `hessian` (symmetrized, and
+ * shifted by a multiple of the identity when not positive definite). A step (halved up to 12 times) is
+ * accepted when it keeps every U_l positive definite, does not raise S beyond rounding, and lowers the
+ * largest gradient entry.
  */
 async function newtonPolish(
   start: Point,
@@ -424,6 +499,7 @@ async function newtonPolish(
   evaluate: (Us: Matrix[]) => Promise<Point | null>,
   opts: SolverOptions,
   iterations: number,
+  hessian: (pt: Point) => Promise<Float64Array | null>,
 ): Promise<{ pt: Point; iterations: number; reason: string }> {
   let cur = start;
   let reason = '';
@@ -433,20 +509,8 @@ async function newtonPolish(
     const u = packSymmetric(cur.Us);
     const g = symmetricGradient(cur.r.grads!, scale);
     const p = u.length;
-    const H = new Float64Array(p * p);
-    for (let k = 0; k < p; k++) {
-      const h = 1e-5 * Math.max(1, Math.abs(u[k]));
-      const up = Float64Array.from(u);
-      const um = Float64Array.from(u);
-      up[k] += h;
-      um[k] -= h;
-      const a = await evaluate(unpackSymmetric(up, sizes));
-      const b = await evaluate(unpackSymmetric(um, sizes));
-      if (!a || !b) return { pt: cur, iterations, reason: 'finite-difference Hessian left the positive-definite domain' };
-      const ga = symmetricGradient(a.r.grads!, scale);
-      const gb = symmetricGradient(b.r.grads!, scale);
-      for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
-    }
+    const H = await hessian(cur);
+    if (!H) return { pt: cur, iterations, reason: 'Hessian probe left the positive-definite domain' };
     for (let i = 0; i < p; i++)
       for (let j = 0; j < i; j++) {
         const v = 0.5 * (H[i * p + j] + H[j * p + i]);
@@ -456,12 +520,13 @@ async function newtonPolish(
     const step = solveShifted(H, g, p);
     if (!step) return { pt: cur, iterations, reason: 'Hessian could not be factored' };
     let accepted: Point | null = null;
+    const fTol = 1e-12 * Math.abs(cur.f);
     for (let t = 1, k = 0; k < 12; k++, t *= 0.5) {
       const trial = axpy(u, -t, step);
       const Us = unpackSymmetric(trial, sizes);
       if (!Us.every(isPositiveDefinite)) continue;
       const pt = await evaluate(Us);
-      if (pt && pt.r.maxGradNormalized! < cur.r.maxGradNormalized!) {
+      if (pt && pt.f <= cur.f + fTol && pt.r.maxGradNormalized! < cur.r.maxGradNormalized!) {
         accepted = pt;
         break;
       }
