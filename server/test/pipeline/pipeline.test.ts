@@ -69,3 +69,21 @@ describe('config and attention disagreements', () => {
     );
   });
 });
+
+describe('numerical trouble is reported, never shown as a number', () => {
+  it('a singular training kernel (rank-deficient K, T_B ≈ 0) names the matrix and the pivot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-pipe-'));
+    // 12 examples but features of rank 1: K_U has rank ≤ 1, so K + T_B I is singular to rounding.
+    const N0 = 2;
+    const T = 2;
+    const P = 12;
+    const X = { shape: [P, N0, T], data: Array.from({ length: P * N0 * T }, (_, i) => (i % (N0 * T) === 0 ? 1 + Math.floor(i / (N0 * T)) : 0)) };
+    const y = { shape: [P], data: Array.from({ length: P }, (_, i) => (i % 2 ? 1 : -1)) };
+    writeNpz(join(dir, 'd.npz'), { X_train: X, y_train: y, X_test: X, y_test: y });
+    writeNpz(join(dir, 'w.npz'), { W_1: { shape: [1, N0, N0], data: [0, 0, 0, 0] } });
+    await assert.rejects(
+      analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') }, temperature: 1e-300 })),
+      /K_U \+ T_B·I \(the 12×12 training kernel\) is not positive definite: pivot \d+/,
+    );
+  });
+});
