@@ -112,8 +112,10 @@ export function parseConfig(text: string, filePath: string, options: ParseConfig
     if (bad(pointer)) continue;
     const abs = path.resolve(dir, rel);
     const kind = fileKind(abs);
-    if (kind !== 'file') {
-      const what = kind === 'missing' ? 'not found' : 'is a directory, not a file';
+    // A path written with a trailing slash names a folder of .npy files; anything else a file.
+    const wantDir = /[\\/]$/.test(rel);
+    if (kind !== (wantDir ? 'directory' : 'file')) {
+      const what = kind === 'missing' ? 'not found' : kind === 'directory' ? 'is a directory, not a file' : 'is a file, not a folder';
       push(mapper.locate(doc, pointer), pointer, `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`);
     }
   }

@@ -51,10 +51,10 @@ export const configSchema: JsonSchema = {
     data: {
       type: 'string',
       minLength: 1,
-      pattern: '\\.(npz|json)$',
-      patternErrorMessage: 'must be a path to a .npz or .json file',
+      pattern: '(\\.(npz|json)|/)$',
+      patternErrorMessage: 'must be a path to a .npz or .json file, or a folder of .npy files ending in /',
       description:
-        'Path of a `.npz` or `.json` data file with X_train [P, N0, T], y_train [P] (labels ±1), X_test, y_test, ' +
+        'Path of a `.npz` or `.json` data file (or a folder ending in `/` holding X_train.npy, …) with X_train [P, N0, T], y_train [P] (labels ±1), X_test, y_test, ' +
         'relative to this config file. Exclusive with `task`.',
     },
     P: positiveInt('Number of training examples P of a built-in task (THEORY.md section i; Markov default 100, one-shot 600).'),
@@ -77,8 +77,8 @@ export const configSchema: JsonSchema = {
         params: {
           type: 'string',
           minLength: 1,
-          pattern: '\\.(npz|json)$',
-          patternErrorMessage: 'must be a path to a .npz or .json file',
+          pattern: '(\\.(npz|json)|/)$',
+          patternErrorMessage: 'must be a path to a .npz or .json file, or a folder of .npy files ending in /',
           description:
             'Path (relative to this config) of a `.npz`/`.json` file holding Q_1, K_1, Q_2, K_2, … (kind `qk`, each [H_l, G, N0]) ' +
             'or W_1, W_2, … (kind `w`, each [H_l, N0, N0]); layer numbers start at 1. Required for `qk` and `w`.',

@@ -8,8 +8,10 @@
  *    as `Q_1`, `K_1`, `Q_2`, ... or `W_1`, ... so that both layouts read the same way.
  * JSON arrays are converted lazily, so unrelated keys (widths, expected results) are never touched.
  */
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeNpz } from './npz';
-import { readFileBytes, type NpyArray } from './npy';
+import { readFileBytes, readNpy, type NpyArray } from './npy';
 import type { Readout } from './types';
 
 /** Named arrays read from one file. */
@@ -31,10 +33,12 @@ const MAX_JSON_RANK = 32;
 
 /**
  * Opens a `.npz` or `.json` file of arrays (the format is taken from the extension, or sniffed from the
- * first bytes when the extension is neither).
+ * first bytes when the extension is neither), or a folder of `.npy` files (one array per file, named
+ * after the file: `X_train.npy` → `X_train`).
  * @throws Error naming the file when it cannot be read or parsed, or is of another format.
  */
 export function openArrayFile(path: string): ArrayFile {
+  if (isDirectory(path)) return npyFolder(path);
   const bytes = readFileBytes(path);
   const lower = path.toLowerCase();
   const looksZip = bytes.length >= 2 && bytes[0] === 0x50 && bytes[1] === 0x4b; // "PK"
@@ -155,4 +159,33 @@ export function nestedToArray(value: unknown, label: string): NpyArray {
   data = new Float64Array(shape.reduce((a, b) => a * b, 1));
   walk(value, 0, '', true);
   return { shape, data, dtype: '<f8' };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // missing: readFileBytes reports it with the file's name
+  }
+}
+
+/** A folder of `.npy` files as named arrays; each file is read when first asked for. */
+function npyFolder(path: string): ArrayFile {
+  const files = new Map(
+    readdirSync(path)
+      .filter((f) => f.toLowerCase().endsWith('.npy'))
+      .map((f) => [f.slice(0, -4), join(path, f)] as const),
+  );
+  if (files.size === 0) throw new Error(`${path}: folder holds no .npy files (expected X_train.npy, y_train.npy, X_test.npy, y_test.npy)`);
+  const cache = new Map<string, NpyArray>();
+  return {
+    path,
+    names: () => [...files.keys()],
+    get: (n) => {
+      const f = files.get(n);
+      if (!f) return undefined;
+      if (!cache.has(n)) cache.set(n, readNpy(f));
+      return cache.get(n);
+    },
+  };
 }

@@ -213,7 +213,7 @@ describe('parseConfig: errors with message and position', () => {
     const i = onlyIssue('task: markov\nattention:\n  kind: w\n  params: params.json\n');
     assert.match(i.message, /^attention\.params file not found: /);
     const j = onlyIssue('task: markov\nattention:\n  kind: w\n  params: params\n');
-    assert.equal(j.message, 'attention.params must be a path to a .npz or .json file (got "params")');
+    assert.equal(j.message, 'attention.params must be a path to a .npz or .json file, or a folder of .npy files ending in / (got "params")');
     assert.deepEqual(span(j), [4, 11, 4, 17]);
   });
 

@@ -188,3 +188,34 @@ test('validateTaskData checks in-memory tasks the same way', () => {
   const w: WLayer = { kind: 'w', heads: 1, W: new Float64Array(63) };
   assert.throws(() => validateTaskData({ ...task, attention: [w] }, 'mem'), /mem: W_1 must have shape \[H=1, N0=8, N0=8\]/);
 });
+
+test('a folder of .npy files', async (t) => {
+  await t.test('loads X_train.npy, y_train.npy, X_test.npy, y_test.npy like an .npz, and a config names it with a trailing slash', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { writeNpy } = await import('../../src/data/npy');
+    const { loadTaskFile: load } = await import('../../src/data/load');
+    const { parseConfig } = await import('../../src/config/load');
+    const dir = mkdtempSync(join(tmpdir(), 'ap-npy-'));
+    const data = join(dir, 'data');
+    mkdirSync(data);
+    const X = { shape: [2, 3, 4], data: Float64Array.from({ length: 24 }, (_, i) => i / 10) };
+    writeNpy(join(data, 'X_train.npy'), X);
+    writeNpy(join(data, 'X_test.npy'), X);
+    writeNpy(join(data, 'y_train.npy'), { shape: [2], data: Float64Array.from([1, -1]) });
+    writeNpy(join(data, 'y_test.npy'), { shape: [2], data: Float64Array.from([-1, 1]) });
+    const task = load(data);
+    assert.deepEqual([task.train.count, task.train.features, task.train.tokens], [2, 3, 4]);
+    assert.equal(task.train.data[23], 2.3);
+    assert.deepEqual(Array.from(task.yTest), [-1, 1]);
+    writeFileSync(join(dir, 'c.yaml'), 'data: data/\n');
+    const ok = parseConfig('data: data/\n', join(dir, 'c.yaml'));
+    assert.equal(ok.issues.length, 0);
+    assert.equal(ok.config!.data, join(dir, 'data'));
+    const bad = parseConfig('data: data.json\n', join(dir, 'c.yaml'));
+    assert.match(bad.issues[0].message, /data file not found/);
+    const empty = mkdtempSync(join(tmpdir(), 'ap-npy-'));
+    assert.throws(() => load(empty), /folder holds no \.npy files/);
+  });
+});
