@@ -9,19 +9,14 @@
  * with U_{L+1} ≡ U_a (a 1×1 matrix), so the l = L line reads N_L(tr U_L/(σL² U_a) − ln det U_L + H_L ln U_a).
  * Raw S; the authors' code minimizes S / max(N_l, N_a) (same minimum).
  */
-import { Matrix, zeros, trace, maxAbs, firstNonFinite } from '../linalg/matrix';
+import { Matrix, zeros, trace, maxAbs } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
-import { NotPositiveDefiniteError, cholesky, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
+import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
 import { TheorySettings, closedFormUa, kronIdentity, partialTraceSlowest } from './orderParams';
-import { PathFeatures, renormalizedKernel } from './kernels';
+import { PathFeatures, factorTrainingKernel } from './kernels';
+import { NumericalError } from './errors';
 
-/** Raised when numerics break down (non-PD matrix, NaN): says what and where. */
-export class NumericalError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NumericalError';
-  }
-}
+export { NumericalError };
 
 export interface EntropyResult {
   value: number;
@@ -137,19 +132,7 @@ export interface EnergyResult {
  */
 export async function energy(train: PathFeatures, y: Float64Array, temperature: number, U1: Matrix, wantGrad: boolean): Promise<EnergyResult> {
   const P = train.count;
-  const K = await renormalizedKernel(train, train, U1);
-  for (let i = 0; i < P; i++) K.data[i * P + i] += temperature;
-  const bad = firstNonFinite(K.data);
-  if (bad >= 0) throw new NumericalError(`training kernel K_U has a non-finite entry at (${Math.floor(bad / P)}, ${bad % P})`);
-  let L: Matrix;
-  try {
-    L = await cholesky(K);
-  } catch (e) {
-    if (e instanceof NotPositiveDefiniteError) {
-      throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
-    }
-    throw e;
-  }
+  const L = await factorTrainingKernel(train, U1, temperature);
   const logDet = logDetFromCholesky(L);
   // α = L⁻ᵀ L⁻¹ y
   const z = forwardSolve(L, y);

@@ -11,8 +11,8 @@
  */
 import { Matrix, zeros } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
-import { cholesky, forwardSolve, backSolveTransposed, solveLower } from '../linalg/cholesky';
-import { PathFeatures, renormalizedKernel } from './kernels';
+import { forwardSolve, backSolveTransposed, solveLower } from '../linalg/cholesky';
+import { PathFeatures, factorTrainingKernel } from './kernels';
 
 /** Largest D = N0·H_tot for which the exact Hessian is formed (two D×D float64 arrays). */
 export const EXACT_HESSIAN_MAX_D = 4096;
@@ -34,16 +34,14 @@ export function symmetricIndex(Q: number): Int32Array {
  * Hessian of the energy w.r.t. the Q(Q+1)/2 symmetric entries of U_1 (upper triangle, row order).
  * @param train Φ [P, N0, Q]; y [P]; U1 [Q, Q] symmetric positive semi-definite.
  * @returns [p, p] with p = Q(Q+1)/2, raw (not divided by max N).
- * @throws NotPositiveDefiniteError when K + T_B I is not positive definite.
+ * @throws NumericalError when K + T_B I is not positive definite.
  */
 export async function energyHessian(train: PathFeatures, y: Float64Array, temperature: number, U1: Matrix): Promise<Matrix> {
   const P = train.count;
   const N0 = train.features;
   const Q = train.paths;
   const D = N0 * Q;
-  const K = await renormalizedKernel(train, train, U1);
-  for (let i = 0; i < P; i++) K.data[i * P + i] += temperature;
-  const L = await cholesky(K);
+  const L = await factorTrainingKernel(train, U1, temperature);
   const alpha = backSolveTransposed(L, forwardSolve(L, y));
   const F = { rows: P, cols: D, data: train.data };
   const Z = await solveLower(L, F);

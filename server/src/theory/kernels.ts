@@ -7,7 +7,9 @@
  * P²·Q² tensor of all path-pair kernels.
  */
 import { gemm, gemmSync } from '../linalg/gemm';
-import type { Matrix } from '../linalg/matrix';
+import { type Matrix, firstNonFinite } from '../linalg/matrix';
+import { NotPositiveDefiniteError, cholesky } from '../linalg/cholesky';
+import { NumericalError } from './errors';
 
 /** Path features of a batch with their sizes. data: Φ [P, N0, Q] row-major. */
 export interface PathFeatures {
@@ -61,4 +63,28 @@ export async function renormalizedKernelDiagonal(A: PathFeatures, U: Matrix): Pr
     out[p] = s;
   }
   return out;
+}
+
+/**
+ * Cholesky factor of the training matrix K_U + T_B·I (THEORY.md sections d–e; T_B only on the
+ * train×train block).
+ * @param train Φ [P, N0, Q]; U1 [Q, Q]; temperature T_B > 0.
+ * @returns L [P, P] lower triangular with L Lᵀ = K_U + T_B I.
+ * @throws NumericalError naming the entry when K_U is not finite, or the pivot when K_U + T_B I is not
+ *   positive definite.
+ */
+export async function factorTrainingKernel(train: PathFeatures, U1: Matrix, temperature: number): Promise<Matrix> {
+  const P = train.count;
+  const K = await renormalizedKernel(train, train, U1);
+  for (let i = 0; i < P; i++) K.data[i * P + i] += temperature;
+  const bad = firstNonFinite(K.data);
+  if (bad >= 0) throw new NumericalError(`training kernel K_U has a non-finite entry at (${Math.floor(bad / P)}, ${bad % P})`);
+  try {
+    return await cholesky(K);
+  } catch (e) {
+    if (e instanceof NotPositiveDefiniteError) {
+      throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
+    }
+    throw e;
+  }
 }

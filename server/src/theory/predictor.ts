@@ -5,9 +5,9 @@
  *   Var f(x*) = K_U(x*, x*) − k(x*)ᵀ (K + T_B I)⁻¹ k(x*)        (T_B only in the train×train matrix)
  */
 import type { Matrix } from '../linalg/matrix';
-import { NotPositiveDefiniteError, cholesky, forwardSolve, solveLower } from '../linalg/cholesky';
-import { PathFeatures, renormalizedKernel, renormalizedKernelDiagonal } from './kernels';
-import { NumericalError } from './action';
+import { forwardSolve, solveLower } from '../linalg/cholesky';
+import { PathFeatures, factorTrainingKernel, renormalizedKernel, renormalizedKernelDiagonal } from './kernels';
+import { NumericalError } from './errors';
 import { normalCdf } from '../util/erf';
 import type { Metrics } from '../report/types';
 
@@ -26,17 +26,7 @@ export interface Prediction {
 export async function predict(train: PathFeatures, test: PathFeatures, y: Float64Array, U1: Matrix, temperature: number): Promise<Prediction> {
   const P = train.count;
   const Pt = test.count;
-  const K = await renormalizedKernel(train, train, U1);
-  for (let i = 0; i < P; i++) K.data[i * P + i] += temperature;
-  let L: Matrix;
-  try {
-    L = await cholesky(K);
-  } catch (e) {
-    if (e instanceof NotPositiveDefiniteError) {
-      throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
-    }
-    throw e;
-  }
+  const L = await factorTrainingKernel(train, U1, temperature);
   const k = await renormalizedKernel(train, test, U1); // [P, P_test]
   const V = await solveLower(L, k); // L⁻¹ k, [P, P_test]
   // z = L⁻¹ y; mean = (L⁻¹k)ᵀ (L⁻¹ y); variance = k** − Σ_μ (L⁻¹k)²_μ
