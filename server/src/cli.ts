@@ -4,6 +4,7 @@
  *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
  *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
  *   attention-paths inspect MODEL.onnx [--json] [--heads N]
+ *   attention-paths prune MODEL.onnx (--heads L:H,… | --drop-lowest K) --out OUT.onnx [options]
  *
  * Progress goes to stderr once work has run for a second; results to stdout. Exit code 0 on success,
  * 1 with a one-line reason per problem otherwise, 2 for usage errors.
@@ -18,6 +19,7 @@ import { formatAnalysis, formatSweep } from './report/summary';
 import { writeAnalysisReportDir, writeFileSafely, writeSweepReportDir } from './report/write';
 import { VERSION } from './version';
 import { formatInspect, inspectModel } from './onnx/inspect';
+import { runPrune } from './commands/prune';
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
@@ -30,6 +32,8 @@ Usage:
   attention-paths inspect MODEL.onnx [--json] [--heads N]
       List the model's attention blocks: form, query and key/value heads, head sizes, the tensors
       holding the Q/K/V/output weights. --heads gives the head count where the shapes cannot tell it.
+  attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) --out OUT.onnx [--data FILE] [--config FILE] [--rescale] [--force]
+      Remove attention heads and write a smaller, verified model (attention-paths prune --help).
   attention-paths --help | --version
 
 Options:
@@ -68,6 +72,8 @@ function parseWidths(text: string | undefined): number[] {
 
 /** Runs the CLI with `argv` (without node and script). @returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // prune has its own options (--out, --data, --drop-lowest, …) and help.
+  if (argv[0] === 'prune') return runPrune(argv.slice(1));
   // A bare `--json` (last, or before another option) means JSON on stdout: `--json -`.
   argv = argv.map((a, i) => (a === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? '--json=-' : a));
   let parsed;
@@ -148,7 +154,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write((o.json !== undefined ? JSON.stringify(summary, null, 2) : formatInspect(summary)) + '\n');
       return 0;
     }
-    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect)`);
+    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect, prune)`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`attention-paths: ${e.message}\n`);

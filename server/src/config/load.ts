@@ -235,6 +235,8 @@ function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: 
       ['params', kind === 'random-qk' || kind === 'model'],
       ['model', kind !== 'model'],
       ['G', kind !== 'random-qk'],
+      ['split', kind !== 'model'],
+      ['batchSize', kind !== 'model'],
     ];
     for (const [k, unusedHere] of unused) {
       if (unusedHere && a[k] !== undefined) {
@@ -283,6 +285,8 @@ function buildConfig(raw: Record<string, unknown>, source: string, dir: string):
     if (a.params !== undefined) att.params = path.resolve(dir, a.params as string);
     if (a.model !== undefined) att.model = path.resolve(dir, a.model as string);
     if (a.G !== undefined) att.G = a.G as number;
+    if (a.split !== undefined) att.split = a.split as number;
+    if (a.batchSize !== undefined) att.batchSize = a.batchSize as number;
     config.attention = att;
   }
   return config;

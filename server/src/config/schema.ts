@@ -88,8 +88,22 @@ export const configSchema: JsonSchema = {
           minLength: 1,
           pattern: '\\.onnx$',
           patternErrorMessage: 'must be a path to an .onnx file',
-          description: 'Path (relative to this config) of an ONNX model whose attention is captured. Required for kind `model`.',
+          description:
+            'Path (relative to this config) of an ONNX model whose attention is captured. Required for kind `model`. ' +
+            'The model runs on `data`, a .npz keyed by the model\'s input names (plus labels `y`), or by `<input>_train` / ' +
+            '`<input>_test` (plus `y_train`, `y_test`). The tokens entering the first attention block are the input x; ' +
+            'each block\'s per-head attention is that layer\'s fixed attention.',
         },
+        split: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          exclusiveMaximum: 1,
+          default: 0.5,
+          description:
+            'Kind `model`: fraction of the examples used for training when the data file holds one set (keys named like the ' +
+            'model inputs, labels `y`); the first round(split·P) examples in file order train, the rest test. Default 0.5.',
+        },
+        batchSize: positiveInt('Kind `model`: examples per ONNX Runtime run when capturing attention. Default 64.', 64),
         G: positiveInt('Query/key dimension G of kind `random-qk` (THEORY.md section a).'),
       },
       allOf: [

@@ -16,7 +16,7 @@ export interface SolverSettings {
 }
 
 export interface AttentionSettings {
-  /** `qk` / `w`: parameters from `params`; `random-qk`: seeded random Q/K; `model`: an ONNX model (later issue). */
+  /** `qk` / `w`: parameters from `params`; `random-qk`: seeded random Q/K; `model`: captured from an ONNX model. */
   kind: 'qk' | 'w' | 'random-qk' | 'model';
   /** Absolute path of a `.npz`/`.json` holding Q_1, K_1, … or W_1, … (layer numbers from 1). */
   params?: string;
@@ -24,6 +24,10 @@ export interface AttentionSettings {
   model?: string;
   /** Q/K dimension G for `random-qk`. */
   G?: number;
+  /** Kind `model`: fraction of the data file's examples used for training when it holds one set (default 0.5). */
+  split?: number;
+  /** Kind `model`: examples per ONNX Runtime run (default 64). */
+  batchSize?: number;
 }
 
 export interface AnalysisConfig {

@@ -12,6 +12,7 @@ import { headScores, silenceHead } from '../theory/relevance';
 import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
 import { Prepared, ProgressFn, prepare } from './prepare';
 import { VERSION } from '../version';
+import { modelReport } from './modelReport';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
@@ -35,7 +36,7 @@ function taskSummary(p: Prepared): AnalysisReport['task'] {
  */
 export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
   const { settings, train, test, task } = p;
-  const warnings: string[] = [];
+  const warnings: string[] = [...(p.warnings ?? [])];
   const t0 = performance.now();
   opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
   const sol = await minimizeAction(settings, train, task.yTrain, {
@@ -65,7 +66,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   }
   const t3 = performance.now();
   const a = sol.action;
-  return {
+  const report: AnalysisReport = {
     tool: 'attention-paths',
     version: VERSION,
     task: taskSummary(p),
@@ -113,6 +114,8 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     },
     warnings,
   };
+  if (p.model) report.model = modelReport(p.model, U1, settings.heads);
+  return report;
 }
 
 /**

@@ -16,6 +16,7 @@ import { pathCount, pathFeatures, pathHeads, pathTokenWeights } from '../theory/
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
+import { modelTask, type ModelTask } from '../onnx/modelTask';
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -28,6 +29,10 @@ export interface Prepared {
   settings: TheorySettings;
   readout: Readout;
   paths: PathInfo[];
+  /** Present for `attention: { kind: model }`: what the model capture found (x, blocks, split, theory class). */
+  model?: ModelTask;
+  /** Things to add to the report's warnings (from the model capture). */
+  warnings?: string[];
   /** Φ of the training set [P, N0, H_tot]. */
   train: PathFeatures;
   /** Φ of the test set [P_test, N0, H_tot]. */
@@ -72,10 +77,12 @@ export function resolveAttention(config: AnalysisConfig, task: TaskData): { laye
     layers = loadAttentionParams(att.params, att.kind, { N0 });
     kind = att.kind;
   } else if (att && att.kind === 'model') {
-    throw new Error(
-      `attention.kind "model" (${att.model ?? 'no model given'}): capturing attention from an ONNX model is not available in this version; ` +
-        'give Q/K or W parameters (attention.kind qk | w) or use random-qk',
-    );
+    // The model's attention is captured together with the task (see `prepare`); a task built elsewhere has it.
+    if (!task.attention || task.attention.some((l) => l.kind !== 'fixed')) {
+      throw new Error(`attention.kind "model": the attention is captured from ${att.model ?? 'the model'} while preparing the task (use prepare())`);
+    }
+    layers = task.attention;
+    kind = `model (${att.model ? att.model.split(/[\\/]/).pop() : 'ONNX'})`;
   } else if ((att && att.kind === 'random-qk') || !task.attention) {
     let heads = requestedHeads(config);
     if (!heads) {
@@ -115,7 +122,22 @@ export function pathInfo(heads: number[], names?: string[]): PathInfo[] {
 export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Promise<Prepared> {
   const t0 = performance.now();
   progress?.('data', 'loading the task');
-  const task = loadTask(config);
+  let model: ModelTask | undefined;
+  let task: TaskData;
+  if (config.attention?.kind === 'model') {
+    const att = config.attention;
+    if (!att.model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
+    if (!config.data) throw new Error(`attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`);
+    model = await modelTask({
+      model: att.model,
+      data: config.data,
+      split: att.split,
+      batchSize: att.batchSize,
+      heads: config.heads,
+      onProgress: (m) => progress?.('data', m),
+    });
+    task = model.task;
+  } else task = loadTask(config);
   const { layers, kind } = resolveAttention(config, task);
   const heads = layers.map((l) => l.heads);
   const L = heads.length;
@@ -123,6 +145,11 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
   const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
   checkSettings(settings);
   const readout: Readout = config.readout ?? task.readout ?? 'last';
+  const warnings = [...(model?.warnings ?? [])];
+  if (model && !config.readout && !model.modelReadout) warnings.push(`no token readout was recognized in the model; the analysis uses readout "last" (set readout in the config)`);
+  if (model && config.readout && model.modelReadout && config.readout !== model.modelReadout) {
+    warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
+  }
   const t1 = performance.now();
   progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
   const attTrain = await allLayerAttention(task.train, layers, 'train');
@@ -147,6 +174,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
     settings,
     readout,
     paths: pathInfo(heads, names),
+    ...(model ? { model, warnings } : {}),
     train,
     test,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },

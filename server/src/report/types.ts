@@ -53,6 +53,51 @@ export interface SolverInfo {
   stop_reason: string;
 }
 
+/** One attention block of an analysed ONNX model. */
+export interface ModelBlockReport {
+  /** Layer index (0-based) = the block's position in graph order. */
+  layer: number;
+  /** `unfused`, `ai.onnx.Attention`, `com.microsoft.Attention`, … */
+  form: string;
+  heads: number;
+  kv_heads: number;
+  /** `softmax`: probabilities read from the model's Softmax; `recomputed`: from the fused operator's definition. */
+  source: 'softmax' | 'recomputed';
+  /** Fused operators: max |recomputed − ONNX Runtime| of the operator's output (the capture's check). */
+  check_max_abs_error?: number;
+  /** Queries whose every key was masked (all-zero attention), train + test. */
+  masked_queries: number;
+}
+
+/**
+ * What an analysis of a real model (`attention: { kind: model }`) adds to the report: where x came from, the
+ * captured blocks, the train/test split, and how the model relates to the theory's network class.
+ */
+export interface ModelReport {
+  /** The ONNX file analysed. */
+  file: string;
+  /** The tensor taken as the theory's input x (its layout in the model, N0, T) and the linear embedding passed
+   *  on the way (the theory's V⁰), if any. */
+  input: { tensor: string; layout: string; N0: number; T: number; embedding: string | null };
+  blocks: ModelBlockReport[];
+  /** How the data file was split into train and test examples. */
+  split: { train: number; test: number; rule: string };
+  /** Readout recognized in the model's graph (first/last/mean token), or null. */
+  model_readout: 'first' | 'last' | 'mean' | null;
+  /** True when the model is in the theory's class: attention from the input, a linear value path (value and output
+   *  projections only, no residual, MLP, LayerNorm or bias), a linear readout of one token or the token mean. */
+  in_theory_class: boolean;
+  /** Why it is not (empty when it is). */
+  class_reasons: string[];
+  /**
+   * In class only: U₁ computed from the model's own value weights (THEORY.md section f: w_π = V^1_{h1}ᵀ ··· V^L_{hL}ᵀ a
+   * with V^l_h = W_O,h W_V,h, U = w wᵀ/N_1), compared with the theory's U₁ as patterns: `pearson` correlation of the
+   * entries, `cosine` similarity of the matrices (Frobenius), `head_score_spearman` rank correlation of the head
+   * scores (section g) computed from each. The model's U is in the model's own scale.
+   */
+  weights_U?: { U: number[][]; pearson: number; cosine: number; head_score_spearman: number };
+}
+
 export interface AnalysisReport {
   tool: 'attention-paths';
   version: string;
@@ -91,6 +136,8 @@ export interface AnalysisReport {
   timings_ms: Record<string, number>;
   /** Things the user should know (a jitter added, a non-converged solve, …). */
   warnings: string[];
+  /** Present when the attention was captured from an ONNX model (`attention: { kind: model }`). */
+  model?: ModelReport;
 }
 
 /** One row of a width sweep (the paper's Fig. 2a / 3b analogue). */

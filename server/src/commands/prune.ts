@@ -1,0 +1,166 @@
+/**
+ * `attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) [--data FILE] [--config CONFIG]
+ *  --out OUT.onnx [--rescale] [--force] [--json [FILE]] [--quiet]`
+ *
+ * Removes attention heads from an ONNX model (see `pipeline/pruneModel.ts`), checks that the result equals the
+ * original with those heads masked, prints what was removed with the measured and predicted effect, and writes the
+ * pruned model. Exit code 0 on success, 1 with a one-line reason on failure (nothing written), 2 for usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load';
+import { ConfigError } from '../config/types';
+import { parseHeadList } from '../onnx/prune';
+import { runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
+import { writeFileSafely } from '../report/write';
+
+/** Help text of `prune`. */
+export const PRUNE_USAGE = `Usage:
+  attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) --out OUT.onnx
+                        [--data FILE] [--config CONFIG] [--rescale] [--force] [--json [FILE]] [--quiet]
+
+Removes attention heads from an ONNX model: slices the query/key/value and output projections, rewrites head
+counts in Reshape/Expand/Slice constants and operator attributes, slices per-head masks. The pruned model must
+reproduce the original with the same heads masked to zero (to 1e-5) before it is written.
+
+Options:
+  --heads L:H,...     heads to remove, 0-based layer:head (ranges L:H1-H2 allowed), e.g. --heads 0:1,1:0-1
+  --drop-lowest K     remove the K heads with the lowest theory head scores (needs --config or labelled --data)
+  --data FILE         inputs keyed by ONNX input name (.npz/.json, a .npy for one-input models, or a
+                      test_data_set_<n> folder); with labels y (or <input>_train/_test and y_train/y_test) the
+                      measured metric before/after is printed next to the theory's prediction
+  --config CONFIG     analysis config whose attention is this model (attention: { kind: model, model: ... })
+  --out OUT.onnx      where to write the pruned model (never the input; external data goes to OUT.onnx.data)
+  --rescale           multiply the remaining heads of each pruned layer by sqrt(H / (H - removed))
+  --force             replace an existing OUT.onnx
+  --json [FILE]       write the summary as JSON to FILE (or stdout with a bare --json)
+  --quiet             no progress on stderr`;
+
+class UsageError extends Error {}
+
+function fmtMetric(m: { kind: string; value: number }): string {
+  return m.kind === 'accuracy' ? `accuracy ${(100 * m.value).toFixed(1)}%` : `MSE ${m.value.toPrecision(4)}`;
+}
+
+/** The text summary printed on stdout. */
+export function formatPruneSummary(s: PruneSummary): string {
+  const lines: string[] = [];
+  lines.push(`Pruned ${s.model} → ${s.out}`);
+  lines.push(`  heads per layer: [${s.headsBefore.join(', ')}] → [${s.headsAfter.join(', ')}]${s.rescale ? ' (remaining heads rescaled by √(H/(H−removed)))' : ''}`);
+  lines.push(`  removed: ${s.removed.map((h) => `${h.layer}:${h.head}${h.score !== undefined ? ` (score ${h.score.toFixed(3)})` : ''}`).join(', ')}`);
+  if ('skipped' in s.verification) lines.push(`  not verified: ${s.verification.skipped}`);
+  else {
+    const v = s.verification;
+    lines.push(`  verified on ${v.examples} examples of ${v.data}: max |pruned − masked original| = ${v.maxAbsDiff.toExponential(2)} (allowed ${v.tolerance.toExponential(1)})`);
+  }
+  if (s.measured) lines.push(`  measured (test split): ${fmtMetric(s.measured.before)} → ${fmtMetric(s.measured.after)}`);
+  if (s.predicted) {
+    const p = s.predicted;
+    lines.push(
+      `  theory (head silencing, finite width): accuracy ${(100 * p.before.acc_mean_predictor).toFixed(1)}% → ${(100 * p.after.acc_mean_predictor).toFixed(1)}%, ` +
+        `ε_g ${p.before.eg_total.toPrecision(4)} → ${p.after.eg_total.toPrecision(4)}`,
+    );
+  }
+  for (const n of s.notes) lines.push(`  note: ${n}`);
+  lines.push(`  written: ${s.files.join(', ')}`);
+  return lines.join('\n');
+}
+
+/** Where `runPrune` writes (defaults: the process's stdout and stderr). */
+export interface PruneIO {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/**
+ * Runs `prune` with its arguments (after the word `prune`).
+ * @param io output sinks (tests capture them; the CLI uses the process streams).
+ * @returns the exit code (0 success, 1 failure, 2 usage error).
+ */
+export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
+  argv = argv.map((a, i) => (a === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? '--json=-' : a));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        heads: { type: 'string' },
+        'drop-lowest': { type: 'string' },
+        data: { type: 'string' },
+        config: { type: 'string' },
+        out: { type: 'string' },
+        rescale: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    io.stderr(`attention-paths prune: ${(e as Error).message}\n${PRUNE_USAGE}\n`);
+    return 2;
+  }
+  const { values: o, positionals } = parsed;
+  if (o.help) {
+    io.stdout(`${PRUNE_USAGE}\n`);
+    return 0;
+  }
+  try {
+    if (positionals.length !== 1) throw new UsageError(`prune takes one MODEL.onnx, got ${positionals.length ? positionals.join(' ') : 'none'}`);
+    if (!o.out) throw new UsageError('prune needs --out OUT.onnx');
+    if ((o.heads === undefined) === (o['drop-lowest'] === undefined)) throw new UsageError('give exactly one of --heads L:H,... and --drop-lowest K');
+    let heads;
+    if (o.heads !== undefined) {
+      try {
+        heads = parseHeadList(o.heads);
+      } catch (e) {
+        throw new UsageError(`--heads: ${(e as Error).message}`);
+      }
+    }
+    let dropLowest: number | undefined;
+    if (o['drop-lowest'] !== undefined) {
+      dropLowest = Number(o['drop-lowest']);
+      if (!Number.isInteger(dropLowest) || dropLowest < 1) throw new UsageError(`--drop-lowest: "${o['drop-lowest']}" is not a positive integer`);
+    }
+    const config = o.config ? loadConfig(o.config, { onWarning: (w) => io.stderr(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) }) : undefined;
+    const start = Date.now();
+    let last = 0;
+    const summary = await runPruneJob({
+      model: positionals[0],
+      out: o.out,
+      heads,
+      dropLowest,
+      data: o.data,
+      config,
+      rescale: o.rescale,
+      force: o.force,
+      onProgress: (stage, message) => {
+        const now = Date.now();
+        if (o.quiet || now - start < 1000 || now - last < 250) return;
+        last = now;
+        io.stderr(`[${((now - start) / 1000).toFixed(1)} s] ${stage}: ${message}\n`);
+      },
+    });
+    if (o.json === '-') io.stdout(JSON.stringify(summary, null, 2) + '\n');
+    else io.stdout(formatPruneSummary(summary) + '\n');
+    if (o.json && o.json !== '-') {
+      writeFileSafely(resolve(o.json), JSON.stringify(summary, null, 2) + '\n', o.force);
+      io.stdout(`Summary written to ${o.json}\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`attention-paths prune: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr(e.message + '\n');
+      return 1;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    io.stderr(`attention-paths prune: ${msg.split('\n')[0]}\n`);
+    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) io.stderr(`${e.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The theory's inputs from a real model and a data file (`attention: { kind: model }`):
+ * - x: the token representations entering the first attention block (`theoryClass.ts:findTheoryInput`; through a
+ *   linear embedding back to the model input when there is one), captured as [P, N0, T] (x[p] = X[p]ᵀ for a
+ *   [batch, T, N0] tensor);
+ * - the fixed attention of layer l: block l's captured per-head probabilities, transposed from ONNX's
+ *   [query, key] to the theory's A[s, t] = key s × query t (columns summing to 1);
+ * - labels from the data file, and the train/test split:
+ *   - keys `<input>_train` / `<input>_test` for every model input, with `y_train` / `y_test`: used as given;
+ *   - otherwise keys `<input>` for every model input and `y`: the first round(split · P) examples (in file order)
+ *     train, the rest test (split defaults to 0.5).
+ * Also: the readout the model applies (first/last/mean token, when recognizable), the theory-class check and, in
+ * class, the model's effective value weights (THEORY.md section f).
+ */
+import { basename } from 'node:path';
+import type { FixedLayer, Readout, TaskData } from '../data/types';
+import type { DetectionResult } from './blocks';
+import { captureAttention, type BlockCapture } from './capture';
+import { detectAttention } from './detect';
+import { checkInputs, readInputArrays, type ModelInputs } from './feeds';
+import { mainCtx } from './headmap';
+import { readModel } from './read';
+import type { HostArray } from './runtime';
+import { checkTheoryClass, detectReadout, findTheoryInput, type ClassCheck, type TheoryInput } from './theoryClass';
+import type { OnnxModel } from './types';
+import type { ValueWeights } from '../theory/weights';
+
+/** Options of `modelTask`. */
+export interface ModelTaskOptions {
+  /** The `.onnx` file. */
+  model: string;
+  /** The data file (`.npz`/`.json`) keyed by input names, with labels. */
+  data: string;
+  /** Fraction of the examples used for training when the file holds one set (default 0.5). */
+  split?: number;
+  /** Examples per ONNX Runtime run (default 64). */
+  batchSize?: number;
+  /** Head counts for models whose shapes do not tell them. */
+  heads?: number | number[];
+  onProgress?: (message: string) => void;
+}
+
+/** Per-block facts reported with a model analysis. */
+export interface ModelBlockInfo {
+  layer: number;
+  form: string;
+  heads: number;
+  kvHeads: number;
+  source: 'softmax' | 'recomputed';
+  /** For fused operators: max |recomputed − ONNX Runtime| of the operator output. */
+  checkMaxAbsError?: number;
+  /** Queries with every key masked (all-zero attention), train + test. */
+  maskedQueries: number;
+}
+
+/** What `modelTask` returns. */
+export interface ModelTask {
+  task: TaskData;
+  layers: FixedLayer[];
+  model: OnnxModel;
+  detection: DetectionResult;
+  input: TheoryInput & { N0: number; T: number; layout: string };
+  blocks: ModelBlockInfo[];
+  split: { train: number; test: number; rule: string };
+  /** Readout found in the model (null when not recognized). */
+  modelReadout: Readout | null;
+  theoryClass: ClassCheck;
+  /** Effective value weights when the model is in the theory's class. */
+  valueWeights?: ValueWeights;
+  warnings: string[];
+}
+
+function labelsOf(arrays: Map<string, HostArray>, key: string, count: number, source: string): Float64Array {
+  const a = arrays.get(key);
+  if (!a) throw new Error(`${source}: no labels '${key}' (the data has: ${[...arrays.keys()].join(', ')})`);
+  if (!(a.data.length === count && (a.dims.length === 1 || (a.dims.length === 2 && a.dims[1] === 1)))) {
+    throw new Error(`${source}: ${key} has shape [${a.dims.join(', ')}]; expected [${count}] (one label per example)`);
+  }
+  for (let i = 0; i < a.data.length; i++) {
+    const v = a.data[i];
+    if (v !== 1 && v !== -1) throw new Error(`${source}: ${key}[${i}] = ${v}; labels must be +1 or -1${v === 0 ? ' (0/1 labels? map them with y = 2·y − 1)' : ''}`);
+  }
+  return Float64Array.from(a.data);
+}
+
+/** Splits the data file into train and test inputs and labels (see module doc). */
+export function splitModelData(model: OnnxModel, arrays: Map<string, HostArray>, source: string, split = 0.5): { train: ModelInputs; test: ModelInputs; yTrain: Float64Array; yTest: Float64Array; rule: string } {
+  const names = model.graph.inputs.map((i) => i.name);
+  const explicit = names.every((n) => arrays.has(`${n}_train`) && arrays.has(`${n}_test`));
+  if (explicit) {
+    const train = checkInputs(model, arrays, source, { keySuffix: '_train' });
+    const test = checkInputs(model, arrays, source, { keySuffix: '_test' });
+    return { train, test, yTrain: labelsOf(arrays, 'y_train', train.count, source), yTest: labelsOf(arrays, 'y_test', test.count, source), rule: `${names.map((n) => `${n}_train/${n}_test`).join(', ')} as given in the data file` };
+  }
+  if (!names.every((n) => arrays.has(n))) {
+    const missing = names.filter((n) => !arrays.has(n));
+    throw new Error(`${source}: the model's inputs are ${names.join(', ')}; the data has neither ${missing.join(', ')} nor ${names.map((n) => `${n}_train/${n}_test`).join(', ')} (it has: ${[...arrays.keys()].join(', ')})`);
+  }
+  if (!(split > 0 && split < 1)) throw new Error(`split must be between 0 and 1 (got ${split})`);
+  const all = checkInputs(model, arrays, source);
+  if (all.batched.size === 0) throw new Error(`${source}: the model's inputs have a fixed batch size, so the examples cannot be split into train and test sets; give ${names.map((n) => `${n}_train/${n}_test`).join(', ')}`);
+  const y = labelsOf(arrays, 'y', all.count, source);
+  const P = Math.round(split * all.count);
+  if (P < 1 || P >= all.count) throw new Error(`${source}: splitting ${all.count} examples at ${split} leaves an empty train or test set`);
+  const part = (a: number, b: number): ModelInputs => {
+    const out = new Map<string, HostArray>();
+    for (const [n, x] of all.arrays) {
+      if (!all.batched.has(n)) {
+        out.set(n, x);
+        continue;
+      }
+      const row = x.dims.slice(1).reduce((p, q) => p * q, 1);
+      out.set(n, { dims: [b - a, ...x.dims.slice(1)], data: x.data.slice(a * row, b * row) });
+    }
+    return { arrays: out, batched: all.batched, count: b - a, source };
+  };
+  return {
+    train: part(0, P),
+    test: part(P, all.count),
+    yTrain: y.slice(0, P),
+    yTest: y.slice(P),
+    rule: `first ${P} of ${all.count} examples train, the other ${all.count - P} test (split ${split}, file order)`,
+  };
+}
+
+/** [count, H, Tq, Tk] (ONNX, rows = queries) → [count, H, Tk, Tq] (theory, columns = queries). */
+function toTheoryLayout(c: BlockCapture): Float64Array {
+  const { count, heads: H, queries: Tq, keys: Tk } = c;
+  const out = new Float64Array(count * H * Tk * Tq);
+  for (let b = 0; b < count * H; b++) {
+    const o = b * Tq * Tk;
+    for (let t = 0; t < Tq; t++) for (let s = 0; s < Tk; s++) out[o + s * Tq + t] = c.probs[o + t * Tk + s];
+  }
+  return out;
+}
+
+/** A captured x tensor → [P, N0, T]. */
+function toSequences(a: HostArray, count: number, T: number, name: string, batchAxis: number): { data: Float64Array; N0: number; layout: string } {
+  const d = a.dims;
+  if (d.length !== 3) throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}]; expected [batch, tokens, features]`);
+  let bt: boolean;
+  if (d[0] === count && d[1] === T && !(d[0] === T && d[1] === count)) bt = true;
+  else if (d[0] === T && d[1] === count && !(d[0] === count && d[1] === T)) bt = false;
+  else if (d[0] === count && d[1] === T) bt = batchAxis !== 1;
+  else throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}], which is neither [${count}, ${T}, N0] nor [${T}, ${count}, N0]`);
+  const N0 = d[2];
+  const out = new Float64Array(count * N0 * T);
+  for (let p = 0; p < count; p++)
+    for (let t = 0; t < T; t++) {
+      const src = bt ? (p * T + t) * N0 : (t * count + p) * N0;
+      for (let i = 0; i < N0; i++) out[(p * N0 + i) * T + t] = a.data[src + i];
+    }
+  return { data: out, N0, layout: bt ? '[batch, tokens, features]' : '[tokens, batch, features]' };
+}
+
+/**
+ * Builds the theory's task from a model and a labelled data file (see module doc).
+ * @throws Error with the file and reason for unreadable models, models without attention, data that does not
+ *   fit the model, unlabelled data, cross-attention (T_q ≠ T_k) or blocks whose key length differs from x's tokens.
+ */
+export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
+  const model = readModel(opts.model);
+  const detection = detectAttention(model, opts.heads !== undefined ? { heads: opts.heads } : {});
+  if (detection.blocks.length === 0) throw new Error(`${opts.model}: ${detection.summary}`);
+  const unknown = detection.blocks.filter((b) => b.queryHeads === null);
+  if (unknown.length) throw new Error(`${opts.model}: the head count of block ${unknown[0].index} cannot be read from the model; give heads in the config`);
+  const warnings: string[] = [];
+  const arrays = readInputArrays(opts.data, model);
+  const sp = splitModelData(model, arrays, opts.data, opts.split ?? 0.5);
+  const ctx = mainCtx(model);
+  const x = findTheoryInput(ctx, detection.blocks[0]);
+  const capture = async (inputs: ModelInputs, what: string) => {
+    opts.onProgress?.(`running ${basename(opts.model)} on ${inputs.count} ${what} examples`);
+    return captureAttention(model, inputs, { detection, batchSize: opts.batchSize, tensors: [{ name: x.tensor, batchAxis: x.batchAxis }] });
+  };
+  const cTrain = await capture(sp.train, 'train');
+  const cTest = await capture(sp.test, 'test');
+  const layers: FixedLayer[] = [];
+  const T = cTrain.blocks[0].keys;
+  for (const [i, b] of cTrain.blocks.entries()) {
+    const bt = cTest.blocks[i];
+    if (b.queries !== b.keys) {
+      throw new Error(`${opts.model}: block ${b.index} attends ${b.queries} queries to ${b.keys} keys (cross-attention or a cache); the theory needs self-attention over the same T tokens`);
+    }
+    if (b.keys !== T) throw new Error(`${opts.model}: block ${b.index} attends over ${b.keys} tokens but block 0 over ${T}`);
+    layers.push({ kind: 'fixed', heads: b.heads, train: toTheoryLayout(b), test: toTheoryLayout(bt) });
+  }
+  const xs = (c: typeof cTrain, count: number) => toSequences(c.tensors.get(x.tensor)!, count, T, x.tensor, x.batchAxis);
+  const xTrain = xs(cTrain, sp.train.count);
+  const xTest = xs(cTest, sp.test.count);
+  const blocks: ModelBlockInfo[] = cTrain.blocks.map((b, i) => {
+    const info: ModelBlockInfo = { layer: b.index, form: b.form, heads: b.heads, kvHeads: b.kvHeads, source: b.source, maskedQueries: b.maskedRows + cTest.blocks[i].maskedRows };
+    const err = Math.max(b.check?.maxAbsError ?? -1, cTest.blocks[i].check?.maxAbsError ?? -1);
+    if (err >= 0) info.checkMaxAbsError = err;
+    if (info.maskedQueries) warnings.push(`layer ${b.index}: ${info.maskedQueries} queries have every key masked (zero attention); their attention columns do not sum to 1`);
+    return info;
+  });
+  for (const r of cTrain.repairs) warnings.push(r);
+  const found = detectReadout(ctx, T);
+  const theoryClass = checkTheoryClass(ctx, detection, x, found);
+  if (!theoryClass.inClass) {
+    warnings.push(
+      `the model is outside the theory's class (attention from the input, linear value path, no residual/MLP/LayerNorm): ${theoryClass.reasons.join('; ')}. ` +
+        'The theory is applied to its captured attention as fixed attention, with the theory\'s own Bayesian value weights.',
+    );
+  }
+  if (x.embedding) {
+    warnings.push(`the first block reads '${x.blockInput}', a linear embedding ('${x.embedding.weight.node}') of '${x.tensor}'; x is '${x.tensor}' and the embedding plays the theory's V⁰`);
+  }
+  const name = basename(opts.model);
+  const task: TaskData = {
+    name,
+    description: `${name} on ${basename(opts.data)}: P=${sp.train.count}, P_test=${sp.test.count}, N0=${xTrain.N0}, T=${T}, ${layers.length} captured layer(s) with heads [${layers.map((l) => l.heads).join(', ')}]`,
+    train: { count: sp.train.count, features: xTrain.N0, tokens: T, data: xTrain.data },
+    yTrain: sp.yTrain,
+    test: { count: sp.test.count, features: xTest.N0, tokens: T, data: xTest.data },
+    yTest: sp.yTest,
+    attention: layers,
+  };
+  if (found) task.readout = found.readout;
+  return {
+    task,
+    layers,
+    model,
+    detection,
+    input: { ...x, N0: xTrain.N0, T, layout: xTrain.layout },
+    blocks,
+    split: { train: sp.train.count, test: sp.test.count, rule: sp.rule },
+    modelReadout: found?.readout ?? null,
+    theoryClass,
+    valueWeights: theoryClass.weights,
+    warnings,
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * Relating a model to the theory's network class (THEORY.md section a): where the theory's input x enters the
+ * first attention block, which query token(s) the output reads, whether the model *is* in the class (attention
+ * computed from x alone, a linear value path of value and output projections from block to block without
+ * residual, normalization, nonlinearity or bias, and a linear readout of one token or the token mean), and, when
+ * it is, the effective value weights V^l_h = W_O,h W_V,h of every head that `theory/weights.ts` turns into U
+ * (section f).
+ *
+ * Graph walks go backwards through layout ops only (Transpose, Reshape, Identity, Cast, Dropout, Squeeze,
+ * Unsqueeze, Flatten); the value path may also pass constant scalar scales (their product is kept, though it
+ * does not change U's pattern). Every failed condition becomes one sentence in `reasons`.
+ */
+import { attrInt, attrInts, label } from './graph';
+import { isNum } from './dims';
+import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
+import { constNumber, type Ctx, findProjection, scalarLike, shapeOf, traceOperand } from './trace';
+import { toFloat64 } from './tensor';
+import type { OnnxNode } from './types';
+import type { Readout } from '../data/types';
+import type { ValueWeights } from '../theory/weights';
+
+const LAYOUT = new Set(['Transpose', 'Reshape', 'Identity', 'Cast', 'Dropout', 'Squeeze', 'Unsqueeze', 'Flatten']);
+
+/** Walks back from `t` through layout ops (and, with `scales`, constant scalar Mul/Div). */
+export function walkBack(ctx: Ctx, t: string, scales = false): { tensor: string; path: OnnxNode[]; scale: number; stop: OnnxNode | null } {
+  let cur = t;
+  let scale = 1;
+  const path: OnnxNode[] = [];
+  for (let i = 0; i < 64; i++) {
+    const p = ctx.index.producer(cur);
+    if (!p) return { tensor: cur, path, scale, stop: null };
+    if (LAYOUT.has(p.opType) && p.domain === 'ai.onnx') {
+      path.push(p);
+      cur = p.inputs[0];
+      continue;
+    }
+    if (scales && (p.opType === 'Mul' || p.opType === 'Div')) {
+      const sides = p.opType === 'Mul' ? [0, 1] : [0];
+      const mine = sides.find((s) => scalarLike(ctx, p.inputs[1 - s]) && constNumber(ctx, p.inputs[1 - s]) !== null);
+      if (mine !== undefined) {
+        const c = constNumber(ctx, p.inputs[1 - mine])!;
+        scale *= p.opType === 'Mul' ? c : 1 / c;
+        path.push(p);
+        cur = p.inputs[mine];
+        continue;
+      }
+    }
+    return { tensor: cur, path, scale, stop: p };
+  }
+  return { tensor: cur, path, scale, stop: null };
+}
+
+/** Where the theory's input x is taken from. */
+export interface TheoryInput {
+  /** The tensor captured as x (a graph input or an intermediate). */
+  tensor: string;
+  /** The linear embedding between x and the first block (the theory's V⁰), when there is one. */
+  embedding: ProjectionRef | null;
+  /** The tensor the first block's projections read (after the embedding and layout ops). */
+  blockInput: string;
+  /** Axis of `tensor` that holds the batch (from its inferred shape; 0 when it cannot be told). */
+  batchAxis: number;
+}
+
+/** The tensor a block's query (or merged QKV) projection reads, walked back through layout ops. */
+function blockInput(ctx: Ctx, b: AttentionBlock, role: 'query' | 'key' | 'value'): { tensor: string; proj: ProjectionRef | null } | null {
+  const p = b.weights[role];
+  if (p && p.input) return { tensor: walkBack(ctx, p.input).tensor, proj: p };
+  const op = role === 'query' ? b.q : role === 'key' ? b.k : b.v;
+  if (!op) return null;
+  const tr = traceOperand(ctx, op.name);
+  return { tensor: walkBack(ctx, tr.source).tensor, proj: null };
+}
+
+/**
+ * Finds the theory's input x: the tensor feeding the first block's Q/K/V projections, walked back through
+ * layout ops and at most one linear embedding (MatMul/Gemm by a constant, optional bias), which plays V⁰.
+ * @throws Error when the first block has no query input to start from.
+ */
+export function findTheoryInput(ctx: Ctx, first: AttentionBlock): TheoryInput {
+  const q = blockInput(ctx, first, 'query');
+  if (!q) throw new Error(`block 0 has no query input to take the theory's input from`);
+  const e = q.tensor;
+  let x = e;
+  const emb = findProjection(ctx, e, 'qkv');
+  const embedding = emb && (emb.weight.kind === 'initializer' || emb.weight.kind === 'constant') ? emb : null;
+  if (embedding) x = walkBack(ctx, embedding.input).tensor;
+  const s = shapeOf(ctx, x);
+  let batchAxis = 0;
+  if (s) {
+    const sym = s.findIndex((d) => d !== null && !isNum(d));
+    if (sym >= 0) batchAxis = sym;
+  }
+  return { tensor: x, embedding, blockInput: e, batchAxis };
+}
+
+/** The readout the model's first output applies to the last block's tokens, when one is recognizable. */
+export function detectReadout(ctx: Ctx, T: number): { readout: Readout; node: string } | null {
+  const out = ctx.graph.outputs[0]?.name;
+  if (!out) return null;
+  const seen = new Set<string>();
+  const queue = [out];
+  while (queue.length && seen.size < 200) {
+    const t = queue.shift()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    const p = ctx.index.producer(t);
+    if (!p) continue;
+    const inS = shapeOf(ctx, p.inputs[0]);
+    const r = inS?.length ?? 0;
+    const norm = (a: number) => (a < 0 ? a + r : a);
+    const tokenAxis = (a: number) => r >= 2 && inS![norm(a)] === T && norm(a) !== r - 1;
+    if (p.opType === 'ReduceMean' || p.opType === 'ReduceSum') {
+      const axes = attrInts(p, 'axes') ?? (p.inputs[1] ? (ctx.shapes.get(p.inputs[1])?.value as number[] | undefined) : undefined);
+      if (axes && axes.length === 1 && tokenAxis(axes[0])) return { readout: 'mean', node: label(p) };
+    }
+    if (p.opType === 'Gather') {
+      const ax = attrInt(p, 'axis', 0);
+      const c = constNumber(ctx, p.inputs[1]);
+      if (c !== null && tokenAxis(ax)) {
+        if (c === 0) return { readout: 'first', node: label(p) };
+        if (c === -1 || c === T - 1) return { readout: 'last', node: label(p) };
+      }
+    }
+    if (p.opType === 'Slice') {
+      const starts = ctx.shapes.get(p.inputs[1] ?? '')?.value as number[] | undefined;
+      const ends = ctx.shapes.get(p.inputs[2] ?? '')?.value as number[] | undefined;
+      const axes = (ctx.shapes.get(p.inputs[3] ?? '')?.value as number[] | undefined) ?? [0];
+      if (starts?.length === 1 && ends?.length === 1 && isNum(starts[0]) && tokenAxis(axes[0] as number)) {
+        const s0 = starts[0] as number;
+        const e0 = ends[0] as number;
+        if (s0 === 0 && e0 === 1) return { readout: 'first', node: label(p) };
+        if ((s0 === -1 || s0 === T - 1) && e0 >= T) return { readout: 'last', node: label(p) };
+      }
+    }
+    for (const i of p.inputs) if (i && !ctx.graph.initializers.has(i)) queue.push(i);
+  }
+  return null;
+}
+
+/** Result of checking a model against the theory's network class. */
+export interface ClassCheck {
+  inClass: boolean;
+  /** Why it is not (one sentence each); empty when in class. */
+  reasons: string[];
+  /** Effective value weights (raw, the model's own scale) when in class. */
+  weights?: ValueWeights;
+}
+
+function matrixOf(ctx: Ctx, p: ProjectionRef): { data: Float64Array; rows: number; cols: number; layout: 'in,out' | 'out,in' } | null {
+  const t = ctx.index.initializer(p.weight.name);
+  if (!t || t.dims.length !== 2) return null;
+  return { data: toFloat64(t), rows: t.dims[0], cols: t.dims[1], layout: p.weight.layout };
+}
+
+/** W[o, i] of a projection as a function (o: output feature, i: input feature). */
+function entry(m: { data: Float64Array; rows: number; cols: number; layout: 'in,out' | 'out,in' }): (o: number, i: number) => number {
+  return m.layout === 'in,out' ? (o, i) => m.data[i * m.cols + o] : (o, i) => m.data[o * m.cols + i];
+}
+
+function biasIsZero(ctx: Ctx, p: ProjectionRef): boolean {
+  if (!p.bias) return true;
+  const t = ctx.index.initializer(p.bias.name);
+  if (!t) return false;
+  const v = toFloat64(t);
+  const [a, b] = p.bias.range ?? [0, v.length];
+  for (let i = a; i < b; i++) if (v[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Checks the model against the theory's class and, when it is in it, extracts the effective value weights.
+ * @param x where the input enters (`findTheoryInput`); `readout` the token readout found for the output.
+ */
+export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput, readout: { readout: Readout; node: string } | null): ClassCheck {
+  const reasons: string[] = [];
+  const blocks = det.blocks;
+  const fromInput = new Set([x.tensor, x.blockInput]);
+  if (x.embedding && !biasIsZero(ctx, x.embedding)) reasons.push(`the embedding '${x.embedding.weight.node}' (the theory's V⁰) adds a bias`);
+  // Attention from the input; linear value path from block to block.
+  let prevOut: string | null = null;
+  for (const b of blocks) {
+    const where = `block ${b.index}`;
+    if (b.graph !== '') {
+      reasons.push(`${where} lies in a subgraph`);
+      continue;
+    }
+    if (b.form === 'com.microsoft.Attention') {
+      reasons.push(`${where} is a com.microsoft Attention operator, whose Q, K and V come from one merged projection of the same tensor`);
+    }
+    for (const role of ['query', 'key'] as const) {
+      const inp = blockInput(ctx, b, role);
+      if (!inp || !fromInput.has(inp.tensor)) {
+        reasons.push(`${where}'s ${role === 'query' ? 'queries' : 'keys'} are computed from '${inp?.tensor ?? '?'}', not from the input x (the theory's attention depends on x alone)`);
+      }
+    }
+    const v = b.weights.value;
+    if (!v) {
+      reasons.push(`${where} has no value projection in the graph`);
+      continue;
+    }
+    if (!biasIsZero(ctx, v)) reasons.push(`${where}'s value projection adds a bias`);
+    const src = walkBack(ctx, v.input, true);
+    if (prevOut === null) {
+      if (!fromInput.has(src.tensor)) reasons.push(`${where}'s values are computed from '${src.tensor}', not from the (embedded) input`);
+    } else if (src.tensor !== prevOut) {
+      const stop = src.stop ? `${src.stop.opType} '${label(src.stop)}'` : `'${src.tensor}'`;
+      reasons.push(`${where}'s values do not come from block ${b.index - 1}'s output through linear ops: the path stops at ${stop} (residual, normalization or nonlinearity)`);
+    }
+    const o = b.weights.output;
+    if (!o) {
+      reasons.push(`${where} has no output projection`);
+      prevOut = null;
+      continue;
+    }
+    if (!biasIsZero(ctx, o)) reasons.push(`${where}'s output projection adds a bias`);
+    const on = ctx.graph.nodes.find((n) => label(n) === o.weight.node);
+    prevOut = on ? on.outputs[0] : null;
+    if (on && o.bias && o.bias.node !== o.weight.node) {
+      const add = ctx.graph.nodes.find((n) => label(n) === o.bias!.node);
+      if (add) prevOut = add.outputs[0];
+    }
+  }
+  // Readout: graph output ← linear map ← token selection ← last block's output.
+  const out = ctx.graph.outputs[0]?.name;
+  if (!readout) reasons.push(`no token readout (first token, last token or mean over tokens) was recognized before the output`);
+  let a: Float64Array | null = null;
+  if (out && prevOut) {
+    const w = walkBack(ctx, out, true);
+    const ro = findProjection(ctx, w.tensor, 'qkv');
+    if (!ro) reasons.push(`the output '${out}' is not a linear readout (MatMul/Gemm by a constant) of the tokens`);
+    else {
+      if (!biasIsZero(ctx, ro)) reasons.push(`the readout '${ro.weight.node}' adds a bias`);
+      const m = matrixOf(ctx, ro);
+      const outW = m ? (ro.weight.layout === 'in,out' ? m.cols : m.rows) : 0;
+      if (!m || outW !== 1) reasons.push(`the readout '${ro.weight.node}' does not map to one output value`);
+      else {
+        const inW = ro.weight.layout === 'in,out' ? m.rows : m.cols;
+        const e = entry(m);
+        a = Float64Array.from({ length: inW }, (_, i) => e(0, i));
+      }
+      const sel = ctx.index.producer(walkBack(ctx, ro.input).tensor);
+      if (!sel || !readout || label(sel) !== readout.node) reasons.push(`the readout does not read the tokens through one selection (first, last or mean) right after the last block`);
+      else if (walkBack(ctx, sel.inputs[0], true).tensor !== prevOut) {
+        reasons.push(`the token readout '${label(sel)}' does not read the last block's output directly (something nonlinear or residual lies between)`);
+      }
+    }
+  }
+  if (reasons.length) return { inClass: false, reasons };
+  // Effective value weights V^l_h = W_O,h · W_V,h (query head h uses key/value head ⌊h·H_kv/H⌋).
+  const V: Float64Array[][] = [];
+  const widths: number[] = [];
+  for (const b of blocks) {
+    const H = b.queryHeads!;
+    const kvH = b.kvHeads ?? H;
+    const dv = b.headSizeV!;
+    const vp = b.weights.value!;
+    const op = b.weights.output!;
+    const mv = matrixOf(ctx, vp);
+    const mo = matrixOf(ctx, op);
+    if (!mv || !mo) return { inClass: false, reasons: [`block ${b.index}: the value or output weight is not a 2-D initializer`] };
+    const ev = entry(mv);
+    const eo = entry(mo);
+    const nIn = vp.weight.layout === 'in,out' ? mv.rows : mv.cols;
+    const nOut = op.weight.layout === 'in,out' ? mo.cols : mo.rows;
+    const vOff = vp.weight.range?.[0] ?? 0;
+    widths.push(nIn);
+    const layer: Float64Array[] = [];
+    for (let h = 0; h < H; h++) {
+      const kh = Math.floor((h * kvH) / H);
+      const Vh = new Float64Array(nOut * nIn);
+      for (let o = 0; o < nOut; o++)
+        for (let i = 0; i < nIn; i++) {
+          let s = 0;
+          for (let j = 0; j < dv; j++) s += eo(o, h * dv + j) * ev(vOff + kh * dv + j, i);
+          Vh[o * nIn + i] = s;
+        }
+      layer.push(Vh);
+    }
+    V.push(layer);
+    if (b.index === blocks.length - 1) widths.push(nOut);
+  }
+  if (!a || a.length !== widths[widths.length - 1]) {
+    return { inClass: false, reasons: [`the readout has ${a?.length ?? 0} inputs but the last block outputs ${widths[widths.length - 1]} features`] };
+  }
+  return { inClass: true, reasons: [], weights: { widths, V, a } };
+}
