@@ -11,12 +11,20 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { loadConfig } from './config/load';
+import { loadConfig, locateConfigValue } from './config/load';
 import { defaultConfig } from './config/defaults';
-import { ConfigError, type AnalysisConfig } from './config/types';
+import { ConfigError, ConfigValueError, type AnalysisConfig } from './config/types';
 import { analyze, sweep } from './pipeline/analyze';
 import { formatAnalysis, formatSweep } from './report/summary';
-import { writeAnalysisReportDir, writeFileSafely, writeSweepReportDir } from './report/write';
+import {
+  ANALYSIS_REPORT_FILES,
+  SWEEP_REPORT_FILES,
+  checkOutputDir,
+  checkOutputFile,
+  writeAnalysisReportDir,
+  writeFileSafely,
+  writeSweepReportDir,
+} from './report/write';
 import { VERSION } from './version';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
@@ -37,8 +45,8 @@ Usage:
   attention-paths --help | --version
 
 Options:
-  --json FILE    write the full report as JSON (field names as in the golden files);
-                 a bare --json (or --json -) prints the JSON on stdout instead of the summary
+  --json FILE    write the full report (or the inspect summary) as JSON (field names as in the
+                 golden files); a bare --json (or --json -) prints the JSON on stdout instead
   --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR
   --force        replace existing output files (never done without it)
   --quiet        no progress on stderr
@@ -46,14 +54,34 @@ CONFIG is a YAML or JSON file (schema: schemas/attention-paths.schema.json).`;
 
 class UsageError extends Error {}
 
-function progressPrinter(quiet: boolean) {
+/**
+ * Progress lines on stderr, once the current stage has run for a second: a stage that ends sooner
+ * prints nothing. A timer (not holding the process open) prints the stage that is still running.
+ */
+function progressPrinter(quiet: boolean): { onProgress: (stage: string, message: string) => void; stop: () => void } {
   const start = Date.now();
-  let last = 0;
-  return (stage: string, message: string) => {
+  let current: { stage: string; message: string; since: number; printed: boolean } | null = null;
+  let lastPrint = 0;
+  const print = () => {
+    if (!current || current.printed) return;
     const now = Date.now();
-    if (quiet || now - start < 1000 || now - last < 250) return;
-    last = now;
-    process.stderr.write(`[${((now - start) / 1000).toFixed(1)} s] ${stage}: ${message}\n`);
+    if (now - current.since < 1000 || now - lastPrint < 250) return;
+    current.printed = true;
+    lastPrint = now;
+    process.stderr.write(`[${((now - start) / 1000).toFixed(1)} s] ${current.stage}: ${current.message}\n`);
+  };
+  const timer = quiet ? null : setInterval(print, 200);
+  timer?.unref();
+  return {
+    onProgress: (stage, message) => {
+      if (quiet) return;
+      const since = current && current.stage === stage ? current.since : Date.now();
+      current = { stage, message, since, printed: false };
+      print();
+    },
+    stop: () => {
+      if (timer) clearInterval(timer);
+    },
   };
 }
 
@@ -64,10 +92,28 @@ function readConfig(path: string | undefined): AnalysisConfig {
 
 function parseWidths(text: string | undefined): number[] {
   if (!text) throw new UsageError('sweep needs --widths, e.g. --widths 10,30,100,300,1000');
-  const widths = text.split(',').map((s) => Number(s.trim()));
-  const bad = widths.findIndex((n) => !Number.isFinite(n) || n <= 0);
-  if (bad >= 0) throw new UsageError(`--widths: "${text.split(',')[bad]}" is not a positive number`);
+  const parts = text.split(',');
+  const widths = parts.map((s) => Number(s.trim()));
+  const bad = widths.findIndex((n) => !Number.isFinite(n) || n < 1);
+  if (bad >= 0) throw new UsageError(`--widths: "${parts[bad]}" is not a width N ≥ 1`);
   return widths;
+}
+
+/** Where each output goes, checked before any work so that a bad path costs nothing. */
+function planOutputs(o: { json?: string; report?: string; force?: boolean }, reportFiles: string[]): void {
+  const json = o.json && o.json !== '-' ? resolve(o.json) : undefined;
+  const dir = o.report ? resolve(o.report) : undefined;
+  if (json) checkOutputFile(json, !!o.force);
+  if (dir) {
+    checkOutputDir(dir, reportFiles, !!o.force);
+    if (json && reportFiles.some((f) => resolve(dir, f) === json)) {
+      throw new UsageError(`--json ${o.json} is one of the files --report ${o.report} writes; choose another path`);
+    }
+  }
+}
+
+function noExtra(command: string, rest: string[], what: string): void {
+  if (rest.length > 1) throw new UsageError(`${command} takes at most one ${what}, got ${rest.length}: ${rest.join(' ')}`);
 }
 
 /** Runs the CLI with `argv` (without node and script). @returns the exit code. */
@@ -93,7 +139,8 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (e) {
-    process.stderr.write(`attention-paths: ${(e as Error).message}\n${USAGE}\n`);
+    const first = (e as Error).message.split('\n')[0];
+    process.stderr.write(`attention-paths: ${first} (attention-paths --help lists the options)\n`);
     return 2;
   }
   const { values: o, positionals } = parsed;
@@ -106,15 +153,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return o.help || command === 'help' ? 0 : 2;
   }
+  const progress = progressPrinter(!!o.quiet);
+  const onProgress = progress.onProgress;
+  let config: AnalysisConfig | undefined;
   try {
-    if (rest.length > 1) throw new UsageError(`${command} takes at most one CONFIG file, got ${rest.length}`);
-    const onProgress = progressPrinter(!!o.quiet);
-    const controller = new AbortController();
-    process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+    if (command !== 'inspect' && o.heads !== undefined) throw new UsageError('--heads belongs to inspect (set heads in the config)');
     if (command === 'analyze') {
       if (o.widths) throw new UsageError('--widths belongs to sweep');
-      const config = readConfig(rest[0]);
-      const report = await analyze(config, { onProgress, signal: controller.signal });
+      noExtra(command, rest, 'CONFIG file');
+      planOutputs(o, ANALYSIS_REPORT_FILES);
+      config = readConfig(rest[0]);
+      const report = await analyze(config, { onProgress });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
@@ -128,9 +177,11 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'sweep') {
+      noExtra(command, rest, 'CONFIG file');
       const widths = parseWidths(o.widths);
-      const config = readConfig(rest[0]);
-      const report = await sweep(config, widths, { onProgress, signal: controller.signal });
+      planOutputs(o, SWEEP_REPORT_FILES);
+      config = readConfig(rest[0]);
+      const report = await sweep(config, widths, { onProgress });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatSweep(report) + '\n');
       if (o.json && o.json !== '-') {
@@ -144,14 +195,19 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'inspect') {
-      if (rest.length !== 1) throw new UsageError('inspect takes one MODEL.onnx file');
+      if (rest.length !== 1) throw new UsageError(`inspect takes one MODEL.onnx file, got ${rest.length}${rest.length ? `: ${rest.join(' ')}` : ''}`);
+      if (o.report || o.widths) throw new UsageError(`${o.report ? '--report' : '--widths'} does not apply to inspect`);
       let heads: number | undefined;
       if (o.heads !== undefined) {
         heads = Number(o.heads);
-        if (!Number.isInteger(heads) || heads < 1) throw new UsageError(`--heads: "${o.heads}" is not a positive integer`);
+        if (!Number.isInteger(heads) || heads < 1 || heads > 65536) throw new UsageError(`--heads: "${o.heads}" is not a head count (an integer from 1 to 65536)`);
       }
+      planOutputs(o, []);
       const summary = inspectModel(rest[0], heads ? { heads } : {});
-      process.stdout.write((o.json !== undefined ? JSON.stringify(summary, null, 2) : formatInspect(summary)) + '\n');
+      if (o.json && o.json !== '-') {
+        writeFileSafely(resolve(o.json), JSON.stringify(summary, null, 2), o.force);
+        process.stdout.write(`${formatInspect(summary)}\nSummary written to ${o.json}\n`);
+      } else process.stdout.write((o.json === '-' ? JSON.stringify(summary, null, 2) : formatInspect(summary)) + '\n');
       return 0;
     }
     throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect, prune)`);
@@ -164,10 +220,19 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(e.message + '\n');
       return 1;
     }
+    if (e instanceof ConfigValueError && config?.source) {
+      const at = locateConfigValue(config.source, e.pointer);
+      if (at) {
+        process.stderr.write(`${config.source}:${at.line}:${at.column}: ${e.message}\n`);
+        return 1;
+      }
+    }
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`attention-paths: ${msg.split('\n')[0]}\n`);
     if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     return 1;
+  } finally {
+    progress.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Expansion of the array-or-number settings of a config once the number of layers L is known.
  */
-import type { AnalysisConfig } from './types';
+import { ConfigValueError, type AnalysisConfig } from './types';
 import { lengthMessage, showValue } from './messages';
 
 /**
@@ -13,7 +13,8 @@ import { lengthMessage, showValue } from './messages';
  * @param L number of attention layers (≥ 1)
  * @param heads heads per layer [H_1, …, H_L] (length L); used in messages, as they are what fixes L
  * @returns fresh arrays (never the config's own)
- * @throws Error when L is not a positive integer, heads.length ≠ L, an array has the wrong length
+ * @throws ConfigValueError (pointer /widths or /variances) when an array has the wrong length, a width is < 1
+ *   or a variance is ≤ 0; Error when L is not a positive integer or heads.length ≠ L. Messages like
  *   (e.g. "widths has 2 entries; with heads [2, 2] (L = 2) expected 3: [N_1, N_2, N_a]"),
  *   a width is < 1 or a variance is ≤ 0 or not finite
  */
@@ -29,16 +30,16 @@ export function expandSettings(
   const widths = expand('widths', config.widths, L + 1, heads);
   const variances = expand('variances', config.variances, L + 2, heads);
   widths.forEach((n, i) => {
-    if (!Number.isFinite(n) || n < 1) throw new Error(`widths[${i}] must be a number ≥ 1 (got ${n}); widths are [N_1, …, N_L, N_a]`);
+    if (!Number.isFinite(n) || n < 1) throw new ConfigValueError('/widths', `widths[${i}] must be a number ≥ 1 (got ${n}); widths are [N_1, …, N_L, N_a]`);
   });
   variances.forEach((v, i) => {
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`variances[${i}] must be a number > 0 (got ${v}); variances are [σ0², σ1², …, σL², σa²]`);
+    if (!Number.isFinite(v) || v <= 0) throw new ConfigValueError('/variances', `variances[${i}] must be a number > 0 (got ${v}); variances are [σ0², σ1², …, σL², σa²]`);
   });
   return { widths, variances };
 }
 
 function expand(key: 'widths' | 'variances', value: number[] | number, length: number, heads: number[]): number[] {
   if (typeof value === 'number') return new Array<number>(length).fill(value);
-  if (value.length !== length) throw new Error(lengthMessage(key, value.length, heads));
+  if (value.length !== length) throw new ConfigValueError(`/${key}`, lengthMessage(key, value.length, heads));
   return [...value];
 }

@@ -62,6 +62,12 @@ export function parseConfig(text: string, filePath: string, options: ParseConfig
   const json = options.json ?? /\.json$/i.test(filePath);
   const fileKind = options.fileKind ?? defaultFileKind;
 
+  // A byte-order mark (written by some editors) is not part of the text editors show.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (/\u0000/.test(text) || (text.match(/\ufffd/g)?.length ?? 0) > 2) {
+    const issue = { message: 'not a text file (binary data); a config is YAML or JSON text', file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' as const };
+    return { issues: [issue] };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const mapper = new PositionMapper(text, lineCounter);
@@ -70,7 +76,12 @@ export function parseConfig(text: string, filePath: string, options: ParseConfig
     issues.push({ message, file: filePath, ...span, pointer, severity });
 
   // 1. Syntax.
-  for (const e of doc.errors) push(mapper.span(e.pos[0], e.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${e.message}`);
+  for (const e of doc.errors) {
+    const message = /multiple documents/i.test(e.message)
+      ? 'the file holds more than one YAML document (separated by ---); a config is a single document'
+      : e.message;
+    push(mapper.span(e.pos[0], e.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${message}`);
+  }
   for (const w of doc.warnings) push(mapper.span(w.pos[0], w.pos[1]), '', `YAML warning: ${w.message}`, 'warning');
   if (doc.errors.length === 0 && json) {
     const e = jsonSyntaxError(text);
@@ -302,4 +313,23 @@ function jsonSyntaxError(text: string): { message: string; offset: number } | un
     const m = /position (\d+)/.exec(message);
     return { message, offset: m ? Number(m[1]) : 0 };
   }
+}
+
+/**
+ * Where a value of a config file is, for errors found after loading (`ConfigValueError`).
+ * @param filePath the config file; pointer a JSON pointer such as "/widths".
+ * @returns the 1-based span of the value (or of the closest existing parent; line 1 when the file has
+ *   none of it), or undefined when the file cannot be read.
+ */
+export function locateConfigValue(filePath: string, pointer: string): Span | undefined {
+  let text: string;
+  try {
+    text = readFileSync(filePath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  return new PositionMapper(text, lineCounter).locate(doc, pointer);
 }

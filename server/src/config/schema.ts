@@ -28,6 +28,9 @@ const positiveInt = (description: string, defaultValue?: number): JsonSchema =>
     ? { type: 'integer', minimum: 1, description }
     : { type: 'integer', minimum: 1, default: defaultValue, description };
 
+// Built-in tasks are class-balanced, so their sizes are even.
+const evenCount = (description: string): JsonSchema => ({ type: 'integer', minimum: 2, multipleOf: 2, description });
+
 /** The config schema as a plain JSON object (draft-07). Do not mutate; `configSchemaJson()` serializes it. */
 export const configSchema: JsonSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
@@ -57,8 +60,8 @@ export const configSchema: JsonSchema = {
         'Path of a `.npz` or `.json` data file (or a folder ending in `/` holding X_train.npy, …) with X_train [P, N0, T], y_train [P] (labels ±1), X_test, y_test, ' +
         'relative to this config file. Exclusive with `task`.',
     },
-    P: positiveInt('Number of training examples P of a built-in task (THEORY.md section i; Markov default 100, one-shot 600).'),
-    P_test: positiveInt('Number of test examples of a built-in task, over which ε_g and the accuracies are averaged (THEORY.md section e).'),
+    P: evenCount('Number of training examples P of a built-in task, even: half per class (THEORY.md section i; Markov default 100, one-shot 600).'),
+    P_test: evenCount('Number of test examples of a built-in task, even: half per class; ε_g and the accuracies are averaged over them (THEORY.md section e).'),
     attention: {
       type: 'object',
       additionalProperties: false,

@@ -76,3 +76,19 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * A config value that is well-formed on its own but does not fit the rest of the run (e.g. widths whose
+ * length disagrees with the attention's layers). Raised by the pipeline, which knows L and the data;
+ * `pointer` (JSON pointer, e.g. "/widths") lets the CLI and the language server place it in the file
+ * (`locateConfigValue`).
+ */
+export class ConfigValueError extends Error {
+  constructor(
+    public readonly pointer: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigValueError';
+  }
+}

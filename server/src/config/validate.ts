@@ -131,6 +131,13 @@ function translate(e: ErrorObject): RawIssue {
       const text = typeof parent.patternErrorMessage === 'string' ? parent.patternErrorMessage : `must match ${String(params.pattern)}`;
       return { pointer: ptr, message: `${name} ${text}${got}`, target: 'value', severity: 'error' };
     }
+    case 'multipleOf':
+      return {
+        pointer: ptr,
+        message: `${name} must be a multiple of ${String(params.multipleOf)}${params.multipleOf === 2 ? ' (the built-in tasks put half of the examples in each class)' : ''}${got}`,
+        target: 'value',
+        severity: 'error',
+      };
     case 'minLength':
       return { pointer: ptr, message: `${name} must not be empty`, target: 'value', severity: 'error' };
     case 'minItems': {

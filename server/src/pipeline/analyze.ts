@@ -52,6 +52,12 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const U1 = sol.Us[0];
   const pred = await predict(train, test, task.yTrain, U1, settings.temperature);
   const metrics = testMetrics(pred, task.yTest);
+  if (pred.mean.every((m) => m === 0)) {
+    warnings.push(
+      'the predictor mean is exactly 0 on every test point (the kernel between training and test inputs vanishes); ' +
+        'a zero mean has no sign, so the accuracy of the mean predictor counts it as wrong',
+    );
+  }
   const Ugp = gpOrderParameters(settings);
   const gpPred = await predict(train, test, task.yTrain, Ugp[0], settings.temperature);
   const gpMetrics = testMetrics(gpPred, task.yTest);

@@ -3,7 +3,7 @@
  * expanded hyperparameters and the path features of the train and test sets. Shared by `analyze` and
  * `sweep`, the CLI and the language server.
  */
-import type { AnalysisConfig } from '../config/types';
+import { ConfigValueError, type AnalysisConfig } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { AttentionLayer, Readout, TaskData } from '../data/types';
 import { loadAttentionParams, loadTaskFile } from '../data/load';
@@ -17,6 +17,7 @@ import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
+import { checkMemory } from './resources';
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -43,11 +44,27 @@ export interface Prepared {
 /** Progress of long work: a stage name, a fraction in [0, 1] when known, and a message. */
 export type ProgressFn = (stage: string, message: string, fraction?: number) => void;
 
+/** Input shapes of the built-in tasks (THEORY.md section i), known before generating them. */
+function builtinSize(config: AnalysisConfig) {
+  if (config.task === 'markov' || config.task === 'markov-2paths') {
+    return { P: config.P ?? 100, P_test: config.P_test ?? 1000, N0: 231, T: 31, heads: config.task === 'markov' ? [2, 2] : [2, 1] };
+  }
+  if (config.task === 'mnist-oneshot') {
+    const h = config.heads;
+    const heads = Array.isArray(h) ? h : typeof h === 'number' ? [h, h] : DEFAULT_RANDOM_HEADS;
+    return { P: config.P ?? 600, P_test: config.P_test ?? 1000, N0: 83, T: 48, heads };
+  }
+  return undefined;
+}
+
 /**
  * Loads the task a config names (built-in or a data file).
- * @throws Error from the loaders (file, array and expected shape named).
+ * @throws Error from the loaders (file, array and expected shape named), or when a built-in task of
+ *   the requested size would not fit in memory.
  */
 export function loadTask(config: AnalysisConfig): TaskData {
+  const size = builtinSize(config);
+  if (size) checkMemory(size, `task ${config.task}`);
   if (config.task === 'markov' || config.task === 'markov-2paths') {
     return markovTask({ variant: config.task === 'markov' ? '4paths' : '2paths', seed: config.seed, P: config.P, P_test: config.P_test });
   }
@@ -101,7 +118,7 @@ export function resolveAttention(config: AnalysisConfig, task: TaskData): { laye
   if (want !== undefined) {
     const expanded = Array.isArray(want) ? want : heads.map(() => want);
     if (expanded.length !== heads.length || expanded.some((h, i) => h !== heads[i])) {
-      throw new Error(`heads: the config says [${expanded.join(', ')}] but the attention has [${heads.join(', ')}] heads per layer`);
+      throw new ConfigValueError('/heads', `heads: the config says [${expanded.join(', ')}] but the attention has [${heads.join(', ')}] heads per layer`);
     }
   }
   return { layers, kind };
@@ -141,11 +158,18 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
   const { layers, kind } = resolveAttention(config, task);
   const heads = layers.map((l) => l.heads);
   const L = heads.length;
+  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads }, task.name);
   const { widths, variances } = expandSettings(config, L, heads);
   const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
   checkSettings(settings);
   const readout: Readout = config.readout ?? task.readout ?? 'last';
   const warnings = [...(model?.warnings ?? [])];
+  if (kind.startsWith('random-qk')) {
+    warnings.push(
+      'the attention is random Q/K, not learned: on tasks that need attention to compare tokens (such as the one-shot task) expect chance-level accuracy; ' +
+        'give trained Q/K (attention.kind qk with params from `attention-paths train`) to analyse a trained model',
+    );
+  }
   if (model && !config.readout && !model.modelReadout) warnings.push(`no token readout was recognized in the model; the analysis uses readout "last" (set readout in the config)`);
   if (model && config.readout && model.modelReadout && config.readout !== model.modelReadout) {
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
@@ -174,7 +198,8 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
     settings,
     readout,
     paths: pathInfo(heads, names),
-    ...(model ? { model, warnings } : {}),
+    ...(model ? { model } : {}),
+    warnings,
     train,
     test,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },

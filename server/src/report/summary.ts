@@ -5,7 +5,9 @@
 import type { AnalysisReport, SweepReport } from './types';
 
 function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+  // a cell wider than its column keeps one space before the next
+  if (s.length >= n) return s + ' ';
+  return s + ' '.repeat(n - s.length);
 }
 function lpad(s: string, n: number): string {
   return s.length >= n ? s : ' '.repeat(n - s.length) + s;
@@ -54,7 +56,8 @@ export function formatAnalysis(r: AnalysisReport): string {
   out.push(`  ${pad('', 22)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}${lpad('P(correct)', 12)}`);
   const line = (name: string, m: AnalysisReport['metrics']) =>
     `  ${pad(name, 22)}${lpad(m.acc_mean_predictor.toFixed(3), 10)}${lpad(num(m.eg_total), 10)}${lpad(num(m.eg_bias), 10)}${lpad(num(m.eg_variance), 10)}${lpad(m.acc_probabilistic.toFixed(3), 12)}`;
-  out.push(line(`finite width (N = ${s.widths[0]})`, r.metrics));
+  const widthLabel = s.widths.every((n) => n === s.widths[0]) ? `N = ${s.widths[0]}` : `N = [${s.widths.join(', ')}]`;
+  out.push(line(`finite width (${widthLabel})`, r.metrics));
   out.push(line('GP limit (N → ∞)', r.gp.metrics));
   out.push('');
   const sv = r.solver;
@@ -71,6 +74,7 @@ export function formatAnalysis(r: AnalysisReport): string {
 export function formatSweep(r: SweepReport): string {
   const out: string[] = [];
   out.push(`Width sweep — ${r.task.name}: P = ${r.task.P}, heads [${r.settings.heads.join(', ')}], T_B = ${r.settings.temperature}, readout ${r.settings.readout}`);
+  out.push('  every width (N_1 … N_L and N_a) set to N; the config\'s own widths are not used here');
   out.push(`  ${lpad('N', 8)}${lpad('α = P/N', 10)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}  solver`);
   for (const row of r.rows) {
     const m = row.metrics;

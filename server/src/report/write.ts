@@ -3,7 +3,7 @@
  * editor's webview shows. Files are written atomically (temp file + rename), and existing files are
  * never replaced unless the caller says so.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnalysisReport, SweepReport } from './types';
 import { headScoresSpec, sweepSpec, u1HeatmapSpec } from './charts';
@@ -17,24 +17,76 @@ export class WouldOverwriteError extends Error {
   }
 }
 
-/**
- * Writes `text` to `path` atomically. @throws WouldOverwriteError when the file exists and !force.
- */
-export function writeFileSafely(path: string, text: string, force = false): void {
-  if (!force && existsSync(path)) throw new WouldOverwriteError(path);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
+/** Files `writeAnalysisReportDir` writes into its folder. */
+export const ANALYSIS_REPORT_FILES = ['report.json', 'u1-heatmap.svg', 'u1-heatmap.vl.json', 'head-scores.svg', 'head-scores.vl.json'];
+/** Files `writeSweepReportDir` writes into its folder. */
+export const SWEEP_REPORT_FILES = ['sweep.json', 'sweep.svg', 'sweep.vl.json'];
 
-function checkDir(dir: string, names: string[], force: boolean): void {
-  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a folder`);
-  if (!force && existsSync(dir)) {
-    const present = readdirSync(dir).filter((f) => names.includes(f));
-    if (present.length) throw new WouldOverwriteError(join(dir, present[0]));
+/** The nearest existing folder at or above `dir`, which must be writable for `dir` to be created. */
+function checkWritableAncestor(path: string): void {
+  let d = dirname(path);
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
+  if (!statSync(d).isDirectory()) throw new Error(`cannot write ${path}: ${d} is not a folder`);
+  try {
+    accessSync(d, constants.W_OK);
+  } catch {
+    throw new Error(`cannot write ${path}: the folder ${d} is not writable`);
   }
 }
+
+/**
+ * Checks, before any work, that `path` can be written: not a folder, not an existing file unless
+ * `force`, in a writable place. @throws WouldOverwriteError or Error saying why.
+ */
+export function checkOutputFile(path: string, force: boolean): void {
+  if (existsSync(path)) {
+    if (statSync(path).isDirectory()) throw new Error(`cannot write ${path}: it is a folder`);
+    if (!force) throw new WouldOverwriteError(path);
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      throw new Error(`cannot write ${path}: the file is not writable`);
+    }
+    return;
+  }
+  checkWritableAncestor(path);
+}
+
+/**
+ * Checks that `names` can be written into folder `dir` (created if missing).
+ * @throws WouldOverwriteError when one exists and !force; Error when dir is a file or not writable.
+ */
+export function checkOutputDir(dir: string, names: string[], force: boolean): void {
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Error(`cannot write into ${dir}: it exists and is not a folder`);
+    for (const n of names) checkOutputFile(join(dir, n), force);
+    try {
+      accessSync(dir, constants.W_OK);
+    } catch {
+      throw new Error(`cannot write into ${dir}: the folder is not writable`);
+    }
+  } else checkWritableAncestor(join(dir, 'x'));
+}
+
+/**
+ * Writes `text` to `path` atomically (a temporary file renamed over it; removed again if anything
+ * fails). @throws WouldOverwriteError when the file exists and !force; Error "cannot write PATH: …".
+ */
+export function writeFileSafely(path: string, text: string, force = false): void {
+  checkOutputFile(path, force);
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    // Node's messages name the temporary file ("EACCES: permission denied, open '….tmp-…'"): keep the reason only.
+    const reason = (e as Error).message.split(',')[0].replace(/^[A-Z]+: /, '');
+    throw new Error(`cannot write ${path}: ${reason}`);
+  }
+}
+
 
 /**
  * Writes report.json, u1-heatmap.svg, head-scores.svg and the Vega-Lite specs (*.vl.json) into `dir`.
@@ -43,8 +95,7 @@ function checkDir(dir: string, names: string[], force: boolean): void {
  */
 export async function writeAnalysisReportDir(dir: string, report: AnalysisReport, force = false): Promise<string[]> {
   const charts = { 'u1-heatmap': u1HeatmapSpec(report), 'head-scores': headScoresSpec(report) };
-  const names = ['report.json', ...Object.keys(charts).flatMap((n) => [`${n}.svg`, `${n}.vl.json`])];
-  checkDir(dir, names, force);
+  checkOutputDir(dir, ANALYSIS_REPORT_FILES, force);
   const svgs = await Promise.all(Object.values(charts).map((s) => renderSvg(s)));
   const written: string[] = [];
   const put = (name: string, text: string) => {
@@ -66,7 +117,7 @@ export async function writeAnalysisReportDir(dir: string, report: AnalysisReport
  */
 export async function writeSweepReportDir(dir: string, report: SweepReport, force = false): Promise<string[]> {
   const spec = sweepSpec(report);
-  checkDir(dir, ['sweep.json', 'sweep.svg', 'sweep.vl.json'], force);
+  checkOutputDir(dir, SWEEP_REPORT_FILES, force);
   const svg = await renderSvg(spec);
   const files: [string, string][] = [
     ['sweep.json', JSON.stringify(report, null, 2)],

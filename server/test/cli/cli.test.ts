@@ -155,3 +155,82 @@ describe('attention-paths inspect', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 });
+
+describe('outputs are checked before any work, and failures leave nothing behind', () => {
+  it('an existing --json file is refused at once, before the analysis runs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const out = join(dir, 'mine.json');
+    writeFileSync(out, 'precious');
+    const r = run(['analyze', '--json', out]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '', 'no summary printed: the run never started');
+    assert.match(r.stderr, /already exists; not overwriting/);
+    assert.equal(readFileSync(out, 'utf8'), 'precious');
+  });
+  it('--json naming a folder, even with --force, says so and leaves no temporary file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(ROOT, 'test-fixtures', 'golden-npz', 'case4_L1_H1_scalar_oracle', 'config.yaml');
+    const r = run(['analyze', cfg, '--json', dir, '--force', '--quiet']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot write .*: it is a folder/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+  it('an unwritable place is reported with the user path, not a temporary name', () => {
+    const r = run(['analyze', '--json', '/proc/ap-out.json']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot write \/proc\/ap-out\.json/);
+    assert.doesNotMatch(r.stderr, /tmp-/);
+  });
+  it('--json and --report aiming at the same file is a usage error', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const r = run(['analyze', '--json', join(dir, 'rep', 'report.json'), '--report', join(dir, 'rep')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /is one of the files --report .* writes/);
+  });
+  it('a width list that does not fit the attention is placed in the config file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(dir, 'w.yaml');
+    writeFileSync(cfg, 'task: markov\nP: 20\nP_test: 20\nwidths: [10, 10]\n');
+    const r = run(['analyze', cfg, '--quiet']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /w\.yaml:4:9: widths has 2 entries; with heads \[2, 2\] \(L = 2\) expected 3/);
+  });
+  it('a run too large for the machine stops at once with the memory it would need', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(dir, 'big.yaml');
+    writeFileSync(cfg, 'task: markov\nP: 1000000\n');
+    const r = run(['analyze', cfg]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /needs about \d+ GB of memory \(P = 1000000.*reduce P or P_test/);
+  });
+  it('options of other commands are refused', () => {
+    assert.match(run(['analyze', '--heads', '7']).stderr, /--heads belongs to inspect/);
+    assert.match(run(['sweep', '--widths', '0.5']).stderr, /"0\.5" is not a width N ≥ 1/);
+    const r = run(['inspect', 'a.onnx', 'b.onnx']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /inspect takes one MODEL\.onnx file, got 2/);
+    const u = run(['analyze', '--jsn', 'x']);
+    assert.equal(u.code, 2);
+    assert.equal(u.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('config files as editors write them', () => {
+  it('a UTF-8 byte-order mark is accepted; binary data is refused in one line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'bom.json'), '\ufeff{"task": "markov", "P": 20, "P_test": 20}');
+    const ok = run(['analyze', join(dir, 'bom.json'), '--quiet']);
+    assert.equal(ok.code, 0, ok.stderr);
+    writeFileSync(join(dir, 'bin.yaml'), Buffer.from([0x1e, 0x9c, 0x3d, 0x05, 0x26, 0xff, 0xd9, 0xbd, 0x00, 0x81, 0xfe]));
+    const bad = run(['analyze', join(dir, 'bin.yaml')]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim(), `${join(dir, 'bin.yaml')}:1:1: not a text file (binary data); a config is YAML or JSON text`);
+  });
+  it('an odd P for a class-balanced built-in task is a config error at its place', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'odd.yaml'), 'task: markov\nP: 3\n');
+    const r = run(['analyze', join(dir, 'odd.yaml')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /odd\.yaml:2:4: P must be a multiple of 2 \(the built-in tasks put half of the examples in each class\)/);
+  });
+});
