@@ -5,6 +5,7 @@
  *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
  *   attention-paths inspect MODEL.onnx [--json] [--heads N]
  *   attention-paths prune MODEL.onnx (--heads L:H,… | --drop-lowest K) --out OUT.onnx [options]
+ *   attention-paths train [CONFIG] --out DIR [options]
  *
  * Progress goes to stderr once work has run for a second; results to stdout. Exit code 0 on success,
  * 1 with a one-line reason per problem otherwise, 2 for usage errors.
@@ -28,6 +29,7 @@ import {
 import { VERSION } from './version';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
+import { runTrain } from './commands/train';
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
@@ -42,6 +44,9 @@ Usage:
       holding the Q/K/V/output weights. --heads gives the head count where the shapes cannot tell it.
   attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) --out OUT.onnx [--data FILE] [--config FILE] [--rescale] [--force]
       Remove attention heads and write a smaller, verified model (attention-paths prune --help).
+  attention-paths train [CONFIG] --out DIR [--task markov|mnist-oneshot] [--data FILE] [--heads 2,2] [...]
+      Train the theory's network by gradient descent (TensorFlow.js), export it to ONNX, and compare
+      the theory's head scores with the measured effect of removing each head (attention-paths train --help).
   attention-paths --help | --version
 
 Options:
@@ -120,6 +125,8 @@ function noExtra(command: string, rest: string[], what: string): void {
 export async function main(argv: string[]): Promise<number> {
   // prune has its own options (--out, --data, --drop-lowest, …) and help.
   if (argv[0] === 'prune') return runPrune(argv.slice(1));
+  // so has train (--task, --epochs, --out, …).
+  if (argv[0] === 'train') return runTrain(argv.slice(1));
   // A bare `--json` (last, or before another option) means JSON on stdout: `--json -`.
   argv = argv.map((a, i) => (a === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? '--json=-' : a));
   let parsed;
@@ -210,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
       } else process.stdout.write((o.json === '-' ? JSON.stringify(summary, null, 2) : formatInspect(summary)) + '\n');
       return 0;
     }
-    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect, prune)`);
+    throw new UsageError(`unknown command "${command}" (commands: analyze, sweep, inspect, prune, train)`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`attention-paths: ${e.message}\n`);

@@ -1,0 +1,265 @@
+/**
+ * The palette commands (category "Attention Paths"): Analyze Model or Config, Show Theory Charts, Prune
+ * Heads..., Sweep Width, Restart Server, Show Output. Long work runs in the server with a cancellable
+ * progress notification here; failures show a message with a "Show Output" action.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { LSPErrorCodes, ResponseError, WorkDoneProgress, type WorkDoneProgressBegin, type WorkDoneProgressReport } from 'vscode-languageclient/node';
+import {
+  AnalyzeRequest,
+  Commands,
+  PruneRequest,
+  ReportRequest,
+  SweepRequest,
+  isConfigFileName,
+  isModelFileName,
+  type AnalysisReport,
+  type AnalyzeResult,
+  type PruneResult,
+  type ReportResult,
+  type SweepResult,
+} from '../../server/src/protocol';
+import type { ExtensionState } from './extension';
+import { ChartsPanel, type RenderInfo } from './panels/charts';
+import { OnnxEditorProvider } from './panels/onnxEditor';
+
+const CONFIG_GLOB = '**/{*.attention.yaml,*.attention.yml,*.attention.json,attention-paths.yaml,attention-paths.yml,attention-paths.json}';
+
+/** A command argument as VS Code passes it (explorer: Uri; code lens: URI string), as a Uri. */
+function asUri(arg: unknown): vscode.Uri | undefined {
+  if (arg instanceof vscode.Uri) return arg;
+  if (typeof arg === 'string' && arg) return vscode.Uri.parse(arg);
+  return undefined;
+}
+
+/**
+ * The config a command acts on: its argument, else the active editor's config, else one the user picks
+ * from the workspace. Undefined when there is none or the pick is dismissed.
+ */
+async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
+  const given = asUri(arg);
+  if (given) return given;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && isConfigFileName(active.path)) return active;
+  const files = await vscode.workspace.findFiles(CONFIG_GLOB, '**/node_modules/**', 200);
+  if (files.length === 0) {
+    void vscode.window.showWarningMessage('Attention Paths: no config file in this workspace (*.attention.yaml, *.attention.json or attention-paths.yaml).');
+    return undefined;
+  }
+  if (files.length === 1) return files[0];
+  const picked = await vscode.window.showQuickPick(
+    files.map((f) => ({ label: path.basename(f.path), description: vscode.workspace.asRelativePath(f), uri: f })),
+    { title: 'Attention Paths: choose a config' },
+  );
+  return picked?.uri;
+}
+
+/**
+ * Sends a request with a cancellable progress notification that shows the server's progress messages.
+ * @returns the result, or undefined when the user cancelled or it failed (the failure is shown).
+ */
+async function withProgress<T>(state: ExtensionState, title: string, send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<T>): Promise<T | undefined> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Attention Paths: ${title}`, cancellable: true }, async (progress, token) => {
+    const workDoneToken = `attention-paths-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    let last = 0;
+    const sub = state.client.onProgress(WorkDoneProgress.type, workDoneToken, (v) => {
+      if (v.kind === 'end') return;
+      const p = v as WorkDoneProgressBegin | WorkDoneProgressReport;
+      const pct = p.percentage ?? last;
+      progress.report({ message: p.message, increment: Math.max(0, pct - last) });
+      last = Math.max(last, pct);
+    });
+    try {
+      return await send(token, workDoneToken);
+    } catch (e) {
+      if (token.isCancellationRequested || (e instanceof ResponseError && e.code === LSPErrorCodes.RequestCancelled)) {
+        state.output.appendLine(`${title}: cancelled`);
+        return undefined;
+      }
+      showError(state, `${title} failed: ${(e as Error).message}`);
+      return undefined;
+    } finally {
+      sub.dispose();
+    }
+  });
+}
+
+/** An error message with a "Show Output" action (the server's log has the details). */
+export function showError(state: ExtensionState, message: string): void {
+  state.output.appendLine(message);
+  void vscode.window.showErrorMessage(`Attention Paths: ${message}`, 'Show Output').then((a) => a && state.output.show(true));
+}
+
+/** The config's report: the server's latest, else a fresh analysis (with progress). */
+async function ensureReport(state: ExtensionState, uri: vscode.Uri): Promise<ReportResult | undefined> {
+  const latest = await state.client.sendRequest<ReportResult>(ReportRequest, { uri: uri.toString() });
+  if (latest.report) return latest;
+  const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
+    state.client.sendRequest<AnalyzeResult>(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
+  );
+  if (!r) return undefined;
+  // The server knows the document now (model path, sweep); the report is the one just computed.
+  const after = await state.client.sendRequest<ReportResult>(ReportRequest, { uri: uri.toString() });
+  return { ...after, state: 'done', report: r.report };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const num = (x: number) => String(Number(x.toPrecision(4)));
+
+function summary(r: AnalysisReport): string {
+  return `accuracy ${pct(r.metrics.acc_mean_predictor)} (GP limit ${pct(r.gp.metrics.acc_mean_predictor)}), ε_g ${num(r.metrics.eg_total)} (GP limit ${num(r.gp.metrics.eg_total)})`;
+}
+
+async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResult | undefined> {
+  const given = asUri(arg) ?? vscode.window.activeTextEditor?.document.uri;
+  if (given && isModelFileName(given.path)) {
+    // Models are shown (blocks and heads) by the model editor; their analysis needs attention capture.
+    await vscode.commands.executeCommand('vscode.openWith', given, OnnxEditorProvider.viewType);
+    void vscode.window.showInformationMessage(
+      'Attention Paths: analysing an ONNX model needs its attention captured, which this version cannot do yet; the model view shows its attention blocks and heads.',
+    );
+    return undefined;
+  }
+  const uri = await pickConfig(arg);
+  if (!uri) return undefined;
+  const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
+    state.client.sendRequest<AnalyzeResult>(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
+  );
+  if (r) {
+    state.output.appendLine(`${uri.fsPath}: ${summary(r.report)}${r.cached ? ' (cached)' : ''}`);
+    void vscode.window.showInformationMessage(`Attention Paths: ${path.basename(uri.path)}: ${summary(r.report)}`, 'Show Charts', 'Prune Heads...').then((a) => {
+      if (a === 'Show Charts') void vscode.commands.executeCommand(Commands.showCharts, uri);
+      if (a === 'Prune Heads...') void vscode.commands.executeCommand(Commands.pruneHeads, uri);
+    });
+  }
+  return r;
+}
+
+/** Opens the charts; resolves with what the webview drew (undefined when there was nothing to show). */
+async function showCharts(state: ExtensionState, arg: unknown): Promise<RenderInfo | undefined> {
+  const uri = await pickConfig(arg);
+  if (!uri) return undefined;
+  const r = await ensureReport(state, uri);
+  if (!r?.report) return undefined;
+  try {
+    return await ChartsPanel.show(state, uri, r.report, r.sweep);
+  } catch (e) {
+    showError(state, `the charts could not be drawn: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepResult | undefined> {
+  const uri = await pickConfig(arg);
+  if (!uri) return undefined;
+  const text = await vscode.window.showInputBox({
+    title: 'Attention Paths: Sweep Width',
+    prompt: 'Widths N to solve the theory at (every layer and the readout), comma-separated',
+    value: '10,30,100,300,1000',
+    validateInput: (v) => (parseWidths(v) ? undefined : 'give positive numbers separated by commas, e.g. 10,30,100'),
+  });
+  const widths = text === undefined ? undefined : parseWidths(text);
+  if (!widths) return undefined;
+  const r = await withProgress(state, `sweeping width N over ${widths.join(', ')}`, (token, workDoneToken) =>
+    state.client.sendRequest<SweepResult>(SweepRequest, { uri: uri.toString(), widths, workDoneToken }, token),
+  );
+  if (r) {
+    const latest = await ensureReport(state, uri);
+    if (latest?.report) ChartsPanel.show(state, uri, latest.report, r.sweep).catch((e: Error) => showError(state, `the charts could not be drawn: ${e.message}`));
+  }
+  return r;
+}
+
+/** "10, 30,100" → [10, 30, 100]; undefined unless every entry is a number > 0. */
+export function parseWidths(text: string): number[] | undefined {
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const widths = parts.map(Number);
+  return widths.length && widths.every((n) => Number.isFinite(n) && n > 0) ? widths : undefined;
+}
+
+async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneResult | undefined> {
+  const uri = await pickConfig(arg);
+  if (!uri) return undefined;
+  const r = await ensureReport(state, uri);
+  const report = r?.report;
+  if (!report) return undefined;
+  const threshold = vscode.workspace.getConfiguration('attentionPaths').get<number>('prunableScoreThreshold', 0.2);
+  const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+  const items = ranked.map((h, i) => {
+    const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
+    return {
+      label: `layer ${h.layer} · head ${h.head}`,
+      description: `relevance ${h.score.toFixed(3)} · rank #${i + 1}`,
+      detail: sil ? `silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined,
+      picked: h.score < threshold,
+      head: { layer: h.layer, head: h.head },
+    };
+  });
+  // Least relevant first: those are the candidates.
+  items.reverse();
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'Attention Paths: heads to prune (least relevant first)',
+    placeHolder: `pre-selected: relevance below ${threshold} (attentionPaths.prunableScoreThreshold)`,
+    canPickMany: true,
+    matchOnDescription: true,
+  });
+  if (!picked || picked.length === 0) return undefined;
+  const heads = picked.map((p) => p.head);
+  // A config that analyses a model prunes that model; any other config gets a plan with the prediction.
+  const model = r.model ? vscode.Uri.file(r.model) : undefined;
+  const output = await vscode.window.showSaveDialog(
+    model
+      ? { title: 'Attention Paths: save the pruned model', defaultUri: model.with({ path: model.path.replace(/\.onnx$/i, '.pruned.onnx') }), filters: { 'ONNX model': ['onnx'] } }
+      : { title: 'Attention Paths: save the pruning plan', defaultUri: uri.with({ path: `${uri.path.replace(/\.(attention\.)?(ya?ml|json)$/i, '')}.pruned-heads.json` }), filters: { 'Pruning plan (JSON)': ['json'] } },
+  );
+  if (!output) return undefined;
+  const what = model ? `pruning ${heads.length} head(s) from ${path.basename(model.path)}` : `predicting the effect of removing ${heads.length} head(s)`;
+  const result = await withProgress(state, what, (token, workDoneToken) =>
+    // The save dialog already asked before replacing a file.
+    state.client.sendRequest<PruneResult>(PruneRequest, { uri: uri.toString(), heads, output: output.fsPath, overwrite: true, workDoneToken }, token),
+  );
+  if (result) {
+    const msg = pruneMessage(result);
+    state.output.appendLine(`${uri.fsPath}: ${msg} Written: ${result.output}${result.verification ? `; ${result.verification}` : ''}`);
+    for (const n of result.notes) state.output.appendLine(`  note: ${n}`);
+    void vscode.window.showInformationMessage(`Attention Paths: ${msg}`, result.wrote === 'model' ? 'Open Model' : 'Open Plan', 'Show Charts').then((a) => {
+      if (a === 'Open Plan') void vscode.window.showTextDocument(vscode.Uri.file(result.output));
+      if (a === 'Open Model') void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(result.output));
+      if (a === 'Show Charts') void vscode.commands.executeCommand(Commands.showCharts, uri);
+    });
+  }
+  return result;
+}
+
+/** One sentence: what was removed, measured effect (when there is one) and predicted effect. */
+export function pruneMessage(r: PruneResult): string {
+  const names = r.removed.map((h) => `L${h.layer}h${h.head}`).join(', ');
+  const parts = [`Removing ${names}`];
+  if (r.measured) {
+    const f = r.measured.kind === 'accuracy' ? pct : num;
+    parts.push(`measured ${r.measured.kind} ${f(r.measured.before)} → ${f(r.measured.after)} (${r.measured.count} test examples)`);
+  }
+  if (r.predicted) {
+    parts.push(
+      `predicted accuracy ${pct(r.predicted.before.acc_mean_predictor)} → ${pct(r.predicted.after.acc_mean_predictor)}, ` +
+        `ε_g ${num(r.predicted.before.eg_total)} → ${num(r.predicted.after.eg_total)}`,
+    );
+  }
+  const written = r.wrote === 'model' ? `Pruned model written to ${path.basename(r.output)}.` : `Plan written to ${path.basename(r.output)} (${r.notes[0]}).`;
+  return `${parts.join('; ')}. ${written}`;
+}
+
+/** Registers every command; their results are returned so tests can check them. */
+export function registerCommands(state: ExtensionState): void {
+  const reg = (id: string, fn: (...args: unknown[]) => unknown) => state.context.subscriptions.push(vscode.commands.registerCommand(id, fn));
+  reg(Commands.analyze, (arg) => analyze(state, arg));
+  reg(Commands.showCharts, (arg) => showCharts(state, arg));
+  reg(Commands.pruneHeads, (arg) => pruneHeads(state, arg));
+  reg(Commands.sweepWidth, (arg) => sweepWidth(state, arg));
+  reg(Commands.restartServer, async () => {
+    state.output.appendLine('restarting the language server');
+    await state.client.restart();
+  });
+  reg(Commands.showOutput, () => state.output.show(true));
+}

@@ -1,0 +1,81 @@
+/**
+ * The Attention Paths extension: starts the language server (dist/server.js, over IPC), registers the
+ * commands, the chart webviews and the read-only `.onnx` editor. The only place besides commands.ts and
+ * panels/ that uses the `vscode` API; everything about the theory happens in the server.
+ */
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
+import { registerCommands } from './commands';
+import { OnnxEditorProvider } from './panels/onnxEditor';
+
+/** What commands and panels share: the client, the output channel and the events the server sends. */
+export interface ExtensionState {
+  context: vscode.ExtensionContext;
+  client: LanguageClient;
+  output: vscode.OutputChannel;
+  onResults: vscode.Event<ResultsParams>;
+  onModelChanged: vscode.Event<ModelChangedParams>;
+}
+
+let client: LanguageClient | undefined;
+
+/**
+ * Starts the language client (the server runs in its own Node process over IPC) and registers commands and
+ * editors. Returns the shared state, which the in-editor tests use to send protocol requests directly.
+ * A server that fails to start is reported with a "Show Output" action; the commands then fail with it.
+ */
+export async function activate(context: vscode.ExtensionContext): Promise<ExtensionState> {
+  const output = vscode.window.createOutputChannel('Attention Paths');
+  const serverModule = context.asAbsolutePath('dist/server.js');
+  const serverOptions: ServerOptions = {
+    run: { module: serverModule, transport: TransportKind.ipc },
+    debug: { module: serverModule, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6009'] } },
+  };
+  const watchers = [
+    vscode.workspace.createFileSystemWatcher('**/*.{onnx,npz,npy}'),
+    vscode.workspace.createFileSystemWatcher('**/*.{attention.yaml,attention.yml,attention.json}'),
+    vscode.workspace.createFileSystemWatcher('**/attention-paths.{yaml,yml,json}'),
+    // Data and attention-parameter files may also be JSON; the server ignores files no config reads.
+    vscode.workspace.createFileSystemWatcher('**/*.json'),
+  ];
+  context.subscriptions.push(...watchers);
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [...CONFIG_GLOBS.map((pattern) => ({ scheme: 'file', pattern })), { scheme: 'file', language: 'python' }],
+    synchronize: { fileEvents: watchers, configurationSection: 'attentionPaths' },
+    outputChannel: output,
+    initializationOptions: { trusted: vscode.workspace.isTrusted },
+  };
+  client = new LanguageClient(CLIENT_ID, 'Attention Paths', serverOptions, clientOptions);
+
+  const results = new vscode.EventEmitter<ResultsParams>();
+  const modelChanged = new vscode.EventEmitter<ModelChangedParams>();
+  context.subscriptions.push(results, modelChanged);
+  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event };
+
+  registerCommands(state);
+  context.subscriptions.push(
+    OnnxEditorProvider.register(state),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification(TrustGrantedNotification)),
+  );
+
+  try {
+    await client.start();
+  } catch (e) {
+    const msg = `Attention Paths: the language server did not start: ${(e as Error).message}`;
+    output.appendLine(msg);
+    void vscode.window.showErrorMessage(msg, 'Show Output').then((a) => a && output.show(true));
+    return state;
+  }
+  context.subscriptions.push(
+    client.onNotification(ResultsNotification, (p: ResultsParams) => results.fire(p)),
+    client.onNotification(ModelChangedNotification, (p: ModelChangedParams) => modelChanged.fire(p)),
+  );
+  return state;
+}
+
+/** Stops the language server (which stops its worker threads). */
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

@@ -1,0 +1,117 @@
+/**
+ * The theory charts of a config in a webview: U₁ heatmap with path labels, head relevance bars (with the
+ * predicted effect of silencing each head in the tooltips) and, after a width sweep, accuracy and ε_g
+ * against N (finite width versus GP). The page builds the Vega-Lite specs with the same builders as the
+ * CLI (server/src/report/charts.ts), coloured from the editor theme. One panel per config; it redraws when
+ * the server reports a new result for that config.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ReportRequest, type AnalysisReport, type ReportResult, type SweepReport } from '../../../server/src/protocol';
+import type { ExtensionState } from '../extension';
+import type { FromPage, ToPage } from '../webview/messages';
+import { pageHtml, webviewOptions } from './html';
+
+/** What the page reported after drawing. */
+export interface RenderInfo {
+  charts: number;
+  marks: number;
+}
+
+export class ChartsPanel {
+  static readonly viewType = 'attentionPaths.charts';
+  private static readonly panels = new Map<string, ChartsPanel>();
+
+  private ready = false;
+  private content: ToPage;
+  private renderWaiters: Array<(r: RenderInfo | Error) => void> = [];
+
+  /**
+   * Shows (or updates and reveals) the charts panel of `uri`.
+   * @returns what the page drew, once it has drawn (rejects when drawing failed or took over 60 s)
+   */
+  static show(state: ExtensionState, uri: vscode.Uri, report: AnalysisReport, sweep?: SweepReport): Promise<RenderInfo> {
+    const key = uri.toString();
+    let p = ChartsPanel.panels.get(key);
+    const content: ToPage = { type: 'charts', title: path.basename(uri.path), report, sweep };
+    if (p) {
+      p.panel.reveal(undefined, true);
+      p.post(content);
+    } else {
+      p = new ChartsPanel(state, uri, content);
+      ChartsPanel.panels.set(key, p);
+    }
+    return p.nextRender();
+  }
+
+  private readonly panel: vscode.WebviewPanel;
+
+  private constructor(
+    private readonly state: ExtensionState,
+    private readonly uri: vscode.Uri,
+    initial: ToPage,
+  ) {
+    this.content = initial;
+    const title = `Theory charts: ${path.basename(uri.path)}`;
+    this.panel = vscode.window.createWebviewPanel(ChartsPanel.viewType, title, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(state.context.extensionUri));
+    this.panel.webview.html = pageHtml(this.panel.webview, state.context.extensionUri, title, 'charts');
+    const subs: vscode.Disposable[] = [
+      this.panel.webview.onDidReceiveMessage((m: FromPage) => this.onMessage(m)),
+      state.onResults((r) => {
+        if (r.uri === uri.toString() && r.state === 'done') void this.reload();
+      }),
+    ];
+    this.panel.onDidDispose(() => {
+      ChartsPanel.panels.delete(uri.toString());
+      subs.forEach((s) => s.dispose());
+      this.settle(new Error('the charts panel was closed'));
+    });
+  }
+
+  private nextRender(): Promise<RenderInfo> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the charts were not drawn within 60 s')), 60_000);
+      this.renderWaiters.push((r) => {
+        clearTimeout(timer);
+        if (r instanceof Error) reject(r);
+        else resolve(r);
+      });
+    });
+  }
+
+  private settle(r: RenderInfo | Error): void {
+    const waiters = this.renderWaiters;
+    this.renderWaiters = [];
+    waiters.forEach((w) => w(r));
+  }
+
+  private post(content: ToPage): void {
+    this.content = content;
+    if (this.ready) void this.panel.webview.postMessage(content);
+  }
+
+  /** A new result arrived for this config: redraw with it, keeping the sweep if the report has none. */
+  private async reload(): Promise<void> {
+    const r = await this.state.client.sendRequest<ReportResult>(ReportRequest, { uri: this.uri.toString() });
+    if (r.report) this.post({ type: 'charts', title: path.basename(this.uri.path), report: r.report, sweep: r.sweep });
+  }
+
+  private onMessage(m: FromPage): void {
+    switch (m.type) {
+      case 'ready':
+        this.ready = true;
+        void this.panel.webview.postMessage(this.content);
+        break;
+      case 'rendered':
+        this.state.output.appendLine(`charts of ${this.uri.fsPath}: ${m.charts} chart(s), ${m.marks} mark group(s) drawn`);
+        this.settle({ charts: m.charts, marks: m.marks });
+        break;
+      case 'renderError':
+        this.state.output.appendLine(`charts of ${this.uri.fsPath} could not be drawn: ${m.message}`);
+        this.settle(new Error(m.message));
+        break;
+      case 'command':
+        break;
+    }
+  }
+}

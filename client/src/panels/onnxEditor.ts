@@ -1,0 +1,69 @@
+/**
+ * A read-only custom editor for `.onnx` files: the model's header, its attention blocks (as the server's
+ * ONNX reader detects them) and their heads, with relevance bars when an analysis of the model exists, and
+ * links to the charts. The file is read by the language server (off its main thread); it reloads when the
+ * file changes on disk.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { Commands, InspectModelRequest, type InspectModelResult } from '../../../server/src/protocol';
+import type { ExtensionState } from '../extension';
+import type { FromPage, ToPage } from '../webview/messages';
+import { pageHtml, webviewOptions } from './html';
+
+export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  static readonly viewType = 'attentionPaths.onnxModel';
+
+  /** Registers the editor for `*.onnx` (package.json `customEditors`, view type `attentionPaths.onnxModel`). */
+  static register(state: ExtensionState): vscode.Disposable {
+    return vscode.window.registerCustomEditorProvider(OnnxEditorProvider.viewType, new OnnxEditorProvider(state), {
+      supportsMultipleEditorsPerDocument: true,
+    });
+  }
+
+  private constructor(private readonly state: ExtensionState) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    const { uri } = document;
+    const title = path.basename(uri.path);
+    panel.webview.options = webviewOptions(this.state.context.extensionUri);
+    panel.webview.html = pageHtml(panel.webview, this.state.context.extensionUri, title, 'model');
+    let ready = false;
+    let content: ToPage | undefined;
+    const post = (c: ToPage) => {
+      content = c;
+      if (ready) void panel.webview.postMessage(c);
+    };
+    const load = async () => {
+      try {
+        const model = await this.state.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: uri.toString() });
+        post({ type: 'model', title, model });
+      } catch (e) {
+        this.state.output.appendLine(`${uri.fsPath}: ${(e as Error).message}`);
+        post({ type: 'error', message: (e as Error).message });
+      }
+    };
+    const subs = [
+      panel.webview.onDidReceiveMessage((m: FromPage) => {
+        if (m.type === 'ready') {
+          ready = true;
+          if (content) void panel.webview.postMessage(content);
+        } else if (m.type === 'command') {
+          const target = m.uri ? vscode.Uri.parse(m.uri) : undefined;
+          void vscode.commands.executeCommand(m.command === 'showCharts' ? Commands.showCharts : Commands.analyze, target);
+        } else if (m.type === 'renderError') {
+          this.state.output.appendLine(`${uri.fsPath}: the model view failed: ${m.message}`);
+        }
+      }),
+      this.state.onModelChanged((c) => {
+        if (c.uri === uri.toString()) void load();
+      }),
+    ];
+    panel.onDidDispose(() => subs.forEach((s) => s.dispose()));
+    void load();
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * Messages between the extension (panels/) and its webview page (webview/main.ts). Internal to the client:
+ * the language-server protocol is server/src/protocol.ts.
+ */
+import type { AnalysisReport, InspectModelResult, SweepReport } from '../../../server/src/protocol';
+
+/** Extension → page. */
+export type ToPage =
+  /** Draw the theory charts of a config (the sweep chart too when a sweep exists). */
+  | { type: 'charts'; title: string; report: AnalysisReport; sweep?: SweepReport }
+  /** Show what an `.onnx` file holds. */
+  | { type: 'model'; title: string; model: InspectModelResult }
+  /** Something went wrong producing the content. */
+  | { type: 'error'; message: string };
+
+/** Page → extension. */
+export type FromPage =
+  /** The page script is running and can receive content. */
+  | { type: 'ready' }
+  /** Charts were drawn: how many, and how many SVG mark groups they hold (for the tests and the log). */
+  | { type: 'rendered'; charts: number; marks: number }
+  /** Drawing failed. */
+  | { type: 'renderError'; message: string }
+  /** Run an extension command (links in the model view). */
+  | { type: 'command'; command: 'showCharts' | 'analyze'; uri?: string };

@@ -1,0 +1,170 @@
+// UI checks through the page of a real VS Code (code-server) with the extension installed from its VSIX:
+// what only the screen shows — code lens and inlay hint text, the command palette, the charts webview
+// (an SVG with marks), the prune and sweep commands with their quick inputs, squiggles and the Problems
+// panel, the .onnx custom editor. Each step saves a PNG screenshot under the artifacts folder.
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { until } from './harness.mjs';
+
+const CHARTS_FRAME = 'iframe.webview.ready';
+
+/** Runs a palette command by its title ("Attention Paths: Show Theory Charts"). */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Opens a workspace file with Quick Open (Ctrl+P). */
+async function quickOpen(page, name) {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible' });
+  await input.fill(name);
+  // Click the row of exactly this file: other names may contain the same text (model.onnx, model.attention.yaml).
+  const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }) }).first();
+  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  await row.click();
+  await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+/** The page inside the (single visible) webview. */
+function webview(page) {
+  return page.frameLocator(CHARTS_FRAME).first().frameLocator('#active-frame');
+}
+
+/**
+ * Runs every UI step; returns the list of step results. Throws on the first failed step (after saving a
+ * screenshot of the failure).
+ * @param {import('playwright-core').Page} page a page showing the workbench with the fixture workspace
+ * @param {{ artifacts: string, workspace: string, log: (m: string) => void }} o
+ */
+export async function runUiChecks(page, o) {
+  const steps = [];
+  const shot = (name) => page.screenshot({ path: path.join(o.artifacts, name) });
+  const step = async (name, fn) => {
+    const t = Date.now();
+    try {
+      await fn();
+      steps.push({ name, ok: true, ms: Date.now() - t });
+      o.log(`  ✔ ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      steps.push({ name, ok: false, ms: Date.now() - t, error: e.message });
+      o.log(`  ✖ ${name}: ${e.message}`);
+      await shot(`ui-failed-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`).catch(() => undefined);
+      throw e;
+    }
+  };
+
+  await step('the config shows the analysis code lens and the head inlay hints', async () => {
+    await quickOpen(page, 'markov.attention.yaml');
+    const lens = page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy 96.5% (GP limit 85.0%)' });
+    await lens.first().waitFor({ state: 'visible', timeout: 120_000 });
+    const text = await page.locator('.codelens-decoration').first().innerText();
+    if (!/ε_g 0\.5264 \(GP limit 0\.8022\) at N = 10, T_B = 0\.01/.test(text)) throw new Error(`code lens text: ${text}`);
+    // Compared without blanks: the editor renders spaces and inlay-hint padding as various blank characters.
+    const squeeze = (t) => t.replace(/[\s\p{Zs}\p{Cf}]+/gu, '');
+    const lines = async () => page.locator('.view-lines').innerText();
+    const hints = squeeze('heads: [2 h0 .82 #2, h1 .61 #3, 2 h0 1.00 #1, h1 .14 #4]');
+    await until('the inlay hints', async () => squeeze(await lines()).includes(hints), 30_000).catch(async (e) => {
+      const text = await lines();
+      throw new Error(`${e.message}; the editor shows: ${JSON.stringify(text)} (code points ${[...text].filter((c) => c.codePointAt(0) > 126).map((c) => c.codePointAt(0).toString(16)).join(' ')})`);
+    });
+    await until('the prunable-head squiggle', async () => (await page.locator('.squiggly-info').count()) > 0, 30_000);
+    await shot('ui-01-config-codelens.png');
+  });
+
+  await step('the palette runs "Show Theory Charts" and the webview draws SVG charts with marks', async () => {
+    await runCommand(page, 'Attention Paths: Show Theory Charts');
+    const view = webview(page);
+    await view.locator('#u1-heatmap svg').waitFor({ state: 'visible', timeout: 60_000 });
+    await view.locator('#head-scores svg').waitFor({ state: 'visible', timeout: 60_000 });
+    const cells = await view.locator('#u1-heatmap svg g.mark-rect.role-mark path').count();
+    const bars = await view.locator('#head-scores svg g.mark-rect.role-mark path').count();
+    if (cells !== 16 || bars !== 4) throw new Error(`expected 16 heatmap cells and 4 head bars, got ${cells} and ${bars}`);
+    const title = await view.locator('#u1-heatmap svg').innerHTML();
+    if (!title.includes('Order parameter U₁ (N = 10, T_B = 0.01)')) throw new Error('the heatmap title is missing');
+    await shot('ui-02-theory-charts.png');
+  });
+
+  await step('"Sweep Width" adds accuracy and ε_g against N to the charts', async () => {
+    await quickOpen(page, 'markov.attention.yaml');
+    await runCommand(page, 'Attention Paths: Sweep Width');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill('10,100,1000,10000');
+    await page.keyboard.press('Enter');
+    const view = webview(page);
+    await view.locator('#sweep svg').waitFor({ state: 'visible', timeout: 120_000 });
+    const points = await view.locator('#sweep svg g.mark-symbol.role-mark path').count();
+    if (points !== 8) throw new Error(`expected 8 sweep points (4 widths × accuracy, ε_g), got ${points}`);
+    await view.locator('#sweep').scrollIntoViewIfNeeded();
+    await shot('ui-03-width-sweep.png');
+  });
+
+  await step('"Prune Heads..." offers the heads by relevance and writes the plan with the predicted effect', async () => {
+    await quickOpen(page, 'markov.attention.yaml');
+    await runCommand(page, 'Attention Paths: Prune Heads...');
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'layer 1 · head 1' }).first();
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    const rowText = await row.innerText();
+    if (!/relevance 0\.138 · rank #4/.test(rowText)) throw new Error(`head row: ${rowText}`);
+    await shot('ui-04-prune-pick.png');
+    await page.keyboard.press('Enter'); // accept the pre-selected head (below the threshold)
+    const file = page.locator('.quick-input-widget input');
+    await until('the save dialog', async () => /pruned-heads\.json$/.test(await file.inputValue()), 30_000);
+    await page.keyboard.press('Enter');
+    const toast = page.locator('.notifications-toasts', { hasText: 'Removing L1h1; predicted accuracy 96.5% → 93.5%' });
+    await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
+    const plan = path.join(o.workspace, 'markov.pruned-heads.json');
+    await until('the plan file', () => existsSync(plan), 10_000);
+    const removed = JSON.parse(readFileSync(plan, 'utf8')).removed.map((h) => `${h.layer}.${h.head}`);
+    if (removed.join() !== '1.1') throw new Error(`plan removes ${removed}`);
+    await shot('ui-05-prune-result.png');
+  });
+
+  await step('a broken config shows error squiggles and its problems in the Problems panel', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await quickOpen(page, 'broken.attention.yaml');
+    await until('error squiggles', async () => (await page.locator('.squiggly-error').count()) >= 2, 30_000);
+    await runCommand(page, 'View: Focus Problems');
+    const row = page.locator('.markers-panel .monaco-list-row', { hasText: 'temperature (T_B) must be a number > 0 (got -0.5)' });
+    await row.first().waitFor({ state: 'visible', timeout: 30_000 });
+    await page.locator('.markers-panel .monaco-list-row', { hasText: 'unknown key "widht"; did you mean "widths"?' }).first().waitFor({ state: 'visible' });
+    await shot('ui-06-problems.png');
+  });
+
+  await step('the .onnx custom editor opens and lists the attention blocks and heads', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await quickOpen(page, 'model.onnx');
+    const view = webview(page);
+    await view.locator('h3', { hasText: 'Block 0' }).waitFor({ state: 'visible', timeout: 60_000 });
+    const heads = await view.locator('.head').count();
+    if (heads !== 8) throw new Error(`expected 8 heads (2 blocks × 4), got ${heads}`);
+    await shot('ui-07-onnx-editor.png');
+  });
+
+  await step('once a config analyses the model: its prediction next to the Python code, relevance bars in the model view', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await runCommand(page, 'View: Hide Panel');
+    await quickOpen(page, 'model.attention.yaml');
+    await page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 120_000 });
+    await quickOpen(page, 'train.py');
+    await page.locator('.codelens-decoration', { hasText: 'model.onnx: Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.locator('.codelens-decoration', { hasText: 'Head ranking: #1' }).first().waitFor({ state: 'visible' });
+    await shot('ui-08-python-codelens.png');
+    await quickOpen(page, 'model.onnx');
+    const view = webview(page);
+    await view.locator('.head .value', { hasText: '(#1)' }).waitFor({ state: 'visible', timeout: 60_000 });
+    const ranked = await view.locator('.head .value', { hasText: /relevance \d\.\d{3} \(#\d\)/ }).count();
+    if (ranked !== 8) throw new Error(`expected relevance on 8 heads, got ${ranked}`);
+    await shot('ui-09-onnx-editor-relevance.png');
+  });
+
+  return steps;
+}

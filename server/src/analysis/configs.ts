@@ -1,0 +1,383 @@
+/**
+ * The analysis state of every config file the server knows (open in an editor, or found in the
+ * workspace): parse on each change, then — after a short pause in typing, and only in a trusted
+ * workspace — analyse in a worker. A change that alters the config's content key cancels the stale job;
+ * identical content reuses the cached report. Requests (analyze, sweep, prune) join the same jobs.
+ *
+ * No LSP types here: the server wires `ConfigHost` to diagnostics, code lens refresh, progress and
+ * notifications.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseConfig, type ParseConfigResult } from '../config/load';
+import { ConfigOutline } from '../config/outline';
+import type { AnalysisConfig } from '../config/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
+import type { AnalysisState, ServerSettings } from '../protocol';
+import type { HeadIndex } from '../pipeline/silence';
+import type { PruneSummary } from '../pipeline/pruneModel';
+import { configInputs, contentKey, LruCache } from './cache';
+import { JobCancelled, JobRunner } from './jobs';
+import type { JobProgress } from './jobTypes';
+
+/** One config file and what is known about it. */
+export interface ConfigDoc {
+  uri: string;
+  /** File-system path of `uri`. */
+  path: string;
+  /** Editor version (-1 for a file read from disk). */
+  version: number;
+  open: boolean;
+  text: string;
+  outline: ConfigOutline;
+  parsed: ParseConfigResult;
+  /** The config the analysis runs on (settings applied), when the text has no errors. */
+  config?: AnalysisConfig;
+  state: AnalysisState;
+  /** Content key of the analysis that `state` / `report` belong to. */
+  key?: string;
+  report?: AnalysisReport;
+  sweep?: SweepReport;
+  /** One-line reason when `state` is `error`. */
+  error?: string;
+  progress?: JobProgress;
+  /** Aborts this document's own (automatic) analysis. */
+  controller?: AbortController;
+  timer?: NodeJS.Timeout;
+}
+
+/** A started work-done progress (the server maps it to LSP `$/progress`). */
+export interface ProgressHandle {
+  report(p: JobProgress): void;
+  done(): void;
+}
+
+/** What the analyses need from the language server. */
+export interface ConfigHost {
+  settings(): ServerSettings;
+  trusted(): boolean;
+  /** The state, report or diagnostics-relevant facts of `doc` changed. */
+  changed(doc: ConfigDoc): void;
+  /** Starts a work-done progress; `cancel` is called when the user cancels it. */
+  beginProgress(title: string, cancel: () => void): ProgressHandle | undefined;
+  log(message: string): void;
+}
+
+/** Options of a request-driven run. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: JobProgress) => void;
+}
+
+/** Thrown for requests that cannot run (config errors, restricted mode); the message is one readable paragraph. */
+export class NotRunnable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotRunnable';
+  }
+}
+
+/**
+ * The config to analyse: the parsed config with the user's default temperature when the file leaves
+ * `temperature` out (the CLI uses CONFIG_DEFAULTS; the editor lets the setting decide).
+ */
+export function effectiveConfig(parsed: ParseConfigResult, outline: ConfigOutline, settings: ServerSettings): AnalysisConfig | undefined {
+  if (!parsed.config) return undefined;
+  if (outline.has('/temperature')) return parsed.config;
+  return { ...parsed.config, temperature: settings.temperature };
+}
+
+export class ConfigAnalyses {
+  private readonly docs = new Map<string, ConfigDoc>();
+  private readonly reports = new LruCache<AnalysisReport>(32);
+  private readonly sweeps = new LruCache<SweepReport>(16);
+  private readonly silenced = new LruCache<Metrics>(64);
+
+  /**
+   * @param runner the worker-thread job runner
+   * @param host callbacks into the server
+   * @param debounceMs pause after the last edit before an automatic analysis starts
+   */
+  constructor(
+    private readonly runner: JobRunner,
+    private readonly host: ConfigHost,
+    private readonly debounceMs = 300,
+  ) {}
+
+  get(uri: string): ConfigDoc | undefined {
+    return this.docs.get(uri);
+  }
+
+  /**
+   * A config's text changed (opened, edited, or read from disk). Parses it, reports, and — when `open`
+   * and the text is valid and the workspace trusted — schedules its analysis.
+   */
+  update(uri: string, text: string, version: number, open: boolean): ConfigDoc {
+    const prev = this.docs.get(uri);
+    if (prev && prev.open && !open) return prev; // the editor's text wins over the file on disk
+    const path = fileURLToPath(uri);
+    const outline = new ConfigOutline(text);
+    const parsed = parseConfig(text, path);
+    const doc: ConfigDoc = prev ?? { uri, path, version, open, text, outline, parsed, state: 'idle' };
+    Object.assign(doc, { version, open, text, outline, parsed, config: effectiveConfig(parsed, outline, this.host.settings()) });
+    this.docs.set(uri, doc);
+    this.schedule(doc);
+    return doc;
+  }
+
+  /** The editor closed the document: stop its automatic analysis; keep it known (diagnostics stay). */
+  close(uri: string): void {
+    const doc = this.docs.get(uri);
+    if (!doc) return;
+    doc.open = false;
+    clearTimeout(doc.timer);
+    doc.controller?.abort();
+  }
+
+  /** The file is gone: forget it. */
+  remove(uri: string): ConfigDoc | undefined {
+    const doc = this.docs.get(uri);
+    if (!doc) return undefined;
+    clearTimeout(doc.timer);
+    doc.controller?.abort();
+    this.docs.delete(uri);
+    return doc;
+  }
+
+  /** Settings or trust changed: re-derive every config and reschedule the open ones. */
+  refreshAll(): void {
+    for (const doc of this.docs.values()) {
+      doc.config = effectiveConfig(doc.parsed, doc.outline, this.host.settings());
+      this.schedule(doc);
+    }
+  }
+
+  /** Files changed on disk: re-check every config that names one of them (existence, and content keys). */
+  inputsChanged(paths: string[]): void {
+    const changed = new Set(paths);
+    for (const doc of this.docs.values()) {
+      const refs = doc.config ? configInputs(doc.config) : [];
+      const mentions = refs.some((p) => changed.has(p)) || doc.parsed.issues.some((i) => paths.some((p) => i.message.includes(p)));
+      if (!mentions) continue;
+      doc.parsed = parseConfig(doc.text, doc.path);
+      doc.config = effectiveConfig(doc.parsed, doc.outline, this.host.settings());
+      this.schedule(doc);
+    }
+  }
+
+  /** The latest analysis of a config that reads `modelPath` (attention.kind model), if one succeeded. */
+  modelAnalysis(modelPath: string): { doc: ConfigDoc; report: AnalysisReport } | undefined {
+    for (const doc of this.docs.values()) {
+      if (doc.report && doc.config?.attention?.model === modelPath) return { doc, report: doc.report };
+    }
+    return undefined;
+  }
+
+  /**
+   * The config at `uri` as an analysis would run it (its editor text, else the file).
+   * @throws NotRunnable for config errors or an untrusted workspace
+   */
+  async runnableConfig(uri: string): Promise<AnalysisConfig> {
+    return this.runnable(await this.docFor(uri));
+  }
+
+  /**
+   * Analyses the config at `uri` (its editor text, else the file) and resolves with the report; reuses a
+   * cached report for the same content unless `force`.
+   * @throws NotRunnable for config errors or an untrusted workspace; JobError when the analysis fails;
+   *   JobCancelled when `signal` fires first.
+   */
+  async analyze(uri: string, opts: RequestOptions & { force?: boolean } = {}): Promise<{ report: AnalysisReport; cached: boolean }> {
+    const doc = await this.docFor(uri);
+    const config = this.runnable(doc);
+    const key = await contentKey('analyze', config);
+    return this.runAnalysis(doc, key, config, { ...opts });
+  }
+
+  /**
+   * Width sweep of the config at `uri` (finite width versus GP, THEORY.md sections c and e).
+   * @throws as `analyze`
+   */
+  async sweep(uri: string, widths: number[], opts: RequestOptions = {}): Promise<SweepReport> {
+    const doc = await this.docFor(uri);
+    const config = this.runnable(doc);
+    const key = await contentKey('sweep', config, widths);
+    let sweep = this.sweeps.get(key);
+    if (!sweep) {
+      sweep = await this.runner.run(key, { kind: 'sweep', config, widths }, opts);
+      this.sweeps.set(key, sweep);
+    }
+    doc.sweep = sweep;
+    this.host.changed(doc);
+    return sweep;
+  }
+
+  /**
+   * Predicted metrics with `removed` heads silenced together, from the config's current analysis
+   * (analysed first when needed).
+   * @throws as `analyze`
+   */
+  async silence(uri: string, removed: HeadIndex[], opts: RequestOptions = {}): Promise<{ report: AnalysisReport; metrics: Metrics }> {
+    const { report } = await this.analyze(uri, opts);
+    const doc = this.docs.get(uri)!;
+    const config = this.runnable(doc);
+    const order = [...removed].sort((a, b) => a.layer - b.layer || a.head - b.head);
+    const key = await contentKey('silence', config, order);
+    let metrics = this.silenced.get(key);
+    if (!metrics) {
+      metrics = await this.runner.run(key, { kind: 'silence', config, U1: report.U[0], removed: order }, opts);
+      this.silenced.set(key, metrics);
+    }
+    return { report, metrics };
+  }
+
+  /**
+   * Prunes heads from the ONNX model a config analyses and writes the pruned model to `output` (verified,
+   * and measured when the data has labels). Never cached: it writes a file.
+   * @throws NotRunnable when the config does not analyse a model; JobError with the pruner's reason
+   *   (nothing is written then)
+   */
+  async pruneModel(uri: string, heads: HeadIndex[], output: string, overwrite: boolean, opts: RequestOptions = {}): Promise<PruneSummary> {
+    const doc = await this.docFor(uri);
+    const config = this.runnable(doc);
+    const model = config.attention?.kind === 'model' ? config.attention.model : undefined;
+    if (!model) throw new NotRunnable(`${doc.path} does not analyse an ONNX model (attention.kind model), so there is no model to prune`);
+    const job = { model, out: output, heads, config, force: overwrite };
+    return this.runner.run(`prune:${output}:${Date.now()}`, { kind: 'pruneModel', job }, opts);
+  }
+
+  /** Stops all automatic analyses (shutdown). */
+  dispose(): void {
+    for (const doc of this.docs.values()) {
+      clearTimeout(doc.timer);
+      doc.controller?.abort();
+    }
+  }
+
+  private async docFor(uri: string): Promise<ConfigDoc> {
+    const known = this.docs.get(uri);
+    if (known) return known;
+    let text: string;
+    try {
+      text = await readFile(fileURLToPath(uri), 'utf8');
+    } catch (e) {
+      throw new NotRunnable(`cannot read ${fileURLToPath(uri)}: ${(e as Error).message}`);
+    }
+    return this.update(uri, text, -1, false);
+  }
+
+  private runnable(doc: ConfigDoc): AnalysisConfig {
+    const errors = doc.parsed.issues.filter((i) => i.severity === 'error');
+    if (errors.length || !doc.config) {
+      const first = errors[0];
+      const where = first ? `${first.line}:${first.column}: ${first.message}` : 'the config is not valid';
+      throw new NotRunnable(`${doc.path} has ${errors.length || 1} error(s); fix them first (${where})`);
+    }
+    if (!this.host.trusted()) {
+      throw new NotRunnable('this workspace is in Restricted Mode: Attention Paths runs no analysis until you trust the workspace');
+    }
+    return doc.config;
+  }
+
+  /** Decides what a changed document needs: nothing to run (invalid, restricted, closed) or a debounced analysis. */
+  private schedule(doc: ConfigDoc): void {
+    clearTimeout(doc.timer);
+    const hasErrors = doc.parsed.issues.some((i) => i.severity === 'error') || !doc.config;
+    if (hasErrors || !this.host.trusted()) {
+      doc.controller?.abort();
+      doc.controller = undefined;
+      Object.assign(doc, { state: hasErrors ? 'invalid' : 'restricted', key: undefined, report: undefined, error: undefined, progress: undefined });
+      this.host.changed(doc);
+      return;
+    }
+    if (doc.open && (doc.state === 'idle' || doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'queued';
+    else if (!doc.open && (doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'idle';
+    this.host.changed(doc); // diagnostics of the new text right away; the analysis follows after the pause
+    if (!doc.open) return;
+    const version = doc.version;
+    doc.timer = setTimeout(() => {
+      void this.autoAnalyze(doc, version);
+    }, this.debounceMs);
+  }
+
+  private async autoAnalyze(doc: ConfigDoc, version: number): Promise<void> {
+    const config = doc.config;
+    if (!config) return;
+    const key = await contentKey('analyze', config);
+    if (doc.version !== version || !doc.open) return; // edited again while hashing: that edit schedules its own run
+    if (doc.key === key && (doc.state === 'done' || doc.state === 'running' || doc.state === 'queued')) return;
+    doc.controller?.abort(); // the input changed: the previous job is stale
+    const controller = new AbortController();
+    doc.controller = controller;
+    try {
+      await this.runAnalysis(doc, key, config, { signal: controller.signal, serverProgress: true });
+    } catch (e) {
+      if (!(e instanceof JobCancelled)) this.host.log(`analysis of ${doc.path} failed: ${(e as Error).message}`);
+    }
+  }
+
+  private async runAnalysis(
+    doc: ConfigDoc,
+    key: string,
+    config: AnalysisConfig,
+    opts: RequestOptions & { force?: boolean; serverProgress?: boolean },
+  ): Promise<{ report: AnalysisReport; cached: boolean }> {
+    const cached = opts.force ? undefined : this.reports.get(key);
+    if (cached) {
+      doc.key = key;
+      this.set(doc, key, { state: 'done', report: cached, error: undefined, progress: undefined });
+      return { report: cached, cached: true };
+    }
+    const joining = this.runner.has(key);
+    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', report: undefined, error: undefined, progress: undefined });
+    const name = doc.path.replace(/^.*[\\/]/, '');
+    // The automatic analysis reports through LSP work-done progress (cancellable there); a command shows
+    // its own cancellable notification in the client, so it opens none here.
+    const handle = opts.serverProgress && !joining ? this.host.beginProgress(`Analyzing ${name}`, () => doc.controller?.abort()) : undefined;
+    let lastStage = '';
+    try {
+      const report = await this.runner.run(
+        key,
+        { kind: 'analyze', config, maxPaths: this.host.settings().maxPaths },
+        {
+          signal: opts.signal,
+          onStart: () => this.set(doc, key, { state: 'running' }),
+          onProgress: (p) => {
+            handle?.report(p);
+            opts.onProgress?.(p);
+            if (doc.key !== key) return;
+            doc.progress = p;
+            if (p.stage !== lastStage) {
+              lastStage = p.stage;
+              this.host.changed(doc);
+            }
+          },
+        },
+      );
+      this.reports.set(key, report);
+      this.set(doc, key, { state: 'done', report, error: undefined, progress: undefined });
+      return { report, cached: false };
+    } catch (e) {
+      const cancelled = e instanceof JobCancelled;
+      // A cancelled caller does not decide the document's state while someone else still runs the job.
+      if (!(cancelled && this.runner.has(key))) {
+        this.set(doc, key, cancelled ? { state: 'cancelled', progress: undefined } : { state: 'error', error: firstLine((e as Error).message), progress: undefined });
+      }
+      throw e;
+    } finally {
+      handle?.done();
+    }
+  }
+
+  /** Updates `doc` when `key` is (or becomes) its current analysis; stale results are dropped. */
+  private set(doc: ConfigDoc, key: string, patch: Partial<ConfigDoc>): void {
+    if (patch.state === 'queued') doc.key = key;
+    if (doc.key !== key) return;
+    Object.assign(doc, patch);
+    this.host.changed(doc);
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
+}

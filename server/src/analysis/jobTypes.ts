@@ -1,0 +1,49 @@
+/**
+ * What the server's main thread asks a worker thread to do, and what comes back. Internal to the
+ * server (the client never sees these; its protocol is `protocol.ts`).
+ */
+import type { AnalysisConfig } from '../config/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
+import type { InspectSummary } from '../onnx/inspect';
+import type { HeadIndex } from '../pipeline/silence';
+import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
+
+export type JobSpec =
+  /** The main job (pipeline/analyze.ts). Refused before the solve when the config has more than `maxPaths` paths. */
+  | { kind: 'analyze'; config: AnalysisConfig; maxPaths: number }
+  /** Finite width versus GP over widths N. */
+  | { kind: 'sweep'; config: AnalysisConfig; widths: number[] }
+  /** Metrics with several heads silenced together, from a report's U₁ (`U1` = report.U[0]). */
+  | { kind: 'silence'; config: AnalysisConfig; U1: number[][]; removed: HeadIndex[] }
+  /** Model summary of an `.onnx` file (onnx/inspect.ts). */
+  | { kind: 'inspect'; path: string }
+  /** Prune heads from an ONNX model, verify and measure (pipeline/pruneModel.ts). */
+  | { kind: 'pruneModel'; job: Omit<PruneJob, 'onProgress'> };
+
+/** The result type of each job kind. */
+export interface JobResults {
+  analyze: AnalysisReport;
+  sweep: SweepReport;
+  silence: Metrics;
+  inspect: InspectSummary;
+  pruneModel: PruneSummary;
+}
+
+/** Data given to a worker at start (`workerData`). */
+export interface WorkerInput {
+  spec: JobSpec;
+}
+
+/** Messages a worker posts to the main thread. */
+export type WorkerMessage =
+  | { type: 'progress'; stage: string; message: string; fraction?: number }
+  | { type: 'done'; result: unknown }
+  | { type: 'failed'; name: string; message: string; stack?: string };
+
+/** Progress of a job as the server reports it: a message and, when it can be estimated, a percentage. */
+export interface JobProgress {
+  stage: string;
+  message: string;
+  /** 0–100 */
+  percent?: number;
+}

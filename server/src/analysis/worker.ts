@@ -1,0 +1,53 @@
+/**
+ * Worker-thread entry point (bundled as dist/worker.js): runs one job of `jobTypes.ts` with the shared
+ * pipeline and posts progress and the result to the main thread, then exits. The main thread stops
+ * stale work by terminating the worker, because the solver's inner loops do not yield often enough for
+ * a cooperative abort to be prompt.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { analyzePrepared, sweep } from '../pipeline/analyze';
+import { prepare, type ProgressFn } from '../pipeline/prepare';
+import { predictWithHeadsRemoved } from '../pipeline/silence';
+import { inspectModel } from '../onnx/inspect';
+import { runPruneJob } from '../pipeline/pruneModel';
+import type { JobSpec, WorkerInput, WorkerMessage } from './jobTypes';
+
+const port = parentPort;
+if (!port) throw new Error('worker.js must run in a worker thread');
+const post = (m: WorkerMessage) => port.postMessage(m);
+const onProgress: ProgressFn = (stage, message, fraction) => post({ type: 'progress', stage, message, fraction });
+
+async function run(spec: JobSpec): Promise<unknown> {
+  switch (spec.kind) {
+    case 'analyze': {
+      const p = await prepare(spec.config, onProgress);
+      if (p.paths.length > spec.maxPaths) {
+        // The solve scales with (paths)² per layer product; refusing early keeps a typo from tying up the machine.
+        throw new Error(
+          `this config has ${p.paths.length} attention paths (heads [${p.settings.heads.join(', ')}]), more than the setting attentionPaths.maxPaths = ${spec.maxPaths}; raise the setting to analyse it`,
+        );
+      }
+      return analyzePrepared(p, spec.config, { onProgress });
+    }
+    case 'sweep':
+      return sweep(spec.config, spec.widths, { onProgress });
+    case 'silence': {
+      const p = await prepare(spec.config, onProgress);
+      onProgress('predict', `predictor with ${spec.removed.length} head(s) silenced`);
+      return predictWithHeadsRemoved(p, spec.U1, spec.removed);
+    }
+    case 'inspect':
+      return inspectModel(spec.path);
+    case 'pruneModel':
+      return runPruneJob({ ...spec.job, onProgress });
+  }
+}
+
+const { spec } = workerData as WorkerInput;
+run(spec).then(
+  (result) => post({ type: 'done', result }),
+  (e: unknown) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    post({ type: 'failed', name: err.name, message: err.message, stack: err.stack });
+  },
+);

@@ -1,0 +1,238 @@
+/**
+ * `attention-paths train [CONFIG] [--task markov|markov-2paths|mnist-oneshot | --data X.npz] [--heads 2,2] [--width N]
+ *  [--G g] [--epochs E] [--lr r] [--batch B] [--seed s] [--P n] [--P-test n] [--theory-P n]
+ *  [--markov-visible n] [--markov-steps S] [--backend auto|gpu|wasm|cpu] --out DIR [--force] [--quiet]`
+ *
+ * Trains the theory's network class by gradient descent, exports it to ONNX, and runs the paper's pruning
+ * experiment on it (see `train/run.ts`). Exit code 0 on success, 1 with a one-line reason on failure (nothing
+ * written), 2 for usage errors.
+ */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/load';
+import { defaultConfig } from '../config/defaults';
+import { ConfigError, type AnalysisConfig } from '../config/types';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../train/backend';
+import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../train/run';
+
+/** Help text of `train`. */
+export const TRAIN_USAGE = `Usage:
+  attention-paths train [CONFIG] [--task markov|markov-2paths|mnist-oneshot | --data X.npz] --out DIR
+                        [--heads 2,2] [--width N] [--G g] [--epochs E] [--lr r] [--batch B] [--seed s]
+                        [--P n] [--P-test n] [--theory-P n] [--markov-visible n] [--markov-steps S]
+                        [--backend auto|gpu|wasm|cpu] [--force] [--quiet]
+
+Trains the attention-path theory's network (learned per-head Q/K reading the raw input at every layer, linear
+value path, heads summed with 1/sqrt(H), no residual, MLP or LayerNorm) by gradient descent (Adam, MSE to ±1
+labels) with TensorFlow.js; exports it to ONNX (checked in ONNX Runtime to ${1e-5} and by the attention detector);
+removes each head in turn (remaining heads of its layer × sqrt(H/(H-1))) and compares the test-accuracy drops
+with the theory's head scores for the trained Q/K (Spearman rank correlation), and the theory's U_1 with the
+trained value weights' U_GD = W Wᵀ/N_1.
+
+Writes DIR/${TRAIN_OUTPUTS.join(', DIR/')}.
+
+Options:
+  CONFIG            analysis config (YAML/JSON): task or data, seed, readout, and the theory's widths,
+                    variances, temperature and solver (defaults: N = 10, T_B = 0.01, as the paper's theory)
+  --task T          built-in task (overrides the config); default markov
+  --data X.npz      task file with X_train [P, N0, T], y_train, X_test, y_test (overrides the config)
+  --heads 2,2       heads per layer of the trained network (default ${TRAIN_DEFAULTS.heads.join(',')})
+  --width N         width of every layer of the trained network, N_1 = … = N_a (default ${TRAIN_DEFAULTS.width})
+  --G g             query/key dimension (default ${TRAIN_DEFAULTS.G})
+  --epochs E        passes over the training set (default ${TRAIN_DEFAULTS.epochs})
+  --lr r            Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})
+  --batch B         examples per Adam step (default ${TRAIN_DEFAULTS.batchSize})
+  --seed s          seed of the task, the initialization and the batch order (default: the config's, 0)
+  --P n, --P-test n training / test sequences of a built-in task (defaults: markov ${TRAIN_DEFAULTS.markov.P} / ${TRAIN_DEFAULTS.markov.P_test},
+                    mnist-oneshot ${TRAIN_DEFAULTS.mnist.P} / ${TRAIN_DEFAULTS.mnist.P_test})
+  --theory-P n      training sequences the theory uses, a class-balanced subset (default: markov ${TRAIN_DEFAULTS.markov.theoryP},
+                    mnist-oneshot ${TRAIN_DEFAULTS.mnist.theoryP}, data files ${TRAIN_DEFAULTS.dataTheoryP})
+  --markov-visible n, --markov-steps S
+                    size of the Markov task (default ${TRAIN_DEFAULTS.markov.visible} visible features, ${TRAIN_DEFAULTS.markov.steps} steps, so gradient descent
+                    learns it in well under a minute on 2 cores; the paper's size is 200 and 30)
+  --backend B       auto (tfjs-node-gpu when installed with its binary, else wasm, else cpu), gpu, wasm or cpu
+  --force           replace existing output files (never done without it)
+  --quiet           no progress on stderr`;
+
+class UsageError extends Error {}
+
+function positiveInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`--${name}: "${text}" is not a positive integer`);
+  return v;
+}
+
+function positiveNumber(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`--${name}: "${text}" is not a number > 0`);
+  return v;
+}
+
+function headList(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const hs = text.split(',').map((s) => s.trim());
+  if (hs.length === 0 || hs.some((s) => !/^[1-9][0-9]*$/.test(s))) throw new UsageError(`--heads: "${text}" is not a list of positive integers such as 2,2`);
+  return hs.map(Number);
+}
+
+/** Where the command writes: stdout for the summary, stderr for progress, warnings and errors. */
+export interface TrainIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+function progressPrinter(err: TrainIO['stderr']) {
+  const start = Date.now();
+  let last = 0;
+  return (stage: string, message: string) => {
+    const now = Date.now();
+    if (now - start < 1000 || now - last < 250) return;
+    last = now;
+    err.write(`[${((now - start) / 1000).toFixed(1)} s] ${stage}: ${message}\n`);
+  };
+}
+
+/**
+ * Parses `argv` (the arguments after `train`) into a job.
+ * @throws UsageError for unknown options or malformed values; ConfigError for a bad config file.
+ */
+export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress'], io: TrainIO = process): TrainJob {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        task: { type: 'string' },
+        data: { type: 'string' },
+        heads: { type: 'string' },
+        width: { type: 'string' },
+        G: { type: 'string' },
+        epochs: { type: 'string' },
+        lr: { type: 'string' },
+        batch: { type: 'string' },
+        seed: { type: 'string' },
+        P: { type: 'string' },
+        'P-test': { type: 'string' },
+        'theory-P': { type: 'string' },
+        'markov-visible': { type: 'string' },
+        'markov-steps': { type: 'string' },
+        backend: { type: 'string' },
+        out: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: o, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`train takes at most one CONFIG file, got ${positionals.length}: ${positionals.join(' ')}`);
+  if (!o.out) throw new UsageError('train needs --out DIR (the folder for model.onnx, attention.npz, weights.npz, train-report.json)');
+  if (o.task !== undefined && o.data !== undefined) throw new UsageError('give either --task or --data, not both');
+  if (o.task !== undefined && !['markov', 'markov-2paths', 'mnist-oneshot'].includes(o.task)) {
+    throw new UsageError(`--task: "${o.task}" is not a built-in task (markov, markov-2paths, mnist-oneshot)`);
+  }
+  if (o.backend !== undefined && !BACKEND_PREFERENCES.includes(o.backend as BackendPreference)) {
+    throw new UsageError(`--backend: "${o.backend}" is not one of ${BACKEND_PREFERENCES.join(', ')}`);
+  }
+  let seed: number | undefined;
+  if (o.seed !== undefined) {
+    seed = Number(o.seed);
+    if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: "${o.seed}" is not an integer`);
+  }
+  const heads = headList(o.heads);
+  const job = {
+    width: positiveInt('width', o.width),
+    G: positiveInt('G', o.G),
+    epochs: positiveInt('epochs', o.epochs),
+    learningRate: positiveNumber('lr', o.lr),
+    batchSize: positiveInt('batch', o.batch),
+    P: positiveInt('P', o.P),
+    P_test: positiveInt('P-test', o['P-test']),
+    theoryP: positiveInt('theory-P', o['theory-P']),
+    markovVisible: positiveInt('markov-visible', o['markov-visible']),
+    markovSteps: positiveInt('markov-steps', o['markov-steps']),
+  };
+
+  const config: AnalysisConfig = positionals[0]
+    ? loadConfig(positionals[0], { onWarning: (w) => io.stderr.write(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) })
+    : defaultConfig();
+  // The embedded default names the Markov task's readout; without a config file the task decides (one-shot: mean).
+  if (!positionals[0]) delete config.readout;
+  if (o.task !== undefined) {
+    config.task = o.task as AnalysisConfig['task'];
+    delete config.data;
+  } else if (o.data !== undefined) {
+    config.data = resolve(o.data);
+    delete config.task;
+    delete config.P;
+    delete config.P_test;
+  }
+  if (seed !== undefined) config.seed = seed;
+  // The config's attention settings describe other runs; the theory here always uses the trained Q/K.
+  delete config.attention;
+  const fromConfig = Array.isArray(config.heads) ? config.heads : undefined;
+  delete config.heads;
+  const isMarkov = config.task === 'markov' || config.task === 'markov-2paths';
+  if (!isMarkov && (job.markovVisible !== undefined || job.markovSteps !== undefined)) {
+    throw new UsageError('--markov-visible / --markov-steps apply to the Markov task only');
+  }
+  return {
+    config,
+    heads: heads ?? fromConfig ?? [...TRAIN_DEFAULTS.heads],
+    G: job.G ?? TRAIN_DEFAULTS.G,
+    width: job.width ?? TRAIN_DEFAULTS.width,
+    epochs: job.epochs ?? TRAIN_DEFAULTS.epochs,
+    learningRate: job.learningRate ?? TRAIN_DEFAULTS.learningRate,
+    batchSize: job.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    P: job.P ?? config.P,
+    P_test: job.P_test ?? config.P_test,
+    markovVisible: job.markovVisible,
+    markovSteps: job.markovSteps,
+    theoryP: job.theoryP,
+    backend: (o.backend as BackendPreference | undefined) ?? 'auto',
+    out: resolve(o.out),
+    force: !!o.force,
+    progress: o.quiet ? undefined : onProgress,
+  };
+}
+
+/**
+ * The `train` command: parses `argv` (arguments after `train`), runs the job, prints the summary on stdout.
+ * @param io where to write (default: the process's stdout and stderr).
+ * @returns the exit code: 0 on success, 1 on failure (one-line reason on stderr; nothing written), 2 on usage errors.
+ */
+export async function runTrain(argv: string[], io: TrainIO = process): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(`${TRAIN_USAGE}\n`);
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSigint);
+  try {
+    const job = parseTrainArgs(argv, progressPrinter(io.stderr), io);
+    job.signal = controller.signal;
+    const report = await runTrainJob(job);
+    io.stdout.write(formatTrainReport(report) + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr.write(`attention-paths train: ${e.message}\n(see attention-paths train --help)\n`);
+      return 2;
+    }
+    if (e instanceof ConfigError) {
+      io.stderr.write(e.message + '\n');
+      return 1;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    io.stderr.write(`attention-paths train: ${msg.split('\n')[0]}\n`);
+    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);
+    return 1;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * The custom part of the protocol between the extension (client/) and the language server (server.ts):
+ * every request and notification beyond standard LSP, with their parameter and result types. Both sides
+ * import this one file (like rust-analyzer's lsp_ext.ts); it has no vscode or LSP-library import, so the
+ * client bundles it without pulling in the server.
+ *
+ * Conventions: URIs are `file://` URI strings as LSP sends them. Layers and heads are 0-based, as in the
+ * report and the path labels. A request that fails answers with an LSP ResponseError whose message is
+ * one line a person can read; a cancelled request answers with the LSP RequestCancelled code.
+ */
+import type { AnalysisReport, HeadScore, Metrics, SweepReport } from './report/types';
+import type { InspectSummary } from './onnx/inspect';
+
+export type { AnalysisReport, SweepReport, Metrics, HeadScore };
+
+/** The language client's id; `attentionPaths.trace.server` is read under this name. */
+export const CLIENT_ID = 'attentionPaths';
+
+/**
+ * Config files the server treats as analysis configs. Documented in the README; the same globs are in
+ * package.json (jsonValidation, yamlValidation, activationEvents).
+ */
+export const CONFIG_GLOBS = ['**/*.attention.yaml', '**/*.attention.yml', '**/*.attention.json', '**/attention-paths.yaml', '**/attention-paths.yml', '**/attention-paths.json'];
+
+/** Whether a file name (or path) matches one of `CONFIG_GLOBS`. */
+export function isConfigFileName(fileName: string): boolean {
+  const base = fileName.replace(/^.*[\\/]/, '');
+  return /\.attention\.(ya?ml|json)$/i.test(base) || /^attention-paths\.(ya?ml|json)$/i.test(base);
+}
+
+/** Whether a file name (or path) is an ONNX model. */
+export function isModelFileName(fileName: string): boolean {
+  return /\.onnx$/i.test(fileName);
+}
+
+/** Command ids (package.json `contributes.commands`); code lenses of the server name them too. */
+export const Commands = {
+  analyze: 'attentionPaths.analyze',
+  showCharts: 'attentionPaths.showCharts',
+  pruneHeads: 'attentionPaths.pruneHeads',
+  sweepWidth: 'attentionPaths.sweepWidth',
+  restartServer: 'attentionPaths.restartServer',
+  showOutput: 'attentionPaths.showOutput',
+} as const;
+
+/** Settings under `attentionPaths.*` that the server uses (package.json `contributes.configuration`). */
+export interface ServerSettings {
+  /** T_B used when a config leaves `temperature` out. Default 0.01 (the CLI's default). */
+  temperature: number;
+  /** Heads whose relevance score (max-normalized, THEORY.md section g) is below this get an information diagnostic. */
+  prunableScoreThreshold: number;
+  /** Configs with more attention paths H_1···H_L than this are not analysed (the solve grows with paths²). */
+  maxPaths: number;
+  /** `auto`: large matrix products in ONNX Runtime's CPU engine when it loads; `js`: plain JavaScript only. */
+  computeBackend: 'auto' | 'js';
+  /** Show code lenses (configs and Python files). */
+  codeLensEnabled: boolean;
+}
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  temperature: 0.01,
+  prunableScoreThreshold: 0.2,
+  maxPaths: 256,
+  computeBackend: 'auto',
+  codeLensEnabled: true,
+};
+
+/** What the server passes in `initializationOptions`. */
+export interface InitializationOptions {
+  /** `vscode.workspace.isTrusted` at start. In an untrusted workspace nothing is analysed (no model is run). */
+  trusted: boolean;
+}
+
+/** The analysis state of one config document. */
+export type AnalysisState =
+  /** Valid, not analysed (a file that is not open in an editor). */
+  | 'idle'
+  /** Config errors: fix them first (see the diagnostics). */
+  | 'invalid'
+  /** The workspace is not trusted: nothing runs. */
+  | 'restricted'
+  | 'queued'
+  | 'running'
+  | 'done'
+  | 'error'
+  | 'cancelled';
+
+/**
+ * A token for LSP work-done progress that the client created for one request (LSP `WorkDoneProgressParams`);
+ * the server reports the job's stages on it, which the client shows in its progress notification.
+ */
+export interface WithProgressToken {
+  workDoneToken?: string | number;
+}
+
+/** A head, 0-based layer and head. */
+export interface HeadRef {
+  layer: number;
+  head: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Requests (client → server)
+
+/**
+ * `attentionPaths/analyze`: analyse a config (open or on disk) and answer with its report. Reuses the
+ * running job or the cached report for identical content unless `force`. Cancelling the request cancels
+ * the work when nobody else waits for it.
+ */
+export const AnalyzeRequest = 'attentionPaths/analyze';
+export interface AnalyzeParams extends WithProgressToken {
+  uri: string;
+  /** Run again even when a report for this content is cached. */
+  force?: boolean;
+}
+export interface AnalyzeResult {
+  uri: string;
+  report: AnalysisReport;
+  /** True when the report came from the content cache. */
+  cached: boolean;
+}
+
+/** `attentionPaths/report`: the latest state and report of a config, without starting work. */
+export const ReportRequest = 'attentionPaths/report';
+export interface ReportParams {
+  uri: string;
+}
+export interface ReportResult {
+  uri: string;
+  state: AnalysisState | 'unknown';
+  report?: AnalysisReport;
+  /** The latest width sweep of this config, when one was run. */
+  sweep?: SweepReport;
+  error?: string;
+  /** The ONNX model the config analyses (`attention.kind: model`), absolute; pruning writes a pruned copy of it. */
+  model?: string;
+}
+
+/** `attentionPaths/sweep`: finite-width versus GP accuracy and ε_g over widths N (THEORY.md sections c, e). */
+export const SweepRequest = 'attentionPaths/sweep';
+export interface SweepParams extends WithProgressToken {
+  uri: string;
+  /** Widths N (> 0), solved in the given order. */
+  widths: number[];
+}
+export interface SweepResult {
+  uri: string;
+  sweep: SweepReport;
+}
+
+/**
+ * `attentionPaths/prune`: remove heads. When the config analyses an ONNX model (`attention.kind: model`), a
+ * pruned model is written to `output` (`.onnx`), after checking in ONNX Runtime that it reproduces the
+ * original with the same heads masked; with labelled data the effect is measured on the test split next to
+ * the theory's prediction. For other configs there is no model to prune: a pruning plan (JSON) is written
+ * with the theory's prediction of removing the heads together (their paths zeroed in U₁, no
+ * re-optimization; THEORY.md section g).
+ */
+export const PruneRequest = 'attentionPaths/prune';
+export interface PruneParams extends WithProgressToken {
+  uri: string;
+  heads: HeadRef[];
+  /** Absolute path of the file to write (`.onnx` for a model config, else `.json`); refused when it exists and `overwrite` is not set. */
+  output: string;
+  overwrite?: boolean;
+}
+export interface PruneResult {
+  uri: string;
+  /** What was written to `output`. */
+  wrote: 'model' | 'plan';
+  output: string;
+  removed: HeadRef[];
+  /** The theory's test metrics of the full model and with the removed heads silenced together (absent when no analysis was possible). */
+  predicted?: { before: Metrics; after: Metrics };
+  /** Measured on labelled data with the original and the pruned model (model configs with labels only). */
+  measured?: { kind: 'accuracy' | 'mse'; before: number; after: number; count: number };
+  /** How the pruned model was checked (one line), for `wrote: 'model'`. */
+  verification?: string;
+  /** Things to know (why there is no measurement, pruner notes), one line each. */
+  notes: string[];
+}
+
+/** `attentionPaths/inspectModel`: what an `.onnx` file holds (for the read-only model editor). */
+export const InspectModelRequest = 'attentionPaths/inspectModel';
+export interface InspectModelParams {
+  uri: string;
+}
+export interface ModelHead {
+  layer: number;
+  head: number;
+  /** Relevance score from the latest analysis of a config that uses this model, when there is one. */
+  score?: number;
+  rank?: number;
+}
+export interface InspectModelResult {
+  uri: string;
+  /** File size in bytes and modification time (ISO 8601). */
+  bytes: number;
+  modified: string;
+  /** The model summary (header, inputs/outputs, attention blocks), or absent when it could not be read. */
+  summary?: InspectSummary;
+  /** Why `summary` is absent (one line). */
+  error?: string;
+  /** Heads per attention block as detected, with relevance when an analysis of this model exists. */
+  heads: ModelHead[];
+  /** The config whose analysis gave the relevance scores, when there is one. */
+  analysisConfig?: string;
+  /** One line on model analysis (e.g. that capturing attention from a model is not available yet). */
+  analysisNote: string;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Notifications
+
+/** `attentionPaths/results` (server → client): a config's analysis state changed. */
+export const ResultsNotification = 'attentionPaths/results';
+export interface ResultsParams {
+  uri: string;
+  state: AnalysisState;
+  /** Headline numbers when `state` is `done`. */
+  summary?: { metrics: Metrics; gp: Metrics; widths: number[]; temperature: number };
+  error?: string;
+}
+
+/** `attentionPaths/modelChanged` (server → client): an `.onnx` file changed on disk (the model editor reloads). */
+export const ModelChangedNotification = 'attentionPaths/modelChanged';
+export interface ModelChangedParams {
+  uri: string;
+}
+
+/** `attentionPaths/trustGranted` (client → server): the workspace became trusted; analyses may run now. */
+export const TrustGrantedNotification = 'attentionPaths/trustGranted';
