@@ -134,23 +134,35 @@ function toTheoryLayout(c: BlockCapture): Float64Array {
   return out;
 }
 
-/** A captured x tensor → [P, N0, T]. */
-function toSequences(a: HostArray, count: number, T: number, name: string, batchAxis: number): { data: Float64Array; N0: number; layout: string } {
+/**
+ * A captured x tensor → [P, N0, T]. The features lie on `featureAxis` (last when null); of the two other axes, the
+ * one of size `count` is the batch and the one of size T the tokens (`batchAxis` decides when both sizes agree).
+ */
+function toSequences(a: HostArray, count: number, T: number, name: string, batchAxis: number, featureAxis: number | null): { data: Float64Array; N0: number; layout: string } {
   const d = a.dims;
   if (d.length !== 3) throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}]; expected [batch, tokens, features]`);
-  let bt: boolean;
-  if (d[0] === count && d[1] === T && !(d[0] === T && d[1] === count)) bt = true;
-  else if (d[0] === T && d[1] === count && !(d[0] === count && d[1] === T)) bt = false;
-  else if (d[0] === count && d[1] === T) bt = batchAxis !== 1;
-  else throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}], which is neither [${count}, ${T}, N0] nor [${T}, ${count}, N0]`);
-  const N0 = d[2];
+  const f = featureAxis ?? 2;
+  const [i, j] = [0, 1, 2].filter((k) => k !== f);
+  const fits = (b: number, t: number) => d[b] === count && d[t] === T;
+  let b: number;
+  if (fits(i, j) && !fits(j, i)) b = i;
+  else if (fits(j, i) && !fits(i, j)) b = j;
+  else if (fits(i, j)) b = batchAxis === j ? j : i;
+  else {
+    const shape = (bb: number) => `[${[0, 1, 2].map((k) => (k === f ? 'N0' : k === bb ? count : T)).join(', ')}]`;
+    throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}], which is neither ${shape(i)} nor ${shape(j)}`);
+  }
+  const t = b === i ? j : i;
+  const N0 = d[f];
+  const stride = [d[1] * d[2], d[2], 1];
   const out = new Float64Array(count * N0 * T);
   for (let p = 0; p < count; p++)
-    for (let t = 0; t < T; t++) {
-      const src = bt ? (p * T + t) * N0 : (t * count + p) * N0;
-      for (let i = 0; i < N0; i++) out[(p * N0 + i) * T + t] = a.data[src + i];
+    for (let tt = 0; tt < T; tt++) {
+      const src = p * stride[b] + tt * stride[t];
+      for (let k = 0; k < N0; k++) out[(p * N0 + k) * T + tt] = a.data[src + k * stride[f]];
     }
-  return { data: out, N0, layout: bt ? '[batch, tokens, features]' : '[tokens, batch, features]' };
+  const layout = `[${[0, 1, 2].map((k) => (k === f ? 'features' : k === b ? 'batch' : 'tokens')).join(', ')}]`;
+  return { data: out, N0, layout };
 }
 
 /**
@@ -185,7 +197,7 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
     if (b.keys !== T) throw new Error(`${opts.model}: block ${b.index} attends over ${b.keys} tokens but block 0 over ${T}`);
     layers.push({ kind: 'fixed', heads: b.heads, train: toTheoryLayout(b), test: toTheoryLayout(bt) });
   }
-  const xs = (c: typeof cTrain, count: number) => toSequences(c.tensors.get(x.tensor)!, count, T, x.tensor, x.batchAxis);
+  const xs = (c: typeof cTrain, count: number) => toSequences(c.tensors.get(x.tensor)!, count, T, x.tensor, x.batchAxis, x.featureAxis);
   const xTrain = xs(cTrain, sp.train.count);
   const xTest = xs(cTest, sp.test.count);
   const blocks: ModelBlockInfo[] = cTrain.blocks.map((b, i) => {

@@ -3,12 +3,13 @@
  * first attention block, which query token(s) the output reads, whether the model *is* in the class (attention
  * computed from x alone, a linear value path of value and output projections from block to block without
  * residual, normalization, nonlinearity or bias, and a linear readout of one token or the token mean), and, when
- * it is, the effective value weights V^l_h = W_O,h W_V,h of every head that `theory/weights.ts` turns into U
- * (section f).
+ * it is, the value weights of every head in the theory's parametrization (V^l_h = √(H_l N_l)·W_O,h W_V,h times the
+ * value path's constant scales, a = √N_a·a_model), that `theory/weights.ts` turns into U (section f): for the
+ * network `attention-paths train` exports they are its own V^l_h and a, so U equals its U_GD.
  *
  * Graph walks go backwards through layout ops only (Transpose, Reshape, Identity, Cast, Dropout, Squeeze,
- * Unsqueeze, Flatten); the value path may also pass constant scalar scales (their product is kept, though it
- * does not change U's pattern). Every failed condition becomes one sentence in `reasons`.
+ * Unsqueeze, Flatten); the value path may also pass constant scalar scales (folded into the weights). Every
+ * failed condition becomes one sentence in `reasons`.
  */
 import { attrInt, attrInts, label } from './graph';
 import { isNum } from './dims';
@@ -60,6 +61,27 @@ export interface TheoryInput {
   blockInput: string;
   /** Axis of `tensor` that holds the batch (from its inferred shape; 0 when it cannot be told). */
   batchAxis: number;
+  /**
+   * Axis of `tensor` that the first projection (the embedding, else the query projection) reads as features,
+   * followed back through the Transposes between them (e.g. 1 for an input [batch, N0, T] transposed to tokens
+   * as rows); null when the walk passes an op that changes the rank (then the features are taken to be last).
+   */
+  featureAxis: number | null;
+}
+
+/** The axis of `start`'s walked-back source that ends up as `start`'s last axis, through Transposes only. */
+function featureAxisOf(ctx: Ctx, start: string, source: string): number | null {
+  const w = walkBack(ctx, start);
+  const r = shapeOf(ctx, start)?.length;
+  if (w.tensor !== source || r === undefined) return null;
+  let ax = r - 1;
+  for (const n of w.path) {
+    if (n.opType === 'Transpose') {
+      const perm = attrInts(n, 'perm');
+      ax = perm ? perm[ax] : r - 1 - ax;
+    } else if (n.opType !== 'Identity' && n.opType !== 'Cast' && n.opType !== 'Dropout') return null;
+  }
+  return ax;
 }
 
 /** The tensor a block's query (or merged QKV) projection reads, walked back through layout ops. */
@@ -91,7 +113,9 @@ export function findTheoryInput(ctx: Ctx, first: AttentionBlock): TheoryInput {
     const sym = s.findIndex((d) => d !== null && !isNum(d));
     if (sym >= 0) batchAxis = sym;
   }
-  return { tensor: x, embedding, blockInput: e, batchAxis };
+  const start = embedding ? embedding.input : first.weights.query?.input;
+  const featureAxis = start ? featureAxisOf(ctx, start, x) : null;
+  return { tensor: x, embedding, blockInput: e, batchAxis, featureAxis };
 }
 
 /** The readout the model's first output applies to the last block's tokens, when one is recognizable. */
@@ -138,12 +162,21 @@ export function detectReadout(ctx: Ctx, T: number): { readout: Readout; node: st
   return null;
 }
 
+/** Size of the axis a ReduceSum readout sums over (null when unknown). */
+function tokensSummed(ctx: Ctx, n: OnnxNode): number | null {
+  const s = shapeOf(ctx, n.inputs[0]);
+  const axes = attrInts(n, 'axes') ?? (n.inputs[1] ? (ctx.shapes.get(n.inputs[1])?.value as number[] | undefined) : undefined);
+  if (!s || !axes || axes.length !== 1) return null;
+  const d = s[axes[0] < 0 ? axes[0] + s.length : axes[0]];
+  return isNum(d) ? d : null;
+}
+
 /** Result of checking a model against the theory's network class. */
 export interface ClassCheck {
   inClass: boolean;
   /** Why it is not (one sentence each); empty when in class. */
   reasons: string[];
-  /** Effective value weights (raw, the model's own scale) when in class. */
+  /** The model's value weights in the theory's parametrization (THEORY.md section a), when in class. */
   weights?: ValueWeights;
 }
 
@@ -179,6 +212,8 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
   if (x.embedding && !biasIsZero(ctx, x.embedding)) reasons.push(`the embedding '${x.embedding.weight.node}' (the theory's V⁰) adds a bias`);
   // Attention from the input; linear value path from block to block.
   let prevOut: string | null = null;
+  // Constant scalar factors on each block's value path (from the previous block's output or the input).
+  const valueScale = new Map<number, number>();
   for (const b of blocks) {
     const where = `block ${b.index}`;
     if (b.graph !== '') {
@@ -201,8 +236,14 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     }
     if (!biasIsZero(ctx, v)) reasons.push(`${where}'s value projection adds a bias`);
     const src = walkBack(ctx, v.input, true);
+    valueScale.set(b.index, src.scale);
     if (prevOut === null) {
-      if (!fromInput.has(src.tensor)) reasons.push(`${where}'s values are computed from '${src.tensor}', not from the (embedded) input`);
+      // The values may read x itself, the embedding the queries read too, or a linear embedding of x on the value
+      // path only (the theory's own network: attention from the raw x, values from V⁰x, as `train` exports it).
+      const valueEmb = fromInput.has(src.tensor) || x.embedding ? null : findProjection(ctx, src.tensor, 'qkv');
+      const viaEmb = !!valueEmb && (valueEmb.weight.kind === 'initializer' || valueEmb.weight.kind === 'constant') && fromInput.has(walkBack(ctx, valueEmb.input).tensor);
+      if (!fromInput.has(src.tensor) && !viaEmb) reasons.push(`${where}'s values are computed from '${src.tensor}', not from the (embedded) input`);
+      if (viaEmb && !biasIsZero(ctx, valueEmb!)) reasons.push(`the value embedding '${valueEmb!.weight.node}' (the theory's V⁰) adds a bias`);
     } else if (src.tensor !== prevOut) {
       const stop = src.stop ? `${src.stop.opType} '${label(src.stop)}'` : `'${src.tensor}'`;
       reasons.push(`${where}'s values do not come from block ${b.index - 1}'s output through linear ops: the path stops at ${stop} (residual, normalization or nonlinearity)`);
@@ -225,8 +266,11 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
   const out = ctx.graph.outputs[0]?.name;
   if (!readout) reasons.push(`no token readout (first token, last token or mean over tokens) was recognized before the output`);
   let a: Float64Array | null = null;
+  // Constant factors between the last block and the output (scalar scales; T for a token sum read as the mean).
+  let readoutScale = 1;
   if (out && prevOut) {
     const w = walkBack(ctx, out, true);
+    readoutScale *= w.scale;
     const ro = findProjection(ctx, w.tensor, 'qkv');
     if (!ro) reasons.push(`the output '${out}' is not a linear readout (MatMul/Gemm by a constant) of the tokens`);
     else {
@@ -241,13 +285,21 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
       }
       const sel = ctx.index.producer(walkBack(ctx, ro.input).tensor);
       if (!sel || !readout || label(sel) !== readout.node) reasons.push(`the readout does not read the tokens through one selection (first, last or mean) right after the last block`);
-      else if (walkBack(ctx, sel.inputs[0], true).tensor !== prevOut) {
-        reasons.push(`the token readout '${label(sel)}' does not read the last block's output directly (something nonlinear or residual lies between)`);
+      else {
+        const back = walkBack(ctx, sel.inputs[0], true);
+        readoutScale *= back.scale;
+        if (sel.opType === 'ReduceSum') readoutScale *= tokensSummed(ctx, sel) ?? NaN;
+        if (back.tensor !== prevOut) {
+          reasons.push(`the token readout '${label(sel)}' does not read the last block's output directly (something nonlinear or residual lies between)`);
+        }
       }
     }
   }
   if (reasons.length) return { inClass: false, reasons };
-  // Effective value weights V^l_h = W_O,h · W_V,h (query head h uses key/value head ⌊h·H_kv/H⌋).
+  // Value weights in the theory's parametrization (THEORY.md section a): the model computes
+  // z^l = Σ_h c_l W_O,h W_V,h z^{l−1} A_h (c_l: scalar factors on the value path) and f = c_a a_modelᵀ r, where the
+  // theory has z^l = (1/√(H_l N_l)) Σ_h V^l_h z^{l−1} A_h and f = aᵀ r/√N_a; so V^l_h = √(H_l N_l) c_l W_O,h W_V,h
+  // and a = √N_a c_a a_model (query head h uses key/value head ⌊h·H_kv/H⌋).
   const V: Float64Array[][] = [];
   const widths: number[] = [];
   for (const b of blocks) {
@@ -265,6 +317,7 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     const nOut = op.weight.layout === 'in,out' ? mo.cols : mo.rows;
     const vOff = vp.weight.range?.[0] ?? 0;
     widths.push(nIn);
+    const c = Math.sqrt(H * nIn) * (valueScale.get(b.index) ?? 1);
     const layer: Float64Array[] = [];
     for (let h = 0; h < H; h++) {
       const kh = Math.floor((h * kvH) / H);
@@ -273,7 +326,7 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
         for (let i = 0; i < nIn; i++) {
           let s = 0;
           for (let j = 0; j < dv; j++) s += eo(o, h * dv + j) * ev(vOff + kh * dv + j, i);
-          Vh[o * nIn + i] = s;
+          Vh[o * nIn + i] = c * s;
         }
       layer.push(Vh);
     }
@@ -283,5 +336,7 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
   if (!a || a.length !== widths[widths.length - 1]) {
     return { inClass: false, reasons: [`the readout has ${a?.length ?? 0} inputs but the last block outputs ${widths[widths.length - 1]} features`] };
   }
-  return { inClass: true, reasons: [], weights: { widths, V, a } };
+  const ca = Math.sqrt(a.length) * readoutScale;
+  if (!Number.isFinite(ca)) return { inClass: false, reasons: [`the token sum '${readout!.node}' runs over an axis of unknown size`] };
+  return { inClass: true, reasons: [], weights: { widths, V, a: a.map((v) => v * ca) } };
 }

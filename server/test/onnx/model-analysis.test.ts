@@ -75,12 +75,12 @@ test('a model of the theory\'s class: in class, U from its weights reported, and
   assert.equal(mt.modelReadout, 'last');
   assert.deepEqual([mt.split.train, mt.split.test], [36, 12]);
   // f(x) = aᵀ z^L/√N_a with z^l = (1/√(H_l N_l)) Σ_h V^l_h z^{l−1} A_h and z⁰ = x (V⁰ = √N0·I): the model's own
-  // output when V^l_h = √(H_l N_l)·W_O,h W_V,h and a = √N_a·a_model.
+  // output, since the weights are given in the theory's parametrization (V^l_h = √(H_l N_l)·W_O,h W_V,h,
+  // a = √N_a·a_model).
   const w = mt.valueWeights!;
   const N = w.widths;
   const L = w.V.length;
   const H = mt.layers.map((l) => l.heads);
-  const scaled = { widths: N, V: w.V.map((layer, l) => layer.map((V) => V.map((v) => v * Math.sqrt(H[l] * N[l])))), a: w.a.map((v) => v * Math.sqrt(N[L])) };
   const { tokens: T, features: N0 } = mt.task.train;
   const V0 = new Float64Array(N[0] * N0);
   for (let i = 0; i < N0; i++) V0[i * N0 + i] = Math.sqrt(N0);
@@ -88,7 +88,7 @@ test('a model of the theory\'s class: in class, U from its weights reported, and
     const xp = mt.task.train.data.subarray(p * N0 * T, (p + 1) * N0 * T);
     const att = mt.layers.map((l) => (l as FixedLayer).train.subarray(p * l.heads * T * T, (p + 1) * l.heads * T * T));
     const r = readoutWeights({ heads: H[L - 1], tokens: T, count: 1, data: att[L - 1] }, 'last');
-    const f = networkOutput(xp, N0, T, att, r, V0, scaled);
+    const f = networkOutput(xp, N0, T, att, r, V0, w);
     assert.ok(Math.abs(f - out.data[p]) < 1e-5, `example ${p}: theory forward ${f} vs model ${out.data[p]}`);
   }
   const report = await analyze(fast({ data: dataPath, attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 200 }, seed: 0 }));
