@@ -9,59 +9,7 @@ import type { ModelTask } from '../onnx/modelTask';
 import type { ModelReport } from '../report/types';
 import { headScores } from '../theory/relevance';
 import { orderParametersFromWeights } from '../theory/weights';
-
-/** Pearson correlation of two equally long arrays (NaN when either is constant). */
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) {
-    ma += a[i];
-    mb += b[i];
-  }
-  ma /= n;
-  mb /= n;
-  let sab = 0;
-  let saa = 0;
-  let sbb = 0;
-  for (let i = 0; i < n; i++) {
-    sab += (a[i] - ma) * (b[i] - mb);
-    saa += (a[i] - ma) ** 2;
-    sbb += (b[i] - mb) ** 2;
-  }
-  return sab / Math.sqrt(saa * sbb);
-}
-
-/** Ranks with ties averaged (1-based). */
-function ranks(v: number[]): number[] {
-  const idx = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-  const r = new Array<number>(v.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && idx[j + 1][0] === idx[i][0]) j++;
-    for (let k = i; k <= j; k++) r[idx[k][1]] = (i + j) / 2 + 1;
-    i = j + 1;
-  }
-  return r;
-}
-
-/** Spearman rank correlation (Pearson correlation of the ranks). */
-export function spearman(a: number[], b: number[]): number {
-  return pearson(ranks(a), ranks(b));
-}
-
-/** Cosine similarity of two matrices flattened (Frobenius inner product over the norms). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+import { patternSimilarity, spearman } from '../util/stats';
 
 /**
  * Builds the report's `model` section.
@@ -93,10 +41,11 @@ export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelRep
     const key = (s: { layer: number; head: number }) => `${s.layer}:${s.head}`;
     const order = st.map(key);
     const byKey = new Map(sw.map((s) => [key(s), s.score]));
+    const similar = patternSimilarity(Uw.data, U1.data, U1.rows);
     r.weights_U = {
       U: toRows(Uw),
-      pearson: pearson(Uw.data, U1.data),
-      cosine: cosine(Uw.data, U1.data),
+      pearson: similar.pearson,
+      cosine: similar.cosine,
       head_score_spearman: spearman(order.map((k) => byKey.get(k)!), st.map((s) => s.score)),
     };
   }

@@ -156,13 +156,6 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
     task = model.task;
   } else task = loadTask(config);
   const { layers, kind } = resolveAttention(config, task);
-  const heads = layers.map((l) => l.heads);
-  const L = heads.length;
-  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads }, task.name);
-  const { widths, variances } = expandSettings(config, L, heads);
-  const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
-  checkSettings(settings);
-  const readout: Readout = config.readout ?? task.readout ?? 'last';
   const warnings = [...(model?.warnings ?? [])];
   if (kind.startsWith('random-qk')) {
     warnings.push(
@@ -174,6 +167,34 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
   if (model && config.readout && model.modelReadout && config.readout !== model.modelReadout) {
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
   }
+  const loading = performance.now() - t0;
+  const p = await prepareWithAttention(config, task, layers, kind, progress);
+  return { ...p, ...(model ? { model } : {}), warnings, timings: { ...p.timings, data: loading + p.timings.data } };
+}
+
+/**
+ * The second half of `prepare`, for a task and attention already in hand (also used by `train`'s
+ * pruning experiment): expands the settings, computes the attention of every layer and the path
+ * features of the train and test sets (THEORY.md sections a–b).
+ * @param kind how the attention was obtained, for the report.
+ * @throws ConfigValueError for settings that do not fit the attention; Error for a problem too large
+ *   for the machine's memory.
+ */
+export async function prepareWithAttention(
+  config: AnalysisConfig,
+  task: TaskData,
+  layers: AttentionLayer[],
+  kind: string,
+  progress?: ProgressFn,
+): Promise<Prepared> {
+  const t0 = performance.now();
+  const heads = layers.map((l) => l.heads);
+  const L = heads.length;
+  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads }, task.name);
+  const { widths, variances } = expandSettings(config, L, heads);
+  const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
+  checkSettings(settings);
+  const readout: Readout = config.readout ?? task.readout ?? 'last';
   const t1 = performance.now();
   progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
   const attTrain = await allLayerAttention(task.train, layers, 'train');
@@ -198,8 +219,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
     settings,
     readout,
     paths: pathInfo(heads, names),
-    ...(model ? { model } : {}),
-    warnings,
+    warnings: [],
     train,
     test,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },

@@ -93,9 +93,10 @@ export interface ModelReport {
    * In class only: U₁ computed from the model's own value weights (THEORY.md section f: w_π = V^1_{h1}ᵀ ··· V^L_{hL}ᵀ a
    * with V^l_h = W_O,h W_V,h, U = w wᵀ/N_1), compared with the theory's U₁ as patterns: `pearson` correlation of the
    * entries, `cosine` similarity of the matrices (Frobenius), `head_score_spearman` rank correlation of the head
-   * scores (section g) computed from each. The model's U is in the model's own scale.
+   * scores (section g) computed from each (null where a quantity is constant). The model's U is in the theory's
+   * normalization (see README, Analyzing a real model).
    */
-  weights_U?: { U: number[][]; pearson: number; cosine: number; head_score_spearman: number };
+  weights_U?: { U: number[][]; pearson: number | null; cosine: number | null; head_score_spearman: number | null };
 }
 
 export interface AnalysisReport {

@@ -8,18 +8,14 @@
  *    value weights (section f; `theory/weights.ts` `orderParametersFromWeights`, i.e. W Wᵀ/N_1).
  */
 import type { AnalysisConfig } from '../config/types';
-import { expandSettings } from '../config/expand';
-import type { QKLayer, Readout, SequenceBatch, TaskData } from '../data/types';
+import type { QKLayer, SequenceBatch, TaskData } from '../data/types';
 import { analyzePrepared } from '../pipeline/analyze';
-import { pathInfo, type Prepared, type ProgressFn } from '../pipeline/prepare';
+import { prepareWithAttention, type ProgressFn } from '../pipeline/prepare';
 import type { AnalysisReport } from '../report/types';
-import { allLayerAttention } from '../theory/attention';
-import { pathCount, pathFeatures, pathTokenWeights } from '../theory/paths';
-import { checkSettings, type TheorySettings } from '../theory/orderParams';
 import { orderParametersFromWeights } from '../theory/weights';
 import { removalGains, valueWeights, type NetworkParams, type TfNetwork } from './model';
 import { accuracy, mse } from './trainer';
-import { patternSimilarity, spearman } from './stats';
+import { patternSimilarity, spearman } from '../util/stats';
 
 /** The measured effect of removing one head (layer and head 0-based). */
 export interface HeadRemoval {
@@ -105,53 +101,6 @@ export function balancedSubset(X: SequenceBatch, y: Float64Array, k: number): { 
   return { X: { count: k, features: X.features, tokens: X.tokens, data }, y: yy };
 }
 
-/**
- * The theory's inputs for a task and fixed Q/K attention, as `pipeline/prepare.ts` `prepare` builds them from a
- * config (same settings expansion, attention, path features and path labels).
- * @param config widths, variances, temperature (and solver settings, used later by `analyzePrepared`).
- * @throws Error for invalid settings or attention that does not fit the data.
- */
-export async function prepareWithAttention(
-  config: AnalysisConfig,
-  task: TaskData,
-  layers: QKLayer[],
-  readout: Readout,
-  attentionKind: string,
-  progress?: ProgressFn,
-): Promise<Prepared> {
-  const t0 = performance.now();
-  const heads = layers.map((l) => l.heads);
-  const L = heads.length;
-  const { widths, variances } = expandSettings(config, L, heads);
-  const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
-  checkSettings(settings);
-  progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
-  const attTrain = await allLayerAttention(task.train, layers, 'train');
-  const attTest = await allLayerAttention(task.test, layers, 'test');
-  const t1 = performance.now();
-  const Q = pathCount(heads);
-  const feats = (X: SequenceBatch, att: typeof attTrain) => ({
-    count: X.count,
-    features: X.features,
-    paths: Q,
-    data: pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]),
-  });
-  const train = feats(task.train, attTrain);
-  const test = feats(task.test, attTest);
-  const t2 = performance.now();
-  return {
-    task,
-    layers,
-    attentionKind,
-    settings,
-    readout,
-    paths: pathInfo(heads),
-    train,
-    test,
-    timings: { data: 0, attention: t1 - t0, features: t2 - t1 },
-  };
-}
-
 /** Theory against measurement for one trained network. */
 export interface PruningComparison {
   /** Theory head scores, ascending (as `head_scores_ascending` of the analysis report). */
@@ -201,13 +150,13 @@ export function comparePruning(report: AnalysisReport, removals: HeadRemoval[], 
   };
 }
 
-/** Runs the theory for a trained network (see `prepareWithAttention`, then `analyzePrepared`). */
+/** Runs the theory for a trained network (`pipeline/prepare.ts` `prepareWithAttention`, then `analyzePrepared`). */
 export async function theoryForNetwork(
   config: AnalysisConfig,
   task: TaskData,
   params: NetworkParams,
   opts: { progress?: ProgressFn; signal?: AbortSignal } = {},
 ): Promise<AnalysisReport> {
-  const p = await prepareWithAttention(config, task, trainedAttention(params), params.shape.readout, `qk (trained by gradient descent, G = ${params.shape.G})`, opts.progress);
+  const p = await prepareWithAttention({ ...config, readout: params.shape.readout }, task, trainedAttention(params), `qk (trained by gradient descent, G = ${params.shape.G})`, opts.progress);
   return analyzePrepared(p, config, { onProgress: opts.progress, signal: opts.signal });
 }

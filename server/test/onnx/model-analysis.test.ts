@@ -94,7 +94,7 @@ test('a model of the theory\'s class: in class, U from its weights reported, and
   const report = await analyze(fast({ data: dataPath, attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 200 }, seed: 0 }));
   const wu = report.model!.weights_U!;
   assert.equal(wu.U.length, 4);
-  for (const v of [wu.pearson, wu.cosine, wu.head_score_spearman]) assert.ok(Number.isFinite(v) && v >= -1 && v <= 1);
+  for (const v of [wu.pearson, wu.cosine, wu.head_score_spearman]) assert.ok(v !== null && Number.isFinite(v) && v >= -1 && v <= 1);
   assert.equal(report.model!.in_theory_class, true);
   assert.deepEqual(report.model!.class_reasons, []);
 });

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { averageRanks, patternSimilarity, pearson, spearman } from '../../src/train/stats';
+import { averageRanks, patternSimilarity, pearson, spearman } from '../../src/util/stats';
 
 describe('ranks and correlations (reference: scipy.stats)', () => {
   it('average ranks with ties', () => {

@@ -1,6 +1,7 @@
 /**
- * Rank and pattern statistics for the pruning experiment (THEORY.md section g: head scores against the measured
- * accuracy drop; section f: the pattern of U from the theory against U_GD).
+ * Rank and pattern statistics: head scores against measured accuracy drops (THEORY.md section g) and the
+ * pattern of the theory's U against U from a network's own weights (section f). Used by the pruning
+ * experiment of `train` and by the `model` section of analysis reports.
  */
 
 /**
