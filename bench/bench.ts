@@ -13,6 +13,7 @@ import { prepare, Prepared, pathInfo } from '../server/src/pipeline/prepare';
 import { renormalizedKernel } from '../server/src/theory/kernels';
 import { minimizeAction } from '../server/src/theory/solver';
 import { predict, testMetrics } from '../server/src/theory/predictor';
+import { kernelPcOverlap } from '../server/src/theory/pcOverlap';
 import { allLayerAttention } from '../server/src/theory/attention';
 import { pathCount, pathFeatures, pathTokenWeights } from '../server/src/theory/paths';
 import { randomQKAttention } from '../server/src/data/mnist';
@@ -31,6 +32,10 @@ interface Row {
   evaluations: number;
   max_grad: number;
   predict_s: number;
+  /** Overlap of the top min(30, P) kernel PCs with y at the solution (theory/pcOverlap.ts), one kernel. */
+  kernel_pcs_s: number;
+  /** How those eigenpairs were computed, and the Krylov dimension reached. */
+  pc_method: string;
   accuracy: number;
   peak_rss_mb: number;
 }
@@ -102,6 +107,9 @@ async function runCase(name: string): Promise<Row> {
   t = performance.now();
   const pred = await predict(p.train, p.test, p.task.yTrain, sol.Us[0], s.temperature);
   const predictS = performance.now() - t;
+  t = performance.now();
+  const pcs = await kernelPcOverlap(p.train, p.task.yTrain, sol.Us[0]);
+  const pcS = performance.now() - t;
   return {
     case: name,
     P: p.task.train.count,
@@ -114,6 +122,8 @@ async function runCase(name: string): Promise<Row> {
     evaluations: sol.evaluations,
     max_grad: sol.maxGradNormalized,
     predict_s: predictS / 1000,
+    kernel_pcs_s: pcS / 1000,
+    pc_method: pcs.method,
     accuracy: testMetrics(pred, p.task.yTest).acc_mean_predictor,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
@@ -132,6 +142,8 @@ function table(rows: Row[]): string {
     ['evaluations', 'evals'],
     ['max_grad', 'max|grad|'],
     ['predict_s', 'predict s'],
+    ['kernel_pcs_s', 'kernel PCs s'],
+    ['pc_method', 'PCs by'],
     ['accuracy', 'test acc'],
     ['peak_rss_mb', 'peak RSS MB'],
   ];

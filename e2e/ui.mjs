@@ -1,8 +1,9 @@
 // UI checks through the page of a real VS Code (code-server) with the extension installed from its VSIX:
 // what only the screen shows — code lens and inlay hint text, the command palette, the charts webview
-// (an SVG with marks), the prune and sweep commands with their quick inputs, squiggles and the Problems
-// panel, the .onnx custom editor. Each step saves a PNG screenshot under the artifacts folder.
-import { existsSync, readFileSync } from 'node:fs';
+// (SVG charts with marks: U₁, head relevance, head removal predicted vs measured, kernel-PC overlap, width sweep),
+// the prune and sweep commands with their quick inputs, squiggles and the Problems panel, the .onnx custom editor
+// and the config it creates for a model. Each step saves a PNG screenshot under the artifacts folder.
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { until } from './harness.mjs';
 
@@ -91,6 +92,25 @@ export async function runUiChecks(page, o) {
     await shot('ui-02-theory-charts.png');
   });
 
+  await step('the charts include the kernel-PC overlap (Fig. 2c) and the accuracy with each head removed', async () => {
+    const view = webview(page);
+    await view.locator('#pc-overlap svg').waitFor({ state: 'visible', timeout: 60_000 });
+    await view.locator('#head-removal svg').waitFor({ state: 'visible', timeout: 60_000 });
+    // Two curves (finite width, GP limit) of 30 points each (k = min(30, P = 60)).
+    const lines = await view.locator('#pc-overlap svg g.mark-line.role-mark path').count();
+    const pcPoints = await view.locator('#pc-overlap svg g.mark-symbol.role-mark path').count();
+    if (lines !== 2 || pcPoints !== 60) throw new Error(`expected 2 PC-overlap lines with 60 points, got ${lines} and ${pcPoints}`);
+    // No model behind this config: one predicted point per head and the full model's rule, labelled as predicted only.
+    const heads = await view.locator('#head-removal svg g.mark-symbol.role-mark path').count();
+    if (heads !== 4) throw new Error(`expected 4 predicted head-removal points, got ${heads}`);
+    const text = await view.locator('#head-removal svg').innerHTML();
+    if (!text.includes('predicted only: nothing measured')) throw new Error('the head-removal chart does not say that nothing was measured');
+    await view.locator('#head-removal').scrollIntoViewIfNeeded();
+    await shot('ui-02b-head-removal.png');
+    await view.locator('#pc-overlap').scrollIntoViewIfNeeded();
+    await shot('ui-02c-pc-overlap.png');
+  });
+
   await step('"Sweep Width" adds accuracy and ε_g against N to the charts', async () => {
     await quickOpen(page, 'markov.attention.yaml');
     await runCommand(page, 'Attention Paths: Sweep Width');
@@ -140,18 +160,23 @@ export async function runUiChecks(page, o) {
 
   await step('the .onnx custom editor opens and lists the attention blocks and heads', async () => {
     await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    await runCommand(page, 'View: Hide Panel');
     await quickOpen(page, 'model.onnx');
     const view = webview(page);
     await view.locator('h3', { hasText: 'Block 0' }).waitFor({ state: 'visible', timeout: 60_000 });
     const heads = await view.locator('.head').count();
     if (heads !== 8) throw new Error(`expected 8 heads (2 blocks × 4), got ${heads}`);
+    // Not analysed yet: the note says where relevance comes from and offers the config that names this model.
+    const note = await view.locator('.note').innerText();
+    if (!/model\.attention\.yaml names this model/.test(note) || /not available/.test(note)) throw new Error(`model view note: ${note}`);
+    await view.locator('.actions button', { hasText: 'Analyze model.attention.yaml' }).waitFor({ state: 'visible' });
     await shot('ui-07-onnx-editor.png');
   });
 
   await step('once a config analyses the model: its prediction next to the Python code, relevance bars in the model view', async () => {
     await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'Notifications: Clear All Notifications');
-    await runCommand(page, 'View: Hide Panel');
     await quickOpen(page, 'model.attention.yaml');
     await page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 120_000 });
     await quickOpen(page, 'train.py');
@@ -164,6 +189,44 @@ export async function runUiChecks(page, o) {
     const ranked = await view.locator('.head .value', { hasText: /relevance \d\.\d{3} \(#\d\)/ }).count();
     if (ranked !== 8) throw new Error(`expected relevance on 8 heads, got ${ranked}`);
     await shot('ui-09-onnx-editor-relevance.png');
+  });
+
+  await step('the model config\'s charts show the measured accuracy of each head\'s removal next to the prediction', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await quickOpen(page, 'model.attention.yaml');
+    await runCommand(page, 'Attention Paths: Show Theory Charts');
+    const view = webview(page);
+    await view.locator('#head-removal svg').waitFor({ state: 'visible', timeout: 60_000 });
+    const points = await view.locator('#head-removal svg g.mark-symbol.role-mark path').count();
+    if (points !== 16) throw new Error(`expected 8 predicted and 8 measured points, got ${points}`);
+    const text = await view.locator('#head-removal svg').innerHTML();
+    if (!/measured on \d+ test examples/.test(text)) throw new Error('the head-removal chart does not name the measurement');
+    await view.locator('#head-removal').scrollIntoViewIfNeeded();
+    await shot('ui-10-model-head-removal.png');
+  });
+
+  await step('a model with data beside it and no config: the model view creates the config and analyses it', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await runCommand(page, 'Notifications: Clear All Notifications');
+    const other = path.join(o.workspace, 'other');
+    mkdirSync(other, { recursive: true });
+    copyFileSync(path.join(o.workspace, 'models', 'model.onnx'), path.join(other, 'tiny.onnx'));
+    copyFileSync(path.join(o.workspace, 'models', 'data.npz'), path.join(other, 'tiny.npz'));
+    await quickOpen(page, 'tiny.onnx');
+    const view = webview(page);
+    const button = view.locator('.actions button', { hasText: 'Create tiny.attention.yaml and analyze' });
+    await button.waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('ui-11-onnx-create-config.png');
+    await button.click();
+    const config = path.join(other, 'tiny.attention.yaml');
+    await until('the new config file', () => existsSync(config), 30_000);
+    await page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 120_000 });
+    // The model view (still open beside the config) fills in the relevance bars from the new analysis.
+    await view.locator('.head .value', { hasText: '(#1)' }).waitFor({ state: 'visible', timeout: 60_000 });
+    const ranked = await view.locator('.head .value', { hasText: /relevance \d\.\d{3} \(#\d\)/ }).count();
+    if (ranked !== 8) throw new Error(`expected relevance on 8 heads of tiny.onnx, got ${ranked}`);
+    if (!/^data: "tiny\.npz"$/m.test(readFileSync(config, 'utf8'))) throw new Error('the created config does not name tiny.npz');
+    await shot('ui-12-onnx-config-created.png');
   });
 
   return steps;

@@ -1,6 +1,6 @@
 /**
  * The palette commands (category "Attention Paths"): Analyze Model or Config, Show Theory Charts, Prune
- * Heads..., Sweep Width, Restart Server, Show Output. Long work runs in the server with a cancellable
+ * Heads..., Sweep Width, Create Config for ONNX Model, Restart Server, Show Output. Long work runs in the server with a cancellable
  * progress notification here; failures show a message with a "Show Output" action.
  */
 import * as path from 'node:path';
@@ -9,6 +9,8 @@ import { LSPErrorCodes, ResponseError, WorkDoneProgress, type WorkDoneProgressBe
 import {
   AnalyzeRequest,
   Commands,
+  CreateModelConfigRequest,
+  InspectModelRequest,
   PruneRequest,
   ReportRequest,
   SweepRequest,
@@ -16,6 +18,8 @@ import {
   isModelFileName,
   type AnalysisReport,
   type AnalyzeResult,
+  type CreateModelConfigResult,
+  type InspectModelResult,
   type PruneResult,
   type ReportResult,
   type SweepResult,
@@ -111,16 +115,57 @@ function summary(r: AnalysisReport): string {
   return `accuracy ${pct(r.metrics.acc_mean_predictor)} (GP limit ${pct(r.gp.metrics.acc_mean_predictor)}), ε_g ${num(r.metrics.eg_total)} (GP limit ${num(r.gp.metrics.eg_total)})`;
 }
 
-async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResult | undefined> {
-  const given = asUri(arg) ?? vscode.window.activeTextEditor?.document.uri;
-  if (given && isModelFileName(given.path)) {
-    // Models are shown (blocks and heads) by the model editor; their analysis needs attention capture.
-    await vscode.commands.executeCommand('vscode.openWith', given, OnnxEditorProvider.viewType);
-    void vscode.window.showInformationMessage(
-      'Attention Paths: analysing an ONNX model needs its attention captured, which this version cannot do yet; the model view shows its attention blocks and heads.',
-    );
+/** The `.onnx` file of the active tab (the model view or any editor of it), if any. */
+function activeModelUri(): vscode.Uri | undefined {
+  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+  const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
+  return uri && isModelFileName(uri.path) ? uri : undefined;
+}
+
+/**
+ * "Analyze Model or Config" on an `.onnx` file: opens the model view, then analyses the config that names the model
+ * (`attention: {kind: model}`) when there is one. Without one, says how to get relevance for the model and offers to
+ * create the config when labelled data sits beside it.
+ */
+async function analyzeModel(state: ExtensionState, model: vscode.Uri): Promise<AnalyzeResult | undefined> {
+  await vscode.commands.executeCommand('vscode.openWith', model, OnnxEditorProvider.viewType);
+  const info = await state.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: model.toString() });
+  if (info.configs.length) return analyze(state, vscode.Uri.file(info.configs[0]));
+  const create = info.createConfig ? `Create ${path.basename(info.createConfig.config)}` : undefined;
+  // Not awaited: the command ends here; the message's action (if taken) creates and analyses the config.
+  void vscode.window.showInformationMessage(`Attention Paths: ${info.analysisNote}`, ...(create ? [create] : [])).then((a) => {
+    if (a && a === create) void createModelConfig(state, model);
+  });
+  return undefined;
+}
+
+/**
+ * Creates a config beside an `.onnx` file that analyses the model on the labelled data beside it (the server writes it,
+ * never over an existing file), opens it beside the current editor and analyses it with a progress notification.
+ * @returns the new config and the analysis (result undefined when cancelled or failed; the failure is shown)
+ */
+async function createModelConfig(state: ExtensionState, arg: unknown): Promise<{ config: vscode.Uri; result?: AnalyzeResult } | undefined> {
+  const model = asUri(arg) ?? activeModelUri();
+  if (!model || !isModelFileName(model.path)) {
+    void vscode.window.showWarningMessage('Attention Paths: open an .onnx model (or choose one in the explorer) to create a config for it.');
     return undefined;
   }
+  let created: CreateModelConfigResult;
+  try {
+    created = await state.client.sendRequest<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model.toString() });
+  } catch (e) {
+    showError(state, `no config was created for ${path.basename(model.path)}: ${(e as Error).message}`);
+    return undefined;
+  }
+  const config = vscode.Uri.parse(created.config);
+  state.output.appendLine(`created ${config.fsPath} for ${model.fsPath} (data ${created.data})`);
+  await vscode.window.showTextDocument(config, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: true });
+  return { config, result: await analyze(state, config) };
+}
+
+async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResult | undefined> {
+  const given = asUri(arg) ?? vscode.window.activeTextEditor?.document.uri ?? activeModelUri();
+  if (given && isModelFileName(given.path)) return analyzeModel(state, given);
   const uri = await pickConfig(arg);
   if (!uri) return undefined;
   const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
@@ -186,12 +231,18 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   if (!report) return undefined;
   const threshold = vscode.workspace.getConfiguration('attentionPaths').get<number>('prunableScoreThreshold', 0.2);
   const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+  const measured = report.head_removal_measured;
   const items = ranked.map((h, i) => {
     const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
+    const m = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
+    const f = measured?.metric === 'accuracy' ? pct : num;
+    const predictedText = sil ? `silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined;
+    // Model configs: the model's own measured metric with this head removed, next to the prediction.
+    const measuredText = measured && m !== undefined && m !== null ? `measured on the model: ${measured.metric} ${f(m)} (full ${f(measured.full)})` : undefined;
     return {
       label: `layer ${h.layer} · head ${h.head}`,
       description: `relevance ${h.score.toFixed(3)} · rank #${i + 1}`,
-      detail: sil ? `silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined,
+      detail: [predictedText, measuredText].filter(Boolean).join(' · ') || undefined,
       picked: h.score < threshold,
       head: { layer: h.layer, head: h.head },
     };
@@ -257,6 +308,7 @@ export function registerCommands(state: ExtensionState): void {
   reg(Commands.showCharts, (arg) => showCharts(state, arg));
   reg(Commands.pruneHeads, (arg) => pruneHeads(state, arg));
   reg(Commands.sweepWidth, (arg) => sweepWidth(state, arg));
+  reg(Commands.createModelConfig, (arg) => createModelConfig(state, arg));
   reg(Commands.restartServer, async () => {
     state.output.appendLine('restarting the language server');
     await state.client.restart();

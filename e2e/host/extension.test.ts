@@ -1,8 +1,8 @@
 /**
  * Integration tests inside a real VS Code extension host (code-server 4.100.3 = VS Code 1.100.3), run by
  * scripts/e2e.mjs on a fresh copy of test-fixtures/workspace. They use the real `vscode` API: the
- * extension's code lens, inlay hints, hovers and diagnostics as VS Code sees them, the charts webview,
- * and the custom editor for `.onnx` files.
+ * extension's code lens, inlay hints, hovers and diagnostics as VS Code sees them, the charts webview (every
+ * chart drawn, counted by its SVG marks), and the custom editor for `.onnx` files with the config it creates.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionState } from '../../client/src/extension';
 import type { RenderInfo } from '../../client/src/panels/charts';
-import { InspectModelRequest, PruneRequest, SweepRequest, type InspectModelResult, type PruneResult, type SweepResult } from '../../server/src/protocol';
+import { InspectModelRequest, PruneRequest, SweepRequest, type AnalyzeResult, type InspectModelResult, type PruneResult, type SweepResult } from '../../server/src/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';
 
@@ -100,11 +100,19 @@ describe('Attention Paths in VS Code', () => {
     assert.deepEqual(await lensTitles(broken), ['Attention Paths: fix 2 config errors to analyse']);
   });
 
-  it('"Show Theory Charts" draws the U₁ heatmap and the head relevance bars in a webview', async () => {
+  it('"Show Theory Charts" draws the U₁ heatmap, head relevance, head removal and kernel-PC overlap in a webview', async () => {
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
     assert.ok(info, 'the command returned no render information');
-    assert.equal(info.charts, 2);
-    assert.ok(info.marks >= 2, `only ${info.marks} mark groups were drawn`);
+    assert.equal(info.charts, 4);
+    // Mark groups and items: 16 heatmap cells; 4 bars; the head-removal chart's full-model rule and one predicted
+    // point per head (nothing measured: no model); the kernel-PC chart's two lines (finite width, GP) with 30
+    // points each (k = min(30, P = 60)).
+    assert.deepEqual(info.perChart, {
+      'u1-heatmap': { groups: 1, items: 16 },
+      'head-scores': { groups: 1, items: 4 },
+      'head-removal': { groups: 2, items: 5 },
+      'pc-overlap': { groups: 3, items: 62 },
+    });
   });
 
   it('a width sweep gives finite-width values that approach the GP limit, and the charts add the sweep', async () => {
@@ -113,7 +121,8 @@ describe('Attention Paths in VS Code', () => {
     assert.equal(n10.metrics.acc_mean_predictor, 0.965);
     assert.ok(Math.abs(nBig.metrics.eg_total - r.sweep.gp.eg_total) < Math.abs(n10.metrics.eg_total - r.sweep.gp.eg_total));
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
-    assert.equal(info.charts, 3);
+    assert.equal(info.charts, 5);
+    assert.ok(info.perChart.sweep.items >= 2 * 3, JSON.stringify(info.perChart.sweep));
   });
 
   it('pruning heads writes a plan with the predicted effect (the report\'s value for one head)', async () => {
@@ -124,6 +133,12 @@ describe('Attention Paths in VS Code', () => {
     assert.deepEqual(plan.removed.map((h: { layer: number; head: number }) => [h.layer, h.head]), [[1, 1]]);
     assert.equal(plan.predicted.acc_mean_predictor, r.predicted!.after.acc_mean_predictor);
     assert.equal(r.predicted!.after.acc_mean_predictor, 0.935);
+  });
+
+  it('shows no prediction next to Python code whose model nobody has analysed', async () => {
+    const py = workspaceFile('train.py');
+    await vscode.window.showTextDocument(py);
+    assert.deepEqual(await lensTitles(py), []);
   });
 
   it('pruning heads of a model config writes a pruned ONNX model that opens in the model editor with fewer heads', async () => {
@@ -138,21 +153,55 @@ describe('Attention Paths in VS Code', () => {
     assert.deepEqual(m.summary?.attention.blocks.map((b) => b.queryHeads), [4, 3]);
   });
 
-  it('"Analyze Model or Config" on an .onnx file opens the read-only model editor', async () => {
+  it('"Analyze Model or Config" on an .onnx file opens the read-only model editor and analyses the config naming it, with the measured head removal', async () => {
     const model = workspaceFile('models', 'model.onnx');
-    await vscode.commands.executeCommand('attentionPaths.analyze', model);
+    const r = await vscode.commands.executeCommand<AnalyzeResult | undefined>('attentionPaths.analyze', model);
     const tab = await eventually('the model editor tab', () => {
-      const t = vscode.window.tabGroups.activeTabGroup.activeTab;
-      return t?.input instanceof vscode.TabInputCustom ? t : undefined;
+      const t = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((x) => x.input instanceof vscode.TabInputCustom);
+      return t;
     });
     const input = tab.input as vscode.TabInputCustom;
     assert.equal(input.viewType, 'attentionPaths.onnxModel');
     assert.equal(path.basename(input.uri.fsPath), 'model.onnx');
-  });
-
-  it('shows no prediction next to Python code whose model nobody has analysed', async () => {
+    assert.ok(r, 'the config naming the model was not analysed');
+    assert.equal(path.basename(vscode.Uri.parse(r.uri).fsPath), 'model.attention.yaml');
+    const m = r.report.head_removal_measured;
+    assert.ok(m, r.report.warnings.join(' | '));
+    assert.equal(m.heads.length, 8);
+    assert.ok(m.heads.every((h) => h.value !== null));
+    // Now the Python code that exports the model shows that analysis (export line and two attention lines).
     const py = workspaceFile('train.py');
     await vscode.window.showTextDocument(py);
-    assert.deepEqual(await lensTitles(py), []);
+    const titles = await eventually('the Python code lenses', async () => {
+      const t = await lensTitles(py);
+      return t.length ? t : undefined;
+    });
+    assert.equal(titles.filter((t) => t.startsWith('model.onnx: Predicted test accuracy')).length, 3);
   });
+
+  it('the model config\'s charts put the measured accuracy of each head\'s removal next to the prediction', async () => {
+    const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', workspaceFile('model.attention.yaml'));
+    // Two full-model rules (predicted, measured) and 8 + 8 points; the kernel PCs of P = 128: 30 points per line.
+    assert.deepEqual(info.perChart['head-removal'], { groups: 2, items: 18 });
+    assert.deepEqual(info.perChart['pc-overlap'], { groups: 3, items: 62 });
+  });
+
+  it('"Create Config for ONNX Model" writes a config beside a model with data, never over a file, and analyses it', async () => {
+    const dir = workspaceFile('other');
+    await vscode.workspace.fs.createDirectory(dir);
+    await vscode.workspace.fs.copy(workspaceFile('models', 'model.onnx'), vscode.Uri.joinPath(dir, 'tiny.onnx'));
+    await vscode.workspace.fs.copy(workspaceFile('models', 'data.npz'), vscode.Uri.joinPath(dir, 'tiny.npz'));
+    const model = vscode.Uri.joinPath(dir, 'tiny.onnx');
+    const before = await api.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: model.toString() });
+    assert.equal(path.basename(before.createConfig?.config ?? ''), 'tiny.attention.yaml');
+    const r = await vscode.commands.executeCommand<{ config: vscode.Uri; result?: AnalyzeResult }>('attentionPaths.createModelConfig', model);
+    assert.equal(path.basename(r.config.fsPath), 'tiny.attention.yaml');
+    assert.ok(r.result, 'the new config was not analysed');
+    assert.deepEqual(r.result.report.settings.heads, [4, 4]);
+    assert.match(readFileSync(r.config.fsPath, 'utf8'), /^data: "tiny\.npz"\nattention:\n {2}kind: model\n {2}model: "tiny\.onnx"$/m);
+    const after = await api.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: model.toString() });
+    assert.equal(after.analysisConfig, r.config.fsPath);
+    assert.equal(after.heads.filter((h) => h.rank !== undefined).length, 8);
+  });
+
 });

@@ -52,7 +52,9 @@ Usage:
 Options:
   --json FILE    write the full report (or the inspect summary) as JSON (field names as in the
                  golden files); a bare --json (or --json -) prints the JSON on stdout instead
-  --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR
+  --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR (analyze: U₁
+                 heatmap, head scores, kernel-PC overlap with the labels, accuracy with each head
+                 removed; sweep: accuracy and ε_g against N)
   --force        replace existing output files (never done without it)
   --quiet        no progress on stderr
 CONFIG is a YAML or JSON file (schema: schemas/attention-paths.schema.json).`;
@@ -170,7 +172,7 @@ export async function main(argv: string[]): Promise<number> {
       noExtra(command, rest, 'CONFIG file');
       planOutputs(o, ANALYSIS_REPORT_FILES);
       config = readConfig(rest[0]);
-      const report = await analyze(config, { onProgress });
+      const report = await analyze(config, { onProgress, measureHeadRemoval: true });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {

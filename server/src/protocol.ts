@@ -39,6 +39,7 @@ export const Commands = {
   showCharts: 'attentionPaths.showCharts',
   pruneHeads: 'attentionPaths.pruneHeads',
   sweepWidth: 'attentionPaths.sweepWidth',
+  createModelConfig: 'attentionPaths.createModelConfig',
   restartServer: 'attentionPaths.restartServer',
   showOutput: 'attentionPaths.showOutput',
 } as const;
@@ -49,7 +50,7 @@ export interface ServerSettings {
   temperature: number;
   /** Heads whose relevance score (max-normalized, THEORY.md section g) is below this get an information diagnostic. */
   prunableScoreThreshold: number;
-  /** Configs with more attention paths H_1···H_L than this are not analysed (the solve grows with paths²). */
+  /** Configs with more attention paths H_1···H_L than this are not analysed, swept or pruned (the solve grows with paths²). */
   maxPaths: number;
   /** `auto`: large matrix products in ONNX Runtime's CPU engine when it loads; `js`: plain JavaScript only. */
   computeBackend: 'auto' | 'js';
@@ -205,8 +206,34 @@ export interface InspectModelResult {
   heads: ModelHead[];
   /** The config whose analysis gave the relevance scores, when there is one. */
   analysisConfig?: string;
-  /** One line on model analysis (e.g. that capturing attention from a model is not available yet). */
+  /** Configs of the workspace (absolute paths) whose `attention.model` is this file, analysed or not. */
+  configs: string[];
+  /**
+   * Present when no config names this model, labelled data sits beside it (`<model>.npz`, else `data.npz`) and the
+   * workspace is trusted: the data file and the config file that `CreateModelConfigRequest` would write (absolute).
+   */
+  createConfig?: { data: string; config: string };
+  /** One or two sentences on where relevance scores come from for this model, and what to do to get them. */
   analysisNote: string;
+}
+
+/**
+ * `attentionPaths/createModelConfig`: writes a config beside an `.onnx` file that analyses the model's attention on
+ * the labelled data beside it (`data: <model>.npz | data.npz`, `attention: { kind: model, model: <file> }`), named
+ * `<model>.attention.yaml` or, when that exists, `<model>-2.attention.yaml`, … (an existing file is never
+ * replaced). Refused in Restricted Mode and when no data file sits beside the model. The server knows the new
+ * config at once (its analysis starts when the client opens it).
+ */
+export const CreateModelConfigRequest = 'attentionPaths/createModelConfig';
+export interface CreateModelConfigParams {
+  /** The `.onnx` file's URI. */
+  uri: string;
+}
+export interface CreateModelConfigResult {
+  /** The new config's URI. */
+  config: string;
+  /** The data file it names (absolute path). */
+  data: string;
 }
 
 // ---------------------------------------------------------------------------------------------------

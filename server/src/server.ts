@@ -7,6 +7,7 @@
  * (analysis/jobs.ts), so the server answers requests while the theory is solved.
  */
 import { availableParallelism } from 'node:os';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +30,7 @@ import { fileDigest } from './analysis/cache';
 import { JobCancelled, JobError, JobRunner } from './analysis/jobs';
 import { modelPruneResult, writePrunePlan } from './analysis/prune';
 import { findConfigFiles } from './analysis/workspace';
+import { createModelConfig, dataBesideModel, freeConfigPath } from './analysis/modelConfig';
 import { configCodeLenses } from './features/codeLens';
 import { configDiagnostics } from './features/diagnostics';
 import { configHover } from './features/hover';
@@ -38,6 +40,7 @@ import { rankedHeads } from './features/heads';
 import { WouldOverwriteError } from './report/write';
 import {
   AnalyzeRequest,
+  CreateModelConfigRequest,
   DEFAULT_SETTINGS,
   InspectModelRequest,
   ModelChangedNotification,
@@ -50,6 +53,8 @@ import {
   isModelFileName,
   type AnalyzeParams,
   type AnalyzeResult,
+  type CreateModelConfigParams,
+  type CreateModelConfigResult,
   type InitializationOptions,
   type InspectModelParams,
   type InspectModelResult,
@@ -365,11 +370,12 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
     const st = await stat(file).catch((e: Error) => {
       throw new ResponseError(ErrorCodes.InvalidParams, `cannot read ${file}: ${e.message}`);
     });
-    const base: InspectModelResult = { uri: params.uri, bytes: st.size, modified: st.mtime.toISOString(), heads: [], analysisNote: '' };
     const analysis = analyses.modelAnalysis(file);
-    base.analysisNote = analysis
-      ? `relevance from the analysis of ${analysis.doc.path}`
-      : 'No relevance scores: they come from analysing a config with attention.kind "model" that names this file, and capturing attention from ONNX models is not available in this version.';
+    const configs = analyses.configsForModel(file);
+    const base: InspectModelResult = { uri: params.uri, bytes: st.size, modified: st.mtime.toISOString(), heads: [], configs, analysisNote: '' };
+    const data = dataBesideModel(file);
+    if (!analysis && configs.length === 0 && data && trusted) base.createConfig = { data, config: freeConfigPath(file) };
+    base.analysisNote = modelNote(file, analysis?.doc.path, configs, data);
     try {
       const summary = await runner.run(`inspect:${await fileDigest(file)}`, { kind: 'inspect', path: file }, { signal: signalOf(token) });
       const ranked = analysis ? rankedHeads(analysis.report) : [];
@@ -384,6 +390,36 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
       if (e instanceof JobCancelled) throw e;
       return { ...base, error: (e as Error).message.split('\n')[0] };
     }
+  }),
+);
+
+/** The model view's sentence on where relevance comes from (see InspectModelResult.analysisNote). */
+function modelNote(file: string, analysed: string | undefined, configs: string[], data: string | undefined): string {
+  const name = path.basename(file);
+  if (analysed) return `Relevance from the analysis of ${analysed}.`;
+  const how = `Relevance scores come from analysing a config with "attention: {kind: model, model: ${name}}" and "data: <file>" (the model's inputs keyed by input name, with labels y = ±1): Attention Paths runs the model, captures each head's attention and solves the theory on it.`;
+  const restricted = trusted ? '' : ' This workspace is in Restricted Mode: trust it to run the model.';
+  if (configs.length) return `No relevance scores yet: ${configs.map((c) => path.basename(c)).join(', ')} name${configs.length === 1 ? 's' : ''} this model but ${configs.length === 1 ? 'has' : 'have'} not been analysed (or the analysis failed; see its diagnostics). ${how}${restricted}`;
+  if (data) return `No relevance scores yet. ${how} ${path.basename(data)} sits beside the model, so a config can be created for it.${restricted}`;
+  return `No relevance scores yet. ${how} Put ${path.basename(file, path.extname(file))}.npz or data.npz beside the model to have the config created for you.${restricted}`;
+}
+
+connection.onRequest(CreateModelConfigRequest, (params: CreateModelConfigParams) =>
+  answer<CreateModelConfigResult>(async () => {
+    if (!params.uri.startsWith('file:') || !isModelFileName(params.uri)) throw new ResponseError(ErrorCodes.InvalidParams, `not an .onnx file: ${params.uri}`);
+    if (!trusted) throw new NotRunnable('this workspace is in Restricted Mode: Attention Paths creates and runs nothing until you trust the workspace');
+    const model = fileURLToPath(params.uri);
+    if (!existsSync(model)) throw new ResponseError(ErrorCodes.InvalidParams, `cannot read ${model}: no such file`);
+    let made: ReturnType<typeof createModelConfig>;
+    try {
+      made = createModelConfig(model);
+    } catch (e) {
+      throw new NotRunnable((e as Error).message);
+    }
+    const uri = pathToFileURL(made.config).href;
+    analyses.update(uri, made.text, -1, false);
+    connection.console.log(`created ${made.config} for ${model} (data ${made.data})`);
+    return { config: uri, data: made.data };
   }),
 );
 

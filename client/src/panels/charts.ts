@@ -1,7 +1,8 @@
 /**
  * The theory charts of a config in a webview: U₁ heatmap with path labels, head relevance bars (with the
- * predicted effect of silencing each head in the tooltips) and, after a width sweep, accuracy and ε_g
- * against N (finite width versus GP). The page builds the Vega-Lite specs with the same builders as the
+ * predicted effect of silencing each head in the tooltips), the accuracy with each head removed (predicted, and
+ * measured on the model for model configs), the overlap of the kernel's principal components with the labels
+ * (finite width versus GP, the paper's Fig. 2c) and, after a width sweep, accuracy and ε_g against N. The page builds the Vega-Lite specs with the same builders as the
  * CLI (server/src/report/charts.ts), coloured from the editor theme. One panel per config; it redraws when
  * the server reports a new result for that config.
  */
@@ -15,7 +16,10 @@ import { pageHtml, webviewOptions } from './html';
 /** What the page reported after drawing. */
 export interface RenderInfo {
   charts: number;
+  /** SVG mark groups over all charts. */
   marks: number;
+  /** Per chart id (u1-heatmap, head-scores, head-removal, pc-overlap, sweep): mark groups and the items in them. */
+  perChart: Record<string, { groups: number; items: number }>;
 }
 
 export class ChartsPanel {
@@ -104,7 +108,7 @@ export class ChartsPanel {
         break;
       case 'rendered':
         this.state.output.appendLine(`charts of ${this.uri.fsPath}: ${m.charts} chart(s), ${m.marks} mark group(s) drawn`);
-        this.settle({ charts: m.charts, marks: m.marks });
+        this.settle({ charts: m.charts, marks: m.marks, perChart: m.perChart });
         break;
       case 'renderError':
         this.state.output.appendLine(`charts of ${this.uri.fsPath} could not be drawn: ${m.message}`);

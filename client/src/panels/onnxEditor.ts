@@ -1,7 +1,8 @@
 /**
  * A read-only custom editor for `.onnx` files: the model's header, its attention blocks (as the server's
  * ONNX reader detects them) and their heads, with relevance bars when an analysis of the model exists, and
- * links to the charts. The file is read by the language server (off its main thread); it reloads when the
+ * links to the charts. Without an analysis it says how to get one: a button that analyses a config naming the
+ * model, or — when labelled data sits beside the model — one that creates such a config and analyses it. The file is read by the language server (off its main thread); it reloads when the
  * file changes on disk.
  */
 import * as path from 'node:path';
@@ -53,14 +54,18 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
           ready = true;
           if (content) void panel.webview.postMessage(content);
         } else if (m.type === 'command') {
-          const target = m.uri ? vscode.Uri.parse(m.uri) : undefined;
-          void vscode.commands.executeCommand(m.command === 'showCharts' ? Commands.showCharts : Commands.analyze, target);
+          if (m.command === 'createModelConfig') void vscode.commands.executeCommand(Commands.createModelConfig, uri);
+          else void vscode.commands.executeCommand(m.command === 'showCharts' ? Commands.showCharts : Commands.analyze, m.path ? vscode.Uri.file(m.path) : undefined);
         } else if (m.type === 'renderError') {
           this.state.output.appendLine(`${uri.fsPath}: the model view failed: ${m.message}`);
         }
       }),
       this.state.onModelChanged((c) => {
         if (c.uri === uri.toString()) void load();
+      }),
+      // A config's analysis finished or failed: it may be this model's (relevance bars, the note and its buttons).
+      this.state.onResults((r) => {
+        if (r.state === 'done' || r.state === 'error') void load();
       }),
     ];
     panel.onDidDispose(() => subs.forEach((s) => s.dispose()));

@@ -1,14 +1,15 @@
 /**
  * The script of every Attention Paths webview (bundled to media/webview.js for the browser; no Node, no
  * vscode module). It receives content from the extension (messages.ts) and draws it:
- * - `charts`: the Vega-Lite specs of server/src/report/charts.ts — the CLI's own builders — with the
+ * - `charts`: the Vega-Lite specs of server/src/report/charts.ts — the CLI's own builders (U₁ heatmap, head
+ *   relevance, accuracy with each head removed, kernel-PC overlap with the labels, width sweep) — with the
  *   colours and font of the VS Code theme, rendered as SVG by vega-embed. Vega's expression interpreter is
  *   used so the page needs no 'unsafe-eval', and the loader refuses every URL (specs carry their data).
  * - `model`: what an `.onnx` file holds: header, attention blocks, heads with relevance bars.
  */
 import embed from 'vega-embed';
 import { expressionInterpreter } from 'vega-interpreter';
-import { headScoresSpec, sweepSpec, u1HeatmapSpec } from '../../../server/src/report/charts';
+import { headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../server/src/report/charts';
 import type { ChartTheme, VegaLiteSpec } from '../../../server/src/report/theme';
 import type { InspectModelResult } from '../../../server/src/protocol';
 import type { FromPage, ToPage } from './messages';
@@ -53,7 +54,10 @@ async function drawCharts(msg: Extract<ToPage, { type: 'charts' }>): Promise<voi
   const specs: Array<[string, VegaLiteSpec]> = [
     ['u1-heatmap', u1HeatmapSpec(msg.report, theme)],
     ['head-scores', headScoresSpec(msg.report, theme)],
+    ['head-removal', headRemovalSpec(msg.report, theme)],
   ];
+  // Reports cached from before the kernel-PC overlap existed have none: that chart is left out, not faked.
+  if (msg.report.kernel_pc_overlap) specs.push(['pc-overlap', pcOverlapSpec(msg.report, theme)]);
   if (msg.sweep) specs.push(['sweep', sweepSpec(msg.sweep, theme)]);
   root.replaceChildren();
   const r = msg.report;
@@ -69,6 +73,7 @@ async function drawCharts(msg: Extract<ToPage, { type: 'charts' }>): Promise<voi
   );
   if (!msg.sweep) root.append(el('p', 'Run "Attention Paths: Sweep Width" for accuracy and ε_g against the width N.', 'muted'));
   let marks = 0;
+  const perChart: Record<string, { groups: number; items: number }> = {};
   for (const [id, spec] of specs) {
     const box = el('section', undefined, 'chart');
     box.id = id;
@@ -82,9 +87,12 @@ async function drawCharts(msg: Extract<ToPage, { type: 'charts' }>): Promise<voi
       tooltip: { disableDefaultStyle: true },
       loader: refusingLoader as never,
     });
-    marks += box.querySelectorAll('svg g.role-mark').length;
+    const groups = box.querySelectorAll('svg g.role-mark');
+    // Mark items (one path per symbol, rect or line; a <line> per rule) are the groups' element children.
+    perChart[id] = { groups: groups.length, items: Array.from(groups).reduce((n, g) => n + g.childElementCount, 0) };
+    marks += groups.length;
   }
-  vscode.postMessage({ type: 'rendered', charts: specs.length, marks });
+  vscode.postMessage({ type: 'rendered', charts: specs.length, marks, perChart });
 }
 
 function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
@@ -127,16 +135,24 @@ function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
     sec.append(list);
     root.append(sec);
   }
-  root.append(el('p', m.analysisNote, 'muted'));
-  if (m.analysisConfig) {
-    const a = el('a', 'Show theory charts');
-    a.href = '#';
+  root.append(el('p', m.analysisNote, 'muted note'));
+  const actions = el('p', undefined, 'actions');
+  const action = (text: string, command: 'showCharts' | 'analyze' | 'createModelConfig', target: { uri?: string; path?: string }, button = false) => {
+    const a = button ? el('button', text) : el('a', text);
+    if (a instanceof HTMLAnchorElement) a.href = '#';
+    a.dataset.command = command;
     a.addEventListener('click', (e) => {
       e.preventDefault();
-      vscode.postMessage({ type: 'command', command: 'showCharts', uri: m.analysisConfig });
+      if (a instanceof HTMLButtonElement) a.disabled = true; // one config per click
+      vscode.postMessage({ type: 'command', command, ...target });
     });
-    root.append(a);
-  }
+    actions.append(a);
+  };
+  const base = (p: string) => p.replace(/^.*[\\/]/, '');
+  if (m.analysisConfig) action('Show theory charts', 'showCharts', { path: m.analysisConfig });
+  else if (m.configs.length) for (const c of m.configs) action(`Analyze ${base(c)}`, 'analyze', { path: c }, true);
+  else if (m.createConfig) action(`Create ${base(m.createConfig.config)} and analyze`, 'createModelConfig', { uri: m.uri }, true);
+  if (actions.childElementCount) root.append(actions);
 }
 
 window.addEventListener('message', (ev: MessageEvent<ToPage>) => {

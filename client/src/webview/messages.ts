@@ -17,9 +17,17 @@ export type ToPage =
 export type FromPage =
   /** The page script is running and can receive content. */
   | { type: 'ready' }
-  /** Charts were drawn: how many, and how many SVG mark groups they hold (for the tests and the log). */
-  | { type: 'rendered'; charts: number; marks: number }
+  /**
+   * Charts were drawn: how many, how many SVG mark groups they hold, and per chart (by its id: u1-heatmap,
+   * head-scores, head-removal, pc-overlap, sweep) the mark groups and the mark items in them (for the tests and the
+   * log).
+   */
+  | { type: 'rendered'; charts: number; marks: number; perChart: Record<string, { groups: number; items: number }> }
   /** Drawing failed. */
   | { type: 'renderError'; message: string }
-  /** Run an extension command (links in the model view). */
-  | { type: 'command'; command: 'showCharts' | 'analyze'; uri?: string };
+  /**
+   * Run an extension command (links and buttons in the model view): show a config's charts, analyse a config, or
+   * create a config for the model and analyse it. `path`: the config's file path (showCharts, analyze); `uri`: the
+   * `.onnx` file's URI (createModelConfig).
+   */
+  | { type: 'command'; command: 'showCharts' | 'analyze' | 'createModelConfig'; path?: string; uri?: string };

@@ -173,6 +173,11 @@ export class ConfigAnalyses {
     return undefined;
   }
 
+  /** Paths of the known valid configs whose `attention.model` is `modelPath`, sorted. */
+  configsForModel(modelPath: string): string[] {
+    return [...this.docs.values()].filter((d) => d.config?.attention?.kind === 'model' && d.config.attention.model === modelPath).map((d) => d.path).sort();
+  }
+
   /**
    * The config at `uri` as an analysis would run it (its editor text, else the file).
    * @throws NotRunnable for config errors or an untrusted workspace
@@ -204,7 +209,7 @@ export class ConfigAnalyses {
     const key = await contentKey('sweep', config, widths);
     let sweep = this.sweeps.get(key);
     if (!sweep) {
-      sweep = await this.runner.run(key, { kind: 'sweep', config, widths }, opts);
+      sweep = await this.runner.run(key, { kind: 'sweep', config, widths, maxPaths: this.host.settings().maxPaths }, opts);
       this.sweeps.set(key, sweep);
     }
     doc.sweep = sweep;
@@ -243,7 +248,7 @@ export class ConfigAnalyses {
     const model = config.attention?.kind === 'model' ? config.attention.model : undefined;
     if (!model) throw new NotRunnable(`${doc.path} does not analyse an ONNX model (attention.kind model), so there is no model to prune`);
     const job = { model, out: output, heads, config, force: overwrite };
-    return this.runner.run(`prune:${output}:${Date.now()}`, { kind: 'pruneModel', job }, opts);
+    return this.runner.run(`prune:${output}:${Date.now()}`, { kind: 'pruneModel', job, maxPaths: this.host.settings().maxPaths }, opts);
   }
 
   /** Stops all automatic analyses (shutdown). */

@@ -9,16 +9,19 @@ import type { HeadIndex } from '../pipeline/silence';
 import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
 
 export type JobSpec =
-  /** The main job (pipeline/analyze.ts). Refused before the solve when the config has more than `maxPaths` paths. */
+  /**
+   * The main job (pipeline/analyze.ts), with the measured head removal for model configs. Refused before the solve
+   * when the config has more than `maxPaths` paths.
+   */
   | { kind: 'analyze'; config: AnalysisConfig; maxPaths: number }
-  /** Finite width versus GP over widths N. */
-  | { kind: 'sweep'; config: AnalysisConfig; widths: number[] }
+  /** Finite width versus GP over widths N. Refused before the first solve beyond `maxPaths` paths. */
+  | { kind: 'sweep'; config: AnalysisConfig; widths: number[]; maxPaths: number }
   /** Metrics with several heads silenced together, from a report's U₁ (`U1` = report.U[0]). */
   | { kind: 'silence'; config: AnalysisConfig; U1: number[][]; removed: HeadIndex[] }
   /** Model summary of an `.onnx` file (onnx/inspect.ts). */
   | { kind: 'inspect'; path: string }
-  /** Prune heads from an ONNX model, verify and measure (pipeline/pruneModel.ts). */
-  | { kind: 'pruneModel'; job: Omit<PruneJob, 'onProgress'> };
+  /** Prune heads from an ONNX model, verify and measure (pipeline/pruneModel.ts). Refused beyond `maxPaths` paths (the model's head counts). */
+  | { kind: 'pruneModel'; job: Omit<PruneJob, 'onProgress'>; maxPaths: number };
 
 /** The result type of each job kind. */
 export interface JobResults {

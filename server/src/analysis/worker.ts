@@ -5,7 +5,10 @@
  * a cooperative abort to be prompt.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { analyzePrepared, sweep } from '../pipeline/analyze';
+import { analyzePrepared, sweepPrepared } from '../pipeline/analyze';
+import { detectAttention } from '../onnx/detect';
+import { readModel } from '../onnx/read';
+import { checkPathLimit } from './limits';
 import { prepare, type ProgressFn } from '../pipeline/prepare';
 import { predictWithHeadsRemoved } from '../pipeline/silence';
 import { inspectModel } from '../onnx/inspect';
@@ -21,16 +24,14 @@ async function run(spec: JobSpec): Promise<unknown> {
   switch (spec.kind) {
     case 'analyze': {
       const p = await prepare(spec.config, onProgress);
-      if (p.paths.length > spec.maxPaths) {
-        // The solve scales with (paths)² per layer product; refusing early keeps a typo from tying up the machine.
-        throw new Error(
-          `this config has ${p.paths.length} attention paths (heads [${p.settings.heads.join(', ')}]), more than the setting attentionPaths.maxPaths = ${spec.maxPaths}; raise the setting to analyse it`,
-        );
-      }
-      return analyzePrepared(p, spec.config, { onProgress });
+      checkPathLimit(p.settings.heads, spec.maxPaths, 'analyse');
+      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true });
     }
-    case 'sweep':
-      return sweep(spec.config, spec.widths, { onProgress });
+    case 'sweep': {
+      const p = await prepare(spec.config, onProgress);
+      checkPathLimit(p.settings.heads, spec.maxPaths, 'sweep');
+      return sweepPrepared(p, spec.config, spec.widths, { onProgress });
+    }
     case 'silence': {
       const p = await prepare(spec.config, onProgress);
       onProgress('predict', `predictor with ${spec.removed.length} head(s) silenced`);
@@ -38,8 +39,13 @@ async function run(spec: JobSpec): Promise<unknown> {
     }
     case 'inspect':
       return inspectModel(spec.path);
-    case 'pruneModel':
+    case 'pruneModel': {
+      // Before the pruner's own analysis of the model: the heads the model's graph declares give the path count.
+      const detection = detectAttention(readModel(spec.job.model), spec.job.config?.heads !== undefined ? { heads: spec.job.config.heads } : {});
+      const heads = detection.blocks.map((b) => b.queryHeads);
+      if (heads.length && heads.every((h): h is number => h !== null)) checkPathLimit(heads, spec.maxPaths, 'prune');
       return runPruneJob({ ...spec.job, onProgress });
+    }
   }
 }
 

@@ -13,10 +13,18 @@ import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
 import { Prepared, ProgressFn, prepare } from './prepare';
 import { VERSION } from '../version';
 import { modelReport } from './modelReport';
+import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
+import { measureHeadRemoval } from './headRemoval';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
   signal?: AbortSignal;
+  /**
+   * For configs whose attention is an ONNX model: also remove each head from the model alone and measure it in
+   * ONNX Runtime on the test split (`head_removal_measured`; (H_tot + 1) runs of the model). Default false; the
+   * CLI's `analyze` and the language server's analyses turn it on, the pruner's internal analysis does not.
+   */
+  measureHeadRemoval?: boolean;
 }
 
 function taskSummary(p: Prepared): AnalysisReport['task'] {
@@ -71,6 +79,24 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
   }
   const t3 = performance.now();
+  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
+  const kernel_pc_overlap = {
+    k: Math.min(PC_OVERLAP_COMPONENTS, task.train.count),
+    P: task.train.count,
+    finite: await kernelPcOverlap(train, task.yTrain, U1),
+    gp: await kernelPcOverlap(train, task.yTrain, Ugp[0]),
+  };
+  const t4 = performance.now();
+  let head_removal_measured: AnalysisReport['head_removal_measured'];
+  if (p.model && opts.measureHeadRemoval) {
+    try {
+      head_removal_measured = await measureHeadRemoval(p.model, config, scores, { onProgress: opts.onProgress, signal: opts.signal });
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      warnings.push(`the effect of removing each head could not be measured on the model: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    }
+  }
+  const t5 = performance.now();
   const a = sol.action;
   const report: AnalysisReport = {
     tool: 'attention-paths',
@@ -116,10 +142,14 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
       solve: t1 - t0,
       predict: t2 - t1,
       relevance: t3 - t2,
-      total: p.timings.data + p.timings.attention + p.timings.features + (t3 - t0),
+      kernel_pcs: t4 - t3,
+      ...(p.model && opts.measureHeadRemoval ? { head_removal: t5 - t4 } : {}),
+      total: p.timings.data + p.timings.attention + p.timings.features + (t5 - t0),
     },
     warnings,
+    kernel_pc_overlap,
   };
+  if (head_removal_measured) report.head_removal_measured = head_removal_measured;
   if (p.model) report.model = modelReport(p.model, U1, settings.heads);
   return report;
 }
@@ -140,7 +170,11 @@ export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Pr
  * @param widths list of N (> 0), solved in the given order.
  */
 export async function sweep(config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
-  const p = await prepare(config, opts.onProgress);
+  return sweepPrepared(await prepare(config, opts.onProgress), config, widths, opts);
+}
+
+/** `sweep` on inputs already prepared (the language server checks the path count in between). */
+export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
   const { settings, train, test, task } = p;
   const rows: SweepRow[] = [];
   let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;

@@ -276,3 +276,186 @@ export function sweepSpec(sweep: SweepReport, theme?: ChartTheme): VegaLiteSpec 
     theme,
   );
 }
+
+/** One point of the kernel-PC overlap chart. */
+export interface PcOverlapPoint {
+  /** PC rank i (1 = largest eigenvalue). */
+  rank: number;
+  /** "finite width (N = …)" or "GP limit". */
+  series: string;
+  /** Eigenvalue λ_i of K_U on the training set (without T_B). */
+  eigenvalue: number;
+  /** (v_iᵀ y)² / |y|². */
+  overlap: number;
+  /** Σ_{j ≤ i} overlap_j. */
+  cumulative: number;
+}
+
+/**
+ * The points of `pcOverlapSpec`: for each kernel (finite width first, then the GP limit) one point per PC rank.
+ * @throws Error when the report has no `kernel_pc_overlap` (reports written before it existed) or its arrays do
+ *   not have k entries
+ */
+export function pcOverlapPoints(report: AnalysisReport): PcOverlapPoint[] {
+  const o = report.kernel_pc_overlap;
+  if (!o) throw new Error('pcOverlapSpec: the report has no kernel_pc_overlap (analyse the config again with this version)');
+  const out: PcOverlapPoint[] = [];
+  const finite = `finite width (${widthLabel(report.settings.widths)})`;
+  for (const [series, s] of [[finite, o.finite], ['GP limit', o.gp]] as const) {
+    for (const key of ['eigenvalues', 'overlap', 'cumulative'] as const) {
+      if (s[key].length !== o.k) throw new Error(`pcOverlapSpec: ${series} ${key} has ${s[key].length} entries, expected k = ${o.k}`);
+    }
+    for (let i = 0; i < o.k; i++) out.push({ rank: i + 1, series, eigenvalue: s.eigenvalues[i], overlap: s.overlap[i], cumulative: s.cumulative[i] });
+  }
+  return out;
+}
+
+/**
+ * Overlap of the training kernel's principal components with the labels (the paper's Fig. 2c; THEORY.md section
+ * i): the cumulative overlap Σ_{j ≤ i} (v_jᵀ y)² / |y|² against the PC rank i = 1…k (k = min(30, P), eigenvalues
+ * descending), two lines with points — the renormalized kernel K_U at the solution (finite width) and the GP kernel.
+ * A curve that rises faster means the kernel's leading directions carry more of the task. The y axis is [0, 1]
+ * (all P components together give 1). Tooltips: rank, eigenvalue, the single overlap and the cumulative one.
+ * @param report the analysis report (reads `kernel_pc_overlap`, `settings.widths`, `settings.temperature`, `task`)
+ * @param theme optional page colours
+ * @throws Error when the report has no `kernel_pc_overlap`
+ */
+export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaLiteSpec {
+  const values = pcOverlapPoints(report);
+  const o = report.kernel_pc_overlap!;
+  const series = [...new Set(values.map((v) => v.series))];
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: {
+        text: 'Overlap of the kernel PCs with the labels',
+        subtitle: [`cumulative (v_iᵀy)²/|y|² over the first ${o.k} of ${o.P} principal components`, 'of the training kernel K_U (eigenvalues descending); finite width vs GP limit'],
+        anchor: 'start',
+        offset: 10,
+      },
+      data: { values },
+      width: 380,
+      height: 200,
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { field: 'rank', type: 'quantitative', title: 'principal component (eigenvalue rank)', scale: { domain: [1, o.k] }, axis: { tickMinStep: 1 } },
+        y: { field: 'cumulative', type: 'quantitative', title: 'cumulative overlap with y', scale: { domain: [0, 1] } },
+        color: { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } },
+        tooltip: [
+          { field: 'series', type: 'nominal', title: 'kernel' },
+          { field: 'rank', type: 'quantitative', title: 'PC' },
+          { field: 'eigenvalue', type: 'quantitative', title: 'eigenvalue λ', format: '.4~g' },
+          { field: 'overlap', type: 'quantitative', title: 'overlap (vᵀy)²/|y|²', format: '.3~g' },
+          { field: 'cumulative', type: 'quantitative', title: 'cumulative overlap', format: '.3f' },
+        ],
+      },
+    },
+    theme,
+  );
+}
+
+/** One point of the head-removal chart: a head's accuracy with it removed, predicted or measured. */
+export interface HeadRemovalPoint {
+  layer: number;
+  head: number;
+  /** "layer l · head h", 0-based. */
+  label: string;
+  /** Relevance score (THEORY.md section g), for the sort order. */
+  score: number;
+  /** Which number: the theory's prediction or the model's measurement. */
+  series: string;
+  /** Accuracy with the head removed (predicted: mean predictor; measured: sign of the model's output). */
+  value: number;
+  /** The full model's accuracy in the same series. */
+  full: number;
+  /** value − full. */
+  change: number;
+}
+
+const PREDICTED = 'predicted (theory: head silenced in U₁)';
+const MEASURED = 'measured (model: head masked, ONNX Runtime)';
+
+/**
+ * The points of `headRemovalSpec`: the predicted value of every head (from `head_silencing`), and the measured
+ * value of every head that was measured (`head_removal_measured`, accuracy only), heads sorted by relevance (most
+ * relevant first, as `headBars`).
+ */
+export function headRemovalPoints(report: AnalysisReport): HeadRemovalPoint[] {
+  const out: HeadRemovalPoint[] = [];
+  const measured = report.head_removal_measured?.metric === 'accuracy' ? report.head_removal_measured : undefined;
+  for (const b of headBars(report)) {
+    const base = { layer: b.layer, head: b.head, label: b.label, score: b.score };
+    if (b.acc_silenced !== null) out.push({ ...base, series: PREDICTED, value: b.acc_silenced, full: b.acc_full, change: b.acc_silenced - b.acc_full });
+    const m = measured?.heads.find((h) => h.layer === b.layer && h.head === b.head);
+    if (measured && m && m.value !== null) out.push({ ...base, series: MEASURED, value: m.value, full: measured.full, change: m.value - measured.full });
+  }
+  return out;
+}
+
+/**
+ * Effect of removing each head alone (THEORY.md section g; the paper's Fig. 3e pairs head score with the measured
+ * drop): per head (rows, 0-based "layer l · head h", most relevant first), the accuracy with that head removed as
+ * points — the theory's prediction (`head_silencing`: its paths zeroed in U₁, no re-optimization) and, for configs
+ * whose attention is an ONNX model, the measurement (`head_removal_measured`: the head masked in the model, run in
+ * ONNX Runtime on the test split). A dashed vertical rule per series marks the full model's accuracy, so a point
+ * left of its rule is a drop. For other configs only the predicted series is drawn, and the subtitle says that
+ * nothing was measured. The x axis is not forced to include 0 (drops are a few points).
+ * @param report the analysis report (reads `head_scores_ascending`, `head_silencing`, `metrics`, `head_removal_measured`)
+ * @param theme optional page colours
+ */
+export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): VegaLiteSpec {
+  const values = headRemovalPoints(report);
+  const m = report.head_removal_measured;
+  const hasMeasured = values.some((v) => v.series === MEASURED);
+  const series = hasMeasured ? [PREDICTED, MEASURED] : [PREDICTED];
+  const rules = [{ series: PREDICTED, full: report.metrics.acc_mean_predictor }];
+  if (hasMeasured) rules.push({ series: MEASURED, full: m!.full });
+  let subtitle: string[];
+  if (hasMeasured) subtitle = [`each head removed alone; measured on ${m!.count} test examples (model output '${m!.output}')`];
+  else if (m && m.metric !== 'accuracy') subtitle = [`predicted only: the model was measured by ${m.metric.toUpperCase()}, not accuracy`];
+  else if (m) subtitle = ['predicted only: no head of the model could be masked', '(the reasons are in head_removal_measured)'];
+  else subtitle = ['predicted only: nothing measured (no ONNX model analysed:', 'that needs a config with attention.kind model)'];
+  subtitle.push('dashed: the full model; heads by relevance, most relevant on top');
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } };
+  const labels = [...new Set(values.map((v) => v.label))];
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: { text: 'Accuracy with one head removed', subtitle, anchor: 'start', offset: 10 },
+      width: 360,
+      height: { step: 22 },
+      layer: [
+        {
+          data: { values: rules },
+          mark: { type: 'rule', strokeDash: [6, 4] },
+          encoding: {
+            x: { field: 'full', type: 'quantitative' },
+            color,
+            tooltip: [
+              { field: 'series', type: 'nominal', title: 'series' },
+              { field: 'full', type: 'quantitative', title: 'full model accuracy', format: '.1%' },
+            ],
+          },
+        },
+        {
+          data: { values },
+          mark: { type: 'point', filled: true, size: 70 },
+          encoding: {
+            y: { field: 'label', type: 'nominal', sort: labels, title: null },
+            x: { field: 'value', type: 'quantitative', scale: { zero: false }, title: 'accuracy with the head removed', axis: { format: '.0%' } },
+            color,
+            shape: { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } },
+            tooltip: [
+              { field: 'label', type: 'nominal', title: 'head' },
+              { field: 'score', type: 'quantitative', title: 'relevance score', format: '.3f' },
+              { field: 'series', type: 'nominal', title: 'series' },
+              { field: 'value', type: 'quantitative', title: 'accuracy, head removed', format: '.1%' },
+              { field: 'change', type: 'quantitative', title: 'change vs full model', format: '+.1%' },
+            ],
+          },
+        },
+      ],
+    },
+    theme,
+  );
+}

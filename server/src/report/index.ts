@@ -1,4 +1,22 @@
 /** Public API of the report charts: Vega-Lite spec builders and headless SVG rendering. */
-export { u1HeatmapSpec, headScoresSpec, sweepSpec, u1Cells, headBars, sweepPoints, formatNumber, widthLabel, type U1Cell, type HeadBar, type SweepPoint } from './charts';
+export {
+  u1HeatmapSpec,
+  headScoresSpec,
+  sweepSpec,
+  pcOverlapSpec,
+  headRemovalSpec,
+  u1Cells,
+  headBars,
+  sweepPoints,
+  pcOverlapPoints,
+  headRemovalPoints,
+  formatNumber,
+  widthLabel,
+  type U1Cell,
+  type HeadBar,
+  type SweepPoint,
+  type PcOverlapPoint,
+  type HeadRemovalPoint,
+} from './charts';
 export { renderSvg } from './svg';
 export { themeConfig, withTheme, VEGA_LITE_SCHEMA, type ChartTheme, type VegaLiteSpec } from './theme';

@@ -41,17 +41,32 @@ export function formatAnalysis(r: AnalysisReport): string {
   if (r.paths.length > maxShown) out.push(`  … ${r.paths.length - maxShown} more paths in the JSON report`);
   out.push(`  U_a = ${num(r.U_a)}; GP value of U_1: ${num(r.gp.scale)}·I`);
   out.push('');
-  out.push('Head relevance (score from |U_1|, max = 1; low = prunable), with the predicted effect of silencing the head:');
-  out.push(`  ${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}`);
+  const hm = r.head_removal_measured;
+  out.push(
+    'Head relevance (score from |U_1|, max = 1; low = prunable), with the predicted effect of silencing the head' +
+      (hm ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):` : ':'),
+  );
+  out.push(`  ${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
   const ranked = [...r.head_scores_ascending].reverse();
   for (const [i, h] of ranked.entries()) {
     const sil = r.head_silencing.find((x) => x.layer === h.layer && x.head === h.head);
+    const mv = hm?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     out.push(
       `  ${pad(String(i + 1), 6)}${pad(String(h.layer), 7)}${pad(String(h.head), 6)}${lpad(h.score.toFixed(3), 8)}` +
-        `${lpad(sil ? num(sil.eg_total) : '-', 18)}${lpad(sil ? sil.acc_mean_predictor.toFixed(3) : '-', 17)}`,
+        `${lpad(sil ? num(sil.eg_total) : '-', 18)}${lpad(sil ? sil.acc_mean_predictor.toFixed(3) : '-', 17)}` +
+        (hm ? lpad(mv === undefined || mv === null ? '-' : hm.metric === 'accuracy' ? mv.toFixed(3) : num(mv), 15) : ''),
     );
   }
   out.push('');
+  const pc = r.kernel_pc_overlap;
+  if (pc) {
+    out.push(
+      `Kernel PCs (Fig. 2c): the first ${pc.k} of ${pc.P} principal components of the training kernel hold ` +
+        `${pc.finite.cumulative[pc.k - 1].toFixed(3)} of |y|² at finite width, ${pc.gp.cumulative[pc.k - 1].toFixed(3)} in the GP limit ` +
+        `(first PC: ${pc.finite.overlap[0].toFixed(3)} vs ${pc.gp.overlap[0].toFixed(3)}).`,
+    );
+    out.push('');
+  }
   out.push('Prediction on the test set:');
   out.push(`  ${pad('', 22)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}${lpad('P(correct)', 12)}`);
   const line = (name: string, m: AnalysisReport['metrics']) =>

@@ -41,6 +41,53 @@ export interface HeadSilencing {
   acc_mean_predictor: number;
 }
 
+/**
+ * Overlap of the kernel's leading principal components with the training labels y (THEORY.md section i, the
+ * paper's Fig. 2c), for the renormalized training kernel K_U at the solution (`finite`) and for the GP kernel
+ * (`gp`, U₁ = σa²Πσl²·I). Computed in pipeline/analyze.ts with theory/pcOverlap.ts.
+ */
+export interface KernelPcOverlap {
+  /** Components reported: min(30, P). */
+  k: number;
+  /** Training examples P (the kernel is P × P; the overlaps over all P components sum to 1). */
+  P: number;
+  finite: PcOverlapSeries;
+  gp: PcOverlapSeries;
+}
+
+/** One kernel's k leading principal components (eigenvalues descending); every array has length k. */
+export interface PcOverlapSeries {
+  /** Eigenvalues λ_1 ≥ … ≥ λ_k of K_U on the training set, without T_B (T_B·I only shifts them). */
+  eigenvalues: number[];
+  /** (v_iᵀ y)² / |y|² for unit eigenvector v_i, each in [0, 1]. */
+  overlap: number[];
+  /** Running sum of `overlap`: non-decreasing, ≤ 1, equal to 1 (to rounding) when k = P. */
+  cumulative: number[];
+  /** `dense`: full eigendecomposition (P ≤ 200); `lanczos`: Krylov iteration for the top k (linalg/topEigen.ts). */
+  method: 'dense' | 'lanczos';
+  /** Largest ‖K v − λ v‖ / λ_1 of the reported pairs (a check on the eigenvectors). */
+  max_relative_residual: number;
+}
+
+/** The measured accuracy (or MSE) of an ONNX model with one head removed, for each head (`head_removal_measured`). */
+export interface HeadRemovalMeasured {
+  /** `accuracy`: sign of the model's first output against the ±1 labels; `mse` for other labels. */
+  metric: 'accuracy' | 'mse';
+  /** Test examples measured on (the test split of the config's data, as the analysis uses it). */
+  count: number;
+  /** The model's first output, the one measured. */
+  output: string;
+  /** The full model's value. */
+  full: number;
+  /**
+   * One entry per head, in the order of `head_scores_ascending`: the value with that head's slice of the output
+   * projection's input multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
+   * theory's silencing, which keeps the 1/H normalization), or null with the reason when the block cannot be
+   * masked.
+   */
+  heads: Array<{ layer: number; head: number; value: number | null; reason?: string }>;
+}
+
 export interface SolverInfo {
   method: string;
   iterations: number;
@@ -139,6 +186,17 @@ export interface AnalysisReport {
   warnings: string[];
   /** Present when the attention was captured from an ONNX model (`attention: { kind: model }`). */
   model?: ModelReport;
+  /**
+   * Overlap of the first min(30, P) principal components of the training kernel with the labels, finite width
+   * versus GP (the paper's Fig. 2c). Absent in reports written before it existed.
+   */
+  kernel_pc_overlap?: KernelPcOverlap;
+  /**
+   * Models only (`attention: { kind: model }`), when the analysis was asked to measure it: each head removed from
+   * the ONNX model alone and the model run in ONNX Runtime on the test split — the measurement next to the
+   * theory's prediction in `head_silencing`.
+   */
+  head_removal_measured?: HeadRemovalMeasured;
 }
 
 /** One row of a width sweep (the paper's Fig. 2a / 3b analogue). */

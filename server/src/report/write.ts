@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AnalysisReport, SweepReport } from './types';
-import { headScoresSpec, sweepSpec, u1HeatmapSpec } from './charts';
+import { headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from './charts';
 import { renderSvg } from './svg';
 
 /** Thrown when writing would replace a file the user owns. */
@@ -18,7 +18,17 @@ export class WouldOverwriteError extends Error {
 }
 
 /** Files `writeAnalysisReportDir` writes into its folder. */
-export const ANALYSIS_REPORT_FILES = ['report.json', 'u1-heatmap.svg', 'u1-heatmap.vl.json', 'head-scores.svg', 'head-scores.vl.json'];
+export const ANALYSIS_REPORT_FILES = [
+  'report.json',
+  'u1-heatmap.svg',
+  'u1-heatmap.vl.json',
+  'head-scores.svg',
+  'head-scores.vl.json',
+  'pc-overlap.svg',
+  'pc-overlap.vl.json',
+  'head-removal.svg',
+  'head-removal.vl.json',
+];
 /** Files `writeSweepReportDir` writes into its folder. */
 export const SWEEP_REPORT_FILES = ['sweep.json', 'sweep.svg', 'sweep.vl.json'];
 
@@ -89,12 +99,20 @@ export function writeFileSafely(path: string, text: string, force = false): void
 
 
 /**
- * Writes report.json, u1-heatmap.svg, head-scores.svg and the Vega-Lite specs (*.vl.json) into `dir`.
+ * Writes report.json and four charts as SVG with their Vega-Lite specs (*.vl.json) into `dir`
+ * (`ANALYSIS_REPORT_FILES`): u1-heatmap (U₁), head-scores (relevance), pc-overlap (kernel PCs versus the labels,
+ * the paper's Fig. 2c) and head-removal (accuracy with each head removed, predicted and, for models, measured).
  * @returns the paths written.
- * @throws WouldOverwriteError when one of these files exists and !force (nothing is written then).
+ * @throws WouldOverwriteError when one of these files exists and !force (nothing is written then); Error when
+ *   the report has no `kernel_pc_overlap` (a report from before that field existed).
  */
 export async function writeAnalysisReportDir(dir: string, report: AnalysisReport, force = false): Promise<string[]> {
-  const charts = { 'u1-heatmap': u1HeatmapSpec(report), 'head-scores': headScoresSpec(report) };
+  const charts = {
+    'u1-heatmap': u1HeatmapSpec(report),
+    'head-scores': headScoresSpec(report),
+    'pc-overlap': pcOverlapSpec(report),
+    'head-removal': headRemovalSpec(report),
+  };
   checkOutputDir(dir, ANALYSIS_REPORT_FILES, force);
   const svgs = await Promise.all(Object.values(charts).map((s) => renderSvg(s)));
   const written: string[] = [];

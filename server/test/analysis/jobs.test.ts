@@ -27,7 +27,8 @@ describe('JobRunner', () => {
     ]);
     assert.deepEqual(inWorker.U, inProcess.U);
     assert.deepEqual(inWorker.metrics, inProcess.metrics);
-    assert.deepEqual([...new Set(stages)], ['data', 'attention', 'features', 'solve', 'predict', 'relevance']);
+    assert.deepEqual(inWorker.kernel_pc_overlap, inProcess.kernel_pc_overlap);
+    assert.deepEqual([...new Set(stages)], ['data', 'attention', 'features', 'solve', 'predict', 'relevance', 'kernel PCs']);
     assert.equal(runner.pending, 0);
   });
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertClose, flat } from '../helpers/close';
 import { GOLDEN_DIR } from '../helpers/golden';
+import { ANALYSIS_REPORT_FILES } from '../../src/report/write';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'server', 'src', 'cli.ts');
@@ -66,12 +67,48 @@ describe('attention-paths analyze on the embedded default', () => {
     const U = rep.U[0];
     assert.ok(U[0][0] > 5 && U[2][2] > 2 && U[0][2] < -1, JSON.stringify(U));
     assert.ok(U[1][1] < 1 && U[3][3] < 1);
-    for (const f of ['u1-heatmap.svg', 'head-scores.svg']) {
+    for (const f of ['u1-heatmap.svg', 'head-scores.svg', 'pc-overlap.svg', 'head-removal.svg']) {
       const svg = readFileSync(join(dir, f), 'utf8');
       assert.match(svg, /^<svg/);
       assert.ok((svg.match(/<path/g) ?? []).length >= 4, `${f} has marks`);
     }
     assert.match(readFileSync(join(dir, 'u1-heatmap.svg'), 'utf8'), />a1</);
+    assert.deepEqual(readdirSync(dir).sort(), [...ANALYSIS_REPORT_FILES].sort());
+    // Kernel PCs: two curves of 30 points (k = min(30, P = 100)), the spec's data is the report's.
+    const pcs = readFileSync(join(dir, 'pc-overlap.svg'), 'utf8');
+    assert.equal(pcs.split('<g class="mark-line role-mark').length - 1, 2);
+    const spec = JSON.parse(readFileSync(join(dir, 'pc-overlap.vl.json'), 'utf8'));
+    assert.deepEqual(
+      spec.data.values.filter((v: { series: string }) => v.series === 'GP limit').map((v: { cumulative: number }) => v.cumulative),
+      rep.kernel_pc_overlap.gp.cumulative,
+    );
+    // Head removal of a config without a model: the predicted accuracies only, one point per head.
+    const removal = JSON.parse(readFileSync(join(dir, 'head-removal.vl.json'), 'utf8'));
+    assert.deepEqual(
+      removal.layer[1].data.values.map((v: { value: number }) => v.value).sort(),
+      rep.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor).sort(),
+    );
+    assert.match(r.stdout, /Kernel PCs \(Fig\. 2c\): the first 30 of 100 principal components/);
+  });
+});
+
+describe('attention-paths analyze on a model config', () => {
+  it('measures each head\'s removal on the model and charts it next to the prediction', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const r = run(['analyze', join(ROOT, 'test-fixtures', 'workspace', 'model.attention.yaml'), '--report', dir, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    const m = rep.head_removal_measured;
+    assert.equal(m.heads.length, 8);
+    assert.match(r.stdout, new RegExp(`measured accuracy of the model without it \\(full model ${m.full.toFixed(3)}, ${m.count} test examples\\)`));
+    const spec = JSON.parse(readFileSync(join(dir, 'head-removal.vl.json'), 'utf8'));
+    const measured = spec.layer[1].data.values.filter((v: { series: string }) => v.series.startsWith('measured'));
+    assert.deepEqual(
+      measured.map((v: { layer: number; head: number; value: number }) => [v.layer, v.head, v.value]).sort(),
+      m.heads.map((h: { layer: number; head: number; value: number }) => [h.layer, h.head, h.value]).sort(),
+    );
+    const svg = readFileSync(join(dir, 'head-removal.svg'), 'utf8');
+    assert.equal((svg.split('<g class="mark-symbol role-mark')[1].split('</g>')[0].match(/<path/g) ?? []).length, 16);
   });
 });
 

@@ -5,14 +5,26 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver';
 import { FIXTURE_WORKSPACE, serverOnFixture } from './fixture';
 import { findModelSites, pythonCodeLenses } from '../../src/features/python';
 import { headline } from '../../src/features/codeLens';
-import { InspectModelRequest, PruneRequest, ReportRequest, type InspectModelResult, type PruneResult, type ReportResult } from '../../src/protocol';
+import {
+  CreateModelConfigRequest,
+  InspectModelRequest,
+  PruneRequest,
+  ReportRequest,
+  SweepRequest,
+  type CreateModelConfigResult,
+  type InspectModelResult,
+  type PruneResult,
+  type ReportResult,
+  type SweepResult,
+} from '../../src/protocol';
+import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';
 
 describe('Python sites of a model', () => {
@@ -54,7 +66,13 @@ describe('models in the workspace, through the server', () => {
 
   test('inspecting the fixture model: two attention blocks of four heads, no relevance without an analysis', async () => {
     const uri = pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href;
-    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri });
+    // The workspace's configs are read when the server starts: model.attention.yaml names this model.
+    const r = await f.s.poll('the config naming the model', async () => {
+      const x = await f.s.request<InspectModelResult>(InspectModelRequest, { uri });
+      return x.configs.length ? x : undefined;
+    });
+    assert.deepEqual(r.configs, [path.join(f.dir, 'model.attention.yaml')]);
+    assert.equal(r.createConfig, undefined, 'a config exists: nothing to create');
     assert.equal(r.error, undefined);
     assert.equal(r.bytes, 97387);
     assert.equal(r.summary?.attention.blocks.length, 2);
@@ -62,7 +80,9 @@ describe('models in the workspace, through the server', () => {
       r.heads.map((h) => [h.layer, h.head, h.score]),
       [0, 1].flatMap((l) => [0, 1, 2, 3].map((h) => [l, h, undefined])),
     );
-    assert.match(r.analysisNote, /capturing attention from ONNX models is not available in this version/);
+    assert.match(r.analysisNote, /^No relevance scores yet: model\.attention\.yaml names this model but has not been analysed/);
+    assert.match(r.analysisNote, /attention: \{kind: model, model: model\.onnx\}/);
+    assert.doesNotMatch(r.analysisNote, /not available/);
     await assert.rejects(f.s.request(InspectModelRequest, { uri: pathToFileURL(path.join(f.dir, 'nope.onnx')).href }), /cannot read/);
   });
 
@@ -87,7 +107,13 @@ describe('models in the workspace, through the server', () => {
       m.heads.map((h) => scores.get(`${h.layer}.${h.head}`)),
     );
     assert.equal(m.heads.filter((h) => h.rank === 1).length, 1);
-    assert.match(m.analysisNote, /relevance from the analysis of .*model\.attention\.yaml/);
+    assert.match(m.analysisNote, /^Relevance from the analysis of .*model\.attention\.yaml/);
+    // The model's own measurement of removing each head, next to the prediction.
+    assert.deepEqual(
+      report.head_removal_measured?.heads.map((h) => `${h.layer}:${h.head}`),
+      report.head_scores_ascending.map((h) => `${h.layer}:${h.head}`),
+    );
+    assert.ok(report.head_removal_measured!.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1));
     // The analysis's warnings (e.g. a model outside the theory's class) are warnings on `attention.model`.
     const warnings = (f.s.diagnostics.get(config) ?? []).filter((d) => d.code === 'analysis-warning');
     assert.deepEqual(
@@ -118,5 +144,101 @@ describe('models in the workspace, through the server', () => {
     const none = path.join(f.dir, 'models', 'x.onnx');
     await assert.rejects(f.s.request(PruneRequest, { uri: config, heads: [{ layer: 1, head: 9 }], output: none }));
     assert.equal(existsSync(none), false);
+  });
+
+  test('a model without a config but with data beside it: the view offers a config, which is created (never over a file) and analysed', async () => {
+    const other = path.join(f.dir, 'other');
+    mkdirSync(other);
+    copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(other, 'tiny.onnx'));
+    copyFileSync(path.join(f.dir, 'models', 'data.npz'), path.join(other, 'tiny.npz'));
+    const model = pathToFileURL(path.join(other, 'tiny.onnx')).href;
+    const before = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    assert.deepEqual(before.configs, []);
+    assert.deepEqual(before.createConfig, { data: path.join(other, 'tiny.npz'), config: path.join(other, 'tiny.attention.yaml') });
+    assert.match(before.analysisNote, /tiny\.npz sits beside the model, so a config can be created for it/);
+
+    const made = await f.s.request<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model });
+    const file = path.join(other, 'tiny.attention.yaml');
+    assert.equal(made.config, pathToFileURL(file).href);
+    assert.equal(made.data, path.join(other, 'tiny.npz'));
+    const text = readFileSync(file, 'utf8');
+    const cfg = loadConfig(file);
+    assert.deepEqual([cfg.attention?.kind, cfg.attention?.model, cfg.data], ['model', path.join(other, 'tiny.onnx'), path.join(other, 'tiny.npz')]);
+    // The server knows the new config at once: the view now offers to analyse it instead.
+    const after = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    assert.deepEqual([after.configs, after.createConfig], [[file], undefined]);
+    // Asked again, it picks a new name and leaves the first file as it was.
+    const again = await f.s.request<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model });
+    assert.equal(again.config, pathToFileURL(path.join(other, 'tiny-2.attention.yaml')).href);
+    assert.equal(readFileSync(file, 'utf8'), text);
+
+    const uri = await f.s.open(file);
+    const done = await f.s.waitForState(uri, ['done', 'error'], 0, 120_000);
+    assert.equal(done.state, 'done', done.error);
+    const analysed = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    assert.equal(analysed.analysisConfig, file);
+    assert.equal(analysed.heads.filter((h) => h.score !== undefined).length, 8);
+  });
+
+  test('a model with no data beside it: the note says what to add, and no config is created', async () => {
+    const lonely = path.join(f.dir, 'lonely');
+    mkdirSync(lonely);
+    copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(lonely, 'solo.onnx'));
+    const model = pathToFileURL(path.join(lonely, 'solo.onnx')).href;
+    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    assert.equal(r.createConfig, undefined);
+    assert.match(r.analysisNote, /Put solo\.npz or data\.npz beside the model to have the config created for you\.$/);
+    await assert.rejects(f.s.request(CreateModelConfigRequest, { uri: model }), /no labelled data beside solo\.onnx: put solo\.npz or data\.npz/);
+    assert.deepEqual(readdirSync(lonely), ['solo.onnx']);
+  });
+
+  test('attentionPaths.maxPaths stops sweeps and prunes of a config with more paths (16 here) with the reason', async () => {
+    const config = pathToFileURL(path.join(f.dir, 'model.attention.yaml')).href;
+    // The server pulls new settings after the notification; it then re-publishes every config's state.
+    const settle = async (settings: Record<string, unknown>) => {
+      const since = f.s.results.length;
+      await f.s.setSettings(settings);
+      await f.s.waitFor('the new settings to apply', () => (f.s.results.length > since ? true : undefined));
+    };
+    await settle({ maxPaths: 10 });
+    const output = path.join(f.dir, 'models', 'too-many.onnx');
+    await assert.rejects(
+      f.s.request(SweepRequest, { uri: config, widths: [10, 100] }),
+      /this config has 16 attention paths \(heads \[4, 4\]\), more than the setting attentionPaths\.maxPaths = 10; raise the setting to sweep its width/,
+    );
+    await assert.rejects(
+      f.s.request(PruneRequest, { uri: config, heads: [{ layer: 0, head: 0 }], output }),
+      /this config has 16 attention paths \(heads \[4, 4\]\), more than the setting attentionPaths\.maxPaths = 10; raise the setting to prune its model/,
+    );
+    assert.equal(existsSync(output), false);
+    // A plain config's prune predicts from an analysis, which the same limit stops.
+    const markov = pathToFileURL(path.join(f.dir, 'markov.attention.yaml')).href;
+    await settle({ maxPaths: 3 });
+    await assert.rejects(
+      f.s.request(PruneRequest, { uri: markov, heads: [{ layer: 0, head: 0 }], output: path.join(f.dir, 'plan.json') }),
+      /this config has 4 attention paths \(heads \[2, 2\]\), more than the setting attentionPaths\.maxPaths = 3; raise the setting to analyse it/,
+    );
+    await settle({});
+    const r = await f.s.request<SweepResult>(SweepRequest, { uri: markov, widths: [10] });
+    assert.equal(r.sweep.rows.length, 1);
+  });
+});
+
+describe('a model view in Restricted Mode', () => {
+  const f = serverOnFixture({ trusted: false });
+
+  test('offers no config to create and refuses to create one', async () => {
+    // A model no config names, with data beside it: trusted, this would offer a config.
+    const other = path.join(f.dir, 'other');
+    mkdirSync(other);
+    copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(other, 'm.onnx'));
+    copyFileSync(path.join(f.dir, 'models', 'data.npz'), path.join(other, 'data.npz'));
+    const model = pathToFileURL(path.join(other, 'm.onnx')).href;
+    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    assert.deepEqual(r.configs, []);
+    assert.equal(r.createConfig, undefined);
+    assert.match(r.analysisNote, /Restricted Mode: trust it to run the model\.$/);
+    await assert.rejects(f.s.request(CreateModelConfigRequest, { uri: model }), /Restricted Mode/);
+    assert.deepEqual(readdirSync(other).sort(), ['data.npz', 'm.onnx']);
   });
 });

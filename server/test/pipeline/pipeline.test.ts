@@ -46,6 +46,25 @@ describe('analyze on the 2-path Markov variant', () => {
   });
 });
 
+describe('kernel PCs versus the labels on the 4-path Markov task (the paper\'s Fig. 2c)', () => {
+  it('the finite-width kernel puts most of y into a few leading PCs; the GP kernel spreads it', async () => {
+    const r = await analyze(base({ task: 'markov', P: 60, P_test: 200 }));
+    const o = r.kernel_pc_overlap!;
+    assert.deepEqual([o.k, o.P, o.finite.overlap.length, o.gp.overlap.length], [30, 60, 30, 30]);
+    assert.equal(o.finite.method, 'dense');
+    for (const s of [o.finite, o.gp]) {
+      assert.ok(s.cumulative[29] <= 1 + 1e-12);
+      assert.ok(s.max_relative_residual < 1e-12);
+      for (let i = 1; i < 30; i++) assert.ok(s.eigenvalues[i] <= s.eigenvalues[i - 1]);
+    }
+    // THEORY.md section i: U₁ up-weights the good and denoising paths, so the top kernel directions carry the task.
+    assert.ok(o.finite.cumulative[4] > 0.7, `finite width, 5 PCs: ${o.finite.cumulative[4]}`);
+    assert.ok(o.gp.cumulative[4] < 0.3, `GP, 5 PCs: ${o.gp.cumulative[4]}`);
+    assert.ok(o.finite.cumulative[29] > o.gp.cumulative[29]);
+    assert.ok(r.timings_ms.kernel_pcs >= 0);
+  });
+});
+
 describe('config and attention disagreements', () => {
   it('heads in the config must match the attention', async () => {
     await assert.rejects(analyze(base({ task: 'markov', heads: [2, 3] })), /heads: the config says \[2, 3\] but the attention has \[2, 2\]/);

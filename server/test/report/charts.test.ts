@@ -1,9 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { u1HeatmapSpec, headScoresSpec, sweepSpec, formatNumber, widthLabel } from '../../src/report/charts';
+import { u1HeatmapSpec, headScoresSpec, sweepSpec, pcOverlapSpec, headRemovalSpec, formatNumber, widthLabel } from '../../src/report/charts';
 import { renderSvg } from '../../src/report/svg';
 import { VEGA_LITE_SCHEMA, type VegaLiteSpec } from '../../src/report/theme';
-import { fakeReport, fakeSweep, U1 } from './fixture';
+import { fakeModelReport, fakeReport, fakeSweep, U1 } from './fixture';
 
 type Obj = Record<string, any>;
 
@@ -165,6 +165,95 @@ describe('sweepSpec', () => {
   });
 });
 
+describe('pcOverlapSpec (the paper\'s Fig. 2c)', () => {
+  const spec = pcOverlapSpec(fakeReport()) as Obj;
+
+  test('one point per PC rank and kernel: cumulative overlap against rank, finite width first', () => {
+    const values = spec.data.values as Obj[];
+    assert.deepEqual(
+      values.map((v) => [v.series, v.rank, v.eigenvalue, v.overlap, v.cumulative]),
+      [
+        ['finite width (N = 10)', 1, 40, 0.5, 0.5],
+        ['finite width (N = 10)', 2, 12, 0.3, 0.8],
+        ['finite width (N = 10)', 3, 5, 0.05, 0.85],
+        ['finite width (N = 10)', 4, 2, 0.01, 0.86],
+        ['GP limit', 1, 20, 0.1, 0.1],
+        ['GP limit', 2, 10, 0.2, 0.3],
+        ['GP limit', 3, 8, 0.1, 0.4],
+        ['GP limit', 4, 6, 0.05, 0.45],
+      ],
+    );
+    assert.equal(spec.encoding.y.field, 'cumulative');
+    assert.deepEqual(spec.encoding.y.scale.domain, [0, 1]);
+    assert.deepEqual(spec.encoding.x.scale.domain, [1, 4]);
+    assert.deepEqual(spec.encoding.color.scale.domain, ['finite width (N = 10)', 'GP limit']);
+    assert.match(spec.title.subtitle.join(' '), /first 4 of 100 principal components/);
+  });
+
+  test('renders two lines with 4 points each, placed by their cumulative overlap', async () => {
+    const svg = await renderSvg(spec);
+    // One line mark group per series (vega facets the line by colour), one path each.
+    assert.equal(svg.split('<g class="mark-line role-mark').length - 1, 2);
+    const points = markItems(svg, 'symbol');
+    assert.equal(points.length, 8);
+    // y axis [0, 1] over a height of 200: the finite-width curve's first point (0.5) at y = 100, its last (0.86) at 28.
+    const ys = points.map((p) => Number(/transform="translate\([\d.]+,([\d.]+)\)"/.exec(p)?.[1]));
+    assertCloseList(ys, [100, 40, 30, 28, 180, 140, 120, 110]);
+    assert.ok(svg.includes('Overlap of the kernel PCs with the labels'));
+  });
+
+  test('a report without the overlap (older versions) is refused with the reason', () => {
+    const r = fakeReport();
+    delete r.kernel_pc_overlap;
+    assert.throws(() => pcOverlapSpec(r), /the report has no kernel_pc_overlap/);
+    const bad = fakeReport();
+    bad.kernel_pc_overlap!.gp.overlap.pop();
+    assert.throws(() => pcOverlapSpec(bad), /GP limit overlap has 3 entries, expected k = 4/);
+  });
+});
+
+describe('headRemovalSpec', () => {
+  test('model config: predicted and measured accuracy per head, most relevant first; a head that could not be masked has no measured point', async () => {
+    const spec = headRemovalSpec(fakeModelReport()) as Obj;
+    const points = spec.layer[1].data.values as Obj[];
+    assert.deepEqual(
+      points.map((v) => [v.label, v.series.split(' ')[0], v.value, Number(v.change.toFixed(3))]),
+      [
+        ['layer 0 · head 0', 'predicted', 0.61, -0.323],
+        ['layer 0 · head 0', 'measured', 0.65, -0.15],
+        ['layer 1 · head 0', 'predicted', 0.7, -0.233],
+        ['layer 1 · head 0', 'measured', 0.72, -0.08],
+        ['layer 0 · head 1', 'predicted', 0.93, -0.003],
+        ['layer 1 · head 1', 'predicted', 0.931, -0.002],
+        ['layer 1 · head 1', 'measured', 0.79, -0.01],
+      ],
+    );
+    assert.deepEqual(spec.layer[0].data.values.map((r: Obj) => r.full), [0.933, 0.8]);
+    assert.deepEqual(spec.layer[1].encoding.y.sort, ['layer 0 · head 0', 'layer 1 · head 0', 'layer 0 · head 1', 'layer 1 · head 1']);
+    assert.match(spec.title.subtitle[0], /measured on 128 test examples \(model output 'y'\)/);
+    const svg = await renderSvg(spec);
+    assert.equal(markItems(svg, 'symbol').length, 7);
+    assert.equal(markItems(svg, 'rule').length, 2);
+  });
+
+  test('plain config: only the predicted values, labelled as such', async () => {
+    const spec = headRemovalSpec(fakeReport()) as Obj;
+    const points = spec.layer[1].data.values as Obj[];
+    assert.equal(points.length, 4);
+    assert.ok(points.every((p) => p.series === 'predicted (theory: head silenced in U₁)'));
+    assert.deepEqual(spec.layer[1].encoding.color.scale.domain, ['predicted (theory: head silenced in U₁)']);
+    assert.match(spec.title.subtitle[0], /^predicted only: nothing measured/);
+    const svg = await renderSvg(spec);
+    assert.equal(markItems(svg, 'symbol').length, 4);
+    assert.equal(markItems(svg, 'rule').length, 1);
+  });
+});
+
+function assertCloseList(a: number[], e: number[]): void {
+  assert.equal(a.length, e.length);
+  a.forEach((x, i) => assert.ok(Math.abs(x - e[i]) < 0.01, `item ${i}: ${x} vs ${e[i]}`));
+}
+
 describe('helpers and renderSvg', () => {
   test('formatNumber and widthLabel', () => {
     assert.equal(formatNumber(0.01), '0.01');
@@ -195,6 +284,9 @@ describe('helpers and renderSvg', () => {
     await renderSvg(u1HeatmapSpec(fakeReport()), { onWarning });
     await renderSvg(headScoresSpec(fakeReport(), theme), { onWarning });
     await renderSvg(sweepSpec(fakeSweep()), { onWarning });
+    await renderSvg(pcOverlapSpec(fakeReport(), theme), { onWarning });
+    await renderSvg(headRemovalSpec(fakeModelReport(), theme), { onWarning });
+    await renderSvg(headRemovalSpec(fakeReport()), { onWarning });
     assert.deepEqual(warnings, []);
   });
 });

@@ -54,6 +54,32 @@ export function fakeReport(): AnalysisReport {
     solver: { method: 'lbfgs+newton', iterations: 40, evaluations: 55, max_abs_grad_normalized: 1e-11, tolerance: 1e-9, converged: true, stop_reason: 'gradient below tolerance' },
     timings_ms: { data: 5, solve: 100 },
     warnings: [],
+    // 4 of P = 100 components; the finite-width kernel puts more of y into its leading PCs than the GP kernel.
+    kernel_pc_overlap: {
+      k: 4,
+      P: 100,
+      finite: { eigenvalues: [40, 12, 5, 2], overlap: [0.5, 0.3, 0.05, 0.01], cumulative: [0.5, 0.8, 0.85, 0.86], method: 'dense', max_relative_residual: 1e-15 },
+      gp: { eigenvalues: [20, 10, 8, 6], overlap: [0.1, 0.2, 0.1, 0.05], cumulative: [0.1, 0.3, 0.4, 0.45], method: 'dense', max_relative_residual: 1e-15 },
+    },
+  };
+}
+
+/** fakeReport of a model config: the measured accuracy of the model with each head removed (one head not maskable). */
+export function fakeModelReport(): AnalysisReport {
+  return {
+    ...fakeReport(),
+    head_removal_measured: {
+      metric: 'accuracy',
+      count: 128,
+      output: 'y',
+      full: 0.8,
+      heads: [
+        { layer: 1, head: 1, value: 0.79 },
+        { layer: 0, head: 1, value: null, reason: 'layer 0: removing all 1 heads would remove the block; keep at least one head' },
+        { layer: 1, head: 0, value: 0.72 },
+        { layer: 0, head: 0, value: 0.65 },
+      ],
+    },
   };
 }
 
