@@ -22,6 +22,10 @@ import {
   SWEEP_REPORT_FILES,
   checkOutputDir,
   checkOutputFile,
+  checkOutputsDistinct,
+  inputFiles,
+  samePath,
+  type LabelledPath,
   writeAnalysisReportDir,
   writeFileSafely,
   writeSweepReportDir,
@@ -44,7 +48,7 @@ Usage:
       holding the Q/K/V/output weights. --heads gives the head count where the shapes cannot tell it.
   attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) --out OUT.onnx [--data FILE] [--config FILE] [--rescale] [--force]
       Remove attention heads and write a smaller, verified model (attention-paths prune --help).
-  attention-paths train [CONFIG] --out DIR [--task markov|mnist-oneshot] [--data FILE] [--heads 2,2] [...]
+  attention-paths train [CONFIG] --out DIR [--task markov|markov-2paths|mnist-oneshot] [--data FILE] [--heads 2,2] [...]
       Train the theory's network by gradient descent (TensorFlow.js), export it to ONNX, and compare
       the theory's head scores with the measured effect of removing each head (attention-paths train --help).
   attention-paths --help | --version
@@ -106,17 +110,32 @@ function parseWidths(text: string | undefined): number[] {
   return widths;
 }
 
-/** Where each output goes, checked before any work so that a bad path costs nothing. */
-function planOutputs(o: { json?: string; report?: string; force?: boolean }, reportFiles: string[]): void {
+/** The files a config reads: the config itself, its data (file or folder), attention params and model. */
+function configInputs(config: AnalysisConfig): LabelledPath[] {
+  const inputs: LabelledPath[] = [];
+  if (config.source) inputs.push({ label: `the config ${config.source}`, path: config.source });
+  if (config.data) inputs.push(...inputFiles(`the config's data ${config.data}`, config.data));
+  if (config.attention?.params) inputs.push({ label: `the config's attention params ${config.attention.params}`, path: config.attention.params });
+  if (config.attention?.model) inputs.push({ label: `the config's model ${config.attention.model}`, path: config.attention.model });
+  return inputs;
+}
+
+/**
+ * Where each output goes, checked before any work so that a bad path costs nothing: writable, not existing
+ * (without --force), not one of the command's `inputs`, not another output.
+ */
+function planOutputs(o: { json?: string; report?: string; force?: boolean }, reportFiles: string[], inputs: LabelledPath[]): void {
   const json = o.json && o.json !== '-' ? resolve(o.json) : undefined;
   const dir = o.report ? resolve(o.report) : undefined;
-  if (json) checkOutputFile(json, !!o.force);
-  if (dir) {
-    checkOutputDir(dir, reportFiles, !!o.force);
-    if (json && reportFiles.some((f) => resolve(dir, f) === json)) {
-      throw new UsageError(`--json ${o.json} is one of the files --report ${o.report} writes; choose another path`);
-    }
+  if (json && dir && reportFiles.some((f) => samePath(resolve(dir, f), json))) {
+    throw new UsageError(`--json ${o.json} is one of the files --report ${o.report} writes; choose another path`);
   }
+  const outputs: LabelledPath[] = [];
+  if (json) outputs.push({ label: `--json ${o.json}`, path: json });
+  if (dir) for (const f of reportFiles) outputs.push({ label: `--report ${o.report} (its ${f})`, path: resolve(dir, f) });
+  checkOutputsDistinct(outputs, inputs);
+  if (json) checkOutputFile(json, !!o.force);
+  if (dir) checkOutputDir(dir, reportFiles, !!o.force);
 }
 
 function noExtra(command: string, rest: string[], what: string): void {
@@ -170,8 +189,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'analyze') {
       if (o.widths) throw new UsageError('--widths belongs to sweep');
       noExtra(command, rest, 'CONFIG file');
-      planOutputs(o, ANALYSIS_REPORT_FILES);
       config = readConfig(rest[0]);
+      planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
       const report = await analyze(config, { onProgress, measureHeadRemoval: true });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
@@ -188,8 +207,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'sweep') {
       noExtra(command, rest, 'CONFIG file');
       const widths = parseWidths(o.widths);
-      planOutputs(o, SWEEP_REPORT_FILES);
       config = readConfig(rest[0]);
+      planOutputs(o, SWEEP_REPORT_FILES, configInputs(config));
       const report = await sweep(config, widths, { onProgress });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatSweep(report) + '\n');
@@ -211,7 +230,7 @@ export async function main(argv: string[]): Promise<number> {
         heads = Number(o.heads);
         if (!Number.isInteger(heads) || heads < 1 || heads > 65536) throw new UsageError(`--heads: "${o.heads}" is not a head count (an integer from 1 to 65536)`);
       }
-      planOutputs(o, []);
+      planOutputs(o, [], [{ label: `the model ${rest[0]}`, path: rest[0] }]);
       const summary = inspectModel(rest[0], heads ? { heads } : {});
       if (o.json && o.json !== '-') {
         writeFileSafely(resolve(o.json), JSON.stringify(summary, null, 2), o.force);

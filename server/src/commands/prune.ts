@@ -12,7 +12,7 @@ import { loadConfig } from '../config/load';
 import { ConfigError } from '../config/types';
 import { parseHeadList } from '../onnx/prune';
 import { runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
-import { writeFileSafely } from '../report/write';
+import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
 
 /** Help text of `prune`. */
 export const PRUNE_USAGE = `Usage:
@@ -79,6 +79,10 @@ export interface PruneIO {
  */
 export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) }): Promise<number> {
   argv = argv.map((a, i) => (a === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? '--json=-' : a));
+  // A negative number after --heads / --drop-lowest is its value (parseArgs would take it for an option).
+  for (let i = 0; i < argv.length - 1; i++) {
+    if ((argv[i] === '--heads' || argv[i] === '--drop-lowest') && /^-\d/.test(argv[i + 1])) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -98,7 +102,8 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       },
     });
   } catch (e) {
-    io.stderr(`attention-paths prune: ${(e as Error).message}\n${PRUNE_USAGE}\n`);
+    const first = (e as Error).message.split('\n')[0].split(/\.( |$)/)[0];
+    io.stderr(`attention-paths prune: ${first}; see attention-paths prune --help\n`);
     return 2;
   }
   const { values: o, positionals } = parsed;
@@ -124,6 +129,24 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       if (!Number.isInteger(dropLowest) || dropLowest < 1) throw new UsageError(`--drop-lowest: "${o['drop-lowest']}" is not a positive integer`);
     }
     const config = o.config ? loadConfig(o.config, { onWarning: (w) => io.stderr(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) }) : undefined;
+    // Every output is checked before any work: writable, not existing (without --force), not an input, not another output.
+    const out = resolve(o.out);
+    const json = o.json && o.json !== '-' ? resolve(o.json) : undefined;
+    const inputs: LabelledPath[] = [{ label: `the input model ${positionals[0]}`, path: positionals[0] }];
+    if (o.data) inputs.push(...inputFiles(`the data ${o.data}`, o.data));
+    if (o.config) inputs.push({ label: `the config ${o.config}`, path: o.config });
+    if (config?.data) inputs.push(...inputFiles(`the config's data ${config.data}`, config.data));
+    if (config?.attention?.params) inputs.push({ label: `the config's attention params ${config.attention.params}`, path: config.attention.params });
+    if (config?.attention?.model) inputs.push({ label: `the config's model ${config.attention.model}`, path: config.attention.model });
+    const outputs: LabelledPath[] = [
+      { label: `--out ${o.out}`, path: out },
+      { label: `the external data file of --out ${o.out}`, path: `${out}.data` },
+    ];
+    if (json) outputs.push({ label: `--json ${o.json}`, path: json });
+    if (samePath(out, positionals[0])) throw new Error(`the output ${o.out} is the input model; write the pruned model to a new file`);
+    checkOutputsDistinct(outputs, inputs);
+    checkOutputFile(out, o.force);
+    if (json) checkOutputFile(json, o.force);
     const start = Date.now();
     let last = 0;
     const summary = await runPruneJob({

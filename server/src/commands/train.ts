@@ -5,14 +5,15 @@
  *
  * Trains the theory's network class by gradient descent, exports it to ONNX, and runs the paper's pruning
  * experiment on it (see `train/run.ts`). Exit code 0 on success, 1 with a one-line reason on failure (nothing
- * written), 2 for usage errors.
+ * written), 2 for usage errors, 130 when interrupted by Ctrl-C (nothing written).
  */
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { defaultConfig } from '../config/defaults';
 import { ConfigError, type AnalysisConfig } from '../config/types';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../train/backend';
+import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../report/write';
 import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../train/run';
 
 /** Help text of `train`. */
@@ -34,7 +35,7 @@ Writes DIR/${TRAIN_OUTPUTS.join(', DIR/')}.
 Options:
   CONFIG            analysis config (YAML/JSON): task or data, seed, readout, and the theory's widths,
                     variances, temperature and solver (defaults: N = 10, T_B = 0.01, as the paper's theory)
-  --task T          built-in task (overrides the config); default markov
+  --task T          built-in task: markov, markov-2paths or mnist-oneshot (overrides the config); default markov
   --data X.npz      task file with X_train [P, N0, T], y_train, X_test, y_test (overrides the config)
   --heads 2,2       heads per layer of the trained network (default ${TRAIN_DEFAULTS.heads.join(',')})
   --width N         width of every layer of the trained network, N_1 = … = N_a (default ${TRAIN_DEFAULTS.width})
@@ -130,7 +131,7 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
   }
   const { values: o, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError(`train takes at most one CONFIG file, got ${positionals.length}: ${positionals.join(' ')}`);
-  if (!o.out) throw new UsageError('train needs --out DIR (the folder for model.onnx, attention.npz, weights.npz, train-report.json)');
+  if (!o.out) throw new UsageError(`train needs --out DIR (the folder for ${TRAIN_OUTPUTS.join(', ')})`);
   if (o.task !== undefined && o.data !== undefined) throw new UsageError('give either --task or --data, not both');
   if (o.task !== undefined && !['markov', 'markov-2paths', 'mnist-oneshot'].includes(o.task)) {
     throw new UsageError(`--task: "${o.task}" is not a built-in task (markov, markov-2paths, mnist-oneshot)`);
@@ -180,6 +181,16 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
   if (!isMarkov && (job.markovVisible !== undefined || job.markovSteps !== undefined)) {
     throw new UsageError('--markov-visible / --markov-steps apply to the Markov task only');
   }
+  // The built-in tasks draw half their sequences from each class: check here, before any work, with the option's name.
+  if (isMarkov || config.task === 'mnist-oneshot') {
+    for (const [name, v] of [['P', job.P], ['P-test', job.P_test]] as const) {
+      if (v !== undefined && v % 2 !== 0) throw new UsageError(`--${name}: ${v} is odd; the built-in tasks need an even number of sequences (half per class)`);
+    }
+  }
+  if (job.markovVisible !== undefined && (job.markovVisible < 4 || job.markovVisible % 2 !== 0)) {
+    throw new UsageError(`--markov-visible: ${job.markovVisible}; the Markov task needs an even number ≥ 4 of visible features`);
+  }
+  if (job.markovSteps !== undefined && job.markovSteps < 2) throw new UsageError(`--markov-steps: ${job.markovSteps}; the Markov task needs at least 2 steps`);
   return {
     config,
     heads: heads ?? fromConfig ?? [...TRAIN_DEFAULTS.heads],
@@ -211,11 +222,18 @@ export async function runTrain(argv: string[], io: TrainIO = process): Promise<n
     return 0;
   }
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new Error('interrupted'));
+  const onSigint = () => controller.abort(new Error('interrupted (Ctrl-C); nothing written'));
   process.once('SIGINT', onSigint);
   try {
     const job = parseTrainArgs(argv, progressPrinter(io.stderr), io);
+    // Outputs checked before any work: not an input (config, data), writable, not existing without --force.
+    const inputs: LabelledPath[] = [];
+    if (job.config.source) inputs.push({ label: `the config ${job.config.source}`, path: job.config.source });
+    if (job.config.data) inputs.push(...inputFiles(`the data ${job.config.data}`, job.config.data));
+    checkOutputsDistinct(TRAIN_OUTPUTS.map((n) => ({ label: `--out ${job.out} (its ${n})`, path: join(job.out, n) })), inputs);
+    checkOutputFolder(job.out, [...TRAIN_OUTPUTS], job.force);
     job.signal = controller.signal;
+    if (job.onNote === undefined) job.onNote = (note) => io.stderr.write(`attention-paths train: note: ${note}\n`);
     const report = await runTrainJob(job);
     io.stdout.write(formatTrainReport(report) + '\n');
     return 0;
@@ -230,6 +248,8 @@ export async function runTrain(argv: string[], io: TrainIO = process): Promise<n
     }
     const msg = e instanceof Error ? e.message : String(e);
     io.stderr.write(`attention-paths train: ${msg.split('\n')[0]}\n`);
+    // Interrupted by Ctrl-C: the conventional exit status of a SIGINT (128 + 2).
+    if (controller.signal.aborted) return 130;
     if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);
     return 1;
   } finally {

@@ -9,12 +9,13 @@
  * Spec sources: onnx/onnx.proto (ModelProto, TensorProto raw_data little-endian, external_data keys location /
  * offset / length), onnx/docs/ExternalData.md.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { DataType, type OnnxModel, type OnnxTensor, type TensorArray } from './types';
 import { dataTypeName, elementBytes } from './tensor';
 import { numberToHalf } from './runtime';
+import { checkOutputFile, makeFolder } from '../report/write';
 
 /** Typed arrays that hold tensor elements (no strings). */
 export type NumericArray = Exclude<TensorArray, string[]>;
@@ -304,9 +305,10 @@ export function writeModelFile(proto: onnx.ModelProto, out: string, opts: WriteM
   const ext = opts.externalize && opts.externalize.size > 0;
   for (const p of ext ? [out, dataPath] : [out]) {
     if (!opts.force && existsSync(p)) throw new Error(`${p} already exists; not overwriting it (pass --force to replace it)`);
+    checkOutputFile(p, true);
   }
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(proto).finish());
-  mkdirSync(dirname(out), { recursive: true });
+  makeFolder(dirname(out));
   const tmp = (p: string) => `${p}.tmp-${process.pid}-${Date.now()}`;
   const written: string[] = [];
   const temps: [string, string][] = [];

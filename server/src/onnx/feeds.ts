@@ -145,6 +145,17 @@ export function checkInputs(model: OnnxModel, arrays: Map<string, HostArray>, so
       throw new Error(`${source}: no array '${key}' for the model input '${v.name}'${v.shape ? ` ${fmtShape(v.shape)}` : ''} (the data has: ${have.length ? have.join(', ') : 'nothing'})`);
     }
     if (a.data.length !== a.dims.reduce((x, y) => x * y, 1)) throw new Error(`${source}: '${key}' has ${a.data.length} values for shape ${fmtShape(a.dims)}`);
+    const bad = a.data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      const at: number[] = [];
+      let r = bad;
+      for (let i = a.dims.length - 1; i >= 0; i--) {
+        at.unshift(r % a.dims[i]);
+        r = Math.floor(r / a.dims[i]);
+      }
+      const what = Number.isNaN(a.data[bad]) ? 'NaN' : a.data[bad] > 0 ? 'Infinity' : '-Infinity';
+      throw new Error(`${source}: input '${key}' has ${what} at ${fmtShape(at)}`);
+    }
     const decl: DimSpec[] | null = v.shape;
     if (decl) {
       if (decl.length !== a.dims.length) {

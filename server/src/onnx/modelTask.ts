@@ -7,6 +7,8 @@
  *   [query, key] to the theory's A[s, t] = key s × query t (columns summing to 1);
  * - labels from the data file, and the train/test split:
  *   - keys `<input>_train` / `<input>_test` for every model input, with `y_train` / `y_test`: used as given;
+ *   - for a model with a single input (whatever its name): the task-file keys `X_train` / `X_test` with
+ *     `y_train` / `y_test`, used as given;
  *   - otherwise keys `<input>` for every model input and `y`: the first round(split · P) examples (in file order)
  *     train, the rest test (split defaults to 0.5).
  * Also: the readout the model applies (first/last/mean token, when recognizable), the theory-class check and, in
@@ -86,6 +88,16 @@ function labelsOf(arrays: Map<string, HostArray>, key: string, count: number, so
 /** Splits the data file into train and test inputs and labels (see module doc). */
 export function splitModelData(model: OnnxModel, arrays: Map<string, HostArray>, source: string, split = 0.5): { train: ModelInputs; test: ModelInputs; yTrain: Float64Array; yTest: Float64Array; rule: string } {
   const names = model.graph.inputs.map((i) => i.name);
+  // A single-input model also takes the task-file keys X_train/X_test (with y_train/y_test), whatever its input's name.
+  if (names.length === 1 && !(arrays.has(`${names[0]}_train`) && arrays.has(`${names[0]}_test`)) && arrays.has('X_train') && arrays.has('X_test')) {
+    const n = names[0];
+    const aliased = new Map(arrays);
+    aliased.set(`${n}_train`, arrays.get('X_train')!);
+    aliased.set(`${n}_test`, arrays.get('X_test')!);
+    const train = checkInputs(model, aliased, source, { keySuffix: '_train' });
+    const test = checkInputs(model, aliased, source, { keySuffix: '_test' });
+    return { train, test, yTrain: labelsOf(arrays, 'y_train', train.count, source), yTest: labelsOf(arrays, 'y_test', test.count, source), rule: `X_train/X_test (the task-file keys) as the model input ${n}, as given in the data file` };
+  }
   const explicit = names.every((n) => arrays.has(`${n}_train`) && arrays.has(`${n}_test`));
   if (explicit) {
     const train = checkInputs(model, arrays, source, { keySuffix: '_train' });

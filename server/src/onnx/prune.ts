@@ -39,7 +39,7 @@ export function parseHeadList(text: string): HeadRef[] {
     if (!m) throw new Error(`"${s}" is not a head: write LAYER:HEAD (0-based), e.g. 0:1, or a range 1:0-3`);
     const [l, a, b] = [Number(m[1]), Number(m[2]), m[3] !== undefined ? Number(m[3]) : Number(m[2])];
     if (b < a) throw new Error(`"${s}": the range ends before it starts`);
-    for (let h = a; h <= b; h++) out.push({ layer: l, head: h });
+    for (let h = a; h <= b; h++) if (!out.some((x) => x.layer === l && x.head === h)) out.push({ layer: l, head: h });
   }
   if (!out.length) throw new Error('no heads given');
   return out;

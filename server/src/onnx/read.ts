@@ -16,9 +16,9 @@ import { checkExternalFile, readExternal, resolveLocation } from './external';
 import { byteSize, toNum, wrapTensor } from './tensor';
 import type { DimSpec, ExternalLocation, OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './types';
 
-/** IR versions this reader accepts: 3 (first with opset_import) … 12 (ONNX 1.19+). */
+/** IR versions this reader accepts: 3 (first with opset_import) … 13 (ONNX 1.20+; onnxruntime-node 1.30 loads IR 13). */
 export const MIN_IR_VERSION = 3;
-export const MAX_IR_VERSION = 12;
+export const MAX_IR_VERSION = 13;
 /** Default-domain (`ai.onnx`) opsets accepted. */
 export const MIN_OPSET = 1;
 export const MAX_OPSET = 25;

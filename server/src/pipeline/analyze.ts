@@ -39,12 +39,32 @@ function taskSummary(p: Prepared): AnalysisReport['task'] {
 }
 
 /**
+ * Warnings for a training or test set whose labels are all one class (e.g. a file sorted by label and split at
+ * 0.5): the theory then learns a constant, and its accuracy says nothing about the task.
+ */
+export function singleClassWarnings(p: Pick<Prepared, 'task' | 'model'>): string[] {
+  const out: string[] = [];
+  const rule = p.model ? ` (split: ${p.model.split.rule})` : '';
+  const hint = p.model
+    ? 'give separate x_train/x_test (with y_train/y_test) in the data file, or shuffle the examples before splitting'
+    : 'give a training set with both classes, or shuffle the examples before splitting';
+  for (const [name, y] of [['y_train', p.task.yTrain], ['y_test', p.task.yTest]] as const) {
+    if (y.length === 0) continue;
+    const first = y[0];
+    if (y.every((v) => v === first)) {
+      out.push(`${name} has a single class: all ${y.length} labels are ${first > 0 ? '+1' : first < 0 ? '-1' : String(first)}${rule}; ${hint}`);
+    }
+  }
+  return out;
+}
+
+/**
  * Full analysis of prepared inputs (see `analyze`).
  * @throws NumericalError when the theory breaks down numerically (never a silent NaN).
  */
 export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
   const { settings, train, test, task } = p;
-  const warnings: string[] = [...(p.warnings ?? [])];
+  const warnings: string[] = [...(p.warnings ?? []), ...singleClassWarnings(p)];
   const t0 = performance.now();
   opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
   const sol = await minimizeAction(settings, train, task.yTrain, {

@@ -17,6 +17,7 @@ import type { AnalysisConfig } from '../config/types';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { detectAttention } from '../onnx/detect';
 import { ModelEditor, writeModelFile } from '../onnx/edit';
+import { checkOutputFile } from '../report/write';
 import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/feeds';
 import { splitModelData } from '../onnx/modelTask';
 import { maskedModel, maskFactors, planRemoval, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/prune';
@@ -115,6 +116,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     }
   }
   if (!job.force && existsSync(job.out)) throw new Error(`${job.out} already exists; not overwriting it (pass --force to replace it)`);
+  checkOutputFile(resolve(job.out), true);
   const detection = detectAttention(model);
   if (detection.blocks.length === 0) throw new Error(`${job.model}: ${detection.summary}`);
 
@@ -179,7 +181,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     if ('reason' in syn) verification = { skipped: `no data given and no random inputs possible (${syn.reason}); pass --data` };
     else {
       verifyInputs = syn;
-      dataLabel = 'random inputs (4 examples)';
+      dataLabel = 'random inputs';
     }
   }
   const tol = job.tolerance ?? 1e-5;

@@ -137,6 +137,21 @@ export function headBars(report: AnalysisReport): HeadBar[] {
 }
 
 /**
+ * Subtitle of `headScoresSpec`: the accuracy is the theory's prediction (mean predictor at finite width), not a
+ * measurement; a model config's measured full-model value (`head_removal_measured`) is given beside it.
+ */
+export function headScoresSubtitle(report: AnalysisReport): string {
+  const acc = report.metrics.acc_mean_predictor;
+  let s = `layer and head 0-based (as in the path labels); predicted accuracy (theory, ${widthLabel(report.settings.widths)}) ${Number.isFinite(acc) ? acc.toFixed(3) : String(acc)}`;
+  const m = report.head_removal_measured;
+  if (m) {
+    const what = m.metric === 'accuracy' ? 'accuracy' : 'MSE';
+    s += `; measured full-model ${what} ${m.full.toFixed(3)} (ONNX Runtime, ${m.count} test examples)`;
+  }
+  return s;
+}
+
+/**
  * Horizontal bars of the head relevance score (THEORY.md section g: max-normalized union of the rows and
  * columns of |U₁| through the head), one bar per head labelled "layer l · head h" with **0-based** layer and
  * head (the same numbering as the path labels and the report), sorted by score (most relevant on top),
@@ -152,7 +167,7 @@ export function headScoresSpec(report: AnalysisReport, theme?: ChartTheme): Vega
       $schema: VEGA_LITE_SCHEMA,
       title: {
         text: 'Head relevance score',
-        subtitle: `layer and head 0-based (as in the path labels); full model accuracy ${formatNumber(report.metrics.acc_mean_predictor)}`,
+        subtitle: headScoresSubtitle(report),
         anchor: 'start',
         offset: 10,
       },

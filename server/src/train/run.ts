@@ -2,12 +2,15 @@
  * The whole `attention-paths train` job, without argument parsing: load the task, train the theory's network
  * class by gradient descent, export it to ONNX and check the export in ONNX Runtime and the attention detector,
  * measure single-head removals, run the theory with the trained Q/K, compare (THEORY.md sections a, f, g), and
- * write DIR/model.onnx, DIR/attention.npz, DIR/weights.npz and DIR/train-report.json.
+ * write DIR/model.onnx, DIR/attention.npz, DIR/weights.npz, DIR/data.npz (the theory's training sequences and the
+ * test set, keyed x_train/x_test/y_train/y_test after the exported model's input), DIR/model.attention.yaml (a
+ * config that analyses model.onnx on data.npz with the theory settings used here) and DIR/train-report.json.
  *
  * Nothing is written until everything has succeeded; files are written to temporary names in DIR and renamed into
  * place, and existing files are replaced only with `force`.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { makeFolder } from '../report/write';
 import { join } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import type { Readout, TaskData } from '../data/types';
@@ -15,6 +18,7 @@ import { markovTask } from '../data/markov';
 import { mnistOneShotTask } from '../data/mnist';
 import { loadTaskFile } from '../data/load';
 import { encodeNpz } from '../data/npz';
+import { stringify as toYaml } from 'yaml';
 import { decodeModel } from '../onnx/read';
 import { detectAttention } from '../onnx/detect';
 import type { ProgressFn } from '../pipeline/prepare';
@@ -29,7 +33,7 @@ import { evaluate, trainNetwork } from './trainer';
 import { orderParametersFromWeights } from '../theory/weights';
 
 /** Files `train` writes into its output folder. */
-export const TRAIN_OUTPUTS = ['model.onnx', 'attention.npz', 'weights.npz', 'train-report.json'] as const;
+export const TRAIN_OUTPUTS = ['model.onnx', 'attention.npz', 'weights.npz', 'data.npz', 'model.attention.yaml', 'train-report.json'] as const;
 
 /** Largest |ONNX Runtime output − tfjs output| accepted for the export (float32 on both sides). */
 export const EXPORT_TOLERANCE = 1e-5;
@@ -77,6 +81,8 @@ export interface TrainJob {
   out: string;
   force: boolean;
   progress?: ProgressFn;
+  /** Notes about settings adjusted to the data (e.g. a theory P larger than the training set). */
+  onNote?: (note: string) => void;
   signal?: AbortSignal;
 }
 
@@ -179,10 +185,46 @@ export function checkOutputDir(dir: string, force: boolean): void {
   for (const name of TRAIN_OUTPUTS) if (existsSync(join(dir, name))) throw new WouldOverwriteError(join(dir, name));
 }
 
+/**
+ * Arrays of data.npz, keyed after the exported model's input (`x`): x_train [P, N0, T] and y_train are the
+ * class-balanced training subset the theory used (so analysing the model reproduces the train report's theory),
+ * x_test/y_test the whole test set.
+ */
+export function dataArrays(train: TaskData['train'], yTrain: Float64Array, test: TaskData['test'], yTest: Float64Array): Record<string, { shape: number[]; data: Float64Array }> {
+  return {
+    [`${ONNX_INPUT}_train`]: { shape: [train.count, train.features, train.tokens], data: Float64Array.from(train.data) },
+    [`${ONNX_INPUT}_test`]: { shape: [test.count, test.features, test.tokens], data: Float64Array.from(test.data) },
+    y_train: { shape: [yTrain.length], data: Float64Array.from(yTrain) },
+    y_test: { shape: [yTest.length], data: Float64Array.from(yTest) },
+  };
+}
+
+/**
+ * model.attention.yaml: analyses DIR/model.onnx on DIR/data.npz (paths relative to the config) with the theory
+ * settings the train job used, for `attention-paths analyze` and `prune --config`.
+ */
+export function modelConfigYaml(config: AnalysisConfig, settings: AnalysisReport['settings']): string {
+  const doc = {
+    data: 'data.npz',
+    attention: { kind: 'model', model: 'model.onnx' },
+    widths: settings.widths,
+    variances: settings.variances,
+    temperature: settings.temperature,
+    readout: settings.readout,
+    solver: { tolerance: config.solver.tolerance, maxIterations: config.solver.maxIterations },
+    seed: config.seed,
+  };
+  return (
+    '# Written by `attention-paths train`: the theory applied to the attention of the trained model.onnx, on the\n' +
+    '# training sequences the train job\'s theory used and its test set (data.npz), with the same theory settings.\n' +
+    toYaml(doc, { flowCollectionPadding: false })
+  );
+}
+
 /** Writes every file under a temporary name, then renames them all into place (or removes them all on error). */
 function writeAll(dir: string, files: [string, Uint8Array | string][], force: boolean): void {
   checkOutputDir(dir, force);
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   const tag = `.tmp-${process.pid}-${Date.now()}`;
   const staged: [string, string][] = [];
   try {
@@ -289,6 +331,9 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
   };
   checkShape(shape);
   const theoryP = defaultTheoryP(job);
+  if (job.theoryP !== undefined && job.theoryP > task.train.count) {
+    job.onNote?.(`--theory-P ${job.theoryP} is more than the ${task.train.count} training sequences; the theory uses all ${task.train.count}`);
+  }
   const theorySet = balancedSubset(task.train, task.yTrain, Math.min(theoryP, task.train.count));
   lap('data');
 
@@ -431,6 +476,8 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
         ['model.onnx', onnxBytes],
         ['attention.npz', encodeNpz(attentionArrays(params))],
         ['weights.npz', encodeNpz(weightArrays(params))],
+        ['data.npz', encodeNpz(dataArrays(theorySet.X, theorySet.y, task.test, task.yTest))],
+        ['model.attention.yaml', modelConfigYaml(job.config, report.settings)],
         ['train-report.json', JSON.stringify(out, null, 2) + '\n'],
       ],
       job.force,
@@ -445,7 +492,10 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
 export function formatTrainReport(r: TrainReport): string {
   const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
   const sgn = (v: number) => `${v >= 0 ? '+' : '−'}${(100 * Math.abs(v)).toFixed(1)}`;
-  const rho = (v: number | null) => (v === null ? 'undefined (constant input)' : v.toFixed(3));
+  const sgn4 = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(4)}`;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  // One minus sign (U+2212) throughout the summary, as in the table's drops.
+  const rho = (v: number | null) => (v === null ? 'undefined (constant input)' : `${v < 0 ? '−' : ''}${Math.abs(v).toFixed(3)}`);
   const lines: string[] = [];
   lines.push(`Gradient-descent training — ${r.task.name}`);
   lines.push(`  ${r.task.description}`);
@@ -456,7 +506,7 @@ export function formatTrainReport(r: TrainReport): string {
   for (const f of r.backend.fallbacks) lines.push(`    (not used: ${f})`);
   const c = r.training.loss_curve;
   lines.push(
-    `  Adam, lr ${r.training.learning_rate}, ${r.training.epochs} epochs × batch ${r.training.batch_size} (${r.training.steps} steps, ${(r.training.ms / 1000).toFixed(1)} s): ` +
+    `  Adam, lr ${r.training.learning_rate}, ${plural(r.training.epochs, 'epoch')} × batch ${r.training.batch_size} (${plural(r.training.steps, 'step')}, ${(r.training.ms / 1000).toFixed(1)} s): ` +
       `training MSE ${r.training.initial_loss.toFixed(4)} → ${r.training.final_loss.toFixed(4)}` +
       (c.length > 2 ? ` (per epoch: ${c.slice(0, -1).map((v) => v.toFixed(3)).join(' ')})` : ''),
   );
@@ -476,7 +526,7 @@ export function formatTrainReport(r: TrainReport): string {
   lines.push('  layer  head  theory score  test accuracy  drop (points)  ΔMSE');
   for (const h of r.comparison.heads) {
     lines.push(
-      `  ${String(h.layer).padEnd(5)}  ${String(h.head).padEnd(4)}  ${h.score.toFixed(3).padStart(12)}  ${pct(h.accuracy).padStart(13)}  ${sgn(h.drop).padStart(13)}  ${h.mseIncrease >= 0 ? '+' : ''}${h.mseIncrease.toFixed(4)}`,
+      `  ${String(h.layer).padEnd(5)}  ${String(h.head).padEnd(4)}  ${h.score.toFixed(3).padStart(12)}  ${pct(h.accuracy).padStart(13)}  ${sgn(h.drop).padStart(13)}  ${sgn4(h.mseIncrease)}`,
     );
   }
   if (r.head_removal.skipped_layers.length) lines.push(`  (layers ${r.head_removal.skipped_layers.join(', ')} have one head and were not pruned)`);

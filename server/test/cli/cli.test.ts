@@ -6,9 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { assertClose, flat } from '../helpers/close';
 import { GOLDEN_DIR } from '../helpers/golden';
 import { ANALYSIS_REPORT_FILES } from '../../src/report/write';
@@ -17,7 +18,8 @@ const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'server', 'src', 'cli.ts');
 
 function run(args: string[], cwd = ROOT) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  // tsx by its file, so that a run in a temporary folder (cwd) finds it too.
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -249,6 +251,58 @@ describe('outputs are checked before any work, and failures leave nothing behind
     const u = run(['analyze', '--jsn', 'x']);
     assert.equal(u.code, 2);
     assert.equal(u.stderr.trim().split('\n').length, 1);
+  });
+});
+
+describe('an output may never replace an input or another output, even with --force', () => {
+  /** A folder with a copy of a model, its data and a config naming both (relative paths). */
+  function workspace() {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const src = join(ROOT, 'test-fixtures', 'onnx-torch', 'B_bert_div');
+    writeFileSync(join(dir, 'm.onnx'), readFileSync(join(src, 'model.onnx')));
+    writeFileSync(join(dir, 'data.npz'), readFileSync(join(src, 'data.npz')));
+    writeFileSync(join(dir, 'am.yaml'), 'data: data.npz\nattention:\n  kind: model\n  model: m.onnx\n');
+    const snapshot = () => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+    return { dir, snapshot };
+  }
+  for (const [target, what] of [['m.onnx', "the config's model"], ['am.yaml', 'the config'], ['data.npz', "the config's data"]] as const) {
+    it(`analyze am.yaml --json ${target} --force is refused and changes nothing`, () => {
+      const { dir, snapshot } = workspace();
+      const before = snapshot();
+      const r = run(['analyze', 'am.yaml', '--json', target, '--force', '--quiet'], dir);
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `attention-paths: --json ${target} would replace ${what} ${join(dir, target)}, which this command reads; choose another output path\n`);
+      assert.deepEqual(snapshot(), before);
+    });
+  }
+  it('a hard link to the config counts as the config', () => {
+    const { dir, snapshot } = workspace();
+    linkSync(join(dir, 'am.yaml'), join(dir, 'link.json'));
+    const before = snapshot();
+    const r = run(['analyze', 'am.yaml', '--json', 'link.json', '--force', '--quiet'], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^attention-paths: --json link\.json would replace the config .*am\.yaml \(.*am\.yaml\), which this command reads/);
+    assert.deepEqual(snapshot(), before);
+  });
+  it('analyze --report /proc/foo fails at once instead of spinning', () => {
+    const r = run(['analyze', '--report', '/proc/ap-foo', '--quiet']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'attention-paths: cannot write /proc/ap-foo: /proc is on the virtual file system proc\n');
+  });
+  it('train --out /proc/foo fails at once instead of spinning', () => {
+    const r = run(['train', '--out', '/proc/ap-foo', '--quiet']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'attention-paths train: cannot write /proc/ap-foo: /proc is on the virtual file system proc\n');
+  });
+  it('train --data weights.npz --out . --force would replace its data: refused', () => {
+    const { dir, snapshot } = workspace();
+    writeFileSync(join(dir, 'weights.npz'), readFileSync(join(dir, 'data.npz')));
+    const before = snapshot();
+    const r = run(['train', '--data', 'weights.npz', '--out', '.', '--force', '--quiet'], dir);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `attention-paths train: --out ${dir} (its weights.npz) would replace the data ${join(dir, 'weights.npz')}, which this command reads; choose another output path\n`);
+    assert.deepEqual(snapshot(), before);
   });
 });
 

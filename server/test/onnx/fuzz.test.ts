@@ -88,6 +88,24 @@ test('a protobuf that is a TensorProto, a GraphProto, or a model without graph/o
   rejects(write('noir.onnx', noIr), 'not-onnx', /no ir_version/);
 });
 
+test('IR version 13 (ONNX 1.20) is read, and ONNX Runtime runs the same bytes; IR 14 is refused', async () => {
+  const g = new GraphBuilder();
+  g.input('x', [2]);
+  g.one('Relu', ['x'], {}, { out: 'y' });
+  g.output('y', [2]);
+  const bytes = modelBytes(g.graph(), { ir: 13 });
+  const path = write('ir13.onnx', bytes);
+  const m = readModel(path);
+  assert.equal(m.irVersion, 13);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(bytes);
+  const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([-1, 2]), [2]) });
+  assert.deepEqual(Array.from(out.y.data as Float32Array), [0, 2]);
+  await session.release();
+  rejects(write('ir14.onnx', modelBytes(g.graph(), { ir: 14 })), 'unsupported', /IR version 14 is outside the supported range 3–13/);
+});
+
 test('unsupported IR version and opsets', () => {
   const g = new GraphBuilder();
   g.input('x', [2]);

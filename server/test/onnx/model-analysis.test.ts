@@ -149,3 +149,45 @@ test('a model without attention is refused with the detector\'s reason', async (
   writeFileSync(mlp, modelBytes(g.graph()));
   await assert.rejects(modelTask({ model: mlp, data: dataPath }), /no attention blocks found/);
 });
+
+test('a single-input model takes the task-file keys X_train/X_test (with y_train/y_test), whatever its input is called', async () => {
+  const bytes = theoryClassModel({ readout: 'mean' });
+  const modelPath = join(tmp, 'alias.onnx');
+  writeFileSync(modelPath, bytes);
+  assert.deepEqual(decodeModel(bytes, 'alias.onnx').graph.inputs.map((i) => i.name), ['x']);
+  const xa = normal([10, 5, 6], 11);
+  const xb = normal([8, 5, 6], 12);
+  const ya = Float64Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1));
+  const yb = Float64Array.from({ length: 8 }, (_, i) => (i % 2 ? -1 : 1));
+  const file = join(tmp, 'taskfile.npz');
+  writeNpz(file, { X_train: { shape: xa.dims, data: xa.data }, X_test: { shape: xb.dims, data: xb.data }, y_train: { shape: [10], data: ya }, y_test: { shape: [8], data: yb } });
+  const mt = await modelTask({ model: modelPath, data: file });
+  assert.deepEqual([mt.task.train.count, mt.task.test.count], [10, 8]);
+  assert.match(mt.split.rule, /^X_train\/X_test \(the task-file keys\) as the model input x, as given in the data file$/);
+  assert.deepEqual(Array.from(mt.task.yTest), Array.from(yb));
+  // Same capture as the model's own key names.
+  const own = join(tmp, 'ownkeys.npz');
+  writeNpz(own, { x_train: { shape: xa.dims, data: xa.data }, x_test: { shape: xb.dims, data: xb.data }, y_train: { shape: [10], data: ya }, y_test: { shape: [8], data: yb } });
+  const mo = await modelTask({ model: modelPath, data: own });
+  assert.deepEqual(Array.from(mt.task.train.data), Array.from(mo.task.train.data));
+  assert.deepEqual(Array.from((mt.layers[0] as FixedLayer).test), Array.from((mo.layers[0] as FixedLayer).test));
+});
+
+test('a data file sorted by label and split at 0.5 trains on one class: analyze warns, naming the split', async () => {
+  const bytes = theoryClassModel({ readout: 'last' });
+  const modelPath = join(tmp, 'sorted.onnx');
+  writeFileSync(modelPath, bytes);
+  const x = normal([20, 5, 6], 21);
+  const y = Float64Array.from({ length: 20 }, (_, i) => (i < 10 ? 1 : -1));
+  const dataPath = join(tmp, 'sorted.npz');
+  writeNpz(dataPath, { x: { shape: x.dims, data: x.data }, y: { shape: [20], data: y } });
+  const r = await analyze(fast({ data: dataPath, attention: { kind: 'model', model: modelPath, split: 0.5 }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 50 }, seed: 0 }));
+  const single = r.warnings.filter((w) => /single class/.test(w));
+  assert.equal(single.length, 2, r.warnings.join('\n'));
+  assert.equal(
+    single[0],
+    'y_train has a single class: all 10 labels are +1 (split: first 10 of 20 examples train, the other 10 test (split 0.5, file order)); ' +
+      'give separate x_train/x_test (with y_train/y_test) in the data file, or shuffle the examples before splitting',
+  );
+  assert.match(single[1], /^y_test has a single class: all 10 labels are -1 \(split: first 10 of 20/);
+});

@@ -6,7 +6,7 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runPrune } from '../../src/commands/prune';
@@ -107,4 +107,63 @@ test('bad inputs: clear errors, exit codes 1/2, nothing written, no crash', asyn
     assert.equal(r.err.trim().split('\n')[0].startsWith('attention-paths prune:'), true);
   }
   assert.deepEqual(new Set(readdirSync(tmp)), before, 'no file was written');
+});
+
+test('outputs are checked before any work: never an input, never twice, writable, no raw Node errors', async () => {
+  const dir = join(tmp, 'outs');
+  mkdirSync(dir);
+  const model = join(dir, 'm.onnx');
+  writeFileSync(model, readFileSync(join(B, 'model.onnx')));
+  writeFileSync(join(dir, 'b2.json'), '{"mine": true}');
+  writeFileSync(join(dir, 'afile'), 'a file');
+  mkdirSync(join(dir, 'repA'));
+  const x = join(dir, 'x.onnx');
+  const snapshot = () => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, f === 'repA' ? readdirSync(join(dir, f)).join() : readFileSync(join(dir, f)).toString('base64')]));
+  const before = snapshot();
+  const cases: [string[], number, string][] = [
+    [['--heads', '0:2', '--out', x, '--json', model, '--force'], 1, `--json ${model} would replace the input model ${model}, which this command reads; choose another output path`],
+    [['--heads', '0:2', '--out', x, '--json', x, '--force'], 1, `--json ${x} and --out ${x} are the same file (${x}); choose different output paths`],
+    [['--heads', '0:2', '--out', x, '--json', join(dir, 'b2.json')], 1, `${join(dir, 'b2.json')} already exists; not overwriting it (pass --force to replace it)`],
+    [['--heads', '0:2', '--out', join(dir, 'afile', 'x.onnx')], 1, `cannot write ${join(dir, 'afile', 'x.onnx')}: ${join(dir, 'afile')} is not a folder`],
+    [['--heads', '0:2', '--out', join(dir, 'repA'), '--force'], 1, `cannot write ${join(dir, 'repA')}: it is a folder`],
+    [['--heads', '0:2', '--out', '/proc/ap-foo/x.onnx'], 1, 'cannot write /proc/ap-foo/x.onnx: /proc is on the virtual file system proc'],
+    [['--heads', '-1:0', '--out', x], 2, '--heads: "-1:0" is not a head: write LAYER:HEAD (0-based), e.g. 0:1, or a range 1:0-3'],
+    [['--drop-lowest', '-1', '--out', x], 2, '--drop-lowest: "-1" is not a positive integer'],
+    [['--heads', '0:1', '--bogus', '--out', x], 2, "Unknown option '--bogus'; see attention-paths prune --help"],
+  ];
+  for (const [args, code, msg] of cases) {
+    const r = await run([model, ...args, '--quiet']);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err, `attention-paths prune: ${msg}\n`, args.join(' '));
+    assert.equal(r.out, '');
+    assert.deepEqual(snapshot(), before, `${args.join(' ')}: nothing written or changed`);
+  }
+});
+
+test('NaN or Infinity in the data is reported as such, before running the model', async () => {
+  const bad = join(tmp, 'nan.npz');
+  const X = normal([8, 12, 16], 1);
+  const mask = normal([8, 1, 1, 12], 2);
+  X.data[5 * 12 * 16 + 3 * 16 + 7] = NaN;
+  writeNpz(bad, { X: { shape: X.dims, data: X.data }, mask: { shape: mask.dims, data: mask.data } });
+  const before = new Set(readdirSync(tmp));
+  const r = await run([join(B, 'model.onnx'), '--heads', '0:1', '--data', bad, '--out', join(tmp, 'nan.onnx'), '--quiet']);
+  assert.equal(r.code, 1);
+  assert.equal(r.err, `attention-paths prune: ${bad}: input 'X' has NaN at [5, 3, 7]\n`);
+  X.data[5 * 12 * 16 + 3 * 16 + 7] = 0;
+  mask.data[3] = -Infinity;
+  writeNpz(bad, { X: { shape: X.dims, data: X.data }, mask: { shape: mask.dims, data: mask.data } });
+  const r2 = await run([join(B, 'model.onnx'), '--heads', '0:1', '--data', bad, '--out', join(tmp, 'nan.onnx'), '--quiet']);
+  assert.equal(r2.code, 1);
+  assert.equal(r2.err, `attention-paths prune: ${bad}: input 'mask' has -Infinity at [0, 0, 0, 3]\n`);
+  assert.deepEqual(new Set(readdirSync(tmp)), before, 'no file was written');
+});
+
+test('repeated heads are removed once, and the verification names its example count once', async () => {
+  const out = join(tmp, 'dup.onnx');
+  const r = await run([join(B, 'model.onnx'), '--heads', '0:1,0:1', '--out', out, '--quiet']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /removed: 0:1\n/);
+  assert.match(r.out, /verified on 4 examples of random inputs: max/);
+  rmSync(out, { force: true });
 });

@@ -109,6 +109,13 @@ describe('headScoresSpec', () => {
     assert.deepEqual(spec.encoding.y.sort, values.map((v) => v.label));
     assert.ok(spec.encoding.tooltip.some((t: Obj) => t.field === 'acc_silenced'));
     assert.match(spec.title.subtitle, /0-based/);
+    assert.equal(spec.title.subtitle, 'layer and head 0-based (as in the path labels); predicted accuracy (theory, N = 10) 0.933');
+    assert.doesNotMatch(spec.title.subtitle, /full model accuracy/);
+  });
+
+  test('with head_removal_measured, the subtitle also gives the measured full-model accuracy', () => {
+    const s = (headScoresSpec(fakeModelReport()) as Obj).title.subtitle;
+    assert.equal(s, 'layer and head 0-based (as in the path labels); predicted accuracy (theory, N = 10) 0.933; measured full-model accuracy 0.800 (ONNX Runtime, 128 test examples)');
   });
 
   test('renders one bar per head with the head labels on the axis', async () => {
