@@ -22,14 +22,39 @@ async function runCommand(page, title) {
 
 /** Opens a workspace file with Quick Open (Ctrl+P). */
 async function quickOpen(page, name) {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(name);
   // Click the row of exactly this file: other names may contain the same text (model.onnx, model.attention.yaml).
   const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }) }).first();
-  await row.waitFor({ state: 'visible', timeout: 30_000 });
+  // Quick Open answers from a file index that learns of a just-created file only through the file watcher:
+  // when the row is not there yet, close the picker and ask again (about 30 s in all).
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill(name);
+    try {
+      await row.waitFor({ state: 'visible', timeout: 5_000 });
+      break;
+    } catch (e) {
+      if (attempt >= 6) throw e;
+      await page.keyboard.press('Escape');
+    }
+  }
   await row.click();
+  await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
+}
+
+/** Opens `folder/name` by clicking through the explorer tree (folder row, then file row). */
+async function openFromExplorer(page, folder, name) {
+  const rowNamed = (n) =>
+    page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${n.replace(/\./g, '\\.')}$`) }) }).first();
+  await rowNamed(folder).waitFor({ state: 'visible', timeout: 30_000 });
+  const file = rowNamed(name);
+  // The folder row toggles: click it until the file row shows (the tree may refresh in between).
+  for (let attempt = 0; attempt < 6 && !(await file.isVisible()); attempt++) {
+    if ((await rowNamed(folder).getAttribute('aria-expanded')) !== 'true') await rowNamed(folder).click();
+    await file.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => undefined);
+  }
+  await file.click();
   await page.locator(`.tabs-container .tab[aria-label*="${name}"]`).first().waitFor({ state: 'visible', timeout: 30_000 });
 }
 
@@ -212,7 +237,9 @@ export async function runUiChecks(page, o) {
     mkdirSync(other, { recursive: true });
     copyFileSync(path.join(o.workspace, 'models', 'model.onnx'), path.join(other, 'tiny.onnx'));
     copyFileSync(path.join(o.workspace, 'models', 'data.npz'), path.join(other, 'tiny.npz'));
-    await quickOpen(page, 'tiny.onnx');
+    // A file created during the session: open it from the explorer, whose tree follows the file watcher
+    // (Quick Open's file index may not list it yet).
+    await openFromExplorer(page, 'other', 'tiny.onnx');
     const view = webview(page);
     const button = view.locator('.actions button', { hasText: 'Create tiny.attention.yaml and analyze' });
     await button.waitFor({ state: 'visible', timeout: 60_000 });

@@ -294,6 +294,43 @@ function attentionBias(n: OnnxNode, ab: HostArray | null, T: number): ((b: numbe
   return (b, h, s, t) => ab.data[at(b, h, s, t)];
 }
 
+/**
+ * The part com.microsoft Attention and MultiHeadAttention share once Q, K and V ([B, N, S|T, d|dv]) and any past
+ * keys/values are in place: the mask index or key-padding mask (`mask_filter_value`), causal masking of the
+ * `unidirectional` form, the additive attention bias, the scale (`scale`, default 1/√d), softmax and the merge
+ * of the heads back to [B, S, N·dv].
+ */
+function microsoftCore(
+  n: OnnxNode,
+  x: { B: number; N: number; S: number; P: number; T: number; d: number; dv: number; q: Float64Array; k: Float64Array; v: Float64Array },
+  mask: HostArray | null,
+  ab: HostArray | null,
+  causal: boolean,
+): FusedResult {
+  const { B, N, S, P, T, d, dv } = x;
+  const mb = maskIndexBias(n, mask, B, S, T, causal ? P : null, attrFloat(n, 'mask_filter_value', -10000));
+  const abf = attentionBias(n, ab, T);
+  const scaleAttr = attrFloat(n, 'scale', 0);
+  const r = runCore({
+    B,
+    Hq: N,
+    Hkv: N,
+    S,
+    T,
+    d,
+    dv,
+    q: x.q,
+    k: x.k,
+    v: x.v,
+    scale: scaleAttr !== 0 ? scaleAttr : 1 / Math.sqrt(d),
+    softcap: 0,
+    bias: (b, h, s, row) => {
+      for (let t = 0; t < T; t++) row[t] += mb(b, s, t) + (abf ? abf(b, h, s, t) : 0);
+    },
+  });
+  return { batch: B, qHeads: N, kvHeads: N, queries: S, keys: T, probs: r.probs, output: { dims: [B, S, N * dv], data: mergeHeads(r.out, B, N, S, dv) }, maskedRows: r.maskedRows };
+}
+
 /** com.microsoft Attention. */
 export function msAttentionReference(n: OnnxNode, ins: NodeInputs): FusedResult {
   const X = need(ins[0], n, 'input');
@@ -337,29 +374,7 @@ export function msAttentionReference(n: OnnxNode, ins: NodeInputs): FusedResult 
     v = concatSeq(past.data.subarray(half), v, B, N, P, S, dv);
   }
   const T = P + S;
-  const filter = attrFloat(n, 'mask_filter_value', -10000);
-  const causal = attrInt(n, 'unidirectional', 0) === 1 && S > 1;
-  const mb = maskIndexBias(n, maskIdx, B, S, T, causal ? P : null, filter);
-  const abf = attentionBias(n, ab, T);
-  const scaleAttr = attrFloat(n, 'scale', 0);
-  const r = runCore({
-    B,
-    Hq: N,
-    Hkv: N,
-    S,
-    T,
-    d,
-    dv,
-    q,
-    k,
-    v,
-    scale: scaleAttr !== 0 ? scaleAttr : 1 / Math.sqrt(d),
-    softcap: 0,
-    bias: (b, h, s, row) => {
-      for (let t = 0; t < T; t++) row[t] += mb(b, s, t) + (abf ? abf(b, h, s, t) : 0);
-    },
-  });
-  return { batch: B, qHeads: N, kvHeads: N, queries: S, keys: T, probs: r.probs, output: { dims: [B, S, N * dv], data: mergeHeads(r.out, B, N, S, dv) }, maskedRows: r.maskedRows };
+  return microsoftCore(n, { B, N, S, P, T, d, dv, q, k, v }, maskIdx, ab, attrInt(n, 'unidirectional', 0) === 1 && S > 1);
 }
 
 /** com.microsoft MultiHeadAttention. */
@@ -433,29 +448,7 @@ export function msMultiHeadAttentionReference(n: OnnxNode, ins: NodeInputs): Fus
     v = concatSeq(pv.data, v, B, N, P, L, dv);
   }
   const T = P + L;
-  const filter = attrFloat(n, 'mask_filter_value', -10000);
-  const causal = attrInt(n, 'unidirectional', 0) === 1;
-  const mb = maskIndexBias(n, kpm, B, S, T, causal ? P : null, filter);
-  const abf = attentionBias(n, ab, T);
-  const scaleAttr = attrFloat(n, 'scale', 0);
-  const r = runCore({
-    B,
-    Hq: N,
-    Hkv: N,
-    S,
-    T,
-    d,
-    dv,
-    q,
-    k,
-    v,
-    scale: scaleAttr !== 0 ? scaleAttr : 1 / Math.sqrt(d),
-    softcap: 0,
-    bias: (b, h, s, row) => {
-      for (let t = 0; t < T; t++) row[t] += mb(b, s, t) + (abf ? abf(b, h, s, t) : 0);
-    },
-  });
-  return { batch: B, qHeads: N, kvHeads: N, queries: S, keys: T, probs: r.probs, output: { dims: [B, S, N * dv], data: mergeHeads(r.out, B, N, S, dv) }, maskedRows: r.maskedRows };
+  return microsoftCore(n, { B, N, S, P, T, d, dv, q, k, v }, kpm, ab, attrInt(n, 'unidirectional', 0) === 1);
 }
 
 /** Rotary embedding in place on [B, H, S, d] at positions pos(b, s). */

@@ -14,6 +14,7 @@ import { decodeModel } from '../../src/onnx/read';
 import { detectAttention } from '../../src/onnx/detect';
 import type { AttentionBlock, DetectionResult } from '../../src/onnx/blocks';
 import { buildMha, GraphBuilder, modelBytes, type MhaOptions } from './build';
+import { foldedSplitModel } from './models';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-synth-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -162,33 +163,6 @@ test('T5 style: no scale, constant per-head relative position bias', async () =>
   await runs(bytes, X);
 });
 
-/** PyTorch nn.MultiheadAttention (other torch versions): packed in_proj split with Split, heads folded into the batch axis with run-time Reshape shapes. */
-function foldedSplitModel(): Uint8Array {
-  const E = 32;
-  const H = 4;
-  const d = 8;
-  const g = new GraphBuilder(3);
-  g.input('x', ['batch', 6, E]);
-  const xt = g.one('Transpose', ['x'], { perm: [1, 0, 2] });
-  const proj = g.one('Add', [g.weight('in_proj_bias', [3 * E]), g.one('MatMul', [xt, g.weight('in_proj_T', [E, 3 * E])], {}, { name: 'in_proj' })]);
-  const [q0, k0, v0] = g.node('Split', [proj], { axis: -1 }, { count: 3 });
-  const shape = g.one('Shape', [xt]);
-  const T = g.one('Unsqueeze', [g.one('Gather', [shape, g.ints('i0', [0], [])], { axis: 0 }), g.ints('ax0', [0])]);
-  const BH = g.one('Unsqueeze', [g.one('Mul', [g.one('Gather', [shape, g.ints('i1', [1], [])], { axis: 0 }), g.ints('nh', [H], [])]), g.ints('ax1', [0])]);
-  const target = g.one('Concat', [T, BH, g.ints('hd', [d])], { axis: 0 });
-  const fold = (t: string) => g.one('Transpose', [g.one('Reshape', [t, target])], { perm: [1, 0, 2] });
-  const q = g.one('Div', [fold(q0), g.scalar('sq', Math.sqrt(d))]);
-  const k = g.one('Transpose', [g.one('Reshape', [k0, target])], { perm: [1, 2, 0] });
-  const v = fold(v0);
-  const p = g.one('Softmax', [g.one('MatMul', [q, k])], { axis: -1 }, { name: 'sm' });
-  const c = g.one('Transpose', [g.one('MatMul', [p, v])], { perm: [1, 0, 2] });
-  const flat = g.one('Reshape', [c, g.ints('flat', [-1, E])]);
-  const o = g.one('Gemm', [flat, g.weight('out_proj.weight', [E, E]), g.weight('out_proj.bias', [E])], { transB: 1 }, { name: 'out_proj' });
-  const back = g.one('Reshape', [o, g.ints('back', [6, -1, E])]);
-  g.one('Transpose', [back], { perm: [1, 0, 2] }, { out: 'y' });
-  g.output('y', ['batch', 6, E]);
-  return modelBytes(g.graph(), { opsets: { '': 13 } });
-}
 
 test('nn.MultiheadAttention with Split and heads folded into the batch axis', async () => {
   const bytes = foldedSplitModel();
