@@ -424,6 +424,31 @@ function cubicMin(lo: { a: number; f: number; dphi: number }, hi: { a: number; f
 }
 
 /**
+ * Jacobian of a gradient in the symmetric entries by central differences, column k from probes at
+ * u ± h_k e_k with h_k = rel·max(1, |u_k|). Returns null when `gradient` does (a probe left the domain).
+ */
+async function differenceColumns(
+  u: Float64Array,
+  rel: number,
+  gradient: (v: Float64Array) => Promise<Float64Array | null> | Float64Array | null,
+): Promise<Float64Array | null> {
+  const p = u.length;
+  const H = new Float64Array(p * p);
+  for (let k = 0; k < p; k++) {
+    const h = rel * Math.max(1, Math.abs(u[k]));
+    const up = Float64Array.from(u);
+    const um = Float64Array.from(u);
+    up[k] += h;
+    um[k] -= h;
+    const ga = await gradient(up);
+    const gb = await gradient(um);
+    if (!ga || !gb) return null;
+    for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
+  }
+  return H;
+}
+
+/**
  * Hessian of S/max N w.r.t. the symmetric entries of all U_l by central differences of the exact
  * gradient (2p evaluations). Returns null when a probe leaves the positive-definite domain.
  */
@@ -433,23 +458,10 @@ async function finiteDifferenceHessian(
   scale: number,
   evaluate: (Us: Matrix[]) => Promise<Point | null>,
 ): Promise<Float64Array | null> {
-  const u = packSymmetric(cur.Us);
-  const p = u.length;
-  const H = new Float64Array(p * p);
-  for (let k = 0; k < p; k++) {
-    const h = 1e-5 * Math.max(1, Math.abs(u[k]));
-    const up = Float64Array.from(u);
-    const um = Float64Array.from(u);
-    up[k] += h;
-    um[k] -= h;
-    const a = await evaluate(unpackSymmetric(up, sizes));
-    const b = await evaluate(unpackSymmetric(um, sizes));
-    if (!a || !b) return null;
-    const ga = symmetricGradient(a.r.grads!, scale);
-    const gb = symmetricGradient(b.r.grads!, scale);
-    for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
-  }
-  return H;
+  return differenceColumns(packSymmetric(cur.Us), 1e-5, async (v) => {
+    const pt = await evaluate(unpackSymmetric(v, sizes));
+    return pt ? symmetricGradient(pt.r.grads!, scale) : null;
+  });
 }
 
 /**
@@ -461,24 +473,15 @@ async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Flo
   const sizes = cur.Us.map((U) => U.rows);
   const u = packSymmetric(cur.Us);
   const p = u.length;
-  const H = new Float64Array(p * p);
-  for (let k = 0; k < p; k++) {
-    const h = 1e-6 * Math.max(1, Math.abs(u[k]));
-    const up = Float64Array.from(u);
-    const um = Float64Array.from(u);
-    up[k] += h;
-    um[k] -= h;
-    let ga: Float64Array;
-    let gb: Float64Array;
+  const H = await differenceColumns(u, 1e-6, (v) => {
     try {
-      ga = symmetricGradient(entropy(s, unpackSymmetric(up, sizes), true).grads!, scale);
-      gb = symmetricGradient(entropy(s, unpackSymmetric(um, sizes), true).grads!, scale);
+      return symmetricGradient(entropy(s, unpackSymmetric(v, sizes), true).grads!, scale);
     } catch (e) {
       if (e instanceof NumericalError) return null;
       throw e;
     }
-    for (let j = 0; j < p; j++) H[j * p + k] = (ga[j] - gb[j]) / (2 * h);
-  }
+  });
+  if (!H) return null;
   const E = await energyHessian(train, y, s.temperature, cur.Us[0]);
   const p1 = E.rows;
   for (let i = 0; i < p1; i++) for (let j = 0; j < p1; j++) H[i * p + j] += E.data[i * p1 + j] * scale;
