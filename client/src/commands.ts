@@ -24,7 +24,7 @@ import {
   type ReportResult,
   type SweepResult,
 } from '../../server/src/protocol';
-import type { ExtensionState } from './extension';
+import type { ExtensionState } from './ctx';
 import { ChartsPanel, type RenderInfo } from './panels/charts';
 import { OnnxEditorProvider } from './panels/onnxEditor';
 

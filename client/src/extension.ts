@@ -7,16 +7,8 @@ import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
 import { registerCommands } from './commands';
+import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';
-
-/** What commands and panels share: the client, the output channel and the events the server sends. */
-export interface ExtensionState {
-  context: vscode.ExtensionContext;
-  client: LanguageClient;
-  output: vscode.OutputChannel;
-  onResults: vscode.Event<ResultsParams>;
-  onModelChanged: vscode.Event<ModelChangedParams>;
-}
 
 let client: LanguageClient | undefined;
 

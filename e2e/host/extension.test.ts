@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ExtensionState } from '../../client/src/extension';
+import type { ExtensionState } from '../../client/src/ctx';
 import type { RenderInfo } from '../../client/src/panels/charts';
 import { InspectModelRequest, PruneRequest, SweepRequest, type AnalyzeResult, type InspectModelResult, type PruneResult, type SweepResult } from '../../server/src/protocol';
 

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ReportRequest, type AnalysisReport, type ReportResult, type SweepReport } from '../../../server/src/protocol';
-import type { ExtensionState } from '../extension';
+import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
 

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Commands, InspectModelRequest, type InspectModelResult } from '../../../server/src/protocol';
-import type { ExtensionState } from '../extension';
+import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
 

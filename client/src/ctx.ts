@@ -1,0 +1,17 @@
+/**
+ * What the extension's parts share (the extension context, the language client, the output channel and the
+ * events the server sends). Its own module so that commands.ts and panels/ depend on it, not on extension.ts,
+ * which imports them: no import circle.
+ */
+import type * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import type { ModelChangedParams, ResultsParams } from '../../server/src/protocol';
+
+/** What commands and panels share: the client, the output channel and the events the server sends. */
+export interface ExtensionState {
+  context: vscode.ExtensionContext;
+  client: LanguageClient;
+  output: vscode.OutputChannel;
+  onResults: vscode.Event<ResultsParams>;
+  onModelChanged: vscode.Event<ModelChangedParams>;
+}
