@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAttentionParams, loadTaskFile, validateTaskData } from '../../src/data/load';
 import { writeNpz } from '../../src/data/npz';
 import type { QKLayer, WLayer } from '../../src/data/types';
+import { GOLDEN_DIR } from '../helpers/golden';
 
-// The golden cases live in the shared reference folder (a `shared/` checkout, or /work/shared).
-const GOLDEN = [join(process.cwd(), 'shared', 'golden'), '/work/shared/golden'].find((d) => existsSync(join(d, 'case1_L1_H2_first.json')));
 const dir = mkdtempSync(join(tmpdir(), 'load-'));
 
 /** Deterministic values 0.01·k − 1 for a given shape. */
@@ -33,14 +32,14 @@ function writeTask(name: string, extra: Record<string, { shape: number[]; data: 
   return p;
 }
 
-test('golden JSON cases load with the right shapes, values, readout and Q/K layers', { skip: GOLDEN ? false : 'golden cases not found' }, () => {
+test('golden JSON cases load with the right shapes, values, readout and Q/K layers', () => {
   const want = {
     case1_L1_H2_first: { P: 24, Pt: 10, N0: 8, T: 4, heads: [2], readout: 'first' },
     case2_L2_H2_last: { P: 40, Pt: 12, N0: 12, T: 5, heads: [2, 2], readout: 'last' },
     case4_L1_H1_scalar_oracle: { P: 20, Pt: 8, N0: 6, T: 3, heads: [1], readout: 'mean' },
   } as const;
   for (const [name, w] of Object.entries(want)) {
-    const path = join(GOLDEN!, `${name}.json`);
+    const path = join(GOLDEN_DIR, `${name}.json`);
     const raw = JSON.parse(readFileSync(path, 'utf8')).inputs;
     const task = loadTaskFile(path);
     assert.equal(task.name, `${name}.json`);

@@ -1,4 +1,4 @@
-/** Loads a golden case (test-fixtures/golden/*.json, copied from shared/golden) into the project's types. */
+/** Loads a golden case (test-fixtures/golden/*.json, the project's reference cases) into the project's types. */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttentionLayer, Readout, SequenceBatch } from '../../src/data/types';
@@ -23,8 +23,20 @@ export interface GoldenCase {
   raw: any;
 }
 
+/**
+ * The golden cases the repository ships. The golden tests check that each of them ran, so a missing, renamed
+ * or empty folder fails instead of passing with zero cases.
+ */
+export const GOLDEN_CASES = ['case1_L1_H2_first.json', 'case2_L2_H2_last.json', 'case4_L1_H1_scalar_oracle.json'];
+
+/**
+ * The golden case files in GOLDEN_DIR, sorted.
+ * @throws Error when the folder holds none (the tests generated from this list would otherwise pass empty).
+ */
 export function goldenFiles(): string[] {
-  return readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.json')).sort();
+  if (files.length === 0) throw new Error(`no golden cases (*.json) in ${GOLDEN_DIR}`);
+  return files;
 }
 
 function batch(x: number[][][]): SequenceBatch {

@@ -3,9 +3,9 @@
  * features, path-pair kernels, GP kernel and order parameters, action and gradient at the GP point,
  * GP predictor and metrics.
  */
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { goldenFiles, loadGolden } from '../helpers/golden';
+import { GOLDEN_CASES, goldenFiles, loadGolden } from '../helpers/golden';
 import { assertClose, flat } from '../helpers/close';
 import { allLayerAttention } from '../../src/theory/attention';
 import { pathCount, pathTokenWeights, pathFeatures } from '../../src/theory/paths';
@@ -18,6 +18,8 @@ import { toRows } from '../../src/linalg/matrix';
 const RTOL = 1e-9;
 const ATOL = 1e-12;
 
+/** Cases whose tests were registered (each describe adds its file once its tests exist). */
+const ran = new Set<string>();
 for (const file of goldenFiles()) {
   describe(`golden ${file}: deterministic`, async () => {
     const g = loadGolden(file);
@@ -71,5 +73,11 @@ for (const file of goldenFiles()) {
       const m = testMetrics(pred, g.yTest);
       for (const k of Object.keys(e.metrics_gp)) assertClose((m as unknown as Record<string, number>)[k], e.metrics_gp[k], RTOL, ATOL, k);
     });
+    ran.add(file);
   });
 }
+
+// Top-level tests run in order: this one after every case above.
+test('every golden case ran', () => {
+  assert.deepEqual([...ran].sort(), GOLDEN_CASES);
+});

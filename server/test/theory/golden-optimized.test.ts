@@ -2,9 +2,9 @@
  * Golden cases, fields after minimization (rtol 1e-5, atol 1e-7, solver converged to 1e-9):
  * order parameters, action parts, renormalized kernel, predictor, metrics, head scores and silencing.
  */
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { goldenFiles, loadGolden } from '../helpers/golden';
+import { GOLDEN_CASES, goldenFiles, loadGolden } from '../helpers/golden';
 import { assertClose, flat } from '../helpers/close';
 import { allLayerAttention } from '../../src/theory/attention';
 import { pathCount, pathTokenWeights, pathFeatures } from '../../src/theory/paths';
@@ -17,6 +17,8 @@ import { headScores, silenceHead } from '../../src/theory/relevance';
 const RTOL = 1e-5;
 const ATOL = 1e-7;
 
+/** Cases whose tests were registered (each describe adds its file once its tests exist). */
+const ran = new Set<string>();
 for (const file of goldenFiles()) {
   describe(`golden ${file}: optimized`, async () => {
     const g = loadGolden(file);
@@ -72,5 +74,11 @@ for (const file of goldenFiles()) {
         assert.equal(m.acc_mean_predictor, want.acc_mean_predictor);
       }
     });
+    ran.add(file);
   });
 }
+
+// Top-level tests run in order: this one after every case above.
+test('every golden case ran', () => {
+  assert.deepEqual([...ran].sort(), GOLDEN_CASES);
+});
