@@ -1,5 +1,6 @@
 // `npm run test:e2e` (and the second half of `npm test`): the extension in a real VS Code, offline.
-// Follows shared/e2e/RECIPE.md: code-server 4.100.3 (VS Code 1.100.3) + playwright-core + Debian chromium.
+// VS Code runs as code-server 4.100.3 (VS Code 1.100.3), driven by Debian's chromium through playwright-core:
+// @vscode/test-electron and @vscode/test-web download VS Code builds at run time, which an offline machine cannot.
 //
 //  1. system packages (chromium, ripgrep, node-pty's build tools) with apt-get, only when chromium is missing;
 //  2. the test tools in .e2e/tools (code-server, playwright-core, @vscode/vsce, mocha — kept out of the
@@ -27,7 +28,8 @@ const ARTIFACTS = path.join(E2E, 'artifacts');
 const RUNS = path.join(E2E, 'run');
 const VSIX = path.join(E2E, 'attention-paths.vsix');
 const FIXTURES = path.join(ROOT, 'test-fixtures', 'workspace');
-// Pinned: code-server 4.100.3 is the newest whose engines.node accepts Node 20 (RECIPE.md).
+// Pinned: code-server 4.100.3 is the newest whose engines.node accepts Node 20 (4.103 and later want Node 22), so
+// package.json's engines.vscode must accept 1.100 and @types/vscode must not be newer.
 const TOOL_VERSIONS = { 'code-server': '4.100.3', 'playwright-core': '1.65.1', '@vscode/vsce': '3.9.2', mocha: '12.0.3' };
 const APT_PACKAGES = ['chromium', 'ripgrep', 'libkrb5-dev', 'pkg-config', 'build-essential', 'python3', 'curl'];
 
@@ -100,6 +102,7 @@ const VSIX_REQUIRED = [
   'extension/media/webview.js',
   'extension/media/webview.css',
   'extension/schemas/attention-paths.schema.json',
+  'extension/docs/theory.md',
   'extension/node_modules/onnxruntime-node/dist/index.js',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node',
   'extension/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1',
