@@ -1,6 +1,6 @@
 // For contributors with internet access: the same in-editor tests as `npm run test:e2e`, in a desktop
 // VS Code that @vscode/test-cli downloads (which cannot work offline, so CI uses scripts/e2e.mjs with
-// code-server instead; see shared/e2e/RECIPE.md).
+// code-server instead).
 //   npm install --no-save @vscode/test-cli @vscode/test-electron mocha
 //   node scripts/build.mjs --e2e && npx vscode-test
 // The tests write into their workspace, so they get a fresh copy of test-fixtures/workspace each run.

@@ -25,7 +25,7 @@ for (const file of readdirSync(join(root, 'golden')).filter((f) => f.endsWith('.
   });
   writeNpz(join(dir, 'attention.npz'), params);
   const yaml = [
-    `# Golden case ${g.name} (shared/golden), as a user would write it.`,
+    `# Golden case ${g.name} (test-fixtures/golden), as a user would write it.`,
     'data: data.npz',
     'attention:',
     `  kind: ${inp.attention_kind}`,
