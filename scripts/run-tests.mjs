@@ -15,7 +15,7 @@ function collect(dir, out) {
 }
 
 const only = process.argv.slice(2);
-const files = only.length ? only : collect('server/test', []);
+const files = only.length ? only : collect('client/test', collect('server/test', []));
 if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);

@@ -16,7 +16,6 @@ import {
   SweepRequest,
   isConfigFileName,
   isModelFileName,
-  type AnalysisReport,
   type AnalyzeResult,
   type CreateModelConfigResult,
   type InspectModelResult,
@@ -27,6 +26,7 @@ import {
 import type { ExtensionState } from './ctx';
 import { ChartsPanel, type RenderInfo } from './panels/charts';
 import { OnnxEditorProvider } from './panels/onnxEditor';
+import { num, parseWidths, pct, pruneMessage, summary } from './text';
 
 const CONFIG_GLOB = '**/{*.attention.yaml,*.attention.yml,*.attention.json,attention-paths.yaml,attention-paths.yml,attention-paths.json}';
 
@@ -106,13 +106,6 @@ async function ensureReport(state: ExtensionState, uri: vscode.Uri): Promise<Rep
   // The server knows the document now (model path, sweep); the report is the one just computed.
   const after = await state.client.sendRequest<ReportResult>(ReportRequest, { uri: uri.toString() });
   return { ...after, state: 'done', report: r.report };
-}
-
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-const num = (x: number) => String(Number(x.toPrecision(4)));
-
-function summary(r: AnalysisReport): string {
-  return `accuracy ${pct(r.metrics.acc_mean_predictor)} (GP limit ${pct(r.gp.metrics.acc_mean_predictor)}), ε_g ${num(r.metrics.eg_total)} (GP limit ${num(r.gp.metrics.eg_total)})`;
 }
 
 /** The `.onnx` file of the active tab (the model view or any editor of it), if any. */
@@ -202,7 +195,7 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
     title: 'Attention Paths: Sweep Width',
     prompt: 'Widths N to solve the theory at (every layer and the readout), comma-separated',
     value: '10,30,100,300,1000',
-    validateInput: (v) => (parseWidths(v) ? undefined : 'give positive numbers separated by commas, e.g. 10,30,100'),
+    validateInput: (v) => (parseWidths(v) ? undefined : 'give widths N ≥ 1 separated by commas, e.g. 10,30,100'),
   });
   const widths = text === undefined ? undefined : parseWidths(text);
   if (!widths) return undefined;
@@ -214,13 +207,6 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
     if (latest?.report) ChartsPanel.show(state, uri, latest.report, r.sweep).catch((e: Error) => showError(state, `the charts could not be drawn: ${e.message}`));
   }
   return r;
-}
-
-/** "10, 30,100" → [10, 30, 100]; undefined unless every entry is a number > 0. */
-export function parseWidths(text: string): number[] | undefined {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
-  const widths = parts.map(Number);
-  return widths.length && widths.every((n) => Number.isFinite(n) && n > 0) ? widths : undefined;
 }
 
 async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneResult | undefined> {
@@ -281,24 +267,6 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
     });
   }
   return result;
-}
-
-/** One sentence: what was removed, measured effect (when there is one) and predicted effect. */
-export function pruneMessage(r: PruneResult): string {
-  const names = r.removed.map((h) => `L${h.layer}h${h.head}`).join(', ');
-  const parts = [`Removing ${names}`];
-  if (r.measured) {
-    const f = r.measured.kind === 'accuracy' ? pct : num;
-    parts.push(`measured ${r.measured.kind} ${f(r.measured.before)} → ${f(r.measured.after)} (${r.measured.count} test examples)`);
-  }
-  if (r.predicted) {
-    parts.push(
-      `predicted accuracy ${pct(r.predicted.before.acc_mean_predictor)} → ${pct(r.predicted.after.acc_mean_predictor)}, ` +
-        `ε_g ${num(r.predicted.before.eg_total)} → ${num(r.predicted.after.eg_total)}`,
-    );
-  }
-  const written = r.wrote === 'model' ? `Pruned model written to ${path.basename(r.output)}.` : `Plan written to ${path.basename(r.output)} (${r.notes[0]}).`;
-  return `${parts.join('; ')}. ${written}`;
 }
 
 /** Registers every command; their results are returned so tests can check them. */

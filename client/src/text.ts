@@ -1,0 +1,45 @@
+/**
+ * The words and numbers the palette commands show (notifications, quick-pick details, the output channel), and the
+ * parsing of what the user types. No `vscode` import, so they are unit-tested in Node (client/test/).
+ */
+import * as path from 'node:path';
+import type { AnalysisReport, PruneResult } from '../../server/src/protocol';
+
+/** A fraction as a percentage with one decimal: 0.9571 → "95.7%". */
+export const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** A number to 4 significant digits, without trailing zeros: 0.42750 → "0.4275", 12.0 → "12". */
+export const num = (x: number) => String(Number(x.toPrecision(4)));
+
+/** The finite-width prediction next to the GP limit, as the code lens says it. */
+export function summary(r: AnalysisReport): string {
+  return `accuracy ${pct(r.metrics.acc_mean_predictor)} (GP limit ${pct(r.gp.metrics.acc_mean_predictor)}), ε_g ${num(r.metrics.eg_total)} (GP limit ${num(r.gp.metrics.eg_total)})`;
+}
+
+/**
+ * "10, 30,100" → [10, 30, 100]; undefined unless every entry is a width N ≥ 1 (the rule of the CLI's `--widths` and
+ * of the config schema; N may be fractional, the theory treats it as continuous).
+ */
+export function parseWidths(text: string): number[] | undefined {
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const widths = parts.map(Number);
+  return widths.length && widths.every((n) => Number.isFinite(n) && n >= 1) ? widths : undefined;
+}
+
+/** One sentence: what was removed, measured effect (when there is one) and predicted effect. */
+export function pruneMessage(r: PruneResult): string {
+  const names = r.removed.map((h) => `L${h.layer}h${h.head}`).join(', ');
+  const parts = [`Removing ${names}`];
+  if (r.measured) {
+    const f = r.measured.kind === 'accuracy' ? pct : num;
+    parts.push(`measured ${r.measured.kind} ${f(r.measured.before)} → ${f(r.measured.after)} (${r.measured.count} test examples)`);
+  }
+  if (r.predicted) {
+    parts.push(
+      `predicted accuracy ${pct(r.predicted.before.acc_mean_predictor)} → ${pct(r.predicted.after.acc_mean_predictor)}, ` +
+        `ε_g ${num(r.predicted.before.eg_total)} → ${num(r.predicted.after.eg_total)}`,
+    );
+  }
+  const written = r.wrote === 'model' ? `Pruned model written to ${path.basename(r.output)}.` : `Plan written to ${path.basename(r.output)} (${r.notes[0]}).`;
+  return `${parts.join('; ')}. ${written}`;
+}
