@@ -21,7 +21,10 @@ export function summary(r: AnalysisReport): string {
  * of the config schema; N may be fractional, the theory treats it as continuous).
  */
 export function parseWidths(text: string): number[] | undefined {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const widths = parts.map(Number);
   return widths.length && widths.every((n) => Number.isFinite(n) && n >= 1) ? widths : undefined;
 }

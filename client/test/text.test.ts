@@ -60,7 +60,13 @@ test('pruneMessage: a pruned model with measured and predicted effects', () => {
 });
 
 test('pruneMessage: a plan with an MSE measurement, or with neither measurement nor prediction', () => {
-  const base = { uri: 'file:///w/a.attention.yaml', wrote: 'plan' as const, output: '/w/a.pruned-heads.json', removed: [{ layer: 2, head: 0 }], notes: ['no model to prune'] };
+  const base = {
+    uri: 'file:///w/a.attention.yaml',
+    wrote: 'plan' as const,
+    output: '/w/a.pruned-heads.json',
+    removed: [{ layer: 2, head: 0 }],
+    notes: ['no model to prune'],
+  };
   assert.equal(
     pruneMessage({ ...base, measured: { kind: 'mse', before: 0.123456, after: 0.2, count: 10 } }),
     'Removing L2h0; measured mse 0.1235 → 0.2 (10 test examples). Plan written to a.pruned-heads.json (no model to prune).',

@@ -34,10 +34,10 @@ test('docs/theory.md has sections a–o, in order', () => {
   assert.deepEqual(letters, 'abcdefghijklmno'.split(''));
 });
 
-test('every section the code cites ("THEORY.md section x", "§x") exists in docs/theory.md', () => {
+test('every section the code cites ("THEORY.md section x", "docs/theory.md §x") exists in docs/theory.md', () => {
   const sections = new Set([...doc.matchAll(/^## ([a-z])\. /gm)].map((m) => m[1]));
   const cited = new Set<string>();
-  for (const m of code.matchAll(/THEORY\.md[^\n]{0,40}?(?:sections? |§)([a-z])(?:[–-]([a-z]))?\b/g)) {
+  for (const m of code.matchAll(/(?:THEORY\.md|docs\/theory\.md)[^\n]{0,40}?(?:sections? |§)([a-z])(?:[–-]([a-z]))?\b/g)) {
     cited.add(m[1]);
     if (m[2]) cited.add(m[2]);
   }
