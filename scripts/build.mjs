@@ -1,7 +1,7 @@
 // Bundles everything that runs, with esbuild:
 //   dist/cli.js        the command line (bin/attention-paths.js)
 //   dist/server.js     the language server (LSP over IPC or stdio)
-//   dist/worker.js     the worker thread that runs analyses for the server
+//   dist/job.js        the child process that runs one analysis job for the server (child_process.fork)
 //   dist/extension.js  the VS Code extension (client); `vscode` is provided by the editor
 //   media/webview.js   the webview page script: vega, vega-lite, vega-embed and the chart spec builders of
 //                      server/src/report/charts.ts, so the webview draws the CLI's charts without any network
@@ -28,7 +28,7 @@ const node = {
 const builds = [
   build({ ...node, entryPoints: ['server/src/cli.ts'], outfile: 'dist/cli.js' }),
   build({ ...node, entryPoints: ['server/src/server.ts'], outfile: 'dist/server.js' }),
-  build({ ...node, entryPoints: ['server/src/analysis/worker.ts'], outfile: 'dist/worker.js' }),
+  build({ ...node, entryPoints: ['server/src/analysis/jobProcess.ts'], outfile: 'dist/job.js' }),
   build({ ...node, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js' }),
   build({ ...node, entryPoints: ['bench/bench.ts'], outfile: 'dist/bench.js' }),
   build({ ...node, entryPoints: ['bench/lsp-latency.ts'], outfile: 'dist/lsp-latency.js' }),

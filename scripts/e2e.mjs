@@ -98,7 +98,7 @@ const VSIX_REQUIRED = [
   'extension/package.json',
   'extension/dist/extension.js',
   'extension/dist/server.js',
-  'extension/dist/worker.js',
+  'extension/dist/job.js',
   'extension/media/webview.js',
   'extension/media/webview.css',
   'extension/schemas/attention-paths.schema.json',

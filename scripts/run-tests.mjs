@@ -20,7 +20,7 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-// The language-server and worker tests run the bundles (dist/server.js, dist/worker.js): build them first.
+// The language-server and job-runner tests run the bundles (dist/server.js, dist/job.js): build them first.
 const b = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 if (b.status !== 0) process.exit(b.status ?? 1);
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });

@@ -1,8 +1,8 @@
 /**
  * The `attention-paths` command line: the same pipeline as the language server, without LSP.
  *
- *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
- *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
+ *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet] [--yes]
+ *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force] [--yes]
  *   attention-paths inspect MODEL.onnx [--json] [--heads N]
  *   attention-paths prune MODEL.onnx (--heads L:H,… | --drop-lowest K) --out OUT.onnx [options]
  *   attention-paths train [CONFIG] --out DIR [options]
@@ -34,14 +34,16 @@ import { VERSION } from './version';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
+import { createInterface } from 'node:readline/promises';
+import { CONFIRM_ABOVE_SECONDS, describeCost, type CostEstimate } from './pipeline/resources';
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
 Usage:
-  attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet]
+  attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet] [--yes]
       Minimize the action, predict at finite width and in the GP limit, score heads.
       Without CONFIG: the embedded default (hidden-Markov-chain task, N = 10, T_B = 0.01).
-  attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force]
+  attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force] [--yes]
       Finite-width versus GP accuracy and generalization error against the width N.
   attention-paths inspect MODEL.onnx [--json] [--heads N]
       List the model's attention blocks: form, query and key/value heads, head sizes, the tensors
@@ -61,9 +63,34 @@ Options:
                  removed; sweep: accuracy and ε_g against N)
   --force        replace existing output files (never done without it)
   --quiet        no progress on stderr
+  --yes          run without asking when the estimate exceeds ${CONFIRM_ABOVE_SECONDS} s (otherwise asked on a
+                 terminal, refused when not on one)
 CONFIG is a YAML or JSON file (schema: schemas/attention-paths.schema.json).`;
 
 class UsageError extends Error {}
+
+/** A long run that was not confirmed (declined at the prompt, or no terminal to ask on and no --yes). */
+class NotConfirmed extends Error {}
+
+/**
+ * The confirmation before a run estimated above CONFIRM_ABOVE_SECONDS: a y/N question on the terminal, or a
+ * refusal that names --yes when stdin or stderr is not a terminal. Undefined with --yes (nothing is asked).
+ */
+function costConfirmation(yes: boolean): ((cost: CostEstimate) => Promise<void>) | undefined {
+  if (yes) return undefined;
+  return async (cost) => {
+    if (cost.seconds <= CONFIRM_ABOVE_SECONDS) return;
+    const what = `this run needs ${describeCost(cost)}`;
+    if (!process.stdin.isTTY || !process.stderr.isTTY) throw new NotConfirmed(`${what}; not started without a terminal to confirm on: pass --yes to run it`);
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = await rl.question(`attention-paths: ${what}. Run it? [y/N] `);
+      if (!/^y(es)?$/i.test(answer.trim())) throw new NotConfirmed(`${what}; not started (answer y, or pass --yes, to run it)`);
+    } finally {
+      rl.close();
+    }
+  };
+}
 
 /**
  * Progress lines on stderr, once the current stage has run for a second: a stage that ends sooner
@@ -162,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
         widths: { type: 'string' },
         force: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
+        yes: { type: 'boolean', short: 'y', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -191,7 +219,7 @@ export async function main(argv: string[]): Promise<number> {
       noExtra(command, rest, 'CONFIG file');
       config = readConfig(rest[0]);
       planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
-      const report = await analyze(config, { onProgress, measureHeadRemoval: true });
+      const report = await analyze(config, { onProgress, measureHeadRemoval: true, confirmCost: costConfirmation(!!o.yes) });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
@@ -209,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
       const widths = parseWidths(o.widths);
       config = readConfig(rest[0]);
       planOutputs(o, SWEEP_REPORT_FILES, configInputs(config));
-      const report = await sweep(config, widths, { onProgress });
+      const report = await sweep(config, widths, { onProgress, confirmCost: costConfirmation(!!o.yes) });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatSweep(report) + '\n');
       if (o.json && o.json !== '-') {

@@ -56,6 +56,8 @@ export interface ServerSettings {
   computeBackend: 'auto' | 'js';
   /** Show code lenses (configs and Python files). */
   codeLensEnabled: boolean;
+  /** Analyses estimated to take longer than this (seconds) are confirmed first ("Run" / "Cancel"); 0 asks for every one. */
+  confirmAboveSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -64,12 +66,18 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   maxPaths: 256,
   computeBackend: 'auto',
   codeLensEnabled: true,
+  confirmAboveSeconds: 30,
 };
 
 /** What the server passes in `initializationOptions`. */
 export interface InitializationOptions {
   /** `vscode.workspace.isTrusted` at start. In an untrusted workspace nothing is analysed (no model is run). */
   trusted: boolean;
+  /**
+   * A folder the server may write (VS Code's workspace storage): the latest reports and which configs were
+   * analysed are kept there, so that a restarted server restores them. Without it nothing is kept.
+   */
+  storageDir?: string;
 }
 
 /** The analysis state of one config document. */

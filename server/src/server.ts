@@ -3,8 +3,9 @@
  * over stdio — `createConnection` picks the transport from argv: --node-ipc, --stdio, --socket=N).
  *
  * This file only wires LSP to the rest: documents and settings in, diagnostics, code lenses, inlay hints,
- * hovers and the custom requests of `protocol.ts` out. Every analysis runs in a worker thread
- * (analysis/jobs.ts), so the server answers requests while the theory is solved.
+ * hovers and the custom requests of `protocol.ts` out. Every analysis runs in a child process
+ * (analysis/jobs.ts, dist/job.js), so the server answers requests while the theory is solved, a stale
+ * analysis is stopped by killing its process, and nothing an analysis does can take the server down.
  */
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -28,6 +29,9 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ConfigAnalyses, NotRunnable, type ConfigDoc, type ProgressHandle } from './analysis/configs';
 import { fileDigest } from './analysis/cache';
 import { JobCancelled, JobError, JobRunner } from './analysis/jobs';
+import { DEFAULT_JOB_HEAP_MB, jobHeapLimitMb } from './analysis/limits';
+import { AnalysisStore } from './analysis/store';
+import { describeCost } from './pipeline/resources';
 import { modelPruneResult, writePrunePlan } from './analysis/prune';
 import { findConfigFiles } from './analysis/workspace';
 import { createModelConfig, dataBesideModel, freeConfigPath } from './analysis/modelConfig';
@@ -79,8 +83,18 @@ let trusted = false;
 let roots: string[] = [];
 const caps = { workDoneProgress: false, codeLensRefresh: false, inlayHintRefresh: false, configuration: false };
 
-const runner = new JobRunner(path.join(__dirname, 'worker.js'), Math.max(1, availableParallelism() - 1), () =>
-  settings.computeBackend === 'js' ? { ...process.env, ATTENTION_PATHS_NO_ORT: '1' } : process.env,
+let traceJobs = false;
+const runner = new JobRunner(
+  path.join(__dirname, 'job.js'),
+  Math.max(1, availableParallelism() - 1),
+  () => (settings.computeBackend === 'js' ? { ...process.env, ATTENTION_PATHS_NO_ORT: '1' } : process.env),
+  {
+    heapLimitMb: jobHeapLimitMb,
+    spare: true,
+    spareHeapMb: DEFAULT_JOB_HEAP_MB,
+    // What job processes print (Node warnings, a fatal error's report) is for the trace, not the user.
+    log: (line) => traceJobs && connection.console.log(line),
+  },
 );
 
 const analyses = new ConfigAnalyses(runner, {
@@ -88,8 +102,25 @@ const analyses = new ConfigAnalyses(runner, {
   trusted: () => trusted,
   changed: (doc) => publish(doc),
   beginProgress,
+  confirm: confirmCost,
   log: (m) => connection.console.log(m),
 });
+
+/** The question before a long analysis (window/showMessageRequest): "Run" starts it, anything else leaves it. */
+async function confirmCost(doc: ConfigDoc, cost: Parameters<typeof describeCost>[0]): Promise<boolean> {
+  const name = path.basename(doc.path);
+  const limit = settings.confirmAboveSeconds;
+  try {
+    const answer = await connection.window.showInformationMessage(
+      `Attention Paths: analysing ${name} needs ${describeCost(cost)}, more than attentionPaths.confirmAboveSeconds (${limit} s). Run it?`,
+      { title: 'Run' },
+      { title: 'Cancel' },
+    );
+    return answer?.title === 'Run';
+  } catch {
+    return false; // the client could not ask: do not start long work unasked
+  }
+}
 
 /** Settings as the client sends them, checked; a bad value falls back to its default with a log line. */
 function readSettings(raw: Record<string, unknown> | null | undefined): ServerSettings {
@@ -107,6 +138,7 @@ function readSettings(raw: Record<string, unknown> | null | undefined): ServerSe
     maxPaths: num('maxPaths', r.maxPaths, DEFAULT_SETTINGS.maxPaths, (n) => Number.isInteger(n) && n >= 1),
     computeBackend: r.computeBackend === 'js' ? 'js' : 'auto',
     codeLensEnabled: codeLens.enabled !== false,
+    confirmAboveSeconds: num('confirmAboveSeconds', r.confirmAboveSeconds, DEFAULT_SETTINGS.confirmAboveSeconds, (n) => n >= 0),
   };
 }
 
@@ -216,7 +248,16 @@ connection.onInitialize((params): InitializeResult => {
   caps.codeLensRefresh = !!c.workspace?.codeLens?.refreshSupport;
   caps.inlayHintRefresh = !!c.workspace?.inlayHint?.refreshSupport;
   caps.configuration = !!c.workspace?.configuration;
-  trusted = (params.initializationOptions as InitializationOptions | undefined)?.trusted === true;
+  const init = params.initializationOptions as InitializationOptions | undefined;
+  trusted = init?.trusted === true;
+  traceJobs = params.trace === 'verbose';
+  if (typeof init?.storageDir === 'string' && path.isAbsolute(init.storageDir)) {
+    try {
+      analyses.store = new AnalysisStore(init.storageDir);
+    } catch (e) {
+      connection.console.warn(`cannot keep reports in ${init.storageDir} (they will not survive a restart): ${(e as Error).message}`);
+    }
+  }
   const folders = params.workspaceFolders?.map((f) => f.uri) ?? (params.rootUri ? [params.rootUri] : []);
   roots = folders.filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u));
   return {
@@ -243,6 +284,9 @@ connection.onInitialized(async () => {
       connection.console.warn(`cannot read ${file}: ${(e as Error).message}`);
     }
   }
+  // After a restart (crash or command): what was analysed before comes back, from the stored reports when unchanged.
+  const { restored, analysing } = await analyses.restore();
+  if (restored + analysing) connection.console.log(`restored ${restored} analysed config(s) from the previous session; re-analysing ${analysing}`);
 });
 
 connection.onDidChangeConfiguration(async () => {

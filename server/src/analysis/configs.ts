@@ -17,8 +17,10 @@ import type { AnalysisState, ServerSettings } from '../protocol';
 import type { HeadIndex } from '../pipeline/silence';
 import type { PruneSummary } from '../pipeline/pruneModel';
 import { configInputs, contentKey, LruCache } from './cache';
-import { JobCancelled, JobRunner } from './jobs';
+import { JobCancelled, JobDeclined, JobError, JobRunner } from './jobs';
 import type { JobProgress } from './jobTypes';
+import type { CostEstimate } from '../pipeline/resources';
+import type { AnalysisStore } from './store';
 
 /** One config file and what is known about it. */
 export interface ConfigDoc {
@@ -40,6 +42,10 @@ export interface ConfigDoc {
   sweep?: SweepReport;
   /** One-line reason when `state` is `error`. */
   error?: string;
+  /** The config entry (JSON pointer) the error is about, when the pipeline named it (e.g. "/P" for too little memory). */
+  errorPointer?: string;
+  /** When `state` is `cancelled` because the user declined the analysis's cost: that cost. */
+  declined?: CostEstimate;
   progress?: JobProgress;
   /** Aborts this document's own (automatic) analysis. */
   controller?: AbortController;
@@ -60,6 +66,11 @@ export interface ConfigHost {
   changed(doc: ConfigDoc): void;
   /** Starts a work-done progress; `cancel` is called when the user cancels it. */
   beginProgress(title: string, cancel: () => void): ProgressHandle | undefined;
+  /**
+   * Asks the user whether an analysis above `confirmAboveSeconds` may run (resolves true to run it). Without it
+   * every analysis runs.
+   */
+  confirm?(doc: ConfigDoc, cost: CostEstimate): Promise<boolean>;
   log(message: string): void;
 }
 
@@ -92,6 +103,10 @@ export class ConfigAnalyses {
   private readonly reports = new LruCache<AnalysisReport>(32);
   private readonly sweeps = new LruCache<SweepReport>(16);
   private readonly silenced = new LruCache<Metrics>(64);
+  /** Content keys whose cost the user accepted (asked once per content). */
+  private readonly approved = new LruCache<true>(64);
+  /** Reports and the analysed configs on disk, for restoring them after a restart (set once the client gave a folder). */
+  store?: AnalysisStore;
 
   /**
    * @param runner the worker-thread job runner
@@ -141,7 +156,42 @@ export class ConfigAnalyses {
     clearTimeout(doc.timer);
     doc.controller?.abort();
     this.docs.delete(uri);
+    this.store?.forget(uri);
     return doc;
+  }
+
+  /**
+   * After a restart: every config the store says was analysed gets its report back — from the store when its
+   * content (and the files it reads) is unchanged, else from a new analysis (queued like any other, asked first
+   * when long). Configs with errors keep their diagnostics only.
+   * @returns how many were restored from the store and how many analyses were started
+   */
+  async restore(): Promise<{ restored: number; analysing: number }> {
+    const store = this.store;
+    if (!store) return { restored: 0, analysing: 0 };
+    let restored = 0;
+    let analysing = 0;
+    for (const { uri } of store.analysedConfigs()) {
+      let doc: ConfigDoc;
+      try {
+        doc = await this.docFor(uri);
+      } catch {
+        store.forget(uri); // the file is gone
+        continue;
+      }
+      if (!doc.config || doc.parsed.issues.some((i) => i.severity === 'error') || !this.host.trusted()) continue;
+      if (doc.state === 'done' || doc.state === 'running' || doc.state === 'queued') continue;
+      const config = doc.config;
+      const key = await contentKey('analyze', config);
+      if (this.reports.get(key) ?? store.loadReport(key)) restored++;
+      else analysing++;
+      const controller = new AbortController();
+      doc.controller = controller;
+      void this.runAnalysis(doc, key, config, { signal: controller.signal, serverProgress: true }).catch((e: unknown) => {
+        if (!(e instanceof JobCancelled)) this.host.log(`re-analysis of ${doc.path} after the restart failed: ${(e as Error).message.split('\n')[0]}`);
+      });
+    }
+    return { restored, analysing };
   }
 
   /** Settings or trust changed: re-derive every config and reschedule the open ones. */
@@ -196,6 +246,8 @@ export class ConfigAnalyses {
     const doc = await this.docFor(uri);
     const config = this.runnable(doc);
     const key = await contentKey('analyze', config);
+    // The user's Cancel means "stop this analysis": also the automatic run of the same content it joined.
+    opts.signal?.addEventListener('abort', () => this.runner.cancel(key), { once: true });
     return this.runAnalysis(doc, key, config, { ...opts });
   }
 
@@ -209,7 +261,9 @@ export class ConfigAnalyses {
     const key = await contentKey('sweep', config, widths);
     let sweep = this.sweeps.get(key);
     if (!sweep) {
-      sweep = await this.runner.run(key, { kind: 'sweep', config, widths, maxPaths: this.host.settings().maxPaths }, opts);
+      opts.signal?.addEventListener('abort', () => this.runner.cancel(key), { once: true });
+      const confirm = (cost: CostEstimate) => this.confirmCost(doc, key, cost, () => false);
+      sweep = await this.runner.run(key, { kind: 'sweep', config, widths, maxPaths: this.host.settings().maxPaths }, { ...opts, confirm });
       this.sweeps.set(key, sweep);
     }
     doc.sweep = sweep;
@@ -327,18 +381,20 @@ export class ConfigAnalyses {
     config: AnalysisConfig,
     opts: RequestOptions & { force?: boolean; serverProgress?: boolean },
   ): Promise<{ report: AnalysisReport; cached: boolean }> {
-    const cached = opts.force ? undefined : this.reports.get(key);
+    const cached = opts.force ? undefined : (this.reports.get(key) ?? this.fromStore(key));
     if (cached) {
       doc.key = key;
-      this.set(doc, key, { state: 'done', report: cached, error: undefined, progress: undefined });
+      this.set(doc, key, { state: 'done', report: cached, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
+      this.store?.record(doc.uri, key);
       return { report: cached, cached: true };
     }
     const joining = this.runner.has(key);
-    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', report: undefined, error: undefined, progress: undefined });
+    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', report: undefined, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
     const name = doc.path.replace(/^.*[\\/]/, '');
-    // The automatic analysis reports through LSP work-done progress (cancellable there); a command shows
-    // its own cancellable notification in the client, so it opens none here.
-    const handle = opts.serverProgress && !joining ? this.host.beginProgress(`Analyzing ${name}`, () => doc.controller?.abort()) : undefined;
+    // The automatic analysis reports through LSP work-done progress (cancellable there: Cancel stops the job's
+    // process, whoever else waits for it); a command shows its own cancellable notification in the client, so it
+    // opens none here.
+    const handle = opts.serverProgress && !joining ? this.host.beginProgress(`Analyzing ${name}`, () => this.runner.cancel(key)) : undefined;
     let lastStage = '';
     try {
       const report = await this.runner.run(
@@ -346,6 +402,7 @@ export class ConfigAnalyses {
         { kind: 'analyze', config, maxPaths: this.host.settings().maxPaths },
         {
           signal: opts.signal,
+          confirm: (cost) => this.confirmCost(doc, key, cost),
           onStart: () => this.set(doc, key, { state: 'running' }),
           onProgress: (p) => {
             handle?.report(p);
@@ -360,18 +417,41 @@ export class ConfigAnalyses {
         },
       );
       this.reports.set(key, report);
-      this.set(doc, key, { state: 'done', report, error: undefined, progress: undefined });
+      const failed = this.store?.save(doc.uri, key, report);
+      if (failed) this.host.log(`the report of ${doc.path} could not be kept for a restart: ${failed}`);
+      this.set(doc, key, { state: 'done', report, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
       return { report, cached: false };
     } catch (e) {
       const cancelled = e instanceof JobCancelled;
       // A cancelled caller does not decide the document's state while someone else still runs the job.
       if (!(cancelled && this.runner.has(key))) {
-        this.set(doc, key, cancelled ? { state: 'cancelled', progress: undefined } : { state: 'error', error: firstLine((e as Error).message), progress: undefined });
+        if (e instanceof JobDeclined) this.set(doc, key, { state: 'cancelled', declined: e.cost, progress: undefined });
+        else if (cancelled) this.set(doc, key, { state: 'cancelled', progress: undefined });
+        else this.set(doc, key, { state: 'error', error: firstLine((e as Error).message), errorPointer: e instanceof JobError ? e.pointer : undefined, progress: undefined });
       }
       throw e;
     } finally {
       handle?.done();
     }
+  }
+
+  private fromStore(key: string): AnalysisReport | undefined {
+    const r = this.store?.loadReport(key);
+    if (r) this.reports.set(key, r);
+    return r;
+  }
+
+  /**
+   * Whether an analysis of `key` may run at `cost`: at once up to the setting `confirmAboveSeconds` or when the
+   * user accepted this content before; otherwise the user is asked (once per content). A superseded analysis is
+   * not asked about.
+   */
+  private async confirmCost(doc: ConfigDoc, key: string, cost: CostEstimate, superseded = () => doc.key !== key): Promise<boolean> {
+    if (cost.seconds <= this.host.settings().confirmAboveSeconds || this.approved.get(key) || !this.host.confirm) return true;
+    if (superseded()) return false;
+    const ok = await this.host.confirm(doc, cost);
+    if (ok) this.approved.set(key, true);
+    return ok;
   }
 
   /** Updates `doc` when `key` is (or becomes) its current analysis; stale results are dropped. */

@@ -1,12 +1,13 @@
 /**
- * What the server's main thread asks a worker thread to do, and what comes back. Internal to the
- * server (the client never sees these; its protocol is `protocol.ts`).
+ * What the server asks a job process (analysis/jobProcess.ts, dist/job.js) to do, and what comes back over
+ * the IPC channel. Internal to the server (the client never sees these; its protocol is `protocol.ts`).
  */
 import type { AnalysisConfig } from '../config/types';
 import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
 import type { InspectSummary } from '../onnx/inspect';
 import type { HeadIndex } from '../pipeline/silence';
 import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
+import type { CostEstimate } from '../pipeline/resources';
 
 export type JobSpec =
   /**
@@ -32,16 +33,20 @@ export interface JobResults {
   pruneModel: PruneSummary;
 }
 
-/** Data given to a worker at start (`workerData`). */
-export interface WorkerInput {
-  spec: JobSpec;
-}
+/** Messages the server sends a job process: the job to run (once), and the go-ahead after its cost was reported. */
+export type ParentMessage = { type: 'run'; spec: JobSpec } | { type: 'go' };
 
-/** Messages a worker posts to the main thread. */
-export type WorkerMessage =
+/**
+ * Messages a job process sends the server. `cost` comes once, when the shapes are known and before the large
+ * work (analyze and sweep jobs); the process then waits for `go` (or is killed).
+ */
+export type ChildMessage =
+  | { type: 'ready' }
   | { type: 'progress'; stage: string; message: string; fraction?: number }
+  | { type: 'cost'; cost: CostEstimate }
   | { type: 'done'; result: unknown }
-  | { type: 'failed'; name: string; message: string; stack?: string };
+  /** `pointer`: the config entry the failure is about (ConfigValueError, ResourceError), when known. */
+  | { type: 'failed'; name: string; message: string; stack?: string; pointer?: string };
 
 /** Progress of a job as the server reports it: a message and, when it can be estimated, a percentage. */
 export interface JobProgress {

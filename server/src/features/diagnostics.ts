@@ -8,6 +8,7 @@ import type { ConfigDoc } from '../analysis/configs';
 import { formatNumber } from '../report/charts';
 import { headsPlacement, percent, rankedHeads, scoreText } from './heads';
 import { toRange } from './ranges';
+import { describeCost } from '../pipeline/resources';
 
 /** `source` of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'attention-paths';
@@ -42,9 +43,22 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
     data: { pointer: i.pointer },
   }));
   if (doc.state === 'error' && doc.error) {
-    const pointer = errorPointer(doc.error);
+    const pointer = doc.errorPointer ?? errorPointer(doc.error);
     const span = (pointer && (doc.outline.span(pointer) ?? doc.outline.span(pointer.replace(/\/[^/]*$/, '')))) || doc.outline.firstLine();
     out.push({ range: toRange(span), severity: DiagnosticSeverity.Error, source: DIAGNOSTIC_SOURCE, code: 'analysis', message: `analysis failed: ${doc.error}` });
+  }
+  if (doc.state === 'cancelled' && doc.declined) {
+    // The user declined a long analysis: say what it would cost, on the key that costs the most time.
+    const c = doc.declined;
+    const pointer = c.timeKey === 'heads' ? '/heads' : c.shape.source === 'builtin' && (c.timeKey === 'P' || c.timeKey === 'P_test') ? `/${c.timeKey}` : '';
+    const span = (pointer && doc.outline.span(pointer)) || doc.outline.firstLine();
+    out.push({
+      range: toRange(span),
+      severity: DiagnosticSeverity.Information,
+      source: DIAGNOSTIC_SOURCE,
+      code: 'not-analysed',
+      message: `not analysed: it needs ${describeCost(c)}; run "Attention Paths: Analyze Model or Config" to start it, or raise attentionPaths.confirmAboveSeconds`,
+    });
   }
   const report = doc.state === 'done' ? doc.report : undefined;
   if (report?.warnings.length) {

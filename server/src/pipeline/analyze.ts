@@ -15,6 +15,7 @@ import { VERSION } from '../version';
 import { modelReport } from './modelReport';
 import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
 import { measureHeadRemoval } from './headRemoval';
+import { estimateCost, type CostEstimate, type WorkKind } from './resources';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
@@ -25,6 +26,17 @@ export interface RunOptions {
    * CLI's `analyze` and the language server's analyses turn it on, the pruner's internal analysis does not.
    */
   measureHeadRemoval?: boolean;
+  /**
+   * Called once with the estimated cost when the shapes are known, before the large work (after the memory
+   * check); may throw to stop (the CLI's confirmation, the language server's question). Default: no question.
+   */
+  confirmCost?: (cost: CostEstimate) => void | Promise<void>;
+}
+
+/** The `prepare` gate that hands `confirmCost` the cost of `work`. */
+function costGate(opts: RunOptions, work: WorkKind) {
+  const confirm = opts.confirmCost;
+  return confirm && ((shape: Parameters<typeof estimateCost>[0]) => confirm(estimateCost(shape, work)));
 }
 
 function taskSummary(p: Prepared): AnalysisReport['task'] {
@@ -180,7 +192,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
  *   reason when `signal` fires.
  */
 export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
-  const p = await prepare(config, opts.onProgress);
+  const p = await prepare(config, opts.onProgress, costGate(opts, { kind: 'analyze', measureHeadRemoval: opts.measureHeadRemoval }));
   return analyzePrepared(p, config, opts);
 }
 
@@ -190,7 +202,7 @@ export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Pr
  * @param widths list of N (> 0), solved in the given order.
  */
 export async function sweep(config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
-  return sweepPrepared(await prepare(config, opts.onProgress), config, widths, opts);
+  return sweepPrepared(await prepare(config, opts.onProgress, costGate(opts, { kind: 'sweep', widths: widths.length })), config, widths, opts);
 }
 
 /** `sweep` on inputs already prepared (the language server checks the path count in between). */

@@ -17,7 +17,8 @@ import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
-import { checkMemory } from './resources';
+import { statSync } from 'node:fs';
+import { checkMemory, type ProblemShape, type SizeSource } from './resources';
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -45,7 +46,7 @@ export interface Prepared {
 export type ProgressFn = (stage: string, message: string, fraction?: number) => void;
 
 /** Input shapes of the built-in tasks (THEORY.md section i), known before generating them. */
-function builtinSize(config: AnalysisConfig) {
+export function builtinSize(config: AnalysisConfig) {
   if (config.task === 'markov' || config.task === 'markov-2paths') {
     return { P: config.P ?? 100, P_test: config.P_test ?? 1000, N0: 231, T: 31, heads: config.task === 'markov' ? [2, 2] : [2, 1] };
   }
@@ -133,11 +134,63 @@ export function pathInfo(heads: number[], names?: string[]): PathInfo[] {
 }
 
 /**
- * Everything the theory needs for a config: data, attention, settings and path features.
- * @throws Error with a clear reason for any bad input (files, shapes, settings).
+ * Called once by `prepare` when the problem's shapes are known and before the large work (for built-in tasks
+ * before the task is generated; for data files after loading them; for model configs after the capture). It
+ * may throw to stop the work (a refusal, or a declined confirmation).
  */
-export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Promise<Prepared> {
+export type ShapeGate = (shape: ProblemShape) => void | Promise<void>;
+
+/** Where the sizes of a config's problem come from (for the key a memory refusal names). */
+function sizeSource(config: AnalysisConfig): SizeSource {
+  return config.attention?.kind === 'model' ? 'model' : config.task ? 'builtin' : 'data';
+}
+
+/** How a built-in task's attention is computed, for the time estimate. */
+function builtinAttention(config: AnalysisConfig): Pick<ProblemShape, 'attention' | 'G'> {
+  const kind = config.attention?.kind;
+  if (kind === 'qk' || kind === 'random-qk' || (config.task === 'mnist-oneshot' && kind !== 'w')) return { attention: 'qk', G: config.attention?.G ?? DEFAULT_RANDOM_G };
+  return { attention: 'w' };
+}
+
+/** The shapes of a loaded problem (after the attention is resolved). */
+function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLayer[]): ProblemShape {
+  const first = layers[0];
+  const source = sizeSource(config);
+  let modelBytes: number | undefined;
+  if (source === 'model' && config.attention?.model) {
+    try {
+      modelBytes = statSync(config.attention.model).size;
+    } catch {
+      modelBytes = undefined; // read already; a vanished file fails later with its own reason
+    }
+  }
+  return {
+    P: task.train.count,
+    P_test: task.test.count,
+    N0: task.train.features,
+    T: task.train.tokens,
+    heads: layers.map((l) => l.heads),
+    source,
+    attention: first?.kind === 'qk' ? 'qk' : first?.kind === 'w' ? 'w' : 'fixed',
+    ...(first?.kind === 'qk' ? { G: first.G } : {}),
+    ...(modelBytes !== undefined ? { modelBytes } : {}),
+  };
+}
+
+/**
+ * Everything the theory needs for a config: data, attention, settings and path features.
+ * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
+ * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
+ *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
+ */
+export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate): Promise<Prepared> {
   const t0 = performance.now();
+  const builtin = builtinSize(config);
+  if (builtin && config.attention?.kind !== 'model') {
+    const shape: ProblemShape = { ...builtin, source: 'builtin', ...builtinAttention(config) };
+    checkMemory(shape, `task ${config.task}`);
+    await gate?.(shape);
+  }
   progress?.('data', 'loading the task');
   let model: ModelTask | undefined;
   let task: TaskData;
@@ -156,6 +209,11 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn): Pr
     task = model.task;
   } else task = loadTask(config);
   const { layers, kind } = resolveAttention(config, task);
+  if (!builtin || config.attention?.kind === 'model') {
+    const shape = loadedShape(config, task, layers);
+    checkMemory(shape, task.name);
+    await gate?.(shape);
+  }
   const warnings = [...(model?.warnings ?? [])];
   if (kind.startsWith('random-qk')) {
     warnings.push(
@@ -190,7 +248,7 @@ export async function prepareWithAttention(
   const t0 = performance.now();
   const heads = layers.map((l) => l.heads);
   const L = heads.length;
-  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads }, task.name);
+  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads, source: sizeSource(config) }, task.name);
   const { widths, variances } = expandSettings(config, L, heads);
   const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
   checkSettings(settings);

@@ -1,9 +1,13 @@
 /**
- * A rough upper bound of the memory an analysis needs, checked before any large allocation so that an
- * oversized run stops at once with a reason instead of exhausting the machine (THEORY.md section j
- * lists the arrays: inputs, attention, path features, the P×P kernels and their factors).
+ * What an analysis will cost, known from the shapes before any large allocation: peak memory (a rough upper
+ * bound) and run time (a rough estimate), and the memory this process may really use (RAM, cgroup limit,
+ * data-size rlimit). An oversized run stops at once with a reason that names the config key to change, and a
+ * long one can be confirmed first (THEORY.md section j lists the arrays: inputs, attention, path features,
+ * the P×P kernels and their factors).
  */
-import { totalmem } from 'node:os';
+import { freemem, totalmem } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { ConfigValueError } from '../config/types';
 
 export interface ProblemSize {
   /** training examples P */
@@ -16,6 +20,47 @@ export interface ProblemSize {
   T: number;
   /** heads per layer */
   heads: number[];
+}
+
+/** Where the sizes come from, so that a refusal names the key the user can change. */
+export type SizeSource = 'builtin' | 'data' | 'model';
+
+/** A problem's shapes plus what the time estimate needs beyond them. */
+export interface ProblemShape extends ProblemSize {
+  source: SizeSource;
+  /** How attention is computed: W form (N0×N0 per head), Q/K form with dimension G, or fixed (captured). */
+  attention: 'w' | 'qk' | 'fixed';
+  /** Q/K dimension G (qk attention). */
+  G?: number;
+  /** Bytes of the ONNX model file (model configs): its runs for the measured head removal are counted. */
+  modelBytes?: number;
+}
+
+/** What the work is: one solve (analyze), one per width (sweep), or only predictions (silence). */
+export interface WorkKind {
+  kind: 'analyze' | 'sweep' | 'silence';
+  /** Widths of a sweep (one solve each). */
+  widths?: number;
+  /** Model configs: the model runs once per head plus once on the test split (analyze only). */
+  measureHeadRemoval?: boolean;
+}
+
+/** The keys an estimate can blame, with the config pointer a diagnostic goes on. */
+export type CostKey = 'P' | 'P_test' | 'heads' | 'N0' | 'T';
+
+/** Estimated cost of one job. */
+export interface CostEstimate {
+  /** Peak bytes (upper bound of the large arrays). */
+  bytes: number;
+  /** Wall seconds on a 2-core machine (order of magnitude; see README "Estimates"). */
+  seconds: number;
+  /** The key whose growth raises the memory the most (its elasticity d log bytes / d log key is largest). */
+  memoryKey: CostKey;
+  /** The key whose growth raises the time the most. */
+  timeKey: CostKey;
+  /** JSON pointer of the config entry to change for memory (e.g. "/P"; "/data" when the sizes come from a data file). */
+  pointer: string;
+  shape: ProblemShape;
 }
 
 /**
@@ -32,17 +77,215 @@ export function estimateMemoryBytes(s: ProblemSize): number {
 }
 
 /**
- * Throws when the estimate exceeds 80% of this machine's memory.
- * @throws Error saying how much is needed and what to reduce.
+ * Rates of this project's 2-core reference machine when idle, fitted to the benchmark figures of the README
+ * (Markov task at P = 100, the large synthetic case at P = 2000, MNIST one-shot at P = 600): JavaScript loops
+ * (batched T×T attention products, Lanczos matrix-vector products, dense eigensolves) and ONNX Runtime's
+ * float64 GEMM (projections, kernels, Cholesky, triangular solves).
  */
-export function checkMemory(s: ProblemSize, what: string): void {
-  const need = estimateMemoryBytes(s);
-  const have = totalmem();
-  if (need > 0.8 * have) {
-    const gb = (b: number) => (b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0);
-    throw new Error(
-      `${what} needs about ${gb(need)} GB of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}]) ` +
-        `but this machine has ${gb(have)} GB; reduce P or P_test`,
-    );
+const RATE = { js: 0.6e9, gemm: 60e9, model: 2e9 };
+/** Action evaluations of a typical solve (L-BFGS iterations with their line searches, then Newton). */
+const EVALUATIONS = 40;
+/** Fixed cost of one action evaluation beyond its products (entropy terms, small matrices, bookkeeping), s. */
+const EVALUATION_OVERHEAD = 0.03;
+/** Fixed cost of starting an analysis (loading modules and the task, the first ONNX Runtime session), s. */
+const BASE_SECONDS = 1.5;
+/** Krylov steps of the Lanczos kernel PCs above P = 200 (linalg/topEigen.ts stops near this on the tasks measured). */
+const LANCZOS_STEPS = 200;
+
+/**
+ * Estimated wall seconds of a job on the shapes `s` (THEORY.md sections a–g), for an idle 2-core machine:
+ * - attention (section a): projections as GEMMs (W: 2·n·T·N0² per head; Q/K: 4·n·T·N0·G per head) and the
+ *   batched scores in JS (2·n·H·T²·N0, or ·G);
+ * - per action evaluation (section d): the K_U product (2·P²·N0·paths), a Cholesky (P³/3), the solve with N0·paths
+ *   right-hand sides (P²·N0·paths) and their Gram matrix (2·P·(N0·paths)²), plus a fixed overhead; EVALUATIONS of
+ *   them per solve (one solve per width of a sweep);
+ * - (2 + H_tot) predictions on the test set (section e; 2·P·P_test·N0·paths + P²·P_test each);
+ * - the kernel PCs of two kernels (dense below P = 200, else LANCZOS_STEPS matrix-vector products of 2·P² each);
+ * - for model configs, (H_tot + 1) runs of the model on the test split (2·parameters·T flops per example, with
+ *   parameters = file bytes / 4).
+ */
+export function estimateSeconds(s: ProblemShape, work: WorkKind): number {
+  const n = s.P + s.P_test;
+  const Q = s.heads.reduce((a, b) => a * b, 1);
+  const Hsum = s.heads.reduce((a, b) => a + b, 0);
+  const D = s.N0 * Q;
+  const G = s.G ?? 32;
+  let gemm = 0;
+  let js = 2 * n * s.N0 * s.T * Q; // path features
+  if (s.attention === 'w') {
+    gemm += 2 * n * s.T * s.N0 * s.N0 * Hsum;
+    js += 2 * n * Hsum * s.T * s.T * s.N0;
+  } else if (s.attention === 'qk') {
+    gemm += 4 * n * s.T * s.N0 * G * Hsum;
+    js += 2 * n * Hsum * s.T * s.T * G;
   }
+  const perEval = 2 * s.P * s.P * D + (s.P * s.P * s.P) / 3 + s.P * s.P * D + 2 * s.P * D * D;
+  const perPredict = 2 * s.P * s.P_test * D + s.P * s.P * s.P_test;
+  let overhead = 0;
+  let model = 0;
+  if (work.kind === 'silence') gemm += perPredict;
+  else {
+    const solves = work.kind === 'sweep' ? Math.max(1, work.widths ?? 1) : 1;
+    const predictions = work.kind === 'sweep' ? solves + 1 : 2 + Hsum;
+    gemm += solves * EVALUATIONS * perEval + predictions * perPredict;
+    overhead += solves * EVALUATIONS * EVALUATION_OVERHEAD;
+    if (work.kind === 'analyze') {
+      gemm += 2 * 2 * s.P * s.P * D; // the two training kernels
+      js += s.P <= 200 ? 2 * 9 * s.P ** 3 : 2 * LANCZOS_STEPS * 2 * s.P * s.P;
+      if (work.measureHeadRemoval && s.modelBytes) model = (Hsum + 1) * s.P_test * 2 * (s.modelBytes / 4) * s.T;
+    }
+  }
+  return BASE_SECONDS + overhead + js / RATE.js + gemm / RATE.gemm + model / RATE.model;
+}
+
+/** Elasticity d log f / d log key at `s` (how many times faster than the key f grows), by a 1% step. */
+function elasticity(f: (s: ProblemShape) => number, s: ProblemShape, key: CostKey): number {
+  const up: ProblemShape =
+    key === 'heads' ? { ...s, heads: s.heads.map((h) => h * 1.01) } : ({ ...s, [key]: s[key] * 1.01 } as ProblemShape);
+  return Math.log(f(up) / f(s)) / Math.log(1.01);
+}
+
+function dominantKey(f: (s: ProblemShape) => number, s: ProblemShape): CostKey {
+  const keys: CostKey[] = ['P', 'P_test', 'heads', 'N0', 'T'];
+  let best: CostKey = 'P';
+  let bestE = -Infinity;
+  for (const k of keys) {
+    const e = elasticity(f, s, k);
+    if (e > bestE + 1e-9) {
+      best = k;
+      bestE = e;
+    }
+  }
+  return best;
+}
+
+/**
+ * The config entry that sets `key` for shapes from `source`: P and P_test are keys of built-in tasks, but
+ * come from the data file (or the model's data) otherwise; heads is a key; N0 and T belong to the data.
+ */
+export function costPointer(key: CostKey, source: SizeSource): string {
+  if (key === 'heads') return '/heads';
+  if (source === 'builtin' && (key === 'P' || key === 'P_test')) return `/${key}`;
+  return source === 'builtin' ? '/task' : '/data';
+}
+
+/** The cost of `work` on `s`: bytes, seconds and the keys that dominate them. */
+export function estimateCost(s: ProblemShape, work: WorkKind = { kind: 'analyze' }): CostEstimate {
+  const bytes = estimateMemoryBytes(s) + 3 * (s.modelBytes ?? 0);
+  const memoryKey = dominantKey((x) => estimateMemoryBytes(x), s);
+  return {
+    bytes,
+    seconds: estimateSeconds(s, work),
+    memoryKey,
+    timeKey: dominantKey((x) => estimateSeconds(x, work), s),
+    pointer: costPointer(memoryKey, s.source),
+    shape: s,
+  };
+}
+
+/** Memory this process may still allocate, and what bounds it. */
+export interface MemoryBudget {
+  bytes: number;
+  /** What set the bound, for messages: "this machine's available memory", "the data-size limit of this process, ulimit -d or prlimit --data", … */
+  limitedBy: string;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A /proc/self/status field in bytes (VmData, VmRSS), or undefined. */
+function procStatusBytes(field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readText('/proc/self/status') ?? '');
+  return m ? Number(m[1]) * 1024 : undefined;
+}
+
+/**
+ * The memory an analysis in this process can use: the least of the machine's available memory
+ * (MemAvailable, which counts reclaimable cache; else os.freemem), the cgroup's limit less its usage
+ * (v2 memory.max / memory.current, v1 memory.limit_in_bytes / memory.usage_in_bytes), and the soft data-size
+ * rlimit (/proc/self/limits "Max data size", set by ulimit -d or prlimit --data) less this process's data
+ * segment (VmData). On platforms without these files only the machine's free memory counts.
+ */
+export function memoryBudget(): MemoryBudget {
+  const meminfo = /^MemAvailable:\s+(\d+) kB/m.exec(readText('/proc/meminfo') ?? '');
+  const machine = meminfo ? Number(meminfo[1]) * 1024 : freemem();
+  let best: MemoryBudget = { bytes: Math.min(machine, totalmem()), limitedBy: "this machine's available memory" };
+  const consider = (bytes: number | undefined, limitedBy: string) => {
+    if (bytes !== undefined && Number.isFinite(bytes) && bytes < best.bytes) best = { bytes: Math.max(0, bytes), limitedBy };
+  };
+  const num = (t: string | undefined) => (t && /^\d+\s*$/.test(t) ? Number(t) : undefined);
+  const v2max = num(readText('/sys/fs/cgroup/memory.max'));
+  if (v2max !== undefined) consider(v2max - (num(readText('/sys/fs/cgroup/memory.current')) ?? 0), 'the memory limit of this container, cgroup memory.max');
+  const v1max = num(readText('/sys/fs/cgroup/memory/memory.limit_in_bytes'));
+  if (v1max !== undefined && v1max < 2 ** 60) {
+    consider(v1max - (num(readText('/sys/fs/cgroup/memory/memory.usage_in_bytes')) ?? 0), 'the memory limit of this container, cgroup memory.limit_in_bytes');
+  }
+  const limits = /^Max data size\s+(\d+|unlimited)\s/m.exec(readText('/proc/self/limits') ?? '');
+  if (limits && limits[1] !== 'unlimited') consider(Number(limits[1]) - (procStatusBytes('VmData') ?? 0), 'the data-size limit of this process, ulimit -d or prlimit --data');
+  return best;
+}
+
+/** Bytes as GB with one decimal below 10 GB ("3.7 GB", "392 GB"). */
+export function formatBytes(b: number): string {
+  if (b < 2 ** 30) return `${Math.max(1, Math.round(b / 2 ** 20))} MB`;
+  return `${(b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0)} GB`;
+}
+
+/** Seconds as "40 s", "3 min", "2.5 h". */
+export function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.max(1, Math.round(s))} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${(s / 3600).toFixed(1)} h`;
+}
+
+/** A refusal for lack of memory; `pointer` is the config entry to change (for the diagnostic and `file:line:col`). */
+export class ResourceError extends ConfigValueError {
+  constructor(pointer: string, message: string) {
+    super(pointer, message);
+    this.name = 'ResourceError';
+  }
+}
+
+/** Fraction of the budget an estimate may take (the estimate is rough and the process needs some for itself). */
+const BUDGET_SHARE = 0.85;
+
+const KEY_HINT: Record<CostKey, string> = {
+  P: 'reduce P (training examples)',
+  P_test: 'reduce P_test (test examples)',
+  heads: 'use fewer heads',
+  N0: 'use fewer features per token (N0)',
+  T: 'use shorter sequences (T)',
+};
+
+/**
+ * Throws when the estimate does not fit the memory budget (`memoryBudget`).
+ * @param what the task, for the message ("task markov", "data.npz")
+ * @throws ResourceError naming the need, the budget and what bounds it, and the key to reduce; its pointer is
+ *   that key's config entry ("/P" for a built-in task's P; "/data" when P comes from a data file)
+ */
+export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?: number }, what: string): void {
+  const shape: ProblemShape = { attention: 'fixed', source: 'builtin', ...s };
+  const cost = estimateCost(shape);
+  const budget = memoryBudget();
+  if (cost.bytes <= BUDGET_SHARE * budget.bytes) return;
+  const key = cost.memoryKey;
+  const where = shape.source === 'builtin' || key === 'heads' ? '' : ` in ${shape.source === 'model' ? "the model's data" : 'the data file'}`;
+  throw new ResourceError(
+    cost.pointer,
+    `${what} needs about ${formatBytes(cost.bytes)} of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}]) ` +
+      `but only ${formatBytes(budget.bytes)} is available (${budget.limitedBy}); ${KEY_HINT[key]}${where}`,
+  );
+}
+
+/** Default of `attentionPaths.confirmAboveSeconds` and of the CLI: longer analyses are confirmed first. */
+export const CONFIRM_ABOVE_SECONDS = 30;
+
+/** One line describing a cost, for the confirmation question ("about 3 min and 1.2 GB (P = 4000 dominates)"). */
+export function describeCost(c: CostEstimate): string {
+  return `about ${formatSeconds(c.seconds)} and ${formatBytes(c.bytes)} (mostly from ${c.timeKey} = ${c.timeKey === 'heads' ? `[${c.shape.heads.join(', ')}]` : c.shape[c.timeKey]})`;
 }

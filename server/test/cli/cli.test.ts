@@ -240,7 +240,7 @@ describe('outputs are checked before any work, and failures leave nothing behind
     writeFileSync(cfg, 'task: markov\nP: 1000000\n');
     const r = run(['analyze', cfg]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /needs about \d+ GB of memory \(P = 1000000.*reduce P or P_test/);
+    assert.match(r.stderr, /big\.yaml:2:4: task markov needs about \d+ GB of memory \(P = 1000000.*reduce P \(training examples\)$/m);
   });
   it('options of other commands are refused', () => {
     assert.match(run(['analyze', '--heads', '7']).stderr, /--heads belongs to inspect/);

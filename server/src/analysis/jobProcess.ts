@@ -1,0 +1,86 @@
+/**
+ * Job process entry point (bundled as dist/job.js, started by analysis/jobs.ts with child_process.fork): waits
+ * for one job of `jobTypes.ts` on the IPC channel, runs it with the shared pipeline, sends progress, its cost
+ * and the result, and is then killed by the server. The server stops stale work by killing this process
+ * (SIGKILL), which is safe whatever it is doing — also inside ONNX Runtime's native code, where ending a
+ * worker thread aborts the whole process. For the same reason the process leaves when the server does (the
+ * IPC channel closes), so no job outlives its server.
+ */
+import { analyzePrepared, sweepPrepared } from '../pipeline/analyze';
+import { detectAttention } from '../onnx/detect';
+import { readModel } from '../onnx/read';
+import { checkPathLimit } from './limits';
+import { prepare, type ProgressFn, type ShapeGate } from '../pipeline/prepare';
+import { estimateCost, type WorkKind } from '../pipeline/resources';
+import { predictWithHeadsRemoved } from '../pipeline/silence';
+import { inspectModel } from '../onnx/inspect';
+import { runPruneJob } from '../pipeline/pruneModel';
+import { ConfigValueError } from '../config/types';
+import type { ChildMessage, JobSpec, ParentMessage } from './jobTypes';
+
+if (!process.send) {
+  process.stderr.write('job.js is started by the language server (child_process.fork), not by hand\n');
+  process.exit(2);
+}
+const send = (m: ChildMessage) => process.send!(m);
+const onProgress: ProgressFn = (stage, message, fraction) => send({ type: 'progress', stage, message, fraction });
+
+let go: (() => void) | undefined;
+let started = false;
+
+/** The gate before the large work: path limit, then the cost goes to the server, which answers `go` (or kills this process). */
+function gate(work: WorkKind, maxPaths: number, action: 'analyse' | 'sweep'): ShapeGate {
+  return (shape) => {
+    checkPathLimit(shape.heads, maxPaths, action);
+    send({ type: 'cost', cost: estimateCost(shape, work) });
+    return new Promise<void>((resolve) => (go = resolve));
+  };
+}
+
+async function run(spec: JobSpec): Promise<unknown> {
+  switch (spec.kind) {
+    case 'analyze': {
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'));
+      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true });
+    }
+    case 'sweep': {
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'));
+      return sweepPrepared(p, spec.config, spec.widths, { onProgress });
+    }
+    case 'silence': {
+      const p = await prepare(spec.config, onProgress);
+      onProgress('predict', `predictor with ${spec.removed.length} head(s) silenced`);
+      return predictWithHeadsRemoved(p, spec.U1, spec.removed);
+    }
+    case 'inspect':
+      return inspectModel(spec.path);
+    case 'pruneModel': {
+      // Before the pruner's own analysis of the model: the heads the model's graph declares give the path count.
+      const detection = detectAttention(readModel(spec.job.model), spec.job.config?.heads !== undefined ? { heads: spec.job.config.heads } : {});
+      const heads = detection.blocks.map((b) => b.queryHeads);
+      if (heads.length && heads.every((h): h is number => h !== null)) checkPathLimit(heads, spec.maxPaths, 'prune');
+      return runPruneJob({ ...spec.job, onProgress });
+    }
+  }
+}
+
+function fail(e: unknown): void {
+  const err = e instanceof Error ? e : new Error(String(e));
+  send({ type: 'failed', name: err.name, message: err.message, stack: err.stack, ...(e instanceof ConfigValueError ? { pointer: e.pointer } : {}) });
+}
+
+process.on('message', (m: ParentMessage) => {
+  if (m.type === 'go') {
+    go?.();
+    go = undefined;
+  } else if (m.type === 'run' && !started) {
+    started = true;
+    run(m.spec).then((result) => send({ type: 'done', result }), fail);
+  }
+});
+// A failure outside the job's promise chain still answers (then the server kills this process).
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+// The server went away (crash, restart, shutdown): nothing is waiting for this job any more.
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });
