@@ -16,7 +16,7 @@ import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
 import type { AnalysisState, ServerSettings } from '../protocol';
 import type { HeadIndex } from '../pipeline/silence';
 import type { PruneSummary } from '../pipeline/pruneModel';
-import { configInputs, contentKey, LruCache } from './cache';
+import { configInputs, contentKey, LruCache, stableJson } from './cache';
 import { JobCancelled, JobDeclined, JobError, JobRunner } from './jobs';
 import type { JobProgress } from './jobTypes';
 import type { CostEstimate } from '../pipeline/resources';
@@ -49,6 +49,8 @@ export interface ConfigDoc {
   progress?: JobProgress;
   /** Aborts this document's own (automatic) analysis. */
   controller?: AbortController;
+  /** The config (stable JSON) that analysis runs on, to stop it at once when an edit changes the config. */
+  controllerConfig?: string;
   timer?: NodeJS.Timeout;
 }
 
@@ -187,6 +189,7 @@ export class ConfigAnalyses {
       else analysing++;
       const controller = new AbortController();
       doc.controller = controller;
+      doc.controllerConfig = stableJson(config);
       void this.runAnalysis(doc, key, config, { signal: controller.signal, serverProgress: true }).catch((e: unknown) => {
         if (!(e instanceof JobCancelled)) this.host.log(`re-analysis of ${doc.path} after the restart failed: ${(e as Error).message.split('\n')[0]}`);
       });
@@ -349,6 +352,14 @@ export class ConfigAnalyses {
       this.host.changed(doc);
       return;
     }
+    const busy = doc.state === 'running' || doc.state === 'queued';
+    if (doc.open && busy && doc.controller && doc.controllerConfig !== stableJson(doc.config)) {
+      // The running analysis is of a config that no longer exists: stop it now, not after the typing pause
+      // (an edit of a comment or of formatting leaves the config, and the analysis, alone).
+      doc.controller.abort();
+      doc.controller = undefined;
+      Object.assign(doc, { key: undefined, state: 'queued', progress: undefined });
+    }
     if (doc.open && (doc.state === 'idle' || doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'queued';
     else if (!doc.open && (doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'idle';
     this.host.changed(doc); // diagnostics of the new text right away; the analysis follows after the pause
@@ -368,6 +379,7 @@ export class ConfigAnalyses {
     doc.controller?.abort(); // the input changed: the previous job is stale
     const controller = new AbortController();
     doc.controller = controller;
+    doc.controllerConfig = stableJson(config);
     try {
       await this.runAnalysis(doc, key, config, { signal: controller.signal, serverProgress: true });
     } catch (e) {

@@ -37,6 +37,22 @@ export interface SessionOptions {
   env?: NodeJS.ProcessEnv;
   /** The server bundle to run (default: this checkout's dist/server.js). */
   serverJs?: string;
+  /** A command (and its arguments) the server is started under, e.g. ['prlimit', '--data=4000000000']. */
+  wrap?: string[];
+  /** `initializationOptions.storageDir`: where the server keeps reports for a restart. */
+  storageDir?: string;
+  /**
+   * The answer to the server's questions (window/showMessageRequest): the title of the action to pick, or null to
+   * dismiss. Default: the first action.
+   */
+  answer?: (message: string, actions: string[]) => string | null;
+}
+
+/** A question the server asked (window/showMessageRequest) and what the session answered. */
+export interface AskedMessage {
+  message: string;
+  actions: string[];
+  answered: string | null;
 }
 
 /** Settings in the shape VS Code sends them (package.json names), from the server's own settings type. */
@@ -50,6 +66,7 @@ export class LspSession {
   readonly results: ResultsParams[] = [];
   readonly progress: unknown[] = [];
   readonly log: string[] = [];
+  readonly asked: AskedMessage[] = [];
   private listeners: Array<() => void> = [];
   private exited = false;
   private died: Promise<never> = new Promise(() => undefined);
@@ -60,9 +77,20 @@ export class LspSession {
     private settings: Record<string, unknown>,
   ) {}
 
+  /** Process id of the server (of the wrapping command when `wrap` is given; it execs the server). */
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Whether the server process has exited. */
+  get alive(): boolean {
+    return !this.exited && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
   /** Starts the server and completes the initialize handshake. */
   static async start(opts: SessionOptions): Promise<LspSession> {
-    const proc = spawn(process.execPath, [opts.serverJs ?? SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const [cmd, ...pre] = opts.wrap?.length ? [...opts.wrap, process.execPath] : [process.execPath];
+    const proc = spawn(cmd, [...pre, opts.serverJs ?? SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
     const s = new LspSession(conn, proc, opts.settings ?? {});
     proc.stderr!.on('data', (d: Buffer) => s.log.push(d.toString()));
@@ -85,9 +113,19 @@ export class LspSession {
       s.notify();
     });
     conn.onNotification('window/logMessage', (p: { message: string }) => s.log.push(p.message));
-    conn.onNotification('$/progress', (p: unknown) => s.progress.push(p));
+    conn.onNotification('$/progress', (p: unknown) => {
+      s.progress.push(p);
+      s.notify();
+    });
     conn.onRequest('workspace/configuration', (p: { items: unknown[] }) => p.items.map(() => s.settings));
     conn.onRequest('window/workDoneProgress/create', () => null);
+    conn.onRequest('window/showMessageRequest', (p: { message: string; actions?: Array<{ title: string }> }) => {
+      const actions = (p.actions ?? []).map((a) => a.title);
+      const answered = opts.answer ? opts.answer(p.message, actions) : (actions[0] ?? null);
+      s.asked.push({ message: p.message, actions, answered });
+      s.notify();
+      return answered === null ? null : { title: answered };
+    });
     conn.onRequest('workspace/codeLens/refresh', () => null);
     conn.onRequest('workspace/inlayHint/refresh', () => null);
     conn.onRequest('client/registerCapability', () => null);
@@ -102,7 +140,7 @@ export class LspSession {
         workspace: { configuration: true, codeLens: { refreshSupport: true }, inlayHint: { refreshSupport: true } },
         textDocument: { publishDiagnostics: {}, codeLens: {}, inlayHint: {}, hover: { contentFormat: ['markdown'] } },
       },
-      initializationOptions: { trusted: opts.trusted ?? true },
+      initializationOptions: { trusted: opts.trusted ?? true, ...(opts.storageDir ? { storageDir: opts.storageDir } : {}) },
     })]);
     await conn.sendNotification('initialized', {});
     return s;
