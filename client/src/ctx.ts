@@ -14,4 +14,6 @@ export interface ExtensionState {
   output: vscode.OutputChannel;
   onResults: vscode.Event<ResultsParams>;
   onModelChanged: vscode.Event<ModelChangedParams>;
+  /** The server is running again after a restart (crash or command): views re-request what they show. */
+  onServerRestarted: vscode.Event<void>;
 }

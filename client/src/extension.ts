@@ -4,11 +4,12 @@
  * panels/ that uses the `vscode` API; everything about the theory happens in the server.
  */
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { State, TransportKind, type LanguageClient, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
 import { registerCommands } from './commands';
 import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';
+import { ProgressClient } from './progress';
 
 let client: LanguageClient | undefined;
 
@@ -36,14 +37,23 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     documentSelector: [...CONFIG_GLOBS.map((pattern) => ({ scheme: 'file', pattern })), { scheme: 'file', language: 'python' }],
     synchronize: { fileEvents: watchers, configurationSection: 'attentionPaths' },
     outputChannel: output,
-    initializationOptions: { trusted: vscode.workspace.isTrusted },
+    // The server keeps the latest reports here, so that after a restart it restores diagnostics, charts and the
+    // model view's relevance without analysing again.
+    initializationOptions: { trusted: vscode.workspace.isTrusted, storageDir: (context.storageUri ?? context.globalStorageUri).fsPath },
   };
-  client = new LanguageClient(CLIENT_ID, 'Attention Paths', serverOptions, clientOptions);
+  client = new ProgressClient(CLIENT_ID, 'Attention Paths', serverOptions, clientOptions);
 
   const results = new vscode.EventEmitter<ResultsParams>();
   const modelChanged = new vscode.EventEmitter<ModelChangedParams>();
-  context.subscriptions.push(results, modelChanged);
-  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event };
+  const restarted = new vscode.EventEmitter<void>();
+  context.subscriptions.push(results, modelChanged, restarted);
+  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event, onServerRestarted: restarted.event };
+  let starts = 0;
+  context.subscriptions.push(
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running && ++starts > 1) restarted.fire();
+    }),
+  );
 
   registerCommands(state);
   context.subscriptions.push(
@@ -66,7 +76,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   return state;
 }
 
-/** Stops the language server (which stops its worker threads). */
+/** Stops the language server (which stops its job processes). */
 export async function deactivate(): Promise<void> {
   await client?.stop();
   client = undefined;

@@ -64,6 +64,8 @@ export class ChartsPanel {
       state.onResults((r) => {
         if (r.uri === uri.toString() && r.state === 'done') void this.reload();
       }),
+      // After a server restart the panel asks again (the server restores the report, or analyses the config anew).
+      state.onServerRestarted(() => void this.reload()),
     ];
     this.panel.onDidDispose(() => {
       ChartsPanel.panels.delete(uri.toString());
@@ -96,7 +98,13 @@ export class ChartsPanel {
 
   /** A new result arrived for this config: redraw with it, keeping the sweep if the report has none. */
   private async reload(): Promise<void> {
-    const r = await this.state.client.sendRequest<ReportResult>(ReportRequest, { uri: this.uri.toString() });
+    let r: ReportResult;
+    try {
+      r = await this.state.client.sendRequest<ReportResult>(ReportRequest, { uri: this.uri.toString() });
+    } catch (e) {
+      this.state.output.appendLine(`charts of ${this.uri.fsPath}: ${(e as Error).message}`);
+      return;
+    }
     if (r.report) this.post({ type: 'charts', title: path.basename(this.uri.path), report: r.report, sweep: r.sweep });
   }
 

@@ -63,6 +63,8 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
       this.state.onModelChanged((c) => {
         if (c.uri === uri.toString()) void load();
       }),
+      // After a server restart: ask again (the server restores the analyses it had, so the relevance bars return).
+      this.state.onServerRestarted(() => void load()),
       // A config's analysis finished or failed: it may be this model's (relevance bars, the note and its buttons).
       this.state.onResults((r) => {
         if (r.state === 'done' || r.state === 'error') void load();

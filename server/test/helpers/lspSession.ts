@@ -222,6 +222,14 @@ export class LspSession {
     return Promise.race([this.died, this.conn.sendRequest(method, params) as Promise<R>]);
   }
 
+  /** Kills the server with SIGKILL, as a crash would end it (no shutdown; its job processes see the IPC channel close). */
+  async kill(): Promise<void> {
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    if (this.alive) this.proc.kill('SIGKILL');
+    if (this.proc.exitCode === null && this.proc.signalCode === null) await exited;
+    this.conn.dispose();
+  }
+
   /** Shuts the server down cleanly (kills it if it does not exit within 5 s). */
   async stop(): Promise<void> {
     try {

@@ -1,0 +1,103 @@
+/**
+ * Memory is checked before the work (issue 7): under a 4 GB data-size limit (prlimit --data, util-linux), `analyze`
+ * on data with P = 20,000 (N0 50, T 8, heads [2, 2]) is refused at once with one line naming the limit and the key
+ * to change — never V8's "FATAL ERROR … out of memory" — on the CLI and in the editor, where the diagnostic sits on
+ * the key (`data` here, `P` for a built-in task). Long runs are confirmed first: the CLI refuses without a terminal
+ * and names --yes.
+ */
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { writeNpz } from '../../src/data/npz';
+import { Random } from '../../src/util/random';
+import { LspSession } from '../helpers/lspSession';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const LIMIT = '--data=4000000000';
+const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+
+/** P = 20,000 training sequences of N0 = 50 features and T = 8 tokens (64 MB of float64), 200 test sequences. */
+function writeLargeTask(file: string): void {
+  const rng = new Random(1);
+  const x = (n: number) => ({ shape: [n, 50, 8], data: Float64Array.from({ length: n * 400 }, () => rng.normal()) });
+  const y = (n: number) => ({ shape: [n], data: Float64Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)) });
+  writeNpz(file, { X_train: x(20_000), y_train: y(20_000), X_test: x(200), y_test: y(200) });
+}
+
+function cli(args: string[], wrap: string[] = []) {
+  const [cmd, ...pre] = wrap.length ? [...wrap, process.execPath] : [process.execPath];
+  return spawnSync(cmd, [...pre, CLI, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 120_000 });
+}
+
+const REFUSAL = /^.*big\.attention\.yaml:1:7: big\.npz needs about 1\d GB of memory \(P = 20000, P_test = 200, N0 = 50, T = 8, heads \[2, 2\]\) but only [\d.]+ GB is available \(the data-size limit of this process, ulimit -d or prlimit --data\); reduce P \(training examples\) in the data file$/;
+
+describe('memory refused before the work', () => {
+  let dir = '';
+  let config = '';
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ap-mem-'));
+    writeLargeTask(path.join(dir, 'big.npz'));
+    config = path.join(dir, 'big.attention.yaml');
+    writeFileSync(config, 'data: big.npz\nheads: [2, 2]\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('CLI under prlimit --data=4000000000: one clean line on the key, exit 1, no V8 fatal error (also with --yes)', { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' }, () => {
+    for (const extra of [[], ['--yes']]) {
+      const t0 = performance.now();
+      const r = cli(['analyze', config, ...extra], ['prlimit', LIMIT]);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr.trim(), REFUSAL);
+      assert.doesNotMatch(r.stderr, /FATAL|out of memory -|Allocation failed/);
+      assert.ok(performance.now() - t0 < 60_000, 'refused at once, not after a long run');
+    }
+  });
+
+  test('the language server under the same limit: the diagnostic sits on `data`, the server lives on', { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' }, async () => {
+    const s = await LspSession.start({ workspace: dir, wrap: ['prlimit', LIMIT] });
+    try {
+      const uri = await s.open(config);
+      const r = await s.waitForState(uri, ['error', 'done'], 0, 120_000);
+      assert.equal(r.state, 'error');
+      const d = await s.waitFor('the analysis diagnostic', () => s.diagnostics.get(uri)?.find((x) => x.code === 'analysis'));
+      assert.equal(d.range.start.line, 0, 'on the data line');
+      assert.equal(d.range.start.character, 6);
+      assert.match(d.message, /^analysis failed: big\.npz needs about 1\d GB of memory .* data-size limit of this process.*; reduce P \(training examples\) in the data file$/);
+      assert.equal(s.alive, true);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('a built-in task too large for memory: the diagnostic is on P, not on task', async () => {
+    const s = await LspSession.start({ workspace: dir });
+    try {
+      const file = path.join(dir, 'huge.attention.yaml');
+      writeFileSync(file, 'task: markov\nP: 100000\n');
+      const uri = await s.open(file);
+      await s.waitForState(uri, ['error'], 0, 60_000);
+      const d = await s.waitFor('the analysis diagnostic', () => s.diagnostics.get(uri)?.find((x) => x.code === 'analysis'));
+      assert.deepEqual(d.range, { start: { line: 1, character: 3 }, end: { line: 1, character: 9 } });
+      assert.match(d.message, /^analysis failed: task markov needs about 392 GB of memory \(P = 100000, .*; reduce P \(training examples\)$/);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  test('CLI: a run estimated above 30 s is not started without a terminal; the line names --yes', () => {
+    const file = path.join(dir, 'long.attention.yaml');
+    writeFileSync(file, 'task: markov\nP: 4000\n');
+    const t0 = performance.now();
+    const r = cli(['analyze', file]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), /^attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\); not started without a terminal to confirm on: pass --yes to run it$/);
+    assert.ok(performance.now() - t0 < 30_000, 'refused before the work');
+  });
+});

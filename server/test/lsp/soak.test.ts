@@ -1,0 +1,107 @@
+/**
+ * A bounded soak of the language server over stdio (issue 7): 300 rapid edits of one config, valid and invalid
+ * text in turn, changing P, widths and heads, with pauses that let analyses start so that later edits supersede
+ * them while they run. The server must stay alive, its resident memory (with its job processes) stay bounded,
+ * every analysis progress must end, and the final diagnostics must be those of the final text (the same as a
+ * fresh server's on that text alone).
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { serverOnFixture } from './fixture';
+import { LspSession } from '../helpers/lspSession';
+import { descendantsOf, rssBytes, treeRssBytes } from '../helpers/procs';
+import { writeNpz } from '../../src/data/npz';
+import { Random } from '../../src/util/random';
+
+const EDITS = 300;
+const MB = 2 ** 20;
+
+/** The text of edit `i` (even: valid; odd: invalid), on a built-in task or a small data file with random Q/K heads. */
+export function soakText(i: number, rnd: () => number): string {
+  if (i % 2 === 1) {
+    const broken = ['task: markov\nP: [\n', 'task: markov\nwidths: -3\n', 'task: markov\nP: 40\ntemperature: zero\n', 'task: markov\nheads: [2, 1]\nP: 20\nP_test: 20\n', ': : :\n'];
+    return broken[Math.floor(rnd() * broken.length)];
+  }
+  const widths = 5 + Math.floor(rnd() * 40);
+  if (rnd() < 0.5) return `task: markov\nP: ${20 + 2 * Math.floor(rnd() * 20)}\nP_test: ${40 + 2 * Math.floor(rnd() * 30)}\nwidths: ${widths}\n`;
+  const heads = [1 + Math.floor(rnd() * 3), 1 + Math.floor(rnd() * 3)];
+  return `data: soak.npz\nheads: [${heads.join(', ')}]\nwidths: ${widths}\ntemperature: 0.02\n`;
+}
+
+/** A small labelled task file (P = 40, P_test = 40, N0 = 6, T = 5) for the random-Q/K configs of the soak. */
+export function writeSoakData(file: string): void {
+  const rng = new Random(3);
+  const x = (n: number) => ({ shape: [n, 6, 5], data: Float64Array.from({ length: n * 30 }, () => rng.normal()) });
+  const y = (n: number) => ({ shape: [n], data: Float64Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)) });
+  writeNpz(file, { X_train: x(40), y_train: y(40), X_test: x(40), y_test: y(40) });
+}
+
+const FINAL = 'task: markov\nP: 30\nP_test: 50\nwidths: 17\ntemperature: 0.013\n';
+
+describe('language-server soak', () => {
+  const f = serverOnFixture({ settings: { confirmAboveSeconds: 1e9 } });
+
+  test(`${EDITS} rapid edits, valid and invalid in turn, superseding running analyses: alive, bounded memory, final diagnostics of the final text`, async (t) => {
+    writeSoakData(path.join(f.dir, 'soak.npz'));
+    const file = path.join(f.dir, 'soak.attention.yaml');
+    writeFileSync(file, FINAL);
+    const uri = await f.s.open(file, 'yaml', soakText(0, () => 0.3));
+    const rng = new Random(11);
+    const rnd = () => rng.uniform();
+    const startRss = rssBytes(f.s.pid);
+    let peakTree = treeRssBytes(f.s.pid);
+    const sampler = setInterval(() => (peakTree = Math.max(peakTree, treeRssBytes(f.s.pid))), 100);
+    const jobPids = new Set<number>();
+    let version = 1;
+    try {
+      for (let i = 1; i <= EDITS; i++) {
+        await f.s.change(uri, ++version, soakText(i, rnd));
+        for (const d of descendantsOf(f.s.pid)) jobPids.add(d);
+        // Every tenth valid text stays long enough (past the 300 ms pause) for its analysis to start.
+        const pause = i % 20 === 0 ? 350 + rnd() * 900 : 5 + rnd() * 20;
+        await new Promise((r) => setTimeout(r, pause));
+        assert.equal(f.s.alive, true, `the server died after edit ${i}`);
+      }
+      const since = f.s.results.length;
+      await f.s.change(uri, ++version, FINAL);
+      const r = await f.s.waitForState(uri, ['done', 'error'], since, 180_000);
+      assert.equal(r.state, 'done', r.error);
+      assert.deepEqual(r.summary?.widths, [17, 17, 17]);
+      assert.equal(r.summary?.temperature, 0.013);
+    } finally {
+      clearInterval(sampler);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(f.s.alive, true);
+    // Every analysis that began ended (none left hanging in the editor's progress).
+    const notes = f.s.progress as Array<{ token: string | number; value: { kind: string } }>;
+    const begun = new Set(notes.filter((n) => n.value.kind === 'begin').map((n) => n.token));
+    const ended = new Set(notes.filter((n) => n.value.kind === 'end').map((n) => n.token));
+    assert.ok(begun.size >= 10, `only ${begun.size} analyses started during the soak`);
+    assert.deepEqual([...begun].filter((t) => !ended.has(t)), [], 'progress that never ended');
+    // Memory: the server with its job processes stays within 1 GB; the server itself does not grow by more than 150 MB.
+    const endRss = rssBytes(f.s.pid);
+    t.diagnostic(`server RSS ${(startRss / MB).toFixed(0)} → ${(endRss / MB).toFixed(0)} MB, peak with jobs ${(peakTree / MB).toFixed(0)} MB; ${begun.size} analyses begun, ${jobPids.size} job processes`);
+    assert.ok(peakTree < 1024 * MB, `peak resident memory of the server and its jobs ${(peakTree / MB).toFixed(0)} MB`);
+    assert.ok(endRss - startRss < 150 * MB, `the server grew from ${(startRss / MB).toFixed(0)} MB to ${(endRss / MB).toFixed(0)} MB`);
+    // Stale job processes are gone: at most the warm spare is left.
+    assert.ok(descendantsOf(f.s.pid).length <= 1, `job processes left: ${descendantsOf(f.s.pid).join(', ')}`);
+    assert.ok(jobPids.size >= 5, `only ${jobPids.size} job processes were seen`);
+
+    // The oracle: a fresh server that only ever saw the final text publishes the same diagnostics.
+    const fresh = await LspSession.start({ workspace: f.dir, settings: { confirmAboveSeconds: 1e9 } });
+    try {
+      const other = path.join(f.dir, 'oracle.attention.yaml');
+      writeFileSync(other, FINAL);
+      const ouri = await fresh.open(other);
+      const o = await fresh.waitForState(ouri, ['done', 'error'], 0, 180_000);
+      assert.equal(o.state, 'done', o.error);
+      assert.deepEqual(f.s.diagnostics.get(uri), fresh.diagnostics.get(ouri));
+      assert.deepEqual(o.summary, f.s.results.filter((x) => x.uri === uri).at(-1)?.summary);
+    } finally {
+      await fresh.stop();
+    }
+  });
+});
