@@ -3,8 +3,8 @@
  *
  * Starts dist/server.js over stdio, measures hover and code-lens request latency when idle, then opens a
  * config whose analysis takes several seconds (the full Markov task: P = 100, P_test = 1000, N = 10) and
- * keeps sending the same requests every 20 ms until the analysis is done. The analysis runs in a worker
- * thread, so latencies during the analysis should stay near the idle ones.
+ * keeps sending the same requests every 20 ms until the analysis is done. The analysis runs in a job
+ * process, so latencies during the analysis should stay near the idle ones.
  * Usage: node dist/lsp-latency.js [task]   (task: markov (default) | mnist-oneshot)
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -65,7 +65,7 @@ async function main() {
     const f = (x: number) => x.toFixed(2);
     process.stdout.write(
       [
-        `LSP request latency (hover + code lens), task ${task}; analysis ran ${analysisS.toFixed(1)} s in a worker thread`,
+        `LSP request latency (hover + code lens), task ${task}; analysis ran ${analysisS.toFixed(1)} s in a job process`,
         'phase                 requests   p50 ms   p95 ms   max ms',
         `during analysis       ${String(a.n).padStart(8)} ${f(a.p50).padStart(8)} ${f(a.p95).padStart(8)} ${f(a.max).padStart(8)}`,
         `idle                  ${String(b.n).padStart(8)} ${f(b.p50).padStart(8)} ${f(b.p95).padStart(8)} ${f(b.max).padStart(8)}`,

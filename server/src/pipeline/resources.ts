@@ -50,7 +50,7 @@ export type CostKey = 'P' | 'P_test' | 'heads' | 'N0' | 'T';
 
 /** Estimated cost of one job. */
 export interface CostEstimate {
-  /** Peak bytes (upper bound of the large arrays). */
+  /** Peak resident bytes of the process running it (the large arrays bounded from above, plus a fixed baseline). */
   bytes: number;
   /** Wall seconds on a 2-core machine (order of magnitude; see README "Estimates"). */
   seconds: number;
@@ -169,9 +169,15 @@ export function costPointer(key: CostKey, source: SizeSource): string {
   return source === 'builtin' ? '/task' : '/data';
 }
 
-/** The cost of `work` on `s`: bytes, seconds and the keys that dominate them. */
+/** Resident memory of the process before the arrays: Node, the bundle, ONNX Runtime's library and sessions. */
+export const PROCESS_BASE_BYTES = 200 * 2 ** 20;
+
+/**
+ * The cost of `work` on `s`: bytes (the process's baseline, the arrays of `estimateMemoryBytes`, and three times
+ * the model file for its ONNX Runtime sessions), seconds (`estimateSeconds`) and the keys that dominate them.
+ */
 export function estimateCost(s: ProblemShape, work: WorkKind = { kind: 'analyze' }): CostEstimate {
-  const bytes = estimateMemoryBytes(s) + 3 * (s.modelBytes ?? 0);
+  const bytes = PROCESS_BASE_BYTES + estimateMemoryBytes(s) + 3 * (s.modelBytes ?? 0);
   const memoryKey = dominantKey((x) => estimateMemoryBytes(x), s);
   return {
     bytes,
