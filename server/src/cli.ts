@@ -84,7 +84,11 @@ function costConfirmation(yes: boolean): ((cost: CostEstimate) => Promise<void>)
     if (!process.stdin.isTTY || !process.stderr.isTTY) throw new NotConfirmed(`${what}; not started without a terminal to confirm on: pass --yes to run it`);
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      const answer = await rl.question(`attention-paths: ${what}. Run it? [y/N] `);
+      // End of input (Ctrl-D, a closed terminal) counts as "no": the question must not leave the process idle.
+      const answer = await new Promise<string>((resolve, reject) => {
+        rl.once('close', () => reject(new NotConfirmed(`${what}; not started (no answer)`)));
+        rl.question(`attention-paths: ${what}. Run it? [y/N] `).then(resolve, reject);
+      });
       if (!/^y(es)?$/i.test(answer.trim())) throw new NotConfirmed(`${what}; not started (answer y, or pass --yes, to run it)`);
     } finally {
       rl.close();

@@ -7,7 +7,7 @@
  */
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +19,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const LIMIT = '--data=4000000000';
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
+const hasScript = spawnSync('script', ['--version']).status === 0;
 
 /** P = 20,000 training sequences of N0 = 50 features and T = 8 tokens (64 MB of float64), 200 test sequences. */
 function writeLargeTask(file: string): void {
@@ -99,5 +100,26 @@ describe('memory refused before the work', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr.trim(), /^attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\); not started without a terminal to confirm on: pass --yes to run it$/);
     assert.ok(performance.now() - t0 < 30_000, 'refused before the work');
+  });
+
+  test('CLI on a terminal: the question is asked, and "n" does not start the run', { skip: !hasScript && 'script (util-linux) is not installed' }, async () => {
+    const file = path.join(dir, 'long.attention.yaml');
+    writeFileSync(file, 'task: markov\nP: 4000\n');
+    // `script` runs the CLI on a pseudo-terminal; the answer is typed once the question is on screen.
+    const p = spawn('script', ['-qec', `${process.execPath} ${CLI} analyze ${file}; echo EXIT=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    const asked = new Promise<void>((resolve) =>
+      p.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (/Run it\? \[y\/N\]/.test(out)) resolve();
+      }),
+    );
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
+    p.stdin.write('n\r');
+    await exited;
+    const text = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
+    assert.match(text, /attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\)\. Run it\? \[y\/N\]/);
+    assert.match(text, /this run needs .*; not started \(answer y, or pass --yes, to run it\)\nEXIT=1/);
   });
 });
