@@ -88,7 +88,10 @@ async function soak(edits: number): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'ap-soak-bench-'));
   writeSoakData(path.join(dir, 'soak.npz'));
   const file = path.join(dir, 'soak.attention.yaml');
-  writeFileSync(file, soakText(0, () => 0.3));
+  writeFileSync(
+    file,
+    soakText(0, () => 0.3),
+  );
   const rng = new Random(11);
   const rnd = () => rng.uniform();
   let s = await LspSession.start({ workspace: dir, settings: { confirmAboveSeconds: 1e9 } });

@@ -429,8 +429,7 @@ export class ConfigAnalyses {
         },
       );
       this.reports.set(key, report);
-      const failed = this.store?.save(doc.uri, key, report);
-      if (failed) this.host.log(`the report of ${doc.path} could not be kept for a restart: ${failed}`);
+      void this.store?.save(doc.uri, key, report).then((failed) => failed && this.host.log(`the report of ${doc.path} could not be kept for a restart: ${failed}`));
       this.set(doc, key, { state: 'done', report, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
       return { report, cached: false };
     } catch (e) {

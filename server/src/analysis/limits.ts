@@ -41,7 +41,7 @@ function fileBytes(p: string | undefined): number {
  * runs out.
  */
 export function jobHeapLimitMb(spec: JobSpec): number {
-  let estimate = 0;
+  let estimate: number;
   if (spec.kind === 'analyze' || spec.kind === 'sweep' || spec.kind === 'silence') {
     const size = spec.config.attention?.kind === 'model' ? undefined : builtinSize(spec.config);
     estimate = size

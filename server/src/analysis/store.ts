@@ -9,6 +9,7 @@
  * foreign file counts as absent, never as an error. The number of reports kept is bounded.
  */
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { AnalysisReport } from '../report/types';
 import { VERSION } from '../version';
@@ -54,11 +55,17 @@ export class AnalysisStore {
     }
   }
 
-  /** Stores a report and records that `uri` was analysed with it. Failures (disk full, read-only) are returned, not thrown. */
-  save(uri: string, key: string, report: AnalysisReport): string | undefined {
+  /**
+   * Stores a report (written asynchronously, off the server's request handling) and records that `uri` was analysed
+   * with it. Resolves with the reason when it could not be stored (disk full, read-only), never rejects.
+   */
+  async save(uri: string, key: string, report: AnalysisReport): Promise<string | undefined> {
     if (!KEY.test(key)) return `not a content key: ${key}`;
     try {
-      atomicWrite(path.join(this.reportsDir, `${key}.json`), JSON.stringify({ version: VERSION, report }));
+      const file = path.join(this.reportsDir, `${key}.json`);
+      const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      await writeFile(tmp, JSON.stringify({ version: VERSION, report }));
+      await rename(tmp, file);
       this.analysed[uri] = key;
       this.writeIndex();
       this.prune();

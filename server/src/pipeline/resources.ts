@@ -140,8 +140,7 @@ export function estimateSeconds(s: ProblemShape, work: WorkKind): number {
 
 /** Elasticity d log f / d log key at `s` (how many times faster than the key f grows), by a 1% step. */
 function elasticity(f: (s: ProblemShape) => number, s: ProblemShape, key: CostKey): number {
-  const up: ProblemShape =
-    key === 'heads' ? { ...s, heads: s.heads.map((h) => h * 1.01) } : ({ ...s, [key]: s[key] * 1.01 } as ProblemShape);
+  const up: ProblemShape = key === 'heads' ? { ...s, heads: s.heads.map((h) => h * 1.01) } : ({ ...s, [key]: s[key] * 1.01 } as ProblemShape);
   return Math.log(f(up) / f(s)) / Math.log(1.01);
 }
 
@@ -232,7 +231,8 @@ export function memoryBudget(): MemoryBudget {
     consider(v1max - (num(readText('/sys/fs/cgroup/memory/memory.usage_in_bytes')) ?? 0), 'the memory limit of this container, cgroup memory.limit_in_bytes');
   }
   const limits = /^Max data size\s+(\d+|unlimited)\s/m.exec(readText('/proc/self/limits') ?? '');
-  if (limits && limits[1] !== 'unlimited') consider(Number(limits[1]) - (procStatusBytes('VmData') ?? 0), 'the data-size limit of this process, ulimit -d or prlimit --data');
+  if (limits && limits[1] !== 'unlimited')
+    consider(Number(limits[1]) - (procStatusBytes('VmData') ?? 0), 'the data-size limit of this process, ulimit -d or prlimit --data');
   return best;
 }
 

@@ -60,7 +60,11 @@ describe('JobRunner', () => {
   test('a job stops when its only caller gives up: caller released at once, process gone within 1 s; the next job runs', async () => {
     const c = new AbortController();
     let solving = false;
-    const p = runner.run('long', { kind: 'analyze', config: full(), maxPaths: 256 }, { signal: c.signal, onProgress: (x) => (solving ||= x.stage === 'solve') });
+    const p = runner.run(
+      'long',
+      { kind: 'analyze', config: full(), maxPaths: 256 },
+      { signal: c.signal, onProgress: (x) => (solving ||= x.stage === 'solve') },
+    );
     const t = performance.now();
     while (!solving && performance.now() - t < 120_000) await new Promise((r) => setTimeout(r, 20));
     assert.ok(solving, 'the job reached the solve');
@@ -128,7 +132,7 @@ describe('JobRunner', () => {
     assert.equal(runner.pending, 0);
   });
 
-  test('a failing job rejects with the pipeline\'s message; maxPaths refuses large configs before the solve', async () => {
+  test("a failing job rejects with the pipeline's message; maxPaths refuses large configs before the solve", async () => {
     await assert.rejects(
       runner.run('bad', { kind: 'analyze', config: { ...small(), data: '/nonexistent/x.npz', task: undefined }, maxPaths: 256 }),
       (e: unknown) => e instanceof JobError && /x\.npz/.test(e.message),
@@ -166,7 +170,10 @@ describe('JobRunner', () => {
     while (!(pid = runner.pidOf('killed'))) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 300));
     process.kill(pid, 'SIGKILL');
-    await assert.rejects(p, (e: unknown) => e instanceof JobDied && /^the analyze job's process was killed \(SIGKILL; the system may have run out of memory\)$/.test(e.message));
+    await assert.rejects(
+      p,
+      (e: unknown) => e instanceof JobDied && /^the analyze job's process was killed \(SIGKILL; the system may have run out of memory\)$/.test(e.message),
+    );
     assert.equal((await runner.run('after-kill', { kind: 'analyze', config: small(), maxPaths: 256 })).task.P, 20);
   });
 });

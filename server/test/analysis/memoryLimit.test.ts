@@ -34,7 +34,8 @@ function cli(args: string[], wrap: string[] = []) {
   return spawnSync(cmd, [...pre, CLI, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 120_000 });
 }
 
-const REFUSAL = /^.*big\.attention\.yaml:1:7: big\.npz needs about 1\d GB of memory \(P = 20000, P_test = 200, N0 = 50, T = 8, heads \[2, 2\]\) but only [\d.]+ GB is available \(the data-size limit of this process, ulimit -d or prlimit --data\); reduce P \(training examples\) in the data file$/;
+const REFUSAL =
+  /^.*big\.attention\.yaml:1:7: big\.npz needs about 1\d GB of memory \(P = 20000, P_test = 200, N0 = 50, T = 8, heads \[2, 2\]\) but only [\d.]+ GB is available \(the data-size limit of this process, ulimit -d or prlimit --data\); reduce P \(training examples\) in the data file$/;
 
 describe('memory refused before the work', () => {
   let dir = '';
@@ -47,34 +48,45 @@ describe('memory refused before the work', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('CLI under prlimit --data=4000000000: one clean line on the key, exit 1, no V8 fatal error (also with --yes)', { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' }, () => {
-    for (const extra of [[], ['--yes']]) {
-      const t0 = performance.now();
-      const r = cli(['analyze', config, ...extra], ['prlimit', LIMIT]);
-      assert.equal(r.status, 1, r.stderr);
-      assert.equal(r.stdout, '');
-      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr.trim(), REFUSAL);
-      assert.doesNotMatch(r.stderr, /FATAL|out of memory -|Allocation failed/);
-      assert.ok(performance.now() - t0 < 60_000, 'refused at once, not after a long run');
-    }
-  });
+  test(
+    'CLI under prlimit --data=4000000000: one clean line on the key, exit 1, no V8 fatal error (also with --yes)',
+    { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' },
+    () => {
+      for (const extra of [[], ['--yes']]) {
+        const t0 = performance.now();
+        const r = cli(['analyze', config, ...extra], ['prlimit', LIMIT]);
+        assert.equal(r.status, 1, r.stderr);
+        assert.equal(r.stdout, '');
+        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        assert.match(r.stderr.trim(), REFUSAL);
+        assert.doesNotMatch(r.stderr, /FATAL|out of memory -|Allocation failed/);
+        assert.ok(performance.now() - t0 < 60_000, 'refused at once, not after a long run');
+      }
+    },
+  );
 
-  test('the language server under the same limit: the diagnostic sits on `data`, the server lives on', { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' }, async () => {
-    const s = await LspSession.start({ workspace: dir, wrap: ['prlimit', LIMIT] });
-    try {
-      const uri = await s.open(config);
-      const r = await s.waitForState(uri, ['error', 'done'], 0, 120_000);
-      assert.equal(r.state, 'error');
-      const d = await s.waitFor('the analysis diagnostic', () => s.diagnostics.get(uri)?.find((x) => x.code === 'analysis'));
-      assert.equal(d.range.start.line, 0, 'on the data line');
-      assert.equal(d.range.start.character, 6);
-      assert.match(d.message, /^analysis failed: big\.npz needs about 1\d GB of memory .* data-size limit of this process.*; reduce P \(training examples\) in the data file$/);
-      assert.equal(s.alive, true);
-    } finally {
-      await s.stop();
-    }
-  });
+  test(
+    'the language server under the same limit: the diagnostic sits on `data`, the server lives on',
+    { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' },
+    async () => {
+      const s = await LspSession.start({ workspace: dir, wrap: ['prlimit', LIMIT] });
+      try {
+        const uri = await s.open(config);
+        const r = await s.waitForState(uri, ['error', 'done'], 0, 120_000);
+        assert.equal(r.state, 'error');
+        const d = await s.waitFor('the analysis diagnostic', () => s.diagnostics.get(uri)?.find((x) => x.code === 'analysis'));
+        assert.equal(d.range.start.line, 0, 'on the data line');
+        assert.equal(d.range.start.character, 6);
+        assert.match(
+          d.message,
+          /^analysis failed: big\.npz needs about 1\d GB of memory .* data-size limit of this process.*; reduce P \(training examples\) in the data file$/,
+        );
+        assert.equal(s.alive, true);
+      } finally {
+        await s.stop();
+      }
+    },
+  );
 
   test('a built-in task too large for memory: the diagnostic is on P, not on task', async () => {
     const s = await LspSession.start({ workspace: dir });
@@ -98,7 +110,10 @@ describe('memory refused before the work', () => {
     const r = cli(['analyze', file]);
     assert.equal(r.status, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr.trim(), /^attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\); not started without a terminal to confirm on: pass --yes to run it$/);
+    assert.match(
+      r.stderr.trim(),
+      /^attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\); not started without a terminal to confirm on: pass --yes to run it$/,
+    );
     assert.ok(performance.now() - t0 < 30_000, 'refused before the work');
   });
 
@@ -118,7 +133,8 @@ describe('memory refused before the work', () => {
     await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
     p.stdin.write('n\r');
     await exited;
-    const text = out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '').replace(/\r/g, '');
+    const ESC = String.fromCharCode(27); // the terminal's control sequences are dropped before matching
+    const text = out.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
     assert.match(text, /attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 4000\)\. Run it\? \[y\/N\]/);
     assert.match(text, /this run needs .*; not started \(answer y, or pass --yes, to run it\)\nEXIT=1/);
   });

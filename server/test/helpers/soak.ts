@@ -8,7 +8,13 @@ import { Random } from '../../src/util/random';
 /** The text of edit `i` (even: valid; odd: invalid), on a built-in task or a small data file with random Q/K heads. */
 export function soakText(i: number, rnd: () => number): string {
   if (i % 2 === 1) {
-    const broken = ['task: markov\nP: [\n', 'task: markov\nwidths: -3\n', 'task: markov\nP: 40\ntemperature: zero\n', 'task: markov\nheads: [2, 1]\nP: 20\nP_test: 20\n', ': : :\n'];
+    const broken = [
+      'task: markov\nP: [\n',
+      'task: markov\nwidths: -3\n',
+      'task: markov\nP: 40\ntemperature: zero\n',
+      'task: markov\nheads: [2, 1]\nP: 20\nP_test: 20\n',
+      ': : :\n',
+    ];
     return broken[Math.floor(rnd() * broken.length)];
   }
   const widths = 5 + Math.floor(rnd() * 40);
@@ -24,4 +30,3 @@ export function writeSoakData(file: string): void {
   const y = (n: number) => ({ shape: [n], data: Float64Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)) });
   writeNpz(file, { X_train: x(40), y_train: y(40), X_test: x(40), y_test: y(40) });
 }
-

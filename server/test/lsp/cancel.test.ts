@@ -30,7 +30,7 @@ function workingProgress(s: LspSession, file: string, since: number): Promise<st
   return s.waitFor(
     `${name}'s analysis at work`,
     () => {
-      const notes = (s.progress.slice(since) as ProgressNote[]);
+      const notes = s.progress.slice(since) as ProgressNote[];
       const begin = notes.find((p) => p.value.kind === 'begin' && p.value.title?.includes(name));
       if (!begin) return undefined;
       return notes.some((p) => p.token === begin.token && /^(attention|features|solve):/.test(p.value.message ?? '')) ? begin.token : undefined;
@@ -68,7 +68,7 @@ describe('cancellation latency', () => {
     assert.equal(f.s.alive, true);
   });
 
-  test('an edit that changes the config stops the stale analysis\'s process within 1 s of the edit', async () => {
+  test("an edit that changes the config stops the stale analysis's process within 1 s of the edit", async () => {
     const file = path.join(f.dir, 'cancel-edit.attention.yaml');
     writeFileSync(file, LONG + 'seed: 1\n');
     const since = f.s.progress.length;
@@ -95,8 +95,11 @@ describe('cancellation latency', () => {
       () => 'answered',
       (e: { code?: number }) => e.code,
     );
-    await f.s.waitFor('the request\'s progress at work', () =>
-      (f.s.progress.slice(since) as ProgressNote[]).some((p) => p.token === 'cancel-request' && /^(attention|features|solve):/.test(p.value.message ?? '')) || undefined,
+    await f.s.waitFor(
+      "the request's progress at work",
+      () =>
+        (f.s.progress.slice(since) as ProgressNote[]).some((p) => p.token === 'cancel-request' && /^(attention|features|solve):/.test(p.value.message ?? '')) ||
+        undefined,
       180_000,
     );
     const pid = await jobPid(f.s);

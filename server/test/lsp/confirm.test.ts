@@ -26,10 +26,16 @@ describe('confirming long analyses', () => {
     assert.equal(f.s.asked.length, 1);
     const q = f.s.asked[0];
     assert.deepEqual(q.actions, ['Run', 'Cancel']);
-    assert.match(q.message, /^Attention Paths: analysing ask\.attention\.yaml needs about \d+ s and \d+ MB \(mostly from [A-Za-z_]+ = [\d[\], ]+\), more than attentionPaths\.confirmAboveSeconds \(0 s\)\. Run it\?$/);
+    assert.match(
+      q.message,
+      /^Attention Paths: analysing ask\.attention\.yaml needs about \d+ s and \d+ MB \(mostly from [A-Za-z_]+ = [\d[\], ]+\), more than attentionPaths\.confirmAboveSeconds \(0 s\)\. Run it\?$/,
+    );
     const d = await f.s.waitFor('the not-analysed note', () => f.s.diagnostics.get(uri)?.find((x) => x.code === 'not-analysed'));
     assert.equal(d.severity, 3, 'information');
-    assert.match(d.message, /^not analysed: it needs about \d+ s and \d+ MB .*; run "Attention Paths: Analyze Model or Config" to start it, or raise attentionPaths\.confirmAboveSeconds$/);
+    assert.match(
+      d.message,
+      /^not analysed: it needs about \d+ s and \d+ MB .*; run "Attention Paths: Analyze Model or Config" to start it, or raise attentionPaths\.confirmAboveSeconds$/,
+    );
     // The declined job's process is gone (at most the idle spare is left).
     await f.s.poll('the declined job to end', async () => (descendantsOf(f.s.pid).length <= 1 ? true : undefined), 10_000);
 

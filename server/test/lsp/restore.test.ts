@@ -41,7 +41,7 @@ describe('restoring after a restart', () => {
     rmSync(storage, { recursive: true, force: true });
   });
 
-  test('a killed server\'s successor restores diagnostics, relevance and reports, and re-analyses what changed', async () => {
+  test("a killed server's successor restores diagnostics, relevance and reports, and re-analyses what changed", async () => {
     const markov = path.join(ws.dir, 'markov.attention.yaml');
     const model = path.join(ws.dir, 'model.attention.yaml');
     const small = path.join(ws.dir, 'small.attention.yaml');
@@ -58,7 +58,10 @@ describe('restoring after a restart', () => {
       assert.equal(r.state, 'done', r.error);
       for (const u of uris.slice(1)) await first.request<AnalyzeResult>(AnalyzeRequest, { uri: u });
       const model = await first.request<InspectModelResult>(InspectModelRequest, { uri: onnx });
-      assert.ok(model.heads.some((h) => h.score !== undefined), 'the model view has relevance');
+      assert.ok(
+        model.heads.some((h) => h.score !== undefined),
+        'the model view has relevance',
+      );
       before = {
         diagnostics: uris.map((u) => first.diagnostics.get(u)),
         reports: await Promise.all(uris.map((u) => first.request<ReportResult>(ReportRequest, { uri: u }))),
@@ -86,7 +89,11 @@ describe('restoring after a restart', () => {
     const second = await LspSession.start({ workspace: ws.dir, storageDir: storage });
     try {
       const states = await Promise.all(uris.map((u) => second.waitForState(u, ['done', 'error'], 0, 180_000)));
-      assert.deepEqual(states.map((s) => s.state), ['done', 'done', 'done'], states.map((s) => s.error).join(' | '));
+      assert.deepEqual(
+        states.map((s) => s.state),
+        ['done', 'done', 'done'],
+        states.map((s) => s.error).join(' | '),
+      );
       // Unchanged configs come back from the stored reports: same diagnostics and reports, no new analysis.
       assert.deepEqual(second.diagnostics.get(uris[0]), before.diagnostics[0]);
       assert.deepEqual(second.diagnostics.get(uris[1]), before.diagnostics[1]);

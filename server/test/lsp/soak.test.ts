@@ -27,7 +27,11 @@ describe('language-server soak', () => {
     writeSoakData(path.join(f.dir, 'soak.npz'));
     const file = path.join(f.dir, 'soak.attention.yaml');
     writeFileSync(file, FINAL);
-    const uri = await f.s.open(file, 'yaml', soakText(0, () => 0.3));
+    const uri = await f.s.open(
+      file,
+      'yaml',
+      soakText(0, () => 0.3),
+    );
     const rng = new Random(11);
     const rnd = () => rng.uniform();
     const startRss = rssBytes(f.s.pid);
@@ -60,10 +64,16 @@ describe('language-server soak', () => {
     const begun = new Set(notes.filter((n) => n.value.kind === 'begin').map((n) => n.token));
     const ended = new Set(notes.filter((n) => n.value.kind === 'end').map((n) => n.token));
     assert.ok(begun.size >= 10, `only ${begun.size} analyses started during the soak`);
-    assert.deepEqual([...begun].filter((t) => !ended.has(t)), [], 'progress that never ended');
+    assert.deepEqual(
+      [...begun].filter((t) => !ended.has(t)),
+      [],
+      'progress that never ended',
+    );
     // Memory: the server with its job processes stays within 1 GB; the server itself does not grow by more than 150 MB.
     const endRss = rssBytes(f.s.pid);
-    t.diagnostic(`server RSS ${(startRss / MB).toFixed(0)} → ${(endRss / MB).toFixed(0)} MB, peak with jobs ${(peakTree / MB).toFixed(0)} MB; ${begun.size} analyses begun, ${jobPids.size} job processes`);
+    t.diagnostic(
+      `server RSS ${(startRss / MB).toFixed(0)} → ${(endRss / MB).toFixed(0)} MB, peak with jobs ${(peakTree / MB).toFixed(0)} MB; ${begun.size} analyses begun, ${jobPids.size} job processes`,
+    );
     assert.ok(peakTree < 1024 * MB, `peak resident memory of the server and its jobs ${(peakTree / MB).toFixed(0)} MB`);
     assert.ok(endRss - startRss < 150 * MB, `the server grew from ${(startRss / MB).toFixed(0)} MB to ${(endRss / MB).toFixed(0)} MB`);
     // Stale job processes are gone: at most the warm spare is left.

@@ -64,6 +64,7 @@ test('settings in package.json are the server settings (same defaults) plus the 
     maxPaths: 'maxPaths',
     computeBackend: 'computeBackend',
     codeLensEnabled: 'codeLens.enabled',
+    confirmAboveSeconds: 'confirmAboveSeconds',
   };
   assert.deepEqual(Object.keys(keyOf).sort(), Object.keys(DEFAULT_SETTINGS).sort(), 'every server setting has a key here');
   const expected = [...Object.values(keyOf), 'trace.server'].map((k) => `${CLIENT_ID}.${k}`).sort();
