@@ -6,6 +6,7 @@
 import type * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import type { ModelChangedParams, ResultsParams } from '../../server/src/protocol';
+import type { RenderInfo } from './panels/charts';
 
 /** What commands and panels share: the client, the output channel and the events the server sends. */
 export interface ExtensionState {
@@ -16,4 +17,6 @@ export interface ExtensionState {
   onModelChanged: vscode.Event<ModelChangedParams>;
   /** The server is running again after a restart (crash or command): views re-request what they show. */
   onServerRestarted: vscode.Event<void>;
+  /** How often the charts panel of a config has drawn, and its last drawing (for the in-editor tests); undefined without a panel. */
+  chartDrawings(uri: vscode.Uri): { count: number; info?: RenderInfo } | undefined;
 }

@@ -9,6 +9,7 @@ import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification,
 import { registerCommands } from './commands';
 import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';
+import { ChartsPanel } from './panels/charts';
 import { ProgressClient } from './progress';
 
 let client: LanguageClient | undefined;
@@ -47,7 +48,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   const modelChanged = new vscode.EventEmitter<ModelChangedParams>();
   const restarted = new vscode.EventEmitter<void>();
   context.subscriptions.push(results, modelChanged, restarted);
-  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event, onServerRestarted: restarted.event };
+  const state: ExtensionState = {
+    context,
+    client,
+    output,
+    onResults: results.event,
+    onModelChanged: modelChanged.event,
+    onServerRestarted: restarted.event,
+    chartDrawings: (uri) => ChartsPanel.drawings(uri),
+  };
   let starts = 0;
   context.subscriptions.push(
     client.onDidChangeState((e) => {

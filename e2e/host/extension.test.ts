@@ -186,6 +186,29 @@ describe('Attention Paths in VS Code', () => {
     assert.deepEqual(info.perChart['pc-overlap'], { groups: 3, items: 62 });
   });
 
+  it('after "Restart Server" the open charts panel draws again and the code lens and diagnostics come back, from the kept reports', async () => {
+    const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
+    assert.equal(info.charts, 5);
+    const before = api.chartDrawings(config)!.count;
+    const diagnostics = vscode.languages.getDiagnostics(config).map((d) => d.message);
+    await vscode.commands.executeCommand('attentionPaths.restartServer');
+    const after = await eventually('the charts panel to draw again after the restart', () => {
+      const d = api.chartDrawings(config);
+      return d && d.count > before ? d : undefined;
+    });
+    // The restored report has no sweep (a sweep is not kept), so the four charts of the analysis.
+    assert.deepEqual(after.info?.perChart['u1-heatmap'], { groups: 1, items: 16 });
+    const titles = await eventually('the code lens after the restart', async () => {
+      const t = await lensTitles(config);
+      return t.some((x) => x.startsWith('Predicted test accuracy')) ? t : undefined;
+    });
+    assert.equal(titles[0], 'Predicted test accuracy 96.5% (GP limit 85.0%) · ε_g 0.5264 (GP limit 0.8022) at N = 10, T_B = 0.01');
+    await eventually('the same diagnostics after the restart', () => {
+      const now = vscode.languages.getDiagnostics(config).map((d) => d.message);
+      return JSON.stringify(now) === JSON.stringify(diagnostics) ? now : undefined;
+    });
+  });
+
   it('"Create Config for ONNX Model" writes a config beside a model with data, never over a file, and analyses it', async () => {
     const dir = workspaceFile('other');
     await vscode.workspace.fs.createDirectory(dir);

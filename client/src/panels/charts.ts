@@ -28,6 +28,14 @@ export class ChartsPanel {
 
   private ready = false;
   private content: ToPage;
+  /** What the page drew last, and how many times it has drawn (the in-editor tests watch redraws, e.g. after a restart). */
+  private drawn = { count: 0, info: undefined as RenderInfo | undefined };
+
+  /** How many times the panel of `uri` has drawn its charts, and the last drawing; undefined when no panel is open. */
+  static drawings(uri: vscode.Uri): { count: number; info?: RenderInfo } | undefined {
+    const p = ChartsPanel.panels.get(uri.toString());
+    return p && { ...p.drawn };
+  }
   private renderWaiters: Array<(r: RenderInfo | Error) => void> = [];
 
   /**
@@ -116,7 +124,8 @@ export class ChartsPanel {
         break;
       case 'rendered':
         this.state.output.appendLine(`charts of ${this.uri.fsPath}: ${m.charts} chart(s), ${m.marks} mark group(s) drawn`);
-        this.settle({ charts: m.charts, marks: m.marks, perChart: m.perChart });
+        this.drawn = { count: this.drawn.count + 1, info: { charts: m.charts, marks: m.marks, perChart: m.perChart } };
+        this.settle(this.drawn.info!);
         break;
       case 'renderError':
         this.state.output.appendLine(`charts of ${this.uri.fsPath} could not be drawn: ${m.message}`);
