@@ -40,6 +40,190 @@ export function isNpy(bytes: Uint8Array): boolean {
   return true;
 }
 
+/** What a `.npy` header declares, with the sizes it implies. */
+export interface NpyHeader {
+  /** Stored dtype string, e.g. `<f8`. */
+  descr: string;
+  fortranOrder: boolean;
+  shape: number[];
+  /** Number of entries (product of `shape`). */
+  count: number;
+  /** Byte offset of the data (magic, version, header length and header dict included). */
+  dataStart: number;
+  /** Bytes of data the shape and dtype need. */
+  dataBytes: number;
+  /** `dataStart + dataBytes`: the size of the whole file. */
+  totalBytes: number;
+  /** Parsed dtype (internal). */
+  dtype: Dtype;
+}
+
+/**
+ * Reads the `.npy` header from the first bytes of a file (or of a member being inflated).
+ *
+ * @param prefix the first bytes (may be the whole file).
+ * @param name   the file or archive member name, used in every error message.
+ * @returns the header, or null when `prefix` ends before the header does (feed more bytes; a header is at most
+ *   12 + 65 536 bytes).
+ * @throws Error naming `name`: bad magic, unsupported version, header too long or malformed, object/structured/
+ *   unsupported dtype, negative or non-integer dimension, or a shape too large to address.
+ */
+export function readNpyHeader(prefix: Uint8Array, name: string): NpyHeader | null {
+  const n = Math.min(prefix.length, MAGIC.length);
+  for (let i = 0; i < n; i++) {
+    if (prefix[i] !== MAGIC[i]) throw new Error(`${name}: not a .npy file (the magic string \\x93NUMPY is missing)`);
+  }
+  if (prefix.length < 10) return null;
+  const major = prefix[6];
+  const minor = prefix[7];
+  if (!((major === 1 || major === 2 || major === 3) && minor === 0)) {
+    throw new Error(`${name}: unsupported .npy format version ${major}.${minor} (supported: 1.0, 2.0, 3.0)`);
+  }
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  let headerLen: number;
+  let headerStart: number;
+  if (major === 1) {
+    headerLen = view.getUint16(8, true);
+    headerStart = 10;
+  } else {
+    if (prefix.length < 12) return null;
+    headerLen = view.getUint32(8, true);
+    headerStart = 12;
+  }
+  if (headerLen > MAX_HEADER_BYTES) {
+    throw new Error(`${name}: .npy header too long (${headerLen} bytes; at most ${MAX_HEADER_BYTES} accepted)`);
+  }
+  const dataStart = headerStart + headerLen;
+  if (dataStart > prefix.length) return null;
+  const headerBytes = prefix.subarray(headerStart, dataStart);
+  // v1/v2 headers are latin-1; v3 allows UTF-8 (field names only, which we refuse anyway).
+  const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
+  const header = parseHeader(headerText, name);
+  const dtype = parseDtype(header.descr, name);
+  const shape = header.shape;
+  let count = 1;
+  for (let k = 0; k < shape.length; k++) {
+    const d = shape[k];
+    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${name}: invalid dimension ${d} in shape (${shape.join(', ')})`);
+    count *= d;
+    if (count * dtype.size > Number.MAX_SAFE_INTEGER) {
+      throw new Error(`${name}: shape (${shape.join(', ')}) is absurdly large`);
+    }
+  }
+  const dataBytes = count * dtype.size;
+  return { descr: header.descr, fortranOrder: header.fortranOrder, shape: shape.slice(), count, dataStart, dataBytes, totalBytes: dataStart + dataBytes, dtype };
+}
+
+/** `shape [..] of dtype .. needs N data bytes, but M are present (truncated file | trailing bytes)`. */
+export function npySizeMismatch(h: NpyHeader, present: number, where = 'are present'): string {
+  return (
+    `shape [${h.shape.join(', ')}] of dtype ${h.descr} needs ${h.dataBytes} data bytes, ` +
+    `but ${present} ${where} (${present < h.dataBytes ? 'truncated file' : 'trailing bytes'})`
+  );
+}
+
+/**
+ * Converts a `.npy` file's data bytes, arriving in chunks of any size, into the row-major `Float64Array` of its
+ * header — the only allocation (Fortran-order data are placed at their row-major positions as they arrive), so a
+ * reader holds the result plus one chunk.
+ */
+export class NpyValueSink {
+  private readonly out: Float64Array;
+  private readonly carry: Uint8Array;
+  private carried = 0;
+  private bytes = 0;
+  private entry = 0;
+  /** Row-major position of the next entry, and the column-major index walker (Fortran order, rank > 1). */
+  private cpos = 0;
+  private readonly idx: number[] | null;
+  private readonly strides: number[];
+
+  /**
+   * @param h    the header (`readNpyHeader`).
+   * @param name the file or member name for errors.
+   * @throws RangeError-free: allocates `h.count` doubles, which the caller has bounded.
+   */
+  constructor(
+    private readonly h: NpyHeader,
+    private readonly name: string,
+  ) {
+    this.out = new Float64Array(h.count);
+    this.carry = new Uint8Array(h.dtype.size);
+    const fortran = h.fortranOrder && h.shape.length > 1 && h.count > 0;
+    this.idx = fortran ? new Array<number>(h.shape.length).fill(0) : null;
+    this.strides = rowMajorStrides(h.shape);
+  }
+
+  /** Data bytes received so far. */
+  get received(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Takes the next data bytes.
+   * @throws Error when they go past the bytes the header declares.
+   */
+  write(chunk: Uint8Array): void {
+    if (this.bytes + chunk.length > this.h.dataBytes) {
+      throw new Error(`${this.name}: ${npySizeMismatch(this.h, this.bytes + chunk.length, 'or more follow')}`);
+    }
+    this.bytes += chunk.length;
+    const size = this.h.dtype.size;
+    let i = 0;
+    if (this.carried) {
+      const take = Math.min(size - this.carried, chunk.length);
+      this.carry.set(chunk.subarray(0, take), this.carried);
+      this.carried += take;
+      i = take;
+      if (this.carried < size) return;
+      this.decode(this.carry, 0, 1);
+      this.carried = 0;
+    }
+    const whole = Math.floor((chunk.length - i) / size);
+    if (whole) this.decode(chunk, i, whole);
+    i += whole * size;
+    if (i < chunk.length) {
+      this.carry.set(chunk.subarray(i));
+      this.carried = chunk.length - i;
+    }
+  }
+
+  /**
+   * @returns the array, once every declared byte has arrived.
+   * @throws Error when fewer bytes arrived than the header declares (truncated data).
+   */
+  finish(): NpyArray {
+    if (this.bytes !== this.h.dataBytes) throw new Error(`${this.name}: ${npySizeMismatch(this.h, this.bytes)}`);
+    return { shape: this.h.shape.slice(), data: this.out, dtype: this.h.descr };
+  }
+
+  /** Decodes `n` whole entries of `src` starting at byte `start` into their places. */
+  private decode(src: Uint8Array, start: number, n: number): void {
+    if (!this.idx) {
+      decodeValues(src, start, n, this.h.dtype, this.out, this.entry);
+      this.entry += n;
+      return;
+    }
+    // Fortran order: entry k (column-major) goes to the row-major position the walker tracks.
+    const tmp = new Float64Array(n);
+    decodeValues(src, start, n, this.h.dtype, tmp, 0);
+    const shape = this.h.shape;
+    const idx = this.idx;
+    const strides = this.strides;
+    for (let j = 0; j < n; j++) {
+      this.out[this.cpos] = tmp[j];
+      for (let k = 0; k < shape.length; k++) {
+        idx[k]++;
+        this.cpos += strides[k];
+        if (idx[k] < shape[k]) break;
+        this.cpos -= strides[k] * shape[k];
+        idx[k] = 0;
+      }
+    }
+    this.entry += n;
+  }
+}
+
 /**
  * Decodes the bytes of one `.npy` file.
  *
@@ -52,63 +236,25 @@ export function isNpy(bytes: Uint8Array): boolean {
  * @returns `{ shape, data, dtype }` with `data` row-major.
  * @throws Error naming `name` and the reason: bad magic, unsupported version, truncated file, header too
  *   long or malformed, object/structured/unsupported dtype, negative or non-integer dimension, or a shape
- *   whose byte size differs from the bytes present.
+ *   whose byte size differs from the bytes present (checked before anything is allocated).
  */
 export function decodeNpy(bytes: Uint8Array, name: string): NpyArray {
   if (!isNpy(bytes)) {
     throw new Error(`${name}: not a .npy file (the magic string \\x93NUMPY is missing)`);
   }
-  if (bytes.length < 10) throw new Error(`${name}: truncated .npy file (${bytes.length} bytes, no header length)`);
-  const major = bytes[6];
-  const minor = bytes[7];
-  if (!((major === 1 || major === 2 || major === 3) && minor === 0)) {
-    throw new Error(`${name}: unsupported .npy format version ${major}.${minor} (supported: 1.0, 2.0, 3.0)`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let headerLen: number;
-  let headerStart: number;
-  if (major === 1) {
-    headerLen = view.getUint16(8, true);
-    headerStart = 10;
-  } else {
+  const h = readNpyHeader(bytes, name);
+  if (!h) {
     if (bytes.length < 12) throw new Error(`${name}: truncated .npy file (${bytes.length} bytes, no header length)`);
-    headerLen = view.getUint32(8, true);
-    headerStart = 12;
-  }
-  if (headerLen > MAX_HEADER_BYTES) {
-    throw new Error(`${name}: .npy header too long (${headerLen} bytes; at most ${MAX_HEADER_BYTES} accepted)`);
-  }
-  const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) {
+    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const headerLen = bytes[6] === 1 ? v.getUint16(8, true) : v.getUint32(8, true);
+    const headerStart = bytes[6] === 1 ? 10 : 12;
     throw new Error(`${name}: truncated .npy file (header claims ${headerLen} bytes, only ${bytes.length - headerStart} present)`);
   }
-  const headerBytes = bytes.subarray(headerStart, dataStart);
-  // v1/v2 headers are latin-1; v3 allows UTF-8 (field names only, which we refuse anyway).
-  const headerText = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(headerBytes);
-  const header = parseHeader(headerText, name);
-  const dtype = parseDtype(header.descr, name);
-
-  const shape = header.shape;
-  let count = 1;
-  for (let k = 0; k < shape.length; k++) {
-    const d = shape[k];
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${name}: invalid dimension ${d} in shape (${shape.join(', ')})`);
-    count *= d;
-    if (count * dtype.size > Number.MAX_SAFE_INTEGER) {
-      throw new Error(`${name}: shape (${shape.join(', ')}) is absurdly large`);
-    }
-  }
-  const needed = count * dtype.size;
-  const present = bytes.length - dataStart;
-  if (needed !== present) {
-    throw new Error(
-      `${name}: shape [${shape.join(', ')}] of dtype ${header.descr} needs ${needed} data bytes, ` +
-        `but ${present} are present (${present < needed ? 'truncated file' : 'trailing bytes'})`,
-    );
-  }
-  const raw = decodeValues(bytes, dataStart, count, dtype);
-  const data = header.fortranOrder && shape.length > 1 ? fortranToRowMajor(raw, shape) : raw;
-  return { shape: shape.slice(), data, dtype: header.descr };
+  const present = bytes.length - h.dataStart;
+  if (present !== h.dataBytes) throw new Error(`${name}: ${npySizeMismatch(h, present)}`);
+  const sink = new NpyValueSink(h, name);
+  sink.write(bytes.subarray(h.dataStart));
+  return sink.finish();
 }
 
 /**
@@ -342,7 +488,7 @@ function abbreviate(s: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Dtypes and value decoding.
 
-interface Dtype {
+export interface Dtype {
   kind: 'f' | 'i' | 'u' | 'b';
   size: number;
   little: boolean;
@@ -364,56 +510,54 @@ function parseDtype(descr: string, name: string): Dtype {
   return { kind: m[2] as Dtype['kind'], size, little: order !== '>' };
 }
 
-function decodeValues(bytes: Uint8Array, start: number, count: number, dt: Dtype): Float64Array {
+/** Decodes `count` entries of `dt` from `bytes` at byte `start` into `out` from entry `at` on. */
+function decodeValues(bytes: Uint8Array, start: number, count: number, dt: Dtype, out: Float64Array, at: number): void {
   if (dt.kind === 'f' && dt.size === 8 && dt.little && endianness() === 'LE') {
-    // Fast path: byte copy into a fresh (hence aligned) buffer. (Not `bytes.slice`: on a Node Buffer that is a view.)
-    const out = new Float64Array(count);
-    new Uint8Array(out.buffer).set(bytes.subarray(start, start + count * 8));
-    return out;
+    // Fast path: a byte copy into the (aligned) output.
+    new Uint8Array(out.buffer, out.byteOffset + at * 8, count * 8).set(bytes.subarray(start, start + count * 8));
+    return;
   }
-  const out = new Float64Array(count);
   const v = new DataView(bytes.buffer, bytes.byteOffset + start, count * dt.size);
   const le = dt.little;
   const n = dt.size;
   switch (dt.kind + n) {
     case 'f8':
-      for (let i = 0; i < count; i++) out[i] = v.getFloat64(i * 8, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getFloat64(i * 8, le);
       break;
     case 'f4':
-      for (let i = 0; i < count; i++) out[i] = v.getFloat32(i * 4, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getFloat32(i * 4, le);
       break;
     case 'f2':
-      for (let i = 0; i < count; i++) out[i] = halfToDouble(v.getUint16(i * 2, le));
+      for (let i = 0; i < count; i++) out[at + i] = halfToDouble(v.getUint16(i * 2, le));
       break;
     case 'i1':
-      for (let i = 0; i < count; i++) out[i] = v.getInt8(i);
+      for (let i = 0; i < count; i++) out[at + i] = v.getInt8(i);
       break;
     case 'i2':
-      for (let i = 0; i < count; i++) out[i] = v.getInt16(i * 2, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getInt16(i * 2, le);
       break;
     case 'i4':
-      for (let i = 0; i < count; i++) out[i] = v.getInt32(i * 4, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getInt32(i * 4, le);
       break;
     case 'i8':
-      for (let i = 0; i < count; i++) out[i] = Number(v.getBigInt64(i * 8, le));
+      for (let i = 0; i < count; i++) out[at + i] = Number(v.getBigInt64(i * 8, le));
       break;
     case 'u1':
-      for (let i = 0; i < count; i++) out[i] = v.getUint8(i);
+      for (let i = 0; i < count; i++) out[at + i] = v.getUint8(i);
       break;
     case 'u2':
-      for (let i = 0; i < count; i++) out[i] = v.getUint16(i * 2, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getUint16(i * 2, le);
       break;
     case 'u4':
-      for (let i = 0; i < count; i++) out[i] = v.getUint32(i * 4, le);
+      for (let i = 0; i < count; i++) out[at + i] = v.getUint32(i * 4, le);
       break;
     case 'u8':
-      for (let i = 0; i < count; i++) out[i] = Number(v.getBigUint64(i * 8, le));
+      for (let i = 0; i < count; i++) out[at + i] = Number(v.getBigUint64(i * 8, le));
       break;
     case 'b1':
-      for (let i = 0; i < count; i++) out[i] = v.getUint8(i) !== 0 ? 1 : 0;
+      for (let i = 0; i < count; i++) out[at + i] = v.getUint8(i) !== 0 ? 1 : 0;
       break;
   }
-  return out;
 }
 
 function halfToDouble(h: number): number {
@@ -453,14 +597,6 @@ function walkFortran(shape: readonly number[], f: (fpos: number, cpos: number) =
       idx[k] = 0;
     }
   }
-}
-
-function fortranToRowMajor(src: Float64Array, shape: readonly number[]): Float64Array {
-  const out = new Float64Array(src.length);
-  walkFortran(shape, (fpos, cpos) => {
-    out[cpos] = src[fpos];
-  });
-  return out;
 }
 
 function rowMajorToFortran(src: ArrayLike<number>, shape: readonly number[]): Float64Array {

@@ -2,16 +2,19 @@
  * Minimal, defensive ZIP reading and writing for `.npz` archives.
  *
  * Reading parses the central directory itself (so that every size, offset and count can be checked against
- * the archive length before anything is allocated, and so that CRC-32 can be verified), and hands deflated
- * members to fflate's `inflateSync` with an output buffer of the declared size. Writing uses fflate's
+ * the archive length before anything is allocated, and so that CRC-32 can be verified), and inflates deflated
+ * members with fflate's streaming `Inflate` a few kilobytes of input at a time, so that the reader decides how
+ * many bytes it takes (a `.npz` reader stops at what the member's `.npy` header declares). Writing uses fflate's
  * `zipSync` with a fixed timestamp so the same arrays always give the same bytes.
  */
-import { inflateSync, zipSync, type Zippable } from 'fflate';
+import { Inflate, zipSync, type Zippable } from 'fflate';
 
 /** Largest member accepted (bytes, uncompressed). Larger members would not fit a Float64Array conversion anyway. */
 const MAX_MEMBER_BYTES = 2 ** 31 - 1;
 /** Deflate cannot expand better than about 1032:1; a member declaring more is corrupt or a zip bomb. */
 const MAX_DEFLATE_RATIO = 1032;
+/** Compressed bytes fed to the inflater at a time: one push yields at most ~8.5 MB (8 KiB · 1032). */
+const INFLATE_STEP = 8192;
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -19,17 +22,35 @@ const SIG_EOCD = 0x06054b50;
 const SIG_EOCD64 = 0x06064b50;
 const SIG_LOCATOR64 = 0x07064b50;
 
+/** One file member of a ZIP archive, located and checked but not yet inflated. */
+export interface ZipMember {
+  /** Member name as stored (UTF-8 when flagged, else latin-1). */
+  name: string;
+  /** `<archive>: member <name>`, the prefix of every error about it. */
+  where: string;
+  /** 0 stored, 8 deflate. */
+  method: 0 | 8;
+  /** CRC-32 the directory declares. */
+  crc: number;
+  /** Uncompressed size the central directory declares (bytes). */
+  size: number;
+  /** The member's compressed bytes (a view into the archive). */
+  raw: Uint8Array;
+}
+
 /**
- * Extracts every file member of a ZIP archive (stored or deflated).
+ * Lists the file members of a ZIP archive (stored or deflated) from its central directory, checking every size,
+ * offset and count against the archive length. Nothing is inflated or copied.
  *
  * @param bytes the whole archive.
  * @param name  archive name for error messages.
- * @returns member name → uncompressed bytes, in central-directory order (directory entries skipped).
- * @throws Error naming the archive (and member) when the bytes are not a ZIP archive, the directory is
- *   truncated or inconsistent, a member is encrypted, uses a method other than stored/deflate, declares an
- *   impossible size, fails to inflate, or fails its CRC-32 check; also on duplicate member names.
+ * @returns the members in central-directory order (directory entries skipped).
+ * @throws Error naming the archive (and member) when the bytes are not a ZIP archive, the directory is truncated
+ *   or inconsistent, a member is encrypted, uses a method other than stored/deflate, declares an impossible
+ *   size (over `MAX_MEMBER_BYTES`, or more than deflate can produce from its compressed bytes); also on
+ *   duplicate member names.
  */
-export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array> {
+export function listZip(bytes: Uint8Array, name: string): ZipMember[] {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = bytes.length;
   const u32 = (o: number) => v.getUint32(o, true);
@@ -75,7 +96,8 @@ export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array
     throw new Error(`${name}: corrupt ZIP archive (${count} entries cannot fit a ${cdSize}-byte central directory)`);
   }
 
-  const out = new Map<string, Uint8Array>();
+  const out: ZipMember[] = [];
+  const seen = new Set<string>();
   let p = cdOffset;
   for (let k = 0; k < count; k++) {
     if (p + 46 > cdOffset + cdSize || u32(p) !== SIG_CENTRAL) {
@@ -125,7 +147,8 @@ export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array
     const where = `${name}: member ${member}`;
     if (flags & 1) throw new Error(`${where} is encrypted; encrypted archives are not supported`);
     if (method !== 0 && method !== 8) throw new Error(`${where} uses ZIP compression method ${method}; only stored (0) and deflate (8) are supported`);
-    if (out.has(member)) throw new Error(`${name}: duplicate member name ${member}`);
+    if (seen.has(member)) throw new Error(`${name}: duplicate member name ${member}`);
+    seen.add(member);
     if (!(localOff + 30 <= len) || u32(localOff) !== SIG_LOCAL) {
       throw new Error(`${where}: local header missing at offset ${localOff} (truncated or corrupt archive)`);
     }
@@ -134,25 +157,78 @@ export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array
       throw new Error(`${where}: truncated (declares ${csize} compressed bytes at offset ${dataStart}, archive has ${len} bytes)`);
     }
     if (usize > MAX_MEMBER_BYTES) throw new Error(`${where} declares ${usize} bytes uncompressed; at most ${MAX_MEMBER_BYTES} accepted`);
-    const raw = bytes.subarray(dataStart, dataStart + csize);
-    let data: Uint8Array;
-    if (method === 0) {
-      if (csize !== usize) throw new Error(`${where}: stored member with compressed size ${csize} ≠ size ${usize}`);
-      data = new Uint8Array(raw); // a copy (Buffer#slice would be a view)
-    } else {
-      if (usize > csize * MAX_DEFLATE_RATIO + 1024) {
-        throw new Error(`${where} declares ${usize} bytes from ${csize} compressed bytes, impossible for deflate (corrupt or zip bomb)`);
-      }
-      try {
-        // With an explicit output buffer fflate never grows it, so memory stays bounded by the declared size.
-        data = inflateSync(raw, { out: new Uint8Array(usize) });
-      } catch (e) {
-        throw new Error(`${where}: deflate data are corrupt (${(e as Error).message})`);
-      }
-      if (data.length !== usize) throw new Error(`${where}: inflated to ${data.length} bytes, expected ${usize}`);
+    if (method === 0 && csize !== usize) throw new Error(`${where}: stored member with compressed size ${csize} ≠ size ${usize}`);
+    if (method === 8 && usize > csize * MAX_DEFLATE_RATIO + 1024) {
+      throw new Error(`${where} declares ${usize} bytes from ${csize} compressed bytes, impossible for deflate (corrupt or zip bomb)`);
     }
-    if (crc32(data) !== crc) throw new Error(`${where}: CRC-32 mismatch (corrupt archive)`);
-    out.set(member, data);
+    out.push({ name: member, where, method, crc, size: usize, raw: bytes.subarray(dataStart, dataStart + csize) });
+  }
+  return out;
+}
+
+/**
+ * A member's uncompressed bytes, chunk by chunk, never more than `limit` bytes in all: deflated members are
+ * inflated by fflate's streaming `Inflate`, fed `INFLATE_STEP` compressed bytes at a time, so one chunk is at most
+ * about `INFLATE_STEP · 1032` bytes however the member was crafted; a stored member comes as one view. The caller
+ * may stop early (break out of the loop): nothing more is inflated.
+ *
+ * @param limit most bytes accepted (default: the size the directory declares); the chunk that would pass it
+ *   throws instead of being yielded.
+ * @throws Error naming the member when the deflate data are corrupt or the member inflates past `limit`.
+ */
+export function* memberChunks(m: ZipMember, limit = m.size): Generator<Uint8Array, void, undefined> {
+  const over = () =>
+    new Error(`${m.where}: inflates to more than the ${limit} bytes declared for it (corrupt archive or a zip bomb); nothing beyond them was read`);
+  if (m.method === 0) {
+    if (m.raw.length > limit) throw over();
+    yield m.raw;
+    return;
+  }
+  const pending: Uint8Array[] = [];
+  const inflater = new Inflate((chunk) => {
+    if (chunk.length) pending.push(chunk);
+  });
+  let total = 0;
+  const n = m.raw.length;
+  for (let off = 0; off < n || off === 0; off += INFLATE_STEP) {
+    const end = Math.min(n, off + INFLATE_STEP);
+    try {
+      inflater.push(m.raw.subarray(off, end), end === n);
+    } catch (e) {
+      throw new Error(`${m.where}: deflate data are corrupt (${(e as Error).message})`);
+    }
+    while (pending.length) {
+      const c = pending.shift()!;
+      total += c.length;
+      if (total > limit) throw over();
+      yield c;
+    }
+    if (n === 0) break;
+  }
+}
+
+/**
+ * Extracts every file member of a ZIP archive (stored or deflated), each inflated with `memberChunks` into a
+ * buffer of its declared size (so memory stays bounded by what the directory declares) and CRC-checked.
+ *
+ * @param bytes the whole archive.
+ * @param name  archive name for error messages.
+ * @returns member name → uncompressed bytes, in central-directory order (directory entries skipped).
+ * @throws Error as `listZip`, and when a member fails to inflate, inflates to more or fewer bytes than declared,
+ *   or fails its CRC-32 check.
+ */
+export function readZip(bytes: Uint8Array, name: string): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const m of listZip(bytes, name)) {
+    const data = new Uint8Array(m.size);
+    let at = 0;
+    for (const c of memberChunks(m)) {
+      data.set(c, at);
+      at += c.length;
+    }
+    if (at !== m.size) throw new Error(`${m.where}: inflated to ${at} bytes, expected ${m.size}`);
+    if (crc32(data) !== m.crc) throw new Error(`${m.where}: CRC-32 mismatch (corrupt archive)`);
+    out.set(m.name, data);
   }
   return out;
 }
@@ -177,6 +253,14 @@ let crcTable: Uint32Array | null = null;
 
 /** CRC-32 (IEEE 802.3, as in ZIP) of `data`. */
 export function crc32(data: Uint8Array): number {
+  return crc32Update(0, data);
+}
+
+/**
+ * Continues a CRC-32 over more bytes: `crc32Update(crc32Update(0, a), b)` equals `crc32` of `a` then `b`.
+ * @param crc the CRC-32 of the bytes so far (0 for none).
+ */
+export function crc32Update(crc: number, data: Uint8Array): number {
   if (!crcTable) {
     crcTable = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -186,7 +270,7 @@ export function crc32(data: Uint8Array): number {
     }
   }
   const t = crcTable;
-  let c = 0xffffffff;
+  let c = (crc ^ 0xffffffff) >>> 0;
   for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

@@ -6,7 +6,8 @@
 /**
  * - `not-onnx`: empty, truncated or random bytes, or a protobuf that is not a ModelProto;
  * - `unsupported`: an IR version or opset outside what this project reads;
- * - `invalid`: a well-formed model whose graph is broken (a node reads a tensor nobody provides, …);
+ * - `invalid`: a well-formed protobuf whose model is broken (a cycle, a node reading a tensor nobody provides, tensor
+ *   data that do not match the dims, attention heads outside the operator's domain; see `check.ts`);
  * - `external-data`: external weights missing, too short, or outside the model's folder;
  * - `io`: the file itself cannot be read.
  */
@@ -15,7 +16,7 @@ export type OnnxErrorKind = 'not-onnx' | 'unsupported' | 'invalid' | 'external-d
 const PHRASE: Record<OnnxErrorKind, string> = {
   'not-onnx': 'not an ONNX model',
   unsupported: 'unsupported ONNX model',
-  invalid: 'invalid ONNX model',
+  invalid: 'invalid model',
   'external-data': 'external data refused',
   io: 'cannot read',
 };

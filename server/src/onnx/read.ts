@@ -11,6 +11,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { onnx } from 'onnx-proto';
+import { checkModel, checkSparseTensorProto, checkTensorProto } from './check';
 import { OnnxReadError } from './errors';
 import { checkExternalFile, readExternal, resolveLocation } from './external';
 import { byteSize, toNum, wrapTensor } from './tensor';
@@ -43,7 +44,11 @@ export interface ReadOptions {
    * absolute or climb out of the folder are refused either way.
    */
   checkExternalData?: boolean;
-  /** Check that every node input is provided by a node, graph input, initializer or outer scope. Default true. */
+  /**
+   * Run the model checker (`check.ts`: topological order, single assignment, every input and output produced,
+   * attention attributes and Split sizes in their operator's domain). Default true. Tensor dims and data lengths
+   * are checked either way.
+   */
   validateGraph?: boolean;
 }
 
@@ -155,7 +160,8 @@ function utf8(b: Uint8Array | null | undefined): string {
   return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8') : '';
 }
 
-function tensorOf(ctx: Ctx, p: onnx.ITensorProto, fallback: string): OnnxTensor {
+function tensorOf(ctx: Ctx, p: onnx.ITensorProto, fallback: string, where: string): OnnxTensor {
+  checkTensorProto(ctx.file, p, where);
   if (p.dataLocation === 1) {
     const name = p.name || fallback;
     const kv: Record<string, string> = {};
@@ -204,9 +210,10 @@ function tensorOf(ctx: Ctx, p: onnx.ITensorProto, fallback: string): OnnxTensor 
   return wrapTensor(p, fallback, null);
 }
 
-function sparseTensorOf(ctx: Ctx, p: onnx.ISparseTensorProto, fallback: string): OnnxTensor {
-  const values = tensorOf(ctx, p.values ?? {}, fallback);
-  const indices = tensorOf(ctx, p.indices ?? {}, `${fallback}.indices`);
+function sparseTensorOf(ctx: Ctx, p: onnx.ISparseTensorProto, fallback: string, where: string): OnnxTensor {
+  checkSparseTensorProto(ctx.file, p, where);
+  const values = tensorOf(ctx, p.values ?? {}, fallback, `${where} values`);
+  const indices = tensorOf(ctx, p.indices ?? {}, `${fallback}.indices`, `${where} indices`);
   const dims = (p.dims ?? []).map((d) => toNum(d as number));
   const size = dims.reduce((a, b) => a * b, 1);
   let cached: ReturnType<OnnxTensor['data']> | null = null;
@@ -261,6 +268,7 @@ function attributeOf(ctx: Ctx, a: onnx.IAttributeProto, owner: string, graph: On
     else if (a.f) type = 1;
     else type = 2;
   }
+  const at = `node '${owner}' attribute '${name}'${graph.path ? ` in subgraph ${graph.path}` : ''}`;
   const sub = (g: onnx.IGraphProto, i?: number) =>
     graphOf(ctx, g, `${graph.path ? graph.path + '/' : ''}${owner}/${name}${i === undefined ? '' : `[${i}]`}`, graph, depth + 1);
   switch (type) {
@@ -271,7 +279,7 @@ function attributeOf(ctx: Ctx, a: onnx.IAttributeProto, owner: string, graph: On
     case 3:
       return { type: 'STRING', value: utf8(a.s) };
     case 4:
-      return { type: 'TENSOR', value: tensorOf(ctx, a.t ?? {}, `${owner}.${name}`) };
+      return { type: 'TENSOR', value: tensorOf(ctx, a.t ?? {}, `${owner}.${name}`, at) };
     case 5:
       return { type: 'GRAPH', value: sub(a.g ?? {}) };
     case 6:
@@ -281,15 +289,15 @@ function attributeOf(ctx: Ctx, a: onnx.IAttributeProto, owner: string, graph: On
     case 8:
       return { type: 'STRINGS', value: (a.strings ?? []).map(utf8) };
     case 9:
-      return { type: 'TENSORS', value: (a.tensors ?? []).map((t, i) => tensorOf(ctx, t, `${owner}.${name}[${i}]`)) };
+      return { type: 'TENSORS', value: (a.tensors ?? []).map((t, i) => tensorOf(ctx, t, `${owner}.${name}[${i}]`, `${at}[${i}]`)) };
     case 10:
       return { type: 'GRAPHS', value: (a.graphs ?? []).map((g, i) => sub(g, i)) };
     case 11:
-      return { type: 'SPARSE_TENSOR', value: sparseTensorOf(ctx, a.sparseTensor ?? {}, `${owner}.${name}`) };
+      return { type: 'SPARSE_TENSOR', value: sparseTensorOf(ctx, a.sparseTensor ?? {}, `${owner}.${name}`, at) };
     case 12:
       return {
         type: 'SPARSE_TENSORS',
-        value: (a.sparseTensors ?? []).map((t, i) => sparseTensorOf(ctx, t, `${owner}.${name}[${i}]`)),
+        value: (a.sparseTensors ?? []).map((t, i) => sparseTensorOf(ctx, t, `${owner}.${name}[${i}]`, `${at}[${i}]`)),
       };
     case 13:
       return { type: 'TYPE_PROTO', value: null };
@@ -338,11 +346,11 @@ function graphOf(ctx: Ctx, g: onnx.IGraphProto, path: string, parent: OnnxGraph 
     parent,
   };
   (g.initializer ?? []).forEach((t, i) => {
-    const w = tensorOf(ctx, t, `initializer_${i}`);
+    const w = tensorOf(ctx, t, `initializer_${i}`, `initializer '${t.name || `#${i}`}'${path ? ` in subgraph ${path}` : ''}`);
     graph.initializers.set(w.name, w);
   });
   (g.sparseInitializer ?? []).forEach((t, i) => {
-    const w = sparseTensorOf(ctx, t, `sparse_initializer_${i}`);
+    const w = sparseTensorOf(ctx, t, `sparse_initializer_${i}`, `sparse initializer '${t.values?.name || `#${i}`}'${path ? ` in subgraph ${path}` : ''}`);
     graph.initializers.set(w.name, w);
   });
   // IR < 4 lists initializers among the inputs too; those are not real inputs.
@@ -372,48 +380,6 @@ function graphOf(ctx: Ctx, g: onnx.IGraphProto, path: string, parent: OnnxGraph 
     graph.nodes.push(node);
   });
   return graph;
-}
-
-/** Every name visible in `g` (its own inputs, initializers, node outputs, and those of enclosing graphs). */
-function visibleNames(g: OnnxGraph): Set<string> {
-  const s = new Set<string>();
-  for (let x: OnnxGraph | null = g; x; x = x.parent) {
-    for (const i of x.inputs) s.add(i.name);
-    for (const k of x.initializers.keys()) s.add(k);
-    for (const n of x.nodes) for (const o of n.outputs) if (o) s.add(o);
-  }
-  return s;
-}
-
-function validateGraph(file: string, g: OnnxGraph, functions: Set<string>, opsets: Record<string, number>): void {
-  const names = visibleNames(g);
-  const where = g.path ? ` in subgraph ${g.path}` : '';
-  for (const n of g.nodes) {
-    const label = n.name ? `'${n.name}'` : `#${n.index}`;
-    if (!n.opType) throw new OnnxReadError(file, 'invalid', `node ${label}${where} has no op_type`);
-    if (!(n.domain in opsets) && !functions.has(`${n.domain}:${n.opType}`)) {
-      throw new OnnxReadError(
-        file,
-        'invalid',
-        `node ${label} (${n.opType})${where} uses operator domain '${n.domain}', which opset_import does not list`,
-      );
-    }
-    for (const i of n.inputs) {
-      if (i && !names.has(i)) {
-        throw new OnnxReadError(
-          file,
-          'invalid',
-          `node ${label} (${n.opType})${where} reads '${i}', which no initializer, graph input or node provides (missing initializer?)`,
-        );
-      }
-    }
-  }
-  for (const o of g.outputs) {
-    if (o.name && !names.has(o.name)) {
-      throw new OnnxReadError(file, 'invalid', `graph output '${o.name}'${where} is not produced by any node, input or initializer`);
-    }
-  }
-  for (const s of g.subgraphs) validateGraph(file, s, functions, opsets);
 }
 
 /**
@@ -476,7 +442,7 @@ export function decodeModel(bytes: Uint8Array, file = '<memory>', dir: string | 
     throw new OnnxReadError(file, 'invalid', `the graph cannot be decoded (${e instanceof Error ? e.message : String(e)})`);
   }
   const functions = new Set((proto.functions ?? []).map((f) => `${normDomain(f.domain)}:${f.name ?? ''}`));
-  if (o.validateGraph) validateGraph(file, graph, functions, opsets);
+  if (o.validateGraph) checkModel({ file, graph, opsets, functions: [...functions] });
   if (o.checkExternalData && dir) {
     for (const e of ctx.externals) checkExternalFile(file, dir, e.tensor, e.loc);
   }
@@ -508,8 +474,9 @@ export function decodeModel(bytes: Uint8Array, file = '<memory>', dir: string | 
  * with more than 2 GB of external weights opens in milliseconds; tensors read their bytes on `data()`.
  * @param path the `.onnx` file; external data must resolve inside its folder.
  * @throws OnnxReadError: `io` (missing/unreadable/directory), `not-onnx` (empty, truncated, random bytes, not a
- *   ModelProto), `unsupported` (IR/opset range), `invalid` (broken graph, e.g. a node reading a missing
- *   initializer), `external-data` (external file missing, too short, or escaping the folder).
+ *   ModelProto), `unsupported` (IR/opset range), `invalid` (what `check.ts` refuses: a cycle, a node reading a
+ *   missing or later tensor, tensor data that does not match its dims, attention heads outside their operator's
+ *   domain, …), `external-data` (external file missing, too short, or escaping the folder).
  */
 export function readModel(path: string, opts: ReadOptions = {}): OnnxModel {
   const file = path;

@@ -142,7 +142,7 @@ test('hostile or corrupt archives throw errors naming the archive and member', (
 
   // The member itself is a broken .npy: the error names archive and member.
   const badMember = storedZip('Y.npy', npy.subarray(0, npy.length - 8));
-  assert.throws(() => decodeNpz(badMember, 'arch.npz'), /arch\.npz: member Y\.npy: shape \[4\] of dtype <f8 needs 32 data bytes, but 24 are present \(truncated file\)/);
+  assert.throws(() => decodeNpz(badMember, 'arch.npz'), /arch\.npz: member Y\.npy: shape \[4\] of dtype <f8 needs 32 data bytes, but 24 are declared by the ZIP directory \(truncated file\)/);
   // An archive that is valid in every respect (CRC included) but whose member declares an object dtype.
   const hostile = encodeNpy({ shape: [1], data: [0] });
   hostile.set(new TextEncoder().encode("'|O' "), new TextDecoder('latin1').decode(hostile).indexOf("'<f8'"));
