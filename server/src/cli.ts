@@ -12,9 +12,9 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { loadConfig, locateConfigValue } from './config/load';
+import { loadConfig } from './config/load';
 import { defaultConfig } from './config/defaults';
-import { ConfigError, ConfigValueError, type AnalysisConfig } from './config/types';
+import type { AnalysisConfig } from './config/types';
 import { analyze, sweep } from './pipeline/analyze';
 import { formatAnalysis, formatSweep } from './report/summary';
 import {
@@ -36,6 +36,7 @@ import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
 import { createInterface } from 'node:readline/promises';
 import { CONFIRM_ABOVE_SECONDS, describeCost, type CostEstimate } from './pipeline/resources';
+import { printFailure, quietRuntimeWarnings } from './commands/failure';
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
@@ -276,32 +277,27 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`attention-paths: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof ConfigError) {
-      process.stderr.write(e.message + '\n');
-      return 1;
-    }
-    if (e instanceof ConfigValueError && config?.source) {
-      const at = locateConfigValue(config.source, e.pointer);
-      if (at) {
-        process.stderr.write(`${config.source}:${at.line}:${at.column}: ${e.message}\n`);
-        return 1;
-      }
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`attention-paths: ${msg.split('\n')[0]}\n`);
-    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    printFailure(e, 'attention-paths', (t) => process.stderr.write(t), config?.source);
     return 1;
   } finally {
     progress.stop();
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
+/**
+ * The process entry (bin/attention-paths.js and `node dist/cli.js`): runs `main` and exits with its code. Node's
+ * runtime warnings are silenced and an error escaping `main` is printed as one line (stack only with
+ * ATTENTION_PATHS_DEBUG=1).
+ */
+export function run(argv: string[]): void {
+  quietRuntimeWarnings();
+  main(argv).then(
     (code) => process.exit(code),
     (e) => {
-      process.stderr.write(`attention-paths: ${e instanceof Error ? e.message : String(e)}\n`);
+      printFailure(e, 'attention-paths', (t) => process.stderr.write(t));
       process.exit(1);
     },
   );
 }
+
+if (require.main === module) run(process.argv.slice(2));

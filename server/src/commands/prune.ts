@@ -9,9 +9,9 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
-import { ConfigError } from '../config/types';
 import { parseHeadList } from '../onnx/prune';
 import { runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
+import { printFailure } from './failure';
 import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
 
 /** Help text of `prune`. */
@@ -177,13 +177,7 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       io.stderr(`attention-paths prune: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof ConfigError) {
-      io.stderr(e.message + '\n');
-      return 1;
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    io.stderr(`attention-paths prune: ${msg.split('\n')[0]}\n`);
-    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) io.stderr(`${e.stack}\n`);
+    printFailure(e, 'attention-paths prune', io.stderr, o.config);
     return 1;
   }
 }

@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { defaultConfig } from '../config/defaults';
-import { ConfigError, type AnalysisConfig } from '../config/types';
+import type { AnalysisConfig } from '../config/types';
+import { printFailure } from './failure';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../train/backend';
 import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../report/write';
 import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../train/run';
@@ -100,6 +101,12 @@ function progressPrinter(err: TrainIO['stderr']) {
  * @throws UsageError for unknown options or malformed values; ConfigError for a bad config file.
  */
 export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress'], io: TrainIO = process): TrainJob {
+  // A negative number after an option that takes a value is that value (parseArgs would take it for an option);
+  // it then gets the option's own range message.
+  argv = argv.slice();
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (/^--[A-Za-z-]+$/.test(argv[i]) && /^-\d/.test(argv[i + 1])) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -127,7 +134,7 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
       },
     });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message.split('\n')[0].replace(/\.$/, ''));
   }
   const { values: o, positionals } = parsed;
   if (positionals.length > 1) throw new UsageError(`train takes at most one CONFIG file, got ${positionals.length}: ${positionals.join(' ')}`);
@@ -239,18 +246,12 @@ export async function runTrain(argv: string[], io: TrainIO = process): Promise<n
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      io.stderr.write(`attention-paths train: ${e.message}\n(see attention-paths train --help)\n`);
+      io.stderr.write(`attention-paths train: ${e.message}; see attention-paths train --help\n`);
       return 2;
     }
-    if (e instanceof ConfigError) {
-      io.stderr.write(e.message + '\n');
-      return 1;
-    }
-    const msg = e instanceof Error ? e.message : String(e);
-    io.stderr.write(`attention-paths train: ${msg.split('\n')[0]}\n`);
+    printFailure(e, 'attention-paths train', (t) => io.stderr.write(t));
     // Interrupted by Ctrl-C: the conventional exit status of a SIGINT (128 + 2).
     if (controller.signal.aborted) return 130;
-    if (process.env.ATTENTION_PATHS_DEBUG && e instanceof Error) io.stderr.write(`${e.stack}\n`);
     return 1;
   } finally {
     process.removeListener('SIGINT', onSigint);

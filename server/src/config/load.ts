@@ -14,6 +14,8 @@ import { CONFIG_DEFAULTS } from './defaults';
 import { displayName, lengthMessage, showValue } from './messages';
 import { PositionMapper, type Span } from './positions';
 import { schemaIssues, type RawIssue } from './validate';
+import { jsonSyntaxError } from './jsonSyntax';
+import { internalErrorLine } from '../util/errors';
 
 /** Options of `parseConfig`. */
 export interface ParseConfigOptions {
@@ -57,6 +59,16 @@ function defaultFileKind(p: string): 'file' | 'directory' | 'missing' {
  *   paths absolute) when no issue is an error, and all issues sorted by position. Never throws on bad input.
  */
 export function parseConfig(text: string, filePath: string, options: ParseConfigOptions = {}): ParseConfigResult {
+  try {
+    return parseChecked(text, filePath, options);
+  } catch (e) {
+    // A bug (the checks above refuse bad input with an issue); still one issue, never an exception.
+    const message = internalErrorLine(e).replace(/^internal error:/, 'internal error while checking the config:');
+    return { issues: [{ message, file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' }] };
+  }
+}
+
+function parseChecked(text: string, filePath: string, options: ParseConfigOptions): ParseConfigResult {
   const source = path.resolve(filePath);
   const dir = path.dirname(source);
   const json = options.json ?? /\.json$/i.test(filePath);
@@ -76,20 +88,34 @@ export function parseConfig(text: string, filePath: string, options: ParseConfig
     issues.push({ message, file: filePath, ...span, pointer, severity });
 
   // 1. Syntax.
-  for (const e of doc.errors) {
-    const message = /multiple documents/i.test(e.message)
+  // Only the first syntax error: the parser's later ones follow from it (one broken line yields several). For
+  // JSON the strict checker's error comes first (it says what JSON allows; YAML accepts more).
+  const jsonError = json ? jsonSyntaxError(text) : undefined;
+  const syntax = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0];
+  if (jsonError) push(mapper.span(jsonError.offset, jsonError.offset + 1), '', `JSON syntax error: ${jsonError.message}`);
+  else if (syntax) {
+    const message = /multiple documents/i.test(syntax.message)
       ? 'the file holds more than one YAML document (separated by ---); a config is a single document'
-      : e.message;
-    push(mapper.span(e.pos[0], e.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${message}`);
+      : /call stack/i.test(syntax.message)
+        ? 'the values are nested too deeply to read (a config nests a few levels)'
+        : syntax.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    push(mapper.span(syntax.pos[0], syntax.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${message}`);
   }
   for (const w of doc.warnings) push(mapper.span(w.pos[0], w.pos[1]), '', `YAML warning: ${w.message}`, 'warning');
-  if (doc.errors.length === 0 && json) {
-    const e = jsonSyntaxError(text);
-    if (e) push(mapper.span(e.offset, e.offset + 1), '', `JSON syntax error: ${e.message}`);
-  }
   if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) };
 
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    // The yaml library refuses alias bombs ("Excessive alias count …", a ReferenceError) and overflows on deep nesting.
+    const msg = e instanceof Error ? e.message : '';
+    const why = /alias/i.test(msg)
+      ? 'the YAML expands its aliases (*name) too many times, a resource-exhaustion pattern; write the values out'
+      : 'the values are nested too deeply to read (a config nests a few levels)';
+    push(mapper.lineSpan(0), '', why);
+    return { issues: sortIssues(issues) };
+  }
   if (value === null || value === undefined) {
     push(mapper.lineSpan(0), '', 'the config is empty; expected a mapping with a `task` (markov, markov-2paths, mnist-oneshot) or a `data` file');
     return { issues: sortIssues(issues) };
@@ -301,18 +327,6 @@ function buildConfig(raw: Record<string, unknown>, source: string, dir: string):
     config.attention = att;
   }
   return config;
-}
-
-/** The first strict-JSON syntax error of `text` (offset into text), or undefined when it is valid JSON. */
-function jsonSyntaxError(text: string): { message: string; offset: number } | undefined {
-  try {
-    JSON.parse(text);
-    return undefined;
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    const m = /position (\d+)/.exec(message);
-    return { message, offset: m ? Number(m[1]) : 0 };
-  }
 }
 
 /**

@@ -8,6 +8,7 @@
  *    as `Q_1`, `K_1`, `Q_2`, ... or `W_1`, ... so that both layouts read the same way.
  * JSON arrays are converted lazily, so unrelated keys (widths, expected results) are never touched.
  */
+import { jsonSyntaxError } from '../config/jsonSyntax';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeNpz } from './npz';
@@ -59,7 +60,13 @@ function jsonArrayFile(path: string, text: string): ArrayFile {
     const hint = /\b(NaN|-?Infinity)\b/.test(text)
       ? ' (the file contains NaN/Infinity literals, which JSON does not allow and the data must not contain)'
       : '';
-    throw new Error(`${path}: not valid JSON${hint}: ${(e as Error).message}`);
+    // The engine's JSON.parse message names no line; the strict checker gives the place and the reason in words.
+    const err = jsonSyntaxError(text);
+    if (!err) throw e;
+    const before = text.slice(0, err.offset);
+    const line = before.split('\n').length;
+    const column = err.offset - before.lastIndexOf('\n');
+    throw new Error(`${path}:${line}:${column}: not valid JSON: ${err.message}${hint}`);
   }
   if (root === null || typeof root !== 'object' || Array.isArray(root)) {
     throw new Error(`${path}: expected a JSON object of named arrays at the top level`);

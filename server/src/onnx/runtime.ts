@@ -33,6 +33,8 @@ export function loadOrt(): Ort {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       ortModule = require('onnxruntime-node') as Ort;
+      // ONNX Runtime's own log goes to stderr; only errors belong there (warnings such as unused initializers do not).
+      ortModule.env.logLevel = 'error';
     } catch (e) {
       ortModule = null;
       ortError = e instanceof Error ? e.message.split('\n')[0] : String(e);

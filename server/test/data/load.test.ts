@@ -157,7 +157,7 @@ test('JSON problems: ragged arrays, nulls, strings, NaN literals, bad golden fie
   assert.throws(() => loadTaskFile(write('rag.json', j({ X_train: [[[1, 2]], [[3]]] }))), /rag\.json: X_train\[1\]\[0\] has 1 entries; expected 2 \(array is ragged/);
   assert.throws(() => loadTaskFile(write('null.json', j({ X_test: [[[1, null]]] }))), /null\.json: X_test\[0\]\[0\]\[1\] is null \(a NaN or Infinity written as null\?\); expected a number/);
   assert.throws(() => loadTaskFile(write('str.json', j({ y_train: [1, '-1'] }))), /str\.json: y_train\[1\] is "-1"; expected a number/);
-  assert.throws(() => loadTaskFile(write('nan.json', '{"X_train": [[[NaN]]]}')), /nan\.json: not valid JSON \(the file contains NaN\/Infinity literals/);
+  assert.throws(() => loadTaskFile(write('nan.json', '{"X_train": [[[NaN]]]}')), /nan\.json:1:16: not valid JSON: expected a value, found 'N' \(the file contains NaN\/Infinity literals/);
   assert.throws(() => loadTaskFile(write('arr.json', '[1, 2]')), /arr\.json: expected a JSON object of named arrays/);
   assert.throws(() => loadTaskFile(write('ro.json', j({ readout: 'middle' }))), /ro\.json: readout is "middle"; expected "first", "last" or "mean"/);
   assert.throws(
