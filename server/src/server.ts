@@ -7,6 +7,7 @@
  * (analysis/jobs.ts, dist/job.js), so the server answers requests while the theory is solved, a stale
  * analysis is stopped by killing its process, and nothing an analysis does can take the server down.
  */
+import { debugStack, isExpectedRefusal, userMessage } from './util/errors';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -28,7 +29,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ConfigAnalyses, NotRunnable, type ConfigDoc, type ProgressHandle } from './analysis/configs';
 import { fileDigest } from './analysis/cache';
-import { JobCancelled, JobError, JobRunner } from './analysis/jobs';
+import { JobCancelled, JobRunner } from './analysis/jobs';
 import { DEFAULT_JOB_HEAP_MB, jobHeapLimitMb } from './analysis/limits';
 import { AnalysisStore } from './analysis/store';
 import { describeCost } from './pipeline/resources';
@@ -211,18 +212,21 @@ function signalOf(token: CancellationToken): AbortSignal {
   return c.signal;
 }
 
-/** Maps a failure to the ResponseError the client shows (one line; cancellations with the LSP code). */
+/**
+ * Maps a failure to the ResponseError the client shows: one line (`userMessage`), cancellations with the LSP code.
+ * The Output channel gets that line (a refusal as information, a bug as an error); stacks go only to the trace
+ * (`$/logTrace`, shown when `attentionPaths.trace.server` is on).
+ */
 function toResponseError(e: unknown): ResponseError<void> {
   if (e instanceof ResponseError) return e;
   if (e instanceof JobCancelled) return new ResponseError(LSPErrorCodes.RequestCancelled, e.message);
   if (e instanceof NotRunnable || e instanceof WouldOverwriteError) return new ResponseError(ErrorCodes.InvalidRequest, e.message);
-  if (e instanceof JobError) {
-    connection.console.error(`${e.message}\n${e.workerStack ?? ''}`);
-    return new ResponseError(ErrorCodes.InternalError, e.message.split('\n')[0]);
-  }
-  const err = e instanceof Error ? e : new Error(String(e));
-  connection.console.error(err.stack ?? err.message);
-  return new ResponseError(ErrorCodes.InternalError, err.message.split('\n')[0]);
+  const line = userMessage(e);
+  if (isExpectedRefusal(e)) connection.console.info(line);
+  else connection.console.error(line);
+  const stack = debugStack(e);
+  if (stack) connection.tracer.log(line, stack);
+  return new ResponseError(isExpectedRefusal(e) ? ErrorCodes.InvalidRequest : ErrorCodes.InternalError, line);
 }
 
 /** Runs a request handler, turning its failures into ResponseErrors. */
@@ -432,7 +436,7 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
       return { ...base, summary, heads, analysisConfig: analysis?.doc.path };
     } catch (e) {
       if (e instanceof JobCancelled) throw e;
-      return { ...base, error: (e as Error).message.split('\n')[0] };
+      return { ...base, error: userMessage(e) };
     }
   }),
 );

@@ -7,6 +7,7 @@
  * No LSP types here: the server wires `ConfigHost` to diagnostics, code lens refresh, progress and
  * notifications.
  */
+import { userMessage } from '../util/errors';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type ParseConfigResult } from '../config/load';
@@ -383,7 +384,7 @@ export class ConfigAnalyses {
     try {
       await this.runAnalysis(doc, key, config, { signal: controller.signal, serverProgress: true });
     } catch (e) {
-      if (!(e instanceof JobCancelled)) this.host.log(`analysis of ${doc.path} failed: ${(e as Error).message}`);
+      if (!(e instanceof JobCancelled)) this.host.log(`analysis of ${doc.path} failed: ${userMessage(e)}`);
     }
   }
 
@@ -438,7 +439,7 @@ export class ConfigAnalyses {
       if (!(cancelled && this.runner.has(key))) {
         if (e instanceof JobDeclined) this.set(doc, key, { state: 'cancelled', declined: e.cost, progress: undefined });
         else if (cancelled) this.set(doc, key, { state: 'cancelled', progress: undefined });
-        else this.set(doc, key, { state: 'error', error: firstLine((e as Error).message), errorPointer: e instanceof JobError ? e.pointer : undefined, progress: undefined });
+        else this.set(doc, key, { state: 'error', error: userMessage(e), errorPointer: e instanceof JobError ? e.pointer : undefined, progress: undefined });
       }
       throw e;
     } finally {
@@ -474,6 +475,3 @@ export class ConfigAnalyses {
   }
 }
 
-function firstLine(s: string): string {
-  return s.split('\n')[0];
-}

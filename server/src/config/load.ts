@@ -175,7 +175,9 @@ export function loadConfig(filePath: string, options: ParseConfigOptions & { onW
   try {
     text = readFileSync(filePath, 'utf8');
   } catch (err) {
-    const why = err instanceof Error ? err.message : String(err);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a file' : code === 'EACCES' ? 'permission denied' : err instanceof Error ? err.message : String(err);
     throw new ConfigError([
       { message: `cannot read config file: ${why}`, file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' },
     ]);

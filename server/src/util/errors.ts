@@ -78,6 +78,7 @@ export function internalErrorLine(e: unknown): string {
   let what = oneLine(rawMessage(e));
   if (!what) {
     if (e === null || e === undefined) what = `${e} was thrown`;
+    else if (e instanceof Error) what = `${e.name || 'an Error'} without a message was thrown`;
     else if (typeof e === 'object') {
       let json = '';
       try {
