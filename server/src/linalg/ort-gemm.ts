@@ -15,8 +15,8 @@ function loadOrt(): Ort | null {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       ort = require('onnxruntime-node') as Ort;
-      // ONNX Runtime's own log goes to stderr; only errors belong there (the CLI's stderr carries reasons only).
-      ort.env.logLevel = 'error';
+      // ONNX Runtime's own log goes to stderr: nothing belongs there (its errors come back as exceptions with reasons).
+      ort.env.logLevel = 'fatal';
     } catch {
       ort = null; // no native engine on this platform: every product falls back to JS loops
     }
@@ -61,7 +61,7 @@ function session(transA: boolean, transB: boolean): Promise<Session> {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       enableCpuMemArena: false,
-      logSeverityLevel: 3,
+      logSeverityLevel: 4,
     });
     sessions.set(key, s);
   }

@@ -8,7 +8,8 @@
  *   non-negative integers whose product stays within `MAX_TENSOR_ELEMENTS` (no int64 overflow), and exactly the
  *   data the dims and type need — `raw_data` bytes, typed-field values (`float_data`, `int32_data`, …; two per
  *   complex element, packed sub-byte types) or the `length` of external data;
- * - graphs: single static assignment (no tensor produced twice), topologically sorted (every node input produced by
+ * - graphs: declared shapes (inputs, outputs, value_info) without negative dims; single static assignment (no
+ *   tensor produced twice), topologically sorted (every node input produced by
  *   a graph input, an initializer, an earlier node or, in a subgraph, the enclosing scope; `''` marks an omitted
  *   optional input), hence acyclic and no node reading its own output; every graph output produced;
  * - attention operators: head counts are INT attributes ≥ 1 that divide the hidden sizes the shapes give, the
@@ -24,7 +25,7 @@ import { OnnxReadError } from './errors';
 import { attrInts, label } from './graph';
 import { inferShapes, type ShapeMap } from './shapes';
 import { arrayLength, byteSize, dataTypeName, toBig } from './tensor';
-import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode } from './types';
+import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxValueInfo } from './types';
 import { isNum } from './dims';
 
 /**
@@ -224,6 +225,18 @@ function checkGraph(file: string, g: OnnxGraph, outer: ReadonlySet<string>, func
   const defined = new Set<string>(outer);
   const producedBy = new Map<string, string>();
   const where = g.path ? ` in subgraph ${g.path}` : '';
+  const declared: [string, OnnxValueInfo][] = [
+    ...g.inputs.map((v): [string, OnnxValueInfo] => [`graph input '${v.name}'`, v]),
+    ...g.outputs.map((v): [string, OnnxValueInfo] => [`graph output '${v.name}'`, v]),
+    ...[...g.valueInfo.values()].map((v): [string, OnnxValueInfo] => [`value_info '${v.name}'`, v]),
+  ];
+  for (const [what, v] of declared) {
+    const bad = v.shape?.find((d) => typeof d === 'number' && d < 0);
+    if (bad !== undefined) {
+      const shown = `[${v.shape!.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
+      throw invalid(file, `the declared shape ${shown} holds the negative dimension ${bad}`, `${what}${where}`);
+    }
+  }
   for (const i of g.inputs) defined.add(i.name);
   for (const k of g.initializers.keys()) defined.add(k);
   const local = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);

@@ -235,6 +235,9 @@ export function loadModelInputs(path: string, model: OnnxModel): ModelInputs {
   return checkInputs(model, readInputArrays(path, model), path);
 }
 
+/** Most values `syntheticInputs` makes for one input (2^24 doubles, 128 MB). */
+const MAX_SYNTHETIC_VALUES = 2 ** 24;
+
 /**
  * Random inputs for a model whose inputs are all floating point with shapes known up to the batch dim
  * (standard normal values, a fixed seed): enough to check that two versions of the model compute the same function.
@@ -259,7 +262,10 @@ export function syntheticInputs(model: OnnxModel, count: number, seed = 1): Mode
       else if (i === 0 && batch !== undefined && d === batch) dims.push(count);
       else return { reason: `input '${v.name}' has the dynamic dim ${d ?? '?'} besides the batch` };
     }
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) return { reason: `input '${v.name}' declares the shape [${dims.join(', ')}], which holds a negative dimension` };
     const n = dims.reduce((a, b) => a * b, 1);
+    // Random inputs are a check, not a workload: a declared shape beyond this asks for --data instead of gigabytes.
+    if (n > MAX_SYNTHETIC_VALUES) return { reason: `input '${v.name}' [${dims.join(', ')}] would take ${n} random values (more than ${MAX_SYNTHETIC_VALUES}); give data` };
     arrays.set(v.name, { dims, data: Float64Array.from({ length: n }, normal) });
   }
   return checkInputs(model, arrays, 'random inputs');

@@ -13,7 +13,7 @@
  * Anything the map cannot follow is reported with the node that broke it, so callers refuse rather than guess.
  */
 import { attrInt, attrInts, GraphIndex, label } from './graph';
-import { type Dim, dimDivExact, dimEq, dimMul, dimProd, isNum } from './dims';
+import { type Dim, dimDivExact, dimEq, dimMul, dimProd, isNum, shapeToString } from './dims';
 import { inferShapes } from './shapes';
 import type { AttentionBlock, ProjectionRef } from './blocks';
 import type { OnnxModel, OnnxNode } from './types';
@@ -157,7 +157,7 @@ export function reshapePos(p: HeadPos, inS: Dim[], outS: Dim[], node: string): H
       return { axis: j, segments: [{ ...first, offset: 0, inner: m }], size: outS[j] };
     }
   }
-  throw new HeadMapError(`Reshape '${node}' mixes the heads with other axes ([${inS.map(String).join(', ')}] → [${outS.map(String).join(', ')}])`, node);
+  throw new HeadMapError(`Reshape '${node}' mixes the heads with other axes (${shapeToString(inS)} → ${shapeToString(outS)})`, node);
 }
 
 function normAxis(a: number, r: number): number {

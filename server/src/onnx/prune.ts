@@ -13,7 +13,7 @@
  */
 import { onnx } from 'onnx-proto';
 import { attrInt, label } from './graph';
-import { type Dim, dimEq, isNum } from './dims';
+import { type Dim, dimEq, isNum, shapeToString } from './dims';
 import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
 import { ModelEditor, makeTensor, rawTensor, sliceAxis, tensorElements, type NumericArray } from './edit';
 import { buildHeadMap, HeadMapError, isExact, keptIndices, mainCtx, newAxisSize, type BlockHeadMap, type HeadPos, type HeadSegment } from './headmap';
@@ -298,7 +298,7 @@ function reshapeTarget(rw: Rewriter, map: BlockHeadMap, n: OnnxNode, inp: string
       if (!allowzero && i < inS.length && i !== pi.axis && dimEq(d, inS[i])) return 0;
       if (isNum(d)) return d;
     }
-    if (free) throw new Error(`Reshape '${label(n)}': two dimensions of [${outS.map(String).join(', ')}] are dynamic after pruning; cannot rewrite its target`);
+    if (free) throw new Error(`Reshape '${label(n)}': two dimensions of ${shapeToString(outS)} are dynamic after pruning; cannot rewrite its target`);
     free = true;
     return -1;
   });

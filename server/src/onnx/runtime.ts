@@ -33,8 +33,8 @@ export function loadOrt(): Ort {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       ortModule = require('onnxruntime-node') as Ort;
-      // ONNX Runtime's own log goes to stderr; only errors belong there (warnings such as unused initializers do not).
-      ortModule.env.logLevel = 'error';
+      // ONNX Runtime's own log goes to stderr: nothing belongs there (its errors come back as exceptions with reasons).
+      ortModule.env.logLevel = 'fatal';
     } catch (e) {
       ortModule = null;
       ortError = e instanceof Error ? e.message.split('\n')[0] : String(e);
@@ -199,7 +199,7 @@ export class ModelRunner {
       intraOpNumThreads: opts.threads ?? 1,
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.optimization ?? 'all',
-      logSeverityLevel: 3,
+      logSeverityLevel: 4,
       enableCpuMemArena: false,
     });
     // Keep an unobserved rejection from crashing the process; `ready`/`run` report it.

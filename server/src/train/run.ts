@@ -247,8 +247,8 @@ function writeAll(dir: string, files: [string, Uint8Array | string][], force: bo
 export async function runOnnx(bytes: Uint8Array, X: TaskData['train']): Promise<Float64Array> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  ort.env.logLevel = 'error';
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  ort.env.logLevel = 'fatal';
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 4 });
   const { count: P, features: N0, tokens: T } = X;
   const out = new Float64Array(P);
   const chunk = 250;

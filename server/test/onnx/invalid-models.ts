@@ -131,6 +131,13 @@ export function invalidModels(): InvalidModel[] {
     g.output('y', [4]);
     list.push({ name: 'constant-short', bytes: modelBytes(g.graph()), reason: /raw_data has 12 bytes, but dims \[4\] of FLOAT need 16 \(too short\), at node 'const' attribute 'value'$/ });
   }
+  {
+    const g = new GraphBuilder();
+    g.input('x', ['batch', -3, 4]);
+    g.one('Relu', ['x'], {}, { out: 'y', name: 'act' });
+    g.output('y', ['batch', 3, 4]);
+    list.push({ name: 'negative-input-dim', bytes: modelBytes(g.graph()), reason: /the declared shape \[batch, -3, 4\] holds the negative dimension -3, at graph input 'x'$/ });
+  }
   // Fused attention attributes (com.microsoft Attention: hidden size 16, weights [16, 48]).
   const at = (r: string) => new RegExp(`${r}, at node 'attn' \\(com\\.microsoft::Attention\\)$`);
   list.push({ name: 'num-heads-zero', bytes: setAttr(msAttention(), 'attn', int('num_heads', 0)), reason: at('num_heads is 0; a head count must be an integer ≥ 1') });
