@@ -5,7 +5,7 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens } from 'vscode-languageserver';
@@ -26,6 +26,7 @@ import {
 } from '../../src/protocol';
 import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';
+import { invalidModels } from '../onnx/invalid-models';
 
 describe('Python sites of a model', () => {
   const text = readFileSync(path.join(FIXTURE_WORKSPACE, 'train.py'), 'utf8');
@@ -190,6 +191,16 @@ describe('models in the workspace, through the server', () => {
     assert.match(r.analysisNote, /Put solo\.npz or data\.npz beside the model to have the config created for you\.$/);
     await assert.rejects(f.s.request(CreateModelConfigRequest, { uri: model }), /no labelled data beside solo\.onnx: put solo\.npz or data\.npz/);
     assert.deepEqual(readdirSync(lonely), ['solo.onnx']);
+  });
+
+  test('an invalid model: the model view gets the checker\'s one-line reason, not a summary', async () => {
+    const dir = path.join(f.dir, 'broken-model');
+    mkdirSync(dir);
+    const file = path.join(dir, 'cycle.onnx');
+    writeFileSync(file, invalidModels().find((m) => m.name === 'cycle')!.bytes);
+    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(file).href });
+    assert.equal(r.summary, undefined);
+    assert.equal(r.error, `${file}: invalid model: the graph has a cycle: 'A' → 'B' → 'A' (each node reads the next one's output), at node 'A' (Add)`);
   });
 
   test('attentionPaths.maxPaths stops sweeps and prunes of a config with more paths (16 here) with the reason', async () => {
