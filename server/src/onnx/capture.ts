@@ -377,6 +377,13 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
         bc.check.recomputed = concatAlong(c.rec, 0, plan.output);
         bc.check.runtime = concatAlong(c.rt, 0, plan.output);
       }
+      if (!Number.isFinite(c.err) || !Number.isFinite(c.max)) {
+        // Numerical trouble is named, never shown as a number.
+        throw new Error(
+          `${model.file}: block ${b.index} (${b.form} '${label(plan.node)}'): the operator's output is not finite (NaN or Inf) ` +
+            'on this data; check the model\'s weights and the data for non-finite or huge values',
+        );
+      }
       if (!(c.err <= tolerance * Math.max(1, c.max))) {
         throw new Error(
           `${model.file}: block ${b.index} (${b.form} '${label(plan.node)}'): the operator's output recomputed from the per-head probabilities ` +
