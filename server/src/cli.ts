@@ -137,8 +137,8 @@ function parseWidths(text: string | undefined): number[] {
   if (!text) throw new UsageError('sweep needs --widths, e.g. --widths 10,30,100,300,1000');
   const parts = text.split(',');
   const widths = parts.map((s) => Number(s.trim()));
-  const bad = widths.findIndex((n) => !Number.isFinite(n) || n < 1);
-  if (bad >= 0) throw new UsageError(`--widths: "${parts[bad]}" is not a width N ≥ 1`);
+  const bad = widths.findIndex((n) => !Number.isFinite(n) || n < 1 || n > 1e15);
+  if (bad >= 0) throw new UsageError(`--widths: "${parts[bad]}" is not a width N from 1 to 1e15`);
   return widths;
 }
 

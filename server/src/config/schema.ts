@@ -134,9 +134,10 @@ export const configSchema: JsonSchema = {
         'Widths [N_1, …, N_L, N_a] of the value layers and the readout (L + 1 entries), or one N for all ' +
         '(THEORY.md section a). The theory holds for N, P → ∞ at fixed α = P/N; N → ∞ is the GP limit. Default 10.',
       default: 10,
+      // Beyond 1e15 the action's terms overflow double precision (1e308 gives NaN); 1e15 is already the GP limit.
       anyOf: [
-        { type: 'number', minimum: 1 },
-        { type: 'array', minItems: 2, items: { type: 'number', minimum: 1 } },
+        { type: 'number', minimum: 1, maximum: 1e15 },
+        { type: 'array', minItems: 2, items: { type: 'number', minimum: 1, maximum: 1e15 } },
       ],
     },
     variances: {

@@ -28,7 +28,8 @@ export function headScores(U1: Matrix, heads: number[]): HeadScore[] {
       raw.push({ layer: l, head: h, score: s });
     }
   const max = Math.max(...raw.map((r) => r.score));
-  if (!(max > 0) || !Number.isFinite(max)) throw new Error(`headScores: the largest raw score is ${max}; U_1 has no usable entries`);
+  if (!Number.isFinite(max)) throw new Error('headScores: U_1 has non-finite entries (NaN or Inf); no head scores can be given');
+  if (!(max > 0)) throw new Error(`headScores: the largest raw score is ${max}; U_1 has no usable entries`);
   return raw.map((r) => ({ ...r, score: r.score / max })).sort((a, b) => a.score - b.score || a.layer - b.layer || a.head - b.head);
 }
 
