@@ -87,12 +87,17 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   return bestD <= limit ? best : undefined;
 }
 
+/** A bound as people write it: 1e15 rather than 1000000000000000. */
+function num(x: number): string {
+  return Math.abs(x) >= 1e6 ? x.toExponential().replace('e+', 'e') : String(x);
+}
+
 function bounds(s: JsonSchema): string {
   const parts: string[] = [];
-  if (typeof s.exclusiveMinimum === 'number') parts.push(`> ${s.exclusiveMinimum}`);
-  if (typeof s.minimum === 'number') parts.push(`≥ ${s.minimum}`);
-  if (typeof s.exclusiveMaximum === 'number') parts.push(`< ${s.exclusiveMaximum}`);
-  if (typeof s.maximum === 'number') parts.push(`≤ ${s.maximum}`);
+  if (typeof s.exclusiveMinimum === 'number') parts.push(`> ${num(s.exclusiveMinimum)}`);
+  if (typeof s.minimum === 'number') parts.push(`≥ ${num(s.minimum)}`);
+  if (typeof s.exclusiveMaximum === 'number') parts.push(`< ${num(s.exclusiveMaximum)}`);
+  if (typeof s.maximum === 'number') parts.push(`≤ ${num(s.maximum)}`);
   return parts.length ? ' ' + parts.join(' and ') : '';
 }
 

@@ -349,7 +349,7 @@ describe('loadConfig', () => {
 
 describe('parseConfig: edge cases', () => {
   test('non-finite numbers (.inf, .nan) are rejected', () => {
-    assert.equal(onlyIssue('task: markov\nwidths: .inf\n').message, 'widths (N) must be a number ≥ 1 (got Infinity)');
+    assert.equal(onlyIssue('task: markov\nwidths: .inf\n').message, 'widths (N) must be a number ≥ 1 and ≤ 1e15 (got Infinity)');
     assert.equal(onlyIssue('task: markov\ntemperature: .nan\n').message, 'temperature (T_B) must be a number > 0 (got NaN)');
   });
 
