@@ -10,7 +10,14 @@
  * of 2 bytes in v1 and 4 bytes in v2/v3, then a Python dict literal with `descr`, `fortran_order`, `shape`).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { endianness, totalmem } from 'node:os';
+
+/** Memory this process may use: the machine's, or the cgroup's limit when that is smaller. */
+function usableMemoryBytes(): number {
+  const total = totalmem();
+  const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return limit && limit > 0 && limit < total ? limit : total;
+}
 
 /** An n-dimensional array: row-major `data` (last index fastest), `shape`, and the dtype it was stored as. */
 export interface NpyArray {
@@ -141,12 +148,19 @@ export class NpyValueSink {
   /**
    * @param h    the header (`readNpyHeader`).
    * @param name the file or member name for errors.
-   * @throws RangeError-free: allocates `h.count` doubles, which the caller has bounded.
+   * @throws Error (before allocating) when `h.count` doubles would take more than half of the memory available.
    */
   constructor(
     private readonly h: NpyHeader,
     private readonly name: string,
   ) {
+    // Checked before allocating: a small file may declare a shape whose float64 form does not fit (8× a u1 array).
+    const need = h.count * 8;
+    const room = usableMemoryBytes();
+    if (need > room / 2) {
+      const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+      throw new Error(`${name}: shape [${h.shape.join(', ')}] needs ${gb(need)} GB as float64, more than half of the ${gb(room)} GB of memory available`);
+    }
     this.out = new Float64Array(h.count);
     this.carry = new Uint8Array(h.dtype.size);
     const fortran = h.fortranOrder && h.shape.length > 1 && h.count > 0;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeNpz, encodeNpz } from '../../src/data/npz';
-import { encodeNpy } from '../../src/data/npy';
+import { encodeNpy, NpyValueSink, readNpyHeader } from '../../src/data/npy';
 import { crc32 } from '../../src/data/zip';
 import { Random } from '../../src/util/random';
 
@@ -152,4 +152,15 @@ test('large deflated members decode exactly across chunk boundaries (float64/flo
       assert.deepEqual(a.data, want, `${dtype} fortran=${fortranOrder}`);
     }
   }
+});
+
+test('a header whose float64 form cannot fit in memory is refused before anything is allocated', () => {
+  const dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (1125899906842624,), }";
+  const padded = dict + ' '.repeat(117 - dict.length) + '\n';
+  const bytes = new Uint8Array(10 + padded.length);
+  bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, padded.length, 0]);
+  for (let i = 0; i < padded.length; i++) bytes[10 + i] = padded.charCodeAt(i);
+  const h = readNpyHeader(bytes, 'huge.npy')!;
+  assert.equal(h.dataBytes, 2 ** 50);
+  assert.throws(() => new NpyValueSink(h, 'huge.npy'), /^Error: huge\.npy: shape \[1125899906842624\] needs 8388608\.0 GB as float64, more than half of the [\d.]+ GB of memory available$/);
 });
