@@ -81,6 +81,11 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
     return { issues: [issue] };
   }
   const lineCounter = new LineCounter();
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    // Refused before the YAML parser, which would overflow its stack at a depth that depends on the stack size.
+    return { issues: [{ message: `the values are nested more than ${MAX_NESTING} deep (a config nests a few levels)`, file: filePath, ...lineColumn(text, deep), pointer: '', severity: 'error' }] };
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const mapper = new PositionMapper(text, lineCounter);
   const issues: ConfigIssue[] = [];
@@ -187,6 +192,53 @@ export function loadConfig(filePath: string, options: ParseConfigOptions & { onW
   if (!config || errors.length) throw new ConfigError(errors);
   for (const w of issues) if (w.severity === 'warning') options.onWarning?.(w);
   return config;
+}
+
+/** Deepest nesting a config may have (flow brackets, or block indentation in columns / 2). */
+const MAX_NESTING = 200;
+
+/**
+ * Where the nesting of `text` first exceeds `MAX_NESTING` (flow `[`/`{` outside quotes and comments, or a line
+ * indented by more than 2·MAX_NESTING columns), or undefined. Approximate by design: it only has to catch absurd
+ * depths, far beyond any config.
+ */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  let lineStart = true;
+  let indent = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      lineStart = true;
+      indent = 0;
+      continue;
+    }
+    if (lineStart) {
+      if (c === ' ' || c === '-') {
+        if (++indent > 2 * MAX_NESTING) return i;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+    } else if (c === '"' || c === "'") {
+      const q = c;
+      while (i + 1 < text.length && text[i + 1] !== q && text[i + 1] !== '\n') i += text[i + 1] === '\\' && q === '"' ? 2 : 1;
+      i++;
+    } else if (c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) return i;
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+  }
+  return undefined;
+}
+
+/** The 1-based line/column span of the character at `offset`. */
+function lineColumn(text: string, offset: number): { line: number; column: number; endLine: number; endColumn: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const column = offset - before.lastIndexOf('\n');
+  return { line, column, endLine: line, endColumn: column + 1 };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
