@@ -145,7 +145,8 @@ export function jsonSyntaxError(text: string): JsonSyntaxError | undefined {
     const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
     if (!m) throw new Fail(i, `invalid number starting with ${shown(text[i])}`);
     const after = text[i + m[0].length];
-    if (after !== undefined && /[0-9.eE]/.test(after)) throw new Fail(i, `invalid number ${text.slice(i, i + m[0].length + 1)}… (JSON numbers have no leading zeros and need digits after '.')`);
+    if (after !== undefined && /[0-9.eE]/.test(after))
+      throw new Fail(i, `invalid number ${text.slice(i, i + m[0].length + 1)}… (JSON numbers have no leading zeros and need digits after '.')`);
     i += m[0].length;
   };
   try {

@@ -349,7 +349,9 @@ export function readFileBytes(path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read file (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new Error(`${path}: cannot read file (${why})`, { cause: e });
   }
 }
 

@@ -66,7 +66,7 @@ function jsonArrayFile(path: string, text: string): ArrayFile {
     const before = text.slice(0, err.offset);
     const line = before.split('\n').length;
     const column = err.offset - before.lastIndexOf('\n');
-    throw new Error(`${path}:${line}:${column}: not valid JSON: ${err.message}${hint}`);
+    throw new Error(`${path}:${line}:${column}: not valid JSON: ${err.message}${hint}`, { cause: e });
   }
   if (root === null || typeof root !== 'object' || Array.isArray(root)) {
     throw new Error(`${path}: expected a JSON object of named arrays at the top level`);

@@ -195,7 +195,7 @@ export function* memberChunks(m: ZipMember, limit = m.size): Generator<Uint8Arra
     try {
       inflater.push(m.raw.subarray(off, end), end === n);
     } catch (e) {
-      throw new Error(`${m.where}: deflate data are corrupt (${(e as Error).message})`);
+      throw new Error(`${m.where}: deflate data are corrupt (${(e as Error).message})`, { cause: e });
     }
     while (pending.length) {
       const c = pending.shift()!;

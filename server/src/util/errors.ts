@@ -80,7 +80,7 @@ export function internalErrorLine(e: unknown): string {
     if (e === null || e === undefined) what = `${e} was thrown`;
     else if (e instanceof Error) what = `${e.name || 'an Error'} without a message was thrown`;
     else if (typeof e === 'object') {
-      let json = '';
+      let json: string;
       try {
         json = JSON.stringify(e) ?? '';
       } catch {

@@ -59,7 +59,16 @@ test('failureLines: prefix, config places, stacks only in debug mode', () => {
     assert.equal(lines.length, 1);
     assert.match(lines[0], /^attention-paths: internal error: TypeError: Cannot read properties of undefined/);
     const ce = new ConfigError([
-      { message: 'YAML syntax error: Tabs are not allowed as indentation', file: 'c.yaml', line: 2, column: 1, endLine: 2, endColumn: 2, pointer: '', severity: 'error' },
+      {
+        message: 'YAML syntax error: Tabs are not allowed as indentation',
+        file: 'c.yaml',
+        line: 2,
+        column: 1,
+        endLine: 2,
+        endColumn: 2,
+        pointer: '',
+        severity: 'error',
+      },
     ]);
     assert.deepEqual(failureLines(ce, 'attention-paths'), ['c.yaml:2:1: YAML syntax error: Tabs are not allowed as indentation']);
     process.env.ATTENTION_PATHS_DEBUG = '1';

@@ -41,7 +41,8 @@ interface Result {
 }
 
 /** Engine phrases and stack frames that must never reach the user. */
-const FORBIDDEN = /^\s+at |\[object Object\]|Cannot read propert|is not a function|Invalid array length|Invalid typed array length|Unexpected token|is not valid JSON|Maximum call stack|RangeError|TypeError|SyntaxError|ReferenceError|Warning|internal error/m;
+const FORBIDDEN =
+  /^\s+at |\[object Object\]|Cannot read propert|is not a function|Invalid array length|Invalid typed array length|Unexpected token|is not valid JSON|Maximum call stack|RangeError|TypeError|SyntaxError|ReferenceError|Warning|internal error/m;
 
 const dir = mkdtempSync(join(tmpdir(), 'ap-refusals-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,7 +55,13 @@ function buildCases(): Case[] {
     const model = at(`${m.name}.onnx`);
     writeFileSync(model, m.bytes);
     const reason = m.reason.source.replace(/^\^/, '').replace(/\$$/, '');
-    cases.push({ name: `inspect ${m.name}`, argv: ['inspect', model, '--json', at(`${m.name}.inspect.json`)], code: 1, line: new RegExp(`^attention-paths: ${esc(model)}: invalid model: .*${reason}$`), absent: [at(`${m.name}.inspect.json`)] });
+    cases.push({
+      name: `inspect ${m.name}`,
+      argv: ['inspect', model, '--json', at(`${m.name}.inspect.json`)],
+      code: 1,
+      line: new RegExp(`^attention-paths: ${esc(model)}: invalid model: .*${reason}$`),
+      absent: [at(`${m.name}.inspect.json`)],
+    });
     const out = at(`${m.name}.pruned.onnx`);
     cases.push({
       name: `prune ${m.name}`,
@@ -88,7 +95,10 @@ function buildCases(): Case[] {
   analyzeOne('yaml nested too deep', y3, new RegExp(`^${esc(y3)}:2:204: the values are nested more than 200 deep \\(a config nests a few levels\\)$`));
   const y5 = config('deepblock.attention.yaml', `task: markov\nx:\n${Array.from({ length: 3000 }, (_, i) => `${'  '.repeat(i + 1)}- \n`).join('')}`);
   analyzeOne('yaml block nesting too deep', y5, new RegExp(`^${esc(y5)}:\\d+:\\d+: the values are nested more than 200 deep`));
-  const y4 = config('aliases.attention.yaml', `a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ntask: markov\n`);
+  const y4 = config(
+    'aliases.attention.yaml',
+    `a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ntask: markov\n`,
+  );
   analyzeOne('yaml alias bomb', y4, new RegExp(`^${esc(y4)}:1:1: the YAML expands its aliases \\(\\*name\\) too many times`));
   const j1 = config('c.attention.json', '{"task": "markov", "P": }');
   analyzeOne('json missing value', j1, new RegExp(`^${esc(j1)}:1:25: JSON syntax error: expected a value, found '}'$`));
@@ -102,20 +112,40 @@ function buildCases(): Case[] {
   const bomb = Buffer.concat([deflateRawSync(npy, { finishFlush: constants.Z_SYNC_FLUSH }), ...new Array<Buffer>(2048).fill(block), Buffer.from([3, 0])]);
   writeFileSync(at('bomb.npz'), zipOne('X_train.npy', bomb, npy.length, crc32(npy)));
   const b1 = config('bomb.attention.yaml', 'data: bomb.npz\n');
-  analyzeOne('npz member inflating to 2 GiB', b1, new RegExp(`^attention-paths: ${esc(at('bomb.npz'))}: member X_train\\.npy: inflates to more than the 144 bytes declared for it`));
+  analyzeOne(
+    'npz member inflating to 2 GiB',
+    b1,
+    new RegExp(`^attention-paths: ${esc(at('bomb.npz'))}: member X_train\\.npy: inflates to more than the 144 bytes declared for it`),
+  );
   mkdirSync(at('cut'));
   writeFileSync(at('cut', 'X_train.npy'), encodeNpy({ shape: [4, 3, 2], data: new Float64Array(24) }).subarray(0, 150));
   const c1 = config('cut.attention.yaml', 'data: cut/\n');
-  analyzeOne('truncated npy', c1, new RegExp(`^attention-paths: ${esc(at('cut', 'X_train.npy'))}: shape \\[4, 3, 2\\] of dtype <f8 needs 192 data bytes, but 22 are present \\(truncated file\\)$`));
+  analyzeOne(
+    'truncated npy',
+    c1,
+    new RegExp(
+      `^attention-paths: ${esc(at('cut', 'X_train.npy'))}: shape \\[4, 3, 2\\] of dtype <f8 needs 192 data bytes, but 22 are present \\(truncated file\\)$`,
+    ),
+  );
   writeFileSync(at('bad.json'), '{"X_train": [[[1, 2]]] "y_train": [1]}');
   const d1 = config('badjson.attention.yaml', 'data: bad.json\n');
-  analyzeOne('malformed data JSON', d1, new RegExp(`^attention-paths: ${esc(at('bad.json'))}:1:24: not valid JSON: expected ',' or '}' after a member, found '"'$`));
+  analyzeOne(
+    'malformed data JSON',
+    d1,
+    new RegExp(`^attention-paths: ${esc(at('bad.json'))}:1:24: not valid JSON: expected ',' or '}' after a member, found '"'$`),
+  );
   copyFileSync(join(GOLDEN, 'data.npz'), at('golden.npz'));
   writeFileSync(at('wrong.json'), JSON.stringify({ X_train: 'abc', y_train: {}, X_test: [[[1]]], y_test: [1] }));
   const d2 = config('wrongtypes.attention.yaml', 'data: wrong.json\n');
   analyzeOne('data of the wrong types', d2, /^attention-paths: .*wrong\.json: /);
   // Usage errors are one line too (exit 2).
-  cases.push({ name: 'train negative epochs', argv: ['train', '--epochs', '-1', '--out', at('tr')], code: 2, line: /^attention-paths train: --epochs: "-1" is not a positive integer; see attention-paths train --help$/, absent: [at('tr')] });
+  cases.push({
+    name: 'train negative epochs',
+    argv: ['train', '--epochs', '-1', '--out', at('tr')],
+    code: 2,
+    line: /^attention-paths train: --epochs: "-1" is not a positive integer; see attention-paths train --help$/,
+    absent: [at('tr')],
+  });
   cases.push({ name: 'unknown option', argv: ['analyze', '--frob'], code: 2, line: /^attention-paths: Unknown option '--frob'/ });
   return cases;
 }
@@ -183,7 +213,12 @@ process.on('warning', (w) => { captured.stderr += w.name + ': ' + w.message + '\
   const list = at('cases.json');
   const results = at('results.json');
   writeFileSync(list, JSON.stringify(cases.map((c) => c.argv)));
-  const r = spawnSync(process.execPath, ['--import', LOADER, harness, list, results], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ATTENTION_PATHS_DEBUG: '' }, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', LOADER, harness, list, results], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '', ATTENTION_PATHS_DEBUG: '' },
+    maxBuffer: 64 << 20,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(readFileSync(results, 'utf8')) as Result[];
 }
@@ -215,14 +250,21 @@ describe('the real entry point bin/attention-paths.js', () => {
   const warner = join(dir, 'warner.cjs');
   writeFileSync(warner, "process.nextTick(() => process.emitWarning('a test warning', 'ExperimentalWarning'));\n");
   const run = (args: string[], env: Record<string, string> = {}) =>
-    spawnSync(process.execPath, ['--require', warner, bin, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', ATTENTION_PATHS_DEBUG: '', ...env } });
+    spawnSync(process.execPath, ['--require', warner, bin, ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '', ATTENTION_PATHS_DEBUG: '', ...env },
+    });
 
   it('an invalid model: exit 1, one line, no warning', () => {
     const model = at('bin-cycle.onnx');
     writeFileSync(model, invalidModels().find((m) => m.name === 'cycle')!.bytes);
     const r = run(['inspect', model]);
     assert.equal(r.status, 1, r.stderr);
-    assert.equal(r.stderr, `attention-paths: ${model}: invalid model: the graph has a cycle: 'A' → 'B' → 'A' (each node reads the next one's output), at node 'A' (Add)\n`);
+    assert.equal(
+      r.stderr,
+      `attention-paths: ${model}: invalid model: the graph has a cycle: 'A' → 'B' → 'A' (each node reads the next one's output), at node 'A' (Add)\n`,
+    );
     assert.equal(r.stdout, '');
   });
 

@@ -113,7 +113,10 @@ test('a member with a 2-entry header that inflates to 2 GiB, its ZIP size matchi
   const file = join(tmp, 'bomb-consistent.npz');
   writeFileSync(file, zipOf('X.npy', deflated, TINY.length, crc32(TINY)));
   const r = decodeInChild(file);
-  assert.equal(r.line, `${file}: member X.npy: inflates to more than the ${TINY.length} bytes declared for it (corrupt archive or a zip bomb); nothing beyond them was read`);
+  assert.equal(
+    r.line,
+    `${file}: member X.npy: inflates to more than the ${TINY.length} bytes declared for it (corrupt archive or a zip bomb); nothing beyond them was read`,
+  );
   assert.ok(r.hwmGrowthMB < 64, `peak RSS grew by ${r.hwmGrowthMB.toFixed(1)} MB`);
 });
 
@@ -124,7 +127,10 @@ test('the same member with the ZIP directory declaring 2 GiB: the header disagre
   const file = join(tmp, 'bomb-declared.npz');
   writeFileSync(file, zipOf('X.npy', deflated, usize, 0));
   const r = decodeInChild(file);
-  assert.equal(r.line, `${file}: member X.npy: shape [2] of dtype <f8 needs 16 data bytes, but ${usize - 128} are declared by the ZIP directory (trailing bytes)`);
+  assert.equal(
+    r.line,
+    `${file}: member X.npy: shape [2] of dtype <f8 needs 16 data bytes, but ${usize - 128} are declared by the ZIP directory (trailing bytes)`,
+  );
   assert.ok(r.hwmGrowthMB < 64, `peak RSS grew by ${r.hwmGrowthMB.toFixed(1)} MB`);
 });
 
@@ -162,5 +168,8 @@ test('a header whose float64 form cannot fit in memory is refused before anythin
   for (let i = 0; i < padded.length; i++) bytes[10 + i] = padded.charCodeAt(i);
   const h = readNpyHeader(bytes, 'huge.npy')!;
   assert.equal(h.dataBytes, 2 ** 50);
-  assert.throws(() => new NpyValueSink(h, 'huge.npy'), /^Error: huge\.npy: shape \[1125899906842624\] needs 8388608\.0 GB as float64, more than half of the [\d.]+ GB of memory available$/);
+  assert.throws(
+    () => new NpyValueSink(h, 'huge.npy'),
+    /^Error: huge\.npy: shape \[1125899906842624\] needs 8388608\.0 GB as float64, more than half of the [\d.]+ GB of memory available$/,
+  );
 });

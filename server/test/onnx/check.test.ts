@@ -37,13 +37,27 @@ for (const m of invalidModels()) {
 }
 
 test('every ONNX fixture of the project passes the checker', () => {
-  const files = execSync(`find ${JSON.stringify(FIXTURES)} -name '*.onnx'`, { encoding: 'utf8' }).trim().split('\n');
+  const files = execSync(`find ${JSON.stringify(FIXTURES)} -name '*.onnx'`, { encoding: 'utf8' })
+    .trim()
+    .split('\n');
   assert.ok(files.length >= 15, `found ${files.length} fixtures`);
   for (const f of files) assert.doesNotThrow(() => readModel(f), f);
 });
 
 test('the synthetic models of the detector tests pass the checker', () => {
-  const models = [msAttention(), msAttention({ mask: true }), msGqa(), msGqa({ packed: true }), msMha(), onnxAttention3d(), onnxAttention3d({ H: 4, kvH: 2 }), onnxAttention4d(), onnxAttention4d({ H: 4, kvH: 2 }), theoryClassModel(), foldedSplitModel()];
+  const models = [
+    msAttention(),
+    msAttention({ mask: true }),
+    msGqa(),
+    msGqa({ packed: true }),
+    msMha(),
+    onnxAttention3d(),
+    onnxAttention3d({ H: 4, kvH: 2 }),
+    onnxAttention4d(),
+    onnxAttention4d({ H: 4, kvH: 2 }),
+    theoryClassModel(),
+    foldedSplitModel(),
+  ];
   for (const [i, b] of models.entries()) assert.doesNotThrow(() => decodeModel(b, `synthetic-${i}`), `synthetic model ${i}`);
 });
 
@@ -74,7 +88,10 @@ test('a subgraph reading a name its enclosing graph only defines after the If is
   g.one('If', ['c'], { then_branch: { g: body.graph('then') }, else_branch: { g: body.graph('else') } }, { out: 'y', name: 'branch' });
   g.one('Neg', ['x'], {}, { out: 'later' });
   g.output('y', [2]);
-  assert.throws(() => decodeModel(modelBytes(g.graph()), 'scope'), /reads 'later', which no initializer, graph input or node provides.*, at node 'Add_0' \(Add\) in subgraph branch\/then_branch/);
+  assert.throws(
+    () => decodeModel(modelBytes(g.graph()), 'scope'),
+    /reads 'later', which no initializer, graph input or node provides.*, at node 'Add_0' \(Add\) in subgraph branch\/then_branch/,
+  );
 });
 
 test('without the checker (validateGraph: false) tensor data are still checked', () => {

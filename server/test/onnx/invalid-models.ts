@@ -75,7 +75,11 @@ export function invalidModels(): InvalidModel[] {
     g.one('Relu', ['t'], {}, { out: 'y', name: 'late_reader' });
     g.one('Neg', ['x'], {}, { out: 't', name: 'producer' });
     g.output('y', [2]);
-    list.push({ name: 'unsorted', bytes: modelBytes(g.graph()), reason: /not topologically sorted: 't' is read before node 'producer' produces it, at node 'late_reader' \(Relu\)$/ });
+    list.push({
+      name: 'unsorted',
+      bytes: modelBytes(g.graph()),
+      reason: /not topologically sorted: 't' is read before node 'producer' produces it, at node 'late_reader' \(Relu\)$/,
+    });
   }
   {
     const g = new GraphBuilder();
@@ -83,20 +87,36 @@ export function invalidModels(): InvalidModel[] {
     g.one('Relu', ['x'], {}, { out: 'y', name: 'first' });
     g.one('Neg', ['x'], {}, { out: 'y', name: 'second' });
     g.output('y', [2]);
-    list.push({ name: 'assigned-twice', bytes: modelBytes(g.graph()), reason: /tensor 'y' is produced twice \(also by node 'first'\).*, at node 'second' \(Neg\)$/ });
+    list.push({
+      name: 'assigned-twice',
+      bytes: modelBytes(g.graph()),
+      reason: /tensor 'y' is produced twice \(also by node 'first'\).*, at node 'second' \(Neg\)$/,
+    });
   }
   // Tensor data and dims.
   {
     const t = floatTensor('W', [4, 4], floats(15));
-    list.push({ name: 'raw-data-short', bytes: withWeight(t), reason: /raw_data has 60 bytes, but dims \[4, 4\] of FLOAT need 64 \(too short\), at initializer 'W'$/ });
+    list.push({
+      name: 'raw-data-short',
+      bytes: withWeight(t),
+      reason: /raw_data has 60 bytes, but dims \[4, 4\] of FLOAT need 64 \(too short\), at initializer 'W'$/,
+    });
   }
   {
     const t = floatTensor('W', [4, 4], floats(17));
-    list.push({ name: 'raw-data-long', bytes: withWeight(t), reason: /raw_data has 68 bytes, but dims \[4, 4\] of FLOAT need 64 \(too long\), at initializer 'W'$/ });
+    list.push({
+      name: 'raw-data-long',
+      bytes: withWeight(t),
+      reason: /raw_data has 68 bytes, but dims \[4, 4\] of FLOAT need 64 \(too long\), at initializer 'W'$/,
+    });
   }
   {
     const t: onnx.ITensorProto = { name: 'W', dims: [4, 4], dataType: 1, floatData: Array.from(floats(12)) };
-    list.push({ name: 'float-data-short', bytes: withWeight(t), reason: /float_data holds 12 values, but dims \[4, 4\] of FLOAT need 16, at initializer 'W'$/ });
+    list.push({
+      name: 'float-data-short',
+      bytes: withWeight(t),
+      reason: /float_data holds 12 values, but dims \[4, 4\] of FLOAT need 16, at initializer 'W'$/,
+    });
   }
   {
     const t: onnx.ITensorProto = { name: 'W', dims: [-4, 4], dataType: 1, rawData: new Uint8Array(64) };
@@ -104,11 +124,19 @@ export function invalidModels(): InvalidModel[] {
   }
   {
     const t: onnx.ITensorProto = { name: 'W', dims: [2 ** 40, 2 ** 40], dataType: 1, rawData: new Uint8Array(64) };
-    list.push({ name: 'dims-overflow', bytes: withWeight(t), reason: /dims \[1099511627776, 1099511627776\] multiply to 1208925819614629174706176 elements, which overflows int64, at initializer 'W'$/ });
+    list.push({
+      name: 'dims-overflow',
+      bytes: withWeight(t),
+      reason: /dims \[1099511627776, 1099511627776\] multiply to 1208925819614629174706176 elements, which overflows int64, at initializer 'W'$/,
+    });
   }
   {
     const t: onnx.ITensorProto = { name: 'W', dims: [2 ** 21, 2 ** 21], dataType: 1, rawData: new Uint8Array(64) };
-    list.push({ name: 'dims-over-cap', bytes: withWeight(t), reason: /declare 4398046511104 elements, more than the 1099511627776 a tensor may have, at initializer 'W'$/ });
+    list.push({
+      name: 'dims-over-cap',
+      bytes: withWeight(t),
+      reason: /declare 4398046511104 elements, more than the 1099511627776 a tensor may have, at initializer 'W'$/,
+    });
   }
   {
     const t: onnx.ITensorProto = {
@@ -121,7 +149,11 @@ export function invalidModels(): InvalidModel[] {
         { key: 'length', value: '60' },
       ],
     };
-    list.push({ name: 'external-length', bytes: withWeight(t), reason: /external data length 60 bytes, but dims \[4, 4\] of FLOAT need 64, at initializer 'W'$/ });
+    list.push({
+      name: 'external-length',
+      bytes: withWeight(t),
+      reason: /external data length 60 bytes, but dims \[4, 4\] of FLOAT need 64, at initializer 'W'$/,
+    });
   }
   {
     const g = new GraphBuilder();
@@ -129,26 +161,50 @@ export function invalidModels(): InvalidModel[] {
     const c = g.one('Constant', [], { value: { t: { dims: [4], dataType: 1, rawData: new Uint8Array(12) } } }, { name: 'const' });
     g.one('Add', ['x', c], {}, { out: 'y' });
     g.output('y', [4]);
-    list.push({ name: 'constant-short', bytes: modelBytes(g.graph()), reason: /raw_data has 12 bytes, but dims \[4\] of FLOAT need 16 \(too short\), at node 'const' attribute 'value'$/ });
+    list.push({
+      name: 'constant-short',
+      bytes: modelBytes(g.graph()),
+      reason: /raw_data has 12 bytes, but dims \[4\] of FLOAT need 16 \(too short\), at node 'const' attribute 'value'$/,
+    });
   }
   {
     const g = new GraphBuilder();
     g.input('x', ['batch', -3, 4]);
     g.one('Relu', ['x'], {}, { out: 'y', name: 'act' });
     g.output('y', ['batch', 3, 4]);
-    list.push({ name: 'negative-input-dim', bytes: modelBytes(g.graph()), reason: /the declared shape \[batch, -3, 4\] holds the negative dimension -3, at graph input 'x'$/ });
+    list.push({
+      name: 'negative-input-dim',
+      bytes: modelBytes(g.graph()),
+      reason: /the declared shape \[batch, -3, 4\] holds the negative dimension -3, at graph input 'x'$/,
+    });
   }
   // Fused attention attributes (com.microsoft Attention: hidden size 16, weights [16, 48]).
   const at = (r: string) => new RegExp(`${r}, at node 'attn' \\(com\\.microsoft::Attention\\)$`);
-  list.push({ name: 'num-heads-zero', bytes: setAttr(msAttention(), 'attn', int('num_heads', 0)), reason: at('num_heads is 0; a head count must be an integer ≥ 1') });
-  list.push({ name: 'num-heads-negative', bytes: setAttr(msAttention(), 'attn', int('num_heads', -4)), reason: at('num_heads is -4; a head count must be an integer ≥ 1') });
+  list.push({
+    name: 'num-heads-zero',
+    bytes: setAttr(msAttention(), 'attn', int('num_heads', 0)),
+    reason: at('num_heads is 0; a head count must be an integer ≥ 1'),
+  });
+  list.push({
+    name: 'num-heads-negative',
+    bytes: setAttr(msAttention(), 'attn', int('num_heads', -4)),
+    reason: at('num_heads is -4; a head count must be an integer ≥ 1'),
+  });
   list.push({
     name: 'num-heads-float',
     bytes: setAttr(msAttention(), 'attn', { name: 'num_heads', type: T.FLOAT, f: 2.5 }),
     reason: at('num_heads must be an integer \\(INT attribute\\), got FLOAT 2.5'),
   });
-  list.push({ name: 'num-heads-too-large', bytes: setAttr(msAttention(), 'attn', int('num_heads', 64)), reason: at('num_heads 64 is larger than the hidden size 16 \\(head size would be 0\\)') });
-  list.push({ name: 'num-heads-not-dividing', bytes: setAttr(msAttention(), 'attn', int('num_heads', 5)), reason: at('num_heads 5 does not divide the hidden size 16') });
+  list.push({
+    name: 'num-heads-too-large',
+    bytes: setAttr(msAttention(), 'attn', int('num_heads', 64)),
+    reason: at('num_heads 64 is larger than the hidden size 16 \\(head size would be 0\\)'),
+  });
+  list.push({
+    name: 'num-heads-not-dividing',
+    bytes: setAttr(msAttention(), 'attn', int('num_heads', 5)),
+    reason: at('num_heads 5 does not divide the hidden size 16'),
+  });
   list.push({
     name: 'qkv-hidden-sizes-sum',
     bytes: setAttr(msAttention(), 'attn', { name: 'qkv_hidden_sizes', type: T.INTS, ints: [16, 16, 8] }),
@@ -188,7 +244,11 @@ export function invalidModels(): InvalidModel[] {
     g.node('Split', ['x', g.ints('sizes', [10, 10, 10])], { axis: 1 }, { outs: ['a', 'b', 'c'], name: 'split' });
     g.one('Concat', ['a', 'b', 'c'], { axis: 1 }, { out: 'y' });
     g.output('y', [2, 30]);
-    list.push({ name: 'split-sum', bytes: modelBytes(g.graph()), reason: /split sizes \[10, 10, 10\] add up to 30, but axis 1 of 'x' has 32 entries, at node 'split' \(Split\)$/ });
+    list.push({
+      name: 'split-sum',
+      bytes: modelBytes(g.graph()),
+      reason: /split sizes \[10, 10, 10\] add up to 30, but axis 1 of 'x' has 32 entries, at node 'split' \(Split\)$/,
+    });
   }
   return list;
 }
