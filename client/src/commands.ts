@@ -195,7 +195,7 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
     title: 'Attention Paths: Sweep Width',
     prompt: 'Widths N to solve the theory at (every layer and the readout), comma-separated',
     value: '10,30,100,300,1000',
-    validateInput: (v) => (parseWidths(v) ? undefined : 'give widths N ≥ 1 separated by commas, e.g. 10,30,100'),
+    validateInput: (v) => (parseWidths(v) ? undefined : 'give widths N from 1 to 1e15 separated by commas, e.g. 10,30,100'),
   });
   const widths = text === undefined ? undefined : parseWidths(text);
   if (!widths) return undefined;

@@ -17,7 +17,7 @@ export function summary(r: AnalysisReport): string {
 }
 
 /**
- * "10, 30,100" → [10, 30, 100]; undefined unless every entry is a width N ≥ 1 (the rule of the CLI's `--widths` and
+ * "10, 30,100" → [10, 30, 100]; undefined unless every entry is a width N from 1 to 1e15 (the rule of the CLI's `--widths` and
  * of the config schema; N may be fractional, the theory treats it as continuous).
  */
 export function parseWidths(text: string): number[] | undefined {
@@ -26,7 +26,7 @@ export function parseWidths(text: string): number[] | undefined {
     .map((s) => s.trim())
     .filter(Boolean);
   const widths = parts.map(Number);
-  return widths.length && widths.every((n) => Number.isFinite(n) && n >= 1) ? widths : undefined;
+  return widths.length && widths.every((n) => Number.isFinite(n) && n >= 1 && n <= 1e15) ? widths : undefined;
 }
 
 /** One sentence: what was removed, measured effect (when there is one) and predicted effect. */

@@ -32,6 +32,9 @@ test('parseWidths: comma-separated widths N ≥ 1, spaces and empty entries igno
 test('parseWidths refuses N < 1, as the CLI and the config schema do (N = 0.5 was solved from Sweep Width)', () => {
   assert.equal(parseWidths('0.5'), undefined);
   assert.equal(parseWidths('10, 0.99'), undefined);
+  // …and N > 1e15, where the action overflows to NaN (the schema's maximum).
+  assert.equal(parseWidths('10, 1e308'), undefined);
+  assert.deepEqual(parseWidths('1e15'), [1e15]);
 });
 
 test('summary: finite-width accuracy and ε_g next to the GP limit', () => {

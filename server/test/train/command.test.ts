@@ -181,14 +181,15 @@ describe('attention-paths train on a data file, and bad input', () => {
       [['--task', 'mnist-oneshot', '--markov-steps', '5', '--out', out], /Markov task only/],
       [['--bogus', '--out', out], /Unknown option '--bogus'/],
       [['a.yaml', 'b.yaml', '--out', out], /at most one CONFIG/],
-      [['--P', '3', '--out', out], /^attention-paths train: --P: 3 is odd; the built-in tasks need an even number of sequences \(half per class\)$/m],
+      [['--P', '3', '--out', out], /^attention-paths train: --P: 3 is odd; the built-in tasks need an even number of sequences \(half per class\); see attention-paths train --help$/m],
       [['--P-test', '5', '--task', 'mnist-oneshot', '--out', out], /--P-test: 5 is odd/],
-      [['--markov-visible', '5', '--out', out], /^attention-paths train: --markov-visible: 5; the Markov task needs an even number ≥ 4 of visible features$/m],
+      [['--markov-visible', '5', '--out', out], /^attention-paths train: --markov-visible: 5; the Markov task needs an even number ≥ 4 of visible features; see attention-paths train --help$/m],
       [['--markov-steps', '1', '--out', out], /--markov-steps: 1; the Markov task needs at least 2 steps/],
     ] as [string[], RegExp][]) {
       const r = await run(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, msg);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /markovTask|mnist one-shot:/, 'no internal function names');
     }
     assert.equal(existsSync(out), false);
