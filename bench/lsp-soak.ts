@@ -66,11 +66,11 @@ async function cancellation(repeats: number): Promise<void> {
       const t0 = performance.now();
       await s.conn.sendNotification('window/workDoneProgress/cancel', { token: a.token });
       const stateSeen = s.waitForState(a.uri, ['cancelled'], results, 10_000).then(() => performance.now() - t0);
-      viaProgress.push(await waitGone(s.pid, a.pid, 10_000));
+      viaProgress.push(await waitGone(s.pid, a.pid, 10_000, true));
       toState.push(await stateSeen);
       const b = await startLong(s, dir, 200 + i);
       await s.change(b.uri, 2, 'task: markov\nP: 20\nP_test: 20\n');
-      viaEdit.push(await waitGone(s.pid, b.pid, 10_000));
+      viaEdit.push(await waitGone(s.pid, b.pid, 10_000, true));
     }
   } finally {
     await s.stop();

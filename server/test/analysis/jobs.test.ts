@@ -13,17 +13,21 @@ import { defaultConfig } from '../../src/config/defaults';
 import type { AnalysisConfig } from '../../src/config/types';
 import { analyze } from '../../src/pipeline/analyze';
 import type { CostEstimate } from '../../src/pipeline/resources';
+import { ended } from '../helpers/procs';
 
 const JOB = path.resolve(__dirname, '../../../dist/job.js');
 const small = (): AnalysisConfig => ({ ...defaultConfig(), P: 20, P_test: 40 });
 const full = (seed = 0): AnalysisConfig => ({ ...defaultConfig(), seed }); // P = 100, P_test = 1000: several seconds, ORT GEMMs
 
-/** Resolves when `pid` is no longer among the runner's processes (its 'exit' was seen, so it is reaped), or rejects after `ms`. */
+/**
+ * Resolves with the milliseconds until `pid` has stopped — ended (a zombie or gone, `procs.ts`) or no longer among
+ * the runner's processes — or rejects after `ms`.
+ */
 function gone(runner: JobRunner, pid: number, ms: number): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const tick = () => {
-      if (!runner.pids().includes(pid)) return resolve(performance.now() - t0);
+      if (ended(pid) || !runner.pids().includes(pid)) return resolve(performance.now() - t0);
       if (performance.now() - t0 > ms) return reject(new Error(`process ${pid} still alive after ${ms} ms`));
       setTimeout(tick, 5);
     };

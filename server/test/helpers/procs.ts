@@ -71,12 +71,24 @@ export function busiestDescendant(pid: number): number | undefined {
   return best;
 }
 
-/** Resolves with the milliseconds until `pid` is no longer a descendant of `parent` (reaped), or rejects after `ms`. */
-export function waitGone(parent: number, pid: number, ms: number): Promise<number> {
+/**
+ * Whether `pid` has stopped: gone, or a zombie (terminated, its exit status not yet collected by its parent — it
+ * runs no more code and its memory is freed).
+ */
+export function ended(pid: number): boolean {
+  const stat = read(`/proc/${pid}/stat`);
+  return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+}
+
+/**
+ * Resolves with the milliseconds until `pid` has ended (`ended`; with `reaped`, only once its parent collected it)
+ * or is no longer a descendant of `parent`, or rejects after `ms`.
+ */
+export function waitGone(parent: number, pid: number, ms: number, reaped = false): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const tick = () => {
-      if (!descendantsOf(parent).includes(pid)) return resolve(performance.now() - t0);
+      if ((!reaped && ended(pid)) || !descendantsOf(parent).includes(pid)) return resolve(performance.now() - t0);
       if (performance.now() - t0 > ms) return reject(new Error(`process ${pid} still running ${ms} ms later`));
       setTimeout(tick, 5);
     };
