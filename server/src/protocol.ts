@@ -251,6 +251,12 @@ export interface CreateModelConfigResult {
 export const ResultsNotification = 'attentionPaths/results';
 export interface ResultsParams {
   uri: string;
+  /**
+   * The editor version of the document when the server published this (-1 for a file read from disk). A result
+   * sent just before the server received a newer edit carries the older version, so a client (or a test) that
+   * has sent version v ignores results below v instead of taking them for the analysis of v's text.
+   */
+  version: number;
   state: AnalysisState;
   /** Headline numbers when `state` is `done`. */
   summary?: { metrics: Metrics; gp: Metrics; widths: number[]; temperature: number };

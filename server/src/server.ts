@@ -165,7 +165,7 @@ function scheduleRefresh(): void {
 
 function publish(doc: ConfigDoc): void {
   void connection.sendDiagnostics({ uri: doc.uri, diagnostics: configDiagnostics(doc, settings.prunableScoreThreshold) });
-  const note: ResultsParams = { uri: doc.uri, state: doc.state, error: doc.error };
+  const note: ResultsParams = { uri: doc.uri, version: doc.version, state: doc.state, error: doc.error };
   if (doc.state === 'done' && doc.report) {
     note.summary = { metrics: doc.report.metrics, gp: doc.report.gp.metrics, widths: doc.report.settings.widths, temperature: doc.report.settings.temperature };
   }

@@ -39,6 +39,8 @@ export interface ConfigDoc {
   state: AnalysisState;
   /** Content key of the analysis that `state` / `report` belong to. */
   key?: string;
+  /** The config (stable JSON) that analysis is of: an edit that changes the config makes `state` / `report` stale. */
+  keyConfig?: string;
   report?: AnalysisReport;
   sweep?: SweepReport;
   /** One-line reason when `state` is `error`. */
@@ -349,17 +351,32 @@ export class ConfigAnalyses {
     if (hasErrors || !this.host.trusted()) {
       doc.controller?.abort();
       doc.controller = undefined;
-      Object.assign(doc, { state: hasErrors ? 'invalid' : 'restricted', key: undefined, report: undefined, error: undefined, progress: undefined });
+      Object.assign(doc, { state: hasErrors ? 'invalid' : 'restricted', key: undefined, keyConfig: undefined, report: undefined, error: undefined, progress: undefined });
       this.host.changed(doc);
       return;
     }
+    const config = stableJson(doc.config);
     const busy = doc.state === 'running' || doc.state === 'queued';
-    if (doc.open && busy && doc.controller && doc.controllerConfig !== stableJson(doc.config)) {
+    if (doc.open && busy && doc.controller && doc.controllerConfig !== config) {
       // The running analysis is of a config that no longer exists: stop it now, not after the typing pause
       // (an edit of a comment or of formatting leaves the config, and the analysis, alone).
       doc.controller.abort();
       doc.controller = undefined;
-      Object.assign(doc, { key: undefined, state: 'queued', progress: undefined });
+    }
+    if (doc.key !== undefined && doc.keyConfig !== config) {
+      // The state and report on record are of another config: publishing them with this version would show the
+      // old numbers as this text's (the soak's final 'done' with the previous widths). The new text's analysis
+      // follows after the pause; a job still running for the old config no longer reaches this document.
+      Object.assign(doc, {
+        key: undefined,
+        keyConfig: undefined,
+        state: doc.open ? 'queued' : 'idle',
+        report: undefined,
+        error: undefined,
+        errorPointer: undefined,
+        declined: undefined,
+        progress: undefined,
+      });
     }
     if (doc.open && (doc.state === 'idle' || doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'queued';
     else if (!doc.open && (doc.state === 'invalid' || doc.state === 'restricted')) doc.state = 'idle';
@@ -397,12 +414,13 @@ export class ConfigAnalyses {
     const cached = opts.force ? undefined : (this.reports.get(key) ?? this.fromStore(key));
     if (cached) {
       doc.key = key;
+      doc.keyConfig = stableJson(config);
       this.set(doc, key, { state: 'done', report: cached, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
       this.store?.record(doc.uri, key);
       return { report: cached, cached: true };
     }
     const joining = this.runner.has(key);
-    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', report: undefined, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
+    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', keyConfig: stableJson(config), report: undefined, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
     const name = doc.path.replace(/^.*[\\/]/, '');
     // The automatic analysis reports through LSP work-done progress (cancellable there: Cancel stops the job's
     // process, whoever else waits for it); a command shows its own cancellable notification in the client, so it

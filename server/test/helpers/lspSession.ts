@@ -197,8 +197,12 @@ export class LspSession {
   }
 
   /** Waits for a results notification of `uri` in one of `states` (after the `since`-th notification). */
-  waitForState(uri: string, states: ResultsParams['state'][], since = 0, timeoutMs = 60_000): Promise<ResultsParams> {
-    return this.waitFor(`${uri} to reach ${states.join('/')}`, () => this.results.slice(since).find((r) => r.uri === uri && states.includes(r.state)), timeoutMs);
+  waitForState(uri: string, states: ResultsParams['state'][], since = 0, timeoutMs = 60_000, minVersion = -Infinity): Promise<ResultsParams> {
+    return this.waitFor(
+      `${uri} to reach ${states.join('/')}`,
+      () => this.results.slice(since).find((r) => r.uri === uri && r.version >= minVersion && states.includes(r.state)),
+      timeoutMs,
+    );
   }
 
   /** Opens a file (its text from disk unless given) as VS Code would; returns its URI. */
