@@ -200,6 +200,8 @@ export interface ModelHead {
   /** Relevance score from the latest analysis of a config that uses this model, when there is one. */
   score?: number;
   rank?: number;
+  /** For a pruned model (head map in its metadata): the head's layer and number in the model it was pruned from. */
+  original?: HeadRef;
 }
 export interface InspectModelResult {
   uri: string;

@@ -430,7 +430,9 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
       const heads: ModelHead[] = summary.attention.blocks.flatMap((b) =>
         Array.from({ length: b.queryHeads ?? 0 }, (_, h) => {
           const r = ranked.find((x) => x.layer === b.index && x.head === h);
-          return { layer: b.index, head: h, score: r?.score, rank: r?.rank };
+          const o = summary.headMap?.layers[b.index];
+          const original = o && (o.layer !== b.index || o.heads[h] !== h) ? { layer: o.layer, head: o.heads[h] } : undefined;
+          return { layer: b.index, head: h, score: r?.score, rank: r?.rank, ...(original ? { original } : {}) };
         }),
       );
       return { ...base, summary, heads, analysisConfig: analysis?.doc.path };

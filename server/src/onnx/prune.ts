@@ -9,7 +9,8 @@
  * grouped-query heads only by whole key/value groups; optionally rescales the remaining heads of a block by
  * √(H / (H − removed)) (THEORY.md section g, as in the paper's GD experiment); and drops nodes left unused.
  * Masking multiplies each head's slice of the output projection's input by a factor (0 = removed), which is what
- * pruning must reproduce. Layers and heads are 0-based; head numbers are query heads.
+ * pruning must reproduce. Summed heads (headSum.ts) lose their Q/K/V slices and their term of the sum. The pruned
+ * model's metadata carries the head map (headOrigins.ts). Layers and heads are 0-based; head numbers are query heads.
  */
 import { onnx } from 'onnx-proto';
 import { attrInt, label } from './graph';
@@ -18,6 +19,7 @@ import type { AttentionBlock, DetectionResult, HeadSumRef, ProjectionRef } from 
 import { ModelEditor, makeTensor, rawTensor, sliceAxis, tensorElements, type NumericArray } from './edit';
 import { buildHeadMap, HeadMapError, isExact, keptIndices, mainCtx, newAxisSize, type BlockHeadMap, type HeadPos, type HeadSegment } from './headmap';
 import { shapeOf, type Ctx } from './trace';
+import { identityOrigins, prunedOrigins, readHeadOrigins, writeHeadOrigins, type HeadOrigins } from './headOrigins';
 import { DataType, type OnnxModel, type OnnxNode } from './types';
 
 /** A head to remove (0-based block and query head). */
@@ -168,6 +170,19 @@ export function headMaps(model: OnnxModel, detection: DetectionResult): { ctx: C
     }
   }
   return { ctx, maps, errors };
+}
+
+/**
+ * Why each block's heads cannot be removed (null where they can), checked before any other work: the pick list
+ * and `prune` refuse these up front.
+ */
+export function pruneBlockers(model: OnnxModel, detection: DetectionResult): (string | null)[] {
+  const { maps, errors } = headMaps(model, detection);
+  return detection.blocks.map((b, i) => {
+    if (b.queryHeads === null) return 'its head count is unknown (dynamic shapes); give it with --num-heads';
+    if (b.queryHeads < 2) return 'it has a single head, and a block keeps at least one';
+    return pruneBlocker(b, maps[i], errors[i]);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -612,6 +627,8 @@ export interface PruneResult {
   after: number[];
   /** Initializers that were external in the input and should stay external in the output. */
   external: Set<string>;
+  /** The head map written into the pruned model's metadata (headOrigins.ts). */
+  origins: HeadOrigins;
   notes: string[];
 }
 
@@ -631,6 +648,11 @@ export function pruneModel(model: OnnxModel, detection: DetectionResult, plan: B
   const ed = new ModelEditor(model, { inlineExternal: true });
   const rw: Rewriter = { model, ctx, ed, notes: [], done: new Map() };
   for (const r of plan) pruneBlock(rw, maps[r.block]!, r);
+  // The head map: the original layer/head of every remaining head, through earlier prunings too.
+  const prior = readHeadOrigins(model, detection);
+  if (prior.note) rw.notes.push(prior.note);
+  const origins = prunedOrigins(prior.origins ?? identityOrigins(model, detection), new Map(plan.map((r) => [r.block, r.keepQ])));
+  writeHeadOrigins(ed, origins);
   const removedNodes = ed.removeDeadNodes();
   if (removedNodes) rw.notes.push(`${removedNodes} node${removedNodes === 1 ? '' : 's'} left unused by the new shapes were removed`);
   const before = detection.blocks.map((b) => b.queryHeads ?? 0);
@@ -647,5 +669,5 @@ export function pruneModel(model: OnnxModel, detection: DetectionResult, plan: B
     if (t.dataLocation !== 1 && ed.externalNames.has(base)) external.add(t.name ?? '');
     if (t.dataLocation !== 1 && ed.externalNames.has(t.name ?? '')) external.add(t.name ?? '');
   }
-  return { editor: ed, plan, before, after, external, notes: rw.notes };
+  return { editor: ed, plan, before, after, external, origins, notes: rw.notes };
 }
