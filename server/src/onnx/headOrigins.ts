@@ -77,6 +77,13 @@ export function readHeadOrigins(model: OnnxModel, detection: DetectionResult): {
   return { origins: o };
 }
 
+/** Heads per block as the head map records them (for a pruned model whose shapes do not tell them), or null. */
+export function mappedHeadCounts(model: OnnxModel): number[] | null {
+  const text = model.metadata[HEAD_MAP_KEY];
+  const o = text === undefined ? null : parse(text);
+  return o ? o.layers.map((l) => l.heads.length) : null;
+}
+
 /** The map of a model that was never pruned: every head is itself. */
 export function identityOrigins(model: OnnxModel, detection: DetectionResult): HeadOrigins {
   const heads = detection.blocks.map((b) => b.queryHeads ?? 0);

@@ -73,7 +73,7 @@ export function planRemoval(detection: DetectionResult, heads: HeadRef[], rescal
     const b = detection.blocks[layer];
     if (!b) throw new Error(`layer ${layer} does not exist: the model has ${L} attention block${L === 1 ? '' : 's'} (0-based: 0–${L - 1})`);
     const H = b.queryHeads;
-    if (H === null) throw new Error(`layer ${layer}: its head count is unknown (dynamic shapes); it cannot be pruned`);
+    if (H === null) throw new Error(`layer ${layer}: its head count is unknown (dynamic shapes); give it with --num-heads N (or heads in the config)`);
     if (!(head >= 0 && head < H)) throw new Error(`head ${layer}:${head} does not exist: layer ${layer} has ${H} heads (0–${H - 1})`);
     const set = byBlock.get(layer) ?? new Set<number>();
     set.add(head);
@@ -179,7 +179,7 @@ export function headMaps(model: OnnxModel, detection: DetectionResult): { ctx: C
 export function pruneBlockers(model: OnnxModel, detection: DetectionResult): (string | null)[] {
   const { maps, errors } = headMaps(model, detection);
   return detection.blocks.map((b, i) => {
-    if (b.queryHeads === null) return 'its head count is unknown (dynamic shapes); give it with --num-heads';
+    if (b.queryHeads === null) return 'its head count is unknown (dynamic shapes); give it with --num-heads N (or heads in the config)';
     if (b.queryHeads < 2) return 'it has a single head, and a block keeps at least one';
     return pruneBlocker(b, maps[i], errors[i]);
   });
