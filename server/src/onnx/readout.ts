@@ -122,6 +122,8 @@ function selection(ctx: Ctx, p: OnnxNode, T: number, batch: Dim[]): TokenReadout
     case 'ReduceSum': {
       const axes = axesOf(ctx, p);
       if (!axes || axes.length !== 1 || !tokenAxis(axes[0])) return null;
+      // A sum of the mask itself (the count of a masked mean) reads no tokens.
+      if (maskInput(ctx, p.inputs[0])) return null;
       if (p.opType === 'ReduceMean') return { readout: 'mean', node: where, how: `ReduceMean over the token axis` };
       // A sum of masked tokens (divided by the mask's sum) is the mean over non-padding tokens.
       const mul = ctx.index.producer(p.inputs[0]);

@@ -81,7 +81,7 @@ export interface HeadRemovalMeasured {
   full: number;
   /**
    * One entry per head, in the order of `head_scores_ascending`: the value with that head's slice of the output
-   * projection's input multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
+   * projection's input (or its term of a head sum) multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
    * theory's silencing, which keeps the 1/H normalization), or null with the reason when the block cannot be
    * masked.
    */

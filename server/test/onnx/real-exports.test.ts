@@ -21,7 +21,7 @@ import { maskedModel, maskFactors, parseHeadList, planRemoval, pruneModel } from
 import { compareOutputs, runAll } from '../../src/onnx/verify';
 import { batchAxisOf, concatAlong } from '../../src/onnx/capture';
 import { readNpz, writeNpz } from '../../src/data/npz';
-import { FIXTURES } from './build';
+import { FIXTURES, GraphBuilder, modelBytes } from './build';
 import { inputs, normal, vitStyleModel } from './models';
 
 const REAL = join(FIXTURES, 'onnx-real');
@@ -149,4 +149,31 @@ test('captured parts join along the axis that holds the batch: [17, 64, 64] and 
   // The hint wins when it fits; an ambiguous layout keeps the hint.
   assert.equal(batchAxisOf([part(17, 0), part(17, 0)], [17, 17], 1), 1);
   assert.equal(batchAxisOf([{ dims: [8, 8, 4], data: new Float64Array(256) }], [8], 0), 0);
+});
+
+test('readouts that use the padding mask: mean over non-padding tokens, and the last non-padding token', () => {
+  const build = (kind: 'masked-mean' | 'last-from-mask' | 'slice-first') => {
+    const g = new GraphBuilder(3);
+    g.input('x', ['batch', 7, 8]);
+    g.input('attention_mask', ['batch', 7]);
+    const h = g.one('MatMul', ['x', g.weight('W', [8, 8])]);
+    let tok: string;
+    if (kind === 'masked-mean') {
+      const m = g.one('Unsqueeze', ['attention_mask', g.ints('ax', [-1])]);
+      const sum = g.one('ReduceSum', [g.one('Mul', [h, m]), g.ints('tok_axis', [1])], { keepdims: 0 }, { name: 'masked_sum' });
+      tok = g.one('Div', [sum, g.one('ReduceSum', [m, g.ints('tok_axis2', [1])], { keepdims: 0 })]);
+    } else if (kind === 'last-from-mask') {
+      const len = g.one('Sub', [g.one('Cast', [g.one('ReduceSum', ['attention_mask', g.ints('ax1', [1])], { keepdims: 1 })], { to: 7 }), g.ints('one', [1])]);
+      tok = g.one('GatherND', [h, len], { batch_dims: 1 }, { name: 'last_token' });
+    } else tok = g.one('Squeeze', [g.one('Slice', [h, g.ints('s0', [0]), g.ints('s1', [1]), g.ints('s_ax', [1])], {}, { name: 'cls' }), g.ints('sq', [1])]);
+    g.one('MatMul', [tok, g.weight('a', [8, 1])], {}, { out: 'y' });
+    g.output('y', ['batch', 1]);
+    return decodeModel(modelBytes(g.graph()), `${kind}.onnx`);
+  };
+  const mean = detectReadout(mainCtx(build('masked-mean')), 7);
+  assert.deepEqual(mean && [mean.readout, mean.node, mean.mask], ['mean', 'masked_sum', 'attention_mask']);
+  const last = detectReadout(mainCtx(build('last-from-mask')), 7);
+  assert.deepEqual(last && [last.readout, last.node, last.mask], ['last', 'last_token', 'attention_mask']);
+  const first = detectReadout(mainCtx(build('slice-first')), 7);
+  assert.deepEqual(first && [first.readout, first.node, first.mask], ['first', 'cls', undefined]);
 });

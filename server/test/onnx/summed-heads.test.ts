@@ -7,6 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeNpz } from '../../src/data/npz';
+import { modelTask } from '../../src/onnx/modelTask';
+import { captureAttention } from '../../src/onnx/capture';
+import { measureHeadRemoval } from '../../src/pipeline/headRemoval';
 import { onnx } from 'onnx-proto';
 import { decodeModel } from '../../src/onnx/read';
 import { detectAttention } from '../../src/onnx/detect';
@@ -37,7 +44,7 @@ function zeroValueColumns(bytes: Uint8Array, weightOf: (l: number) => string, he
   return onnx.ModelProto.encode(m).finish();
 }
 
-async function checkSummedPrune(model: OnnxModel, bytes: Uint8Array, spec: string, data: ModelInputs, expect: number[], zeroed: Uint8Array) {
+async function checkSummedPrune(model: OnnxModel, spec: string, data: ModelInputs, expect: number[], zeroed: Uint8Array) {
   const det = detectAttention(model);
   const plan = planRemoval(det, parseHeadList(spec));
   const pruned = pruneModel(model, det, plan);
@@ -60,7 +67,6 @@ async function checkSummedPrune(model: OnnxModel, bytes: Uint8Array, spec: strin
   const before = scalars(model.proto);
   const after = scalars(pruned.editor.proto);
   for (const [k, v] of before) assert.equal(after.get(k), v, `constant ${k}`);
-  void bytes;
   return pruned;
 }
 
@@ -97,7 +103,7 @@ for (const [form, scale] of FORMS) {
     const X = normal([4, 5, 6], 3);
     const data = inputs(model, { x: X });
     const out = (await runAll(bytes, model, data, 'summed')).get('y')!;
-    const probs = await (await import('../../src/onnx/capture')).captureAttention(model, data, { detection: det });
+    const probs = await captureAttention(model, data, { detection: det });
     const w = cls.weights!;
     const V0 = new Float64Array(6 * 6);
     for (let i = 0; i < 6; i++) V0[i * 6 + i] = Math.sqrt(6);
@@ -122,7 +128,7 @@ for (const [form, scale] of FORMS) {
       const heads = new Map<number, number[]>();
       for (const h of parseHeadList(spec)) heads.set(h.layer, [...(heads.get(h.layer) ?? []), h.head]);
       const zeroed = zeroValueColumns(bytes, (l) => `Wv${l}`, 8, heads);
-      await checkSummedPrune(model, bytes, spec, inputs(model, { x: normal([7, 5, 6], 9) }), [...expect], zeroed);
+      await checkSummedPrune(model, spec, inputs(model, { x: normal([7, 5, 6], 9) }), [...expect], zeroed);
     }
   });
 }
@@ -153,4 +159,35 @@ test('a network exported by `train` (the theory\'s class): pruned = masked to 1e
   const d = await runAll(pruned2.editor.bytes(), second, data, 'pruned again');
   assert.ok(compareOutputs(c, d).maxAbsDiff <= 1e-5 * Math.max(1, compareOutputs(c, d).maxAbs));
   assert.deepEqual(pruned2.after, [2, 1]);
+});
+
+test('summed heads: every head is masked for the measured comparison, and --rescale prunes to the rescaled mask', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'summed-'));
+  try {
+    const bytes = summedHeadsModel({ form: 'split-add', scale: 'before', readout: 'mean' });
+    const modelPath = join(dir, 'summed.onnx');
+    writeFileSync(modelPath, bytes);
+    const x = normal([40, 5, 6], 6);
+    const model = decodeModel(bytes, 'summed.onnx');
+    const out = (await runAll(bytes, model, inputs(model, { x }), 'summed')).get('y')!;
+    const y = Float64Array.from(out.data, (v) => (v >= 0 ? 1 : -1));
+    const dataPath = join(dir, 'summed.npz');
+    writeNpz(dataPath, { x: { shape: x.dims, data: x.data }, y: { shape: [40], data: y } });
+    const mt = await modelTask({ model: modelPath, data: dataPath });
+    assert.equal(mt.theoryClass.inClass, true, mt.theoryClass.reasons.join('; '));
+    const heads = [0, 1, 2].flatMap((h) => [0, 1].map((layer) => ({ layer, head: h })));
+    const m = await measureHeadRemoval(mt, { data: dataPath, attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 10 }, seed: 0 }, heads);
+    assert.equal(m.full, 1, 'the labels are the model\'s own signs');
+    assert.ok(m.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1), JSON.stringify(m.heads));
+    assert.ok(m.heads.some((h) => h.value! < 1), 'removing some head changes a prediction');
+    // --rescale: the kept terms are multiplied by √(H/(H−removed)) before the sum.
+    const det = detectAttention(model);
+    const plan = planRemoval(det, parseHeadList('0:2,1:1'), true);
+    const a = await runAll(maskedModel(model, det, maskFactors(plan)).bytes(), model, inputs(model, { x }), 'masked');
+    const b = await runAll(pruneModel(model, det, plan).editor.bytes(), model, inputs(model, { x }), 'pruned');
+    assert.ok(compareOutputs(a, b).maxAbsDiff <= 1e-5 * Math.max(1, compareOutputs(a, b).maxAbs));
+    assert.ok(Math.abs(plan[0].scale - Math.sqrt(3 / 2)) < 1e-15);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
