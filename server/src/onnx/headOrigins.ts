@@ -67,12 +67,16 @@ export function readHeadOrigins(model: OnnxModel, detection: DetectionResult): {
   const text = model.metadata[HEAD_MAP_KEY];
   if (text === undefined) return { origins: null };
   const o = parse(text);
-  const ignored = (why: string) => ({ origins: null, note: `the head map in the model's metadata (${HEAD_MAP_KEY}) is ignored: ${why}; heads keep their current numbers` });
+  const ignored = (why: string) => ({
+    origins: null,
+    note: `the head map in the model's metadata (${HEAD_MAP_KEY}) is ignored: ${why}; heads keep their current numbers`,
+  });
   if (!o) return ignored('it is not valid');
   const b = detection.blocks;
   if (o.layers.length !== b.length) return ignored(`it describes ${o.layers.length} layers, the model has ${b.length} attention blocks`);
   for (let i = 0; i < b.length; i++) {
-    if (b[i].queryHeads !== o.layers[i].heads.length) return ignored(`layer ${i} has ${b[i].queryHeads ?? '?'} heads, the map lists ${o.layers[i].heads.length}`);
+    if (b[i].queryHeads !== o.layers[i].heads.length)
+      return ignored(`layer ${i} has ${b[i].queryHeads ?? '?'} heads, the map lists ${o.layers[i].heads.length}`);
   }
   return { origins: o };
 }

@@ -68,7 +68,7 @@ function partEnd(ctx: Ctx, t: string): string {
 function joinTree(ctx: Ctx, parts: string[]): { joins: OnnxNode[]; root: string } | null {
   const available = new Set(parts);
   const joins: OnnxNode[] = [];
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const t of [...available]) {
       for (const c of valueConsumers(ctx, t)) {

@@ -11,7 +11,7 @@
  * Unsqueeze, Flatten); the value path may also pass constant scalar scales (folded into the weights). Every
  * failed condition becomes one sentence in `reasons`.
  */
-import { attrInt, attrInts, label } from './graph';
+import { attrInts, label } from './graph';
 import { isNum } from './dims';
 import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
 import { constNumber, type Ctx, findProjection, scalarLike, shapeOf, traceOperand } from './trace';

@@ -280,7 +280,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   const paths = detection.blocks.reduce((a, b) => a * (b.queryHeads ?? 1), 1);
   const N0 = inputFeatures(model, detection);
   const estimated = config && N0 !== null && trainCount > 0 ? estimateTheorySeconds({ P: trainCount, N0, paths }) : null;
-  let theoryReason = '';
+  let theoryReason: string;
   let runTheory = false;
   if (job.dropLowest !== undefined) {
     runTheory = true;

@@ -60,7 +60,7 @@ export function writePrunedConfig(original: AnalysisConfig, pruned: string, head
       writeFileSync(config, text, { flag: 'wx' }); // never replaces a file
       return { config, text };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot write ${config}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot write ${config}: ${(e as Error).message}`, { cause: e });
     }
   }
   throw new Error(`cannot find a free config name beside ${pruned}`);

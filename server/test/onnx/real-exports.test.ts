@@ -31,11 +31,14 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 test('gpt_style: 3 × 4 heads of size 16, causal (masked_fill from the tril buffer), last-token readout on a dynamic sequence axis', () => {
   const model = readModel(join(REAL, 'gpt_style', 'model.onnx'));
   const det = detectAttention(model);
-  assert.deepEqual(det.blocks.map((b) => [b.queryHeads, b.headSizeQK, b.causal]), [
-    [4, 16, true],
-    [4, 16, true],
-    [4, 16, true],
-  ]);
+  assert.deepEqual(
+    det.blocks.map((b) => [b.queryHeads, b.headSizeQK, b.causal]),
+    [
+      [4, 16, true],
+      [4, 16, true],
+      [4, 16, true],
+    ],
+  );
   assert.match(det.blocks[0].notes.join('\n'), /is causal: the lower-triangular buffer 'h\.0\.attn\.bias' \[20, 20\] cut to the sequence length/);
   const r = detectReadout(mainCtx(model), 20);
   assert.deepEqual(r && [r.readout, r.node], ['last', '/Gather_1']);
@@ -102,16 +105,22 @@ test('ViT-style nn.MultiheadAttention behind a Conv2d stem: head count and size 
   const bytes = vitStyleModel();
   const model = decodeModel(bytes, 'vit.onnx');
   const det = detectAttention(model);
-  assert.deepEqual(det.blocks.map((b) => [b.queryHeads, b.kvHeads, b.headSizeQK, b.headSizeV, b.headLayout]), [
-    [4, 4, 8, 8, 'folded'],
-    [4, 4, 8, 8, 'folded'],
-  ]);
+  assert.deepEqual(
+    det.blocks.map((b) => [b.queryHeads, b.kvHeads, b.headSizeQK, b.headSizeV, b.headLayout]),
+    [
+      [4, 4, 8, 8, 'folded'],
+      [4, 4, 8, 8, 'folded'],
+    ],
+  );
   for (const b of det.blocks) {
-    assert.deepEqual([b.weights.query?.weight.range, b.weights.key?.weight.range, b.weights.value?.weight.range], [
-      [0, 32],
-      [32, 64],
-      [64, 96],
-    ]);
+    assert.deepEqual(
+      [b.weights.query?.weight.range, b.weights.key?.weight.range, b.weights.value?.weight.range],
+      [
+        [0, 32],
+        [32, 64],
+        [64, 96],
+      ],
+    );
     assert.equal(b.confidence, 'high');
   }
   assert.equal(detectReadout(mainCtx(model), 17)?.readout, 'first');
@@ -122,7 +131,10 @@ test('ViT-style nn.MultiheadAttention behind a Conv2d stem: head count and size 
   const a = await runAll(maskedModel(model, det, maskFactors(plan)).bytes(), model, data, 'masked');
   const b = await runAll(pruned.editor.bytes(), model, data, 'pruned');
   assert.ok(compareOutputs(a, b).maxAbsDiff <= 1e-5 * Math.max(1, compareOutputs(a, b).maxAbs));
-  assert.deepEqual(detectAttention(decodeModel(pruned.editor.bytes(), 'p.onnx')).blocks.map((x) => x.queryHeads), [3, 2]);
+  assert.deepEqual(
+    detectAttention(decodeModel(pruned.editor.bytes(), 'p.onnx')).blocks.map((x) => x.queryHeads),
+    [3, 2],
+  );
 
   // Captured in batches of 8 and 4 examples, x joins along its batch axis: the theory sees 12 + 12 sequences of 17 tokens.
   const modelPath = join(tmp, 'vit.onnx');

@@ -58,12 +58,22 @@ async function checkSummedPrune(model: OnnxModel, spec: string, data: ModelInput
   assert.ok(compareOutputs(a, z).maxAbsDiff <= tol, `${spec}: masked vs zeroed value columns ${compareOutputs(a, z).maxAbsDiff}`);
   assert.ok(compareOutputs(orig, b).maxAbsDiff > 1e-4, `${spec}: pruning changed the output`);
   const again = detectAttention(decodeModel(pruned.editor.bytes(), 'pruned.onnx'));
-  assert.deepEqual(again.blocks.map((x) => x.queryHeads), expect);
-  assert.ok(again.blocks.every((x) => x.headSum), 'the pruned blocks still sum their heads');
+  assert.deepEqual(
+    again.blocks.map((x) => x.queryHeads),
+    expect,
+  );
+  assert.ok(
+    again.blocks.every((x) => x.headSum),
+    'the pruned blocks still sum their heads',
+  );
   // Every constant of the original survives unchanged (the sum's scales are not renormalized).
   const read = new Set(model.graph.nodes.flatMap((n) => n.inputs));
   const scalars = (m: onnx.IModelProto) =>
-    new Map((m.graph!.initializer ?? []).filter((t) => (t.dims ?? []).length === 0 && t.dataType === 1 && read.has(t.name ?? '')).map((t) => [t.name, Buffer.from(t.rawData!).toString('hex')]));
+    new Map(
+      (m.graph!.initializer ?? [])
+        .filter((t) => (t.dims ?? []).length === 0 && t.dataType === 1 && read.has(t.name ?? ''))
+        .map((t) => [t.name, Buffer.from(t.rawData!).toString('hex')]),
+    );
   const before = scalars(model.proto);
   const after = scalars(pruned.editor.proto);
   for (const [k, v] of before) assert.equal(after.get(k), v, `constant ${k}`);
@@ -113,7 +123,8 @@ for (const [form, scale] of FORMS) {
       // Theory layout: A[s, t] (key s, query t) per head.
       const att = probs.blocks.map((c) => {
         const A = new Float64Array(c.heads * 25);
-        for (let h = 0; h < c.heads; h++) for (let t = 0; t < 5; t++) for (let s = 0; s < 5; s++) A[h * 25 + s * 5 + t] = c.probs[((p * c.heads + h) * 5 + t) * 5 + s];
+        for (let h = 0; h < c.heads; h++)
+          for (let t = 0; t < 5; t++) for (let s = 0; s < 5; s++) A[h * 25 + s * 5 + t] = c.probs[((p * c.heads + h) * 5 + t) * 5 + s];
         return A;
       });
       const r = readoutWeights({ heads: 3, tokens: 5, count: 1, data: att[1] }, 'last');
@@ -133,7 +144,7 @@ for (const [form, scale] of FORMS) {
   });
 }
 
-test('a network exported by `train` (the theory\'s class): pruned = masked to 1e-5, and pruned again', async () => {
+test("a network exported by `train` (the theory's class): pruned = masked to 1e-5, and pruned again", async () => {
   const params = initParams({ N0: 5, T: 4, heads: [3, 2], G: 3, widths: [6, 7, 4], readout: 'mean' }, 4);
   const bytes = exportOnnx(params);
   const model = decodeModel(bytes, 'model.onnx');
@@ -152,7 +163,10 @@ test('a network exported by `train` (the theory\'s class): pruned = masked to 1e
   // Pruning the pruned model again: its layer 1 loses head 0 as well.
   const second = decodeModel(pruned.editor.bytes(), 'pruned.onnx');
   const det2 = detectAttention(second);
-  assert.deepEqual(det2.blocks.map((x) => x.queryHeads), [2, 2]);
+  assert.deepEqual(
+    det2.blocks.map((x) => x.queryHeads),
+    [2, 2],
+  );
   const plan2 = planRemoval(det2, parseHeadList('1:0'));
   const pruned2 = pruneModel(second, det2, plan2);
   const c = await runAll(maskedModel(second, det2, maskFactors(plan2)).bytes(), second, data, 'masked again');
@@ -176,10 +190,28 @@ test('summed heads: every head is masked for the measured comparison, and --resc
     const mt = await modelTask({ model: modelPath, data: dataPath });
     assert.equal(mt.theoryClass.inClass, true, mt.theoryClass.reasons.join('; '));
     const heads = [0, 1, 2].flatMap((h) => [0, 1].map((layer) => ({ layer, head: h })));
-    const m = await measureHeadRemoval(mt, { data: dataPath, attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 10 }, seed: 0 }, heads);
-    assert.equal(m.full, 1, 'the labels are the model\'s own signs');
-    assert.ok(m.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1), JSON.stringify(m.heads));
-    assert.ok(m.heads.some((h) => h.value! < 1), 'removing some head changes a prediction');
+    const m = await measureHeadRemoval(
+      mt,
+      {
+        data: dataPath,
+        attention: { kind: 'model', model: modelPath },
+        widths: 10,
+        variances: 1,
+        temperature: 0.01,
+        solver: { tolerance: 1e-7, maxIterations: 10 },
+        seed: 0,
+      },
+      heads,
+    );
+    assert.equal(m.full, 1, "the labels are the model's own signs");
+    assert.ok(
+      m.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1),
+      JSON.stringify(m.heads),
+    );
+    assert.ok(
+      m.heads.some((h) => h.value! < 1),
+      'removing some head changes a prediction',
+    );
     // --rescale: the kept terms are multiplied by √(H/(H−removed)) before the sum.
     const det = detectAttention(model);
     const plan = planRemoval(det, parseHeadList('0:2,1:1'), true);
