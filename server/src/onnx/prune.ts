@@ -181,7 +181,11 @@ export function pruneBlockers(model: OnnxModel, detection: DetectionResult): (st
   return detection.blocks.map((b, i) => {
     if (b.queryHeads === null) return 'its head count is unknown (dynamic shapes); give it with --num-heads N (or heads in the config)';
     if (b.queryHeads < 2) return 'it has a single head, and a block keeps at least one';
-    return pruneBlocker(b, maps[i], errors[i]);
+    try {
+      return pruneBlocker(b, maps[i], errors[i]);
+    } catch (e) {
+      return `its heads cannot be followed through the graph (${e instanceof Error ? e.message : String(e)})`;
+    }
   });
 }
 
