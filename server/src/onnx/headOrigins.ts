@@ -127,9 +127,3 @@ export function originalHead(o: HeadOrigins | null, layer: number, head: number)
 export function renames(o: HeadOrigins | null): boolean {
   return !!o && o.layers.some((l, i) => l.layer !== i || l.heads.some((h, k) => h !== k));
 }
-
-/** `L:H` of a head, with its original name when it differs: `1:2 (was 1:3)`. */
-export function headLabel(o: HeadOrigins | null, layer: number, head: number): string {
-  const g = originalHead(o, layer, head);
-  return g.layer === layer && g.head === head ? `${layer}:${head}` : `${layer}:${head} (was ${g.layer}:${g.head})`;
-}

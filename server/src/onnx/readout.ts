@@ -44,7 +44,7 @@ function batchDims(ctx: Ctx): Dim[] {
 }
 
 /** The graph input `t` is computed from through layout, cast, comparison and arithmetic ops (no MatMul), or null. */
-export function maskInput(ctx: Ctx, t: string): string | null {
+function maskInput(ctx: Ctx, t: string): string | null {
   const seen = new Set<string>();
   const queue = [t];
   let found: string | null = null;

@@ -16,7 +16,9 @@ import { formatInspect, inspectModel } from '../../src/onnx/inspect';
 import { readModel } from '../../src/onnx/read';
 import { HEAD_MAP_KEY } from '../../src/onnx/headOrigins';
 import { loadConfig } from '../../src/config/load';
-import { estimateTheorySeconds } from '../../src/pipeline/pruneModel';
+import { estimateTheorySeconds, lowestPrunable } from '../../src/pipeline/pruneModel';
+import type { AnalysisReport } from '../../src/report/types';
+import type { DetectionResult } from '../../src/onnx/blocks';
 import { writeNpz } from '../../src/data/npz';
 import { GraphBuilder, modelBytes, FIXTURES, NODE_TESTS, TORCH } from './build';
 import { normal, summedHeadsModel } from './models';
@@ -240,4 +242,31 @@ test('prune --analyze: a config beside the pruned model (never over a file), its
   assert.equal(nl.code, 1);
   assert.match(nl.err, /--analyze needs labelled data/);
   assert.ok(!existsSync(join(dir, 'p3.onnx')));
+});
+
+test("--drop-lowest picks the lowest-scored removable heads: blocked layers skipped, never a layer's last head", () => {
+  const det = {
+    blocks: [2, 2, 3].map((queryHeads, i) => ({ queryHeads, form: 'unfused', nodes: { fused: null, softmax: `sm${i}` } })),
+  } as unknown as DetectionResult;
+  const scores = [
+    [0, 1, 0.01],
+    [1, 0, 0.02],
+    [0, 0, 0.03],
+    [2, 2, 0.04],
+    [2, 0, 0.05],
+    [1, 1, 0.06],
+    [2, 1, 0.07],
+  ].map(([layer, head, score]) => ({ layer, head, score }));
+  const report = { head_scores_ascending: scores } as unknown as AnalysisReport;
+  const r = lowestPrunable(report, det, [null, 'it has a key/value cache', null], 3);
+  assert.deepEqual(r.heads, [
+    { layer: 0, head: 1 },
+    { layer: 2, head: 2 },
+    { layer: 2, head: 0 },
+  ]);
+  assert.deepEqual(r.skipped, ['1:0']);
+  assert.throws(
+    () => lowestPrunable(report, det, [null, 'it has a key/value cache', null], 4),
+    /--drop-lowest 4: only 3 head\(s\) can be removed, keeping one head per layer \(layer 1 \(unfused at Softmax 'sm1'\): it has a key\/value cache\)/,
+  );
 });
