@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { parseHeadList } from '../onnx/prune';
-import { CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
+import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
 import { printFailure } from './failure';
 import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
 
@@ -36,8 +36,8 @@ Options:
   --config CONFIG     analysis config whose attention is this model (attention: { kind: model, model: ... })
   --out OUT.onnx      where to write the pruned model (never the input; external data goes to OUT.onnx.data)
   --num-heads N,...   head count per attention block (or one for all) where the model's shapes do not tell it
-  --predict           run the theory's prediction next to the measurement even when it is estimated to take
-                      longer than ${CHEAP_THEORY_SECONDS} s (it runs by itself when cheaper)
+  --predict           run the theory's prediction next to the measurement even when it is not cheap (it runs
+                      by itself when estimated under ${CHEAP_THEORY_SECONDS} s with at most ${CHEAP_THEORY_PATHS} attention paths)
   --analyze           then write OUT.attention.yaml beside the pruned model (the original's data and settings;
                       never over an existing file), analyse the pruned model with it, and time both models
   --rescale           multiply the remaining heads of each pruned layer by sqrt(H / (H - removed))

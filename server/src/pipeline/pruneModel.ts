@@ -10,7 +10,7 @@
  *    inputs allow it;
  * 4. with labels: measure the metric (accuracy of sign(output) for ±1 labels, else MSE) before and after — fast,
  *    two runs of the model — and, next to it, the theory's prediction of silencing the same heads in U₁ (THEORY.md
- *    section g) only when asked (`predict`) or when the theory is estimated cheap (`estimateTheorySeconds`), with
+ *    section g) only when asked (`predict`) or when the theory is estimated cheap (`theoryIsCheap`), with
  *    the analysis's warnings (unconverged solve, model outside the class, readout not recognized);
  * 5. write the model atomically, with external data beside it when the input had some;
  * 6. compare original and pruned: heads, parameters, file size, measured metric and (with `latency`) the median
@@ -38,6 +38,7 @@ import { shapeOf } from '../onnx/trace';
 import type { DetectionResult } from '../onnx/blocks';
 import type { OnnxModel } from '../onnx/types';
 import { writePrunedConfig } from './prunedConfig';
+import { estimateSeconds, formatSeconds, type ProblemShape } from './resources';
 import { fromRows } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
@@ -159,17 +160,32 @@ function hasLabels(arrays: Map<string, unknown>): boolean {
   return arrays.has('y') || (arrays.has('y_train') && arrays.has('y_test'));
 }
 
-/** Seconds above which `prune` skips the theory's prediction unless `predict` is set. */
+/** Estimated seconds above which `prune` skips the theory's prediction unless `predict` is set. */
 export const CHEAP_THEORY_SECONDS = 10;
+/**
+ * Attention paths above which `prune` skips it too: the solver's iterations grow with the number of paths, which
+ * the estimate (`estimateSeconds`, a fixed number of action evaluations) does not see — the 64-path GPT-style
+ * export is estimated at a few seconds but takes about 25 s of CPU with 230 L-BFGS iterations.
+ */
+export const CHEAP_THEORY_PATHS = 16;
 
 /**
- * A rough cost of the theory's analysis, in seconds: about 200 evaluations of the action, each one K_U product and
- * solve (3·P²·N0·Q flops for Q attention paths) and one Cholesky (P³/3), at 1 GFLOP/s — the order of magnitude the
- * solver reaches on a 2-core machine (README, Engine). An estimate to decide whether to run it, not a promise.
+ * Whether the prediction next to the measurement is cheap enough to run unasked, with the estimate
+ * (`estimateSeconds` of pipeline/resources.ts on the model's shapes, for one analysis without measured removal).
  */
-export function estimateTheorySeconds(s: { P: number; N0: number; paths: number }): number {
-  const perEval = 3 * s.P * s.P * s.N0 * s.paths + s.P ** 3 / 3;
-  return (200 * perEval) / 1e9;
+export function theoryIsCheap(s: ProblemShape): { cheap: boolean; seconds: number; paths: number } {
+  const seconds = estimateSeconds(s, { kind: 'analyze' });
+  const paths = s.heads.reduce((a, b) => a * b, 1);
+  return { cheap: seconds <= CHEAP_THEORY_SECONDS && paths <= CHEAP_THEORY_PATHS, seconds, paths };
+}
+
+/** Tokens T the first block attends over, when the graph tells it; else the data's axis 1 (1 when unknown). */
+function tokenCount(detection: DetectionResult, inputs: ModelInputs | null): number {
+  const s = detection.blocks[0].probs?.shape;
+  const t = s ? s[s.length - 1] : null;
+  if (typeof t === 'number') return t;
+  const first = inputs ? [...inputs.arrays.values()][0] : undefined;
+  return first && first.dims.length >= 3 ? first.dims[1] : 1;
 }
 
 /** N0 of the theory's input x as the graph declares it (null when unknown). */
@@ -277,9 +293,14 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   if (job.analyze && !(config && labels)) throw new Error('--analyze needs labelled data: give --config (attention: { kind: model }) or --data with labels (y or y_train/y_test)');
 
   // The theory: always for --drop-lowest; for the prediction next to the measurement only when asked or cheap.
-  const paths = detection.blocks.reduce((a, b) => a * (b.queryHeads ?? 1), 1);
   const N0 = inputFeatures(model, detection);
-  const estimated = config && N0 !== null && trainCount > 0 ? estimateTheorySeconds({ P: trainCount, N0, paths }) : null;
+  const perLayer = detection.blocks.map((b) => b.queryHeads ?? 1);
+  const paths = perLayer.reduce((a, b) => a * b, 1);
+  const cost =
+    config && N0 !== null && trainCount > 0 && verifyInputs
+      ? theoryIsCheap({ P: trainCount, P_test: verifyInputs.count, N0, T: tokenCount(detection, verifyInputs), heads: perLayer, source: 'model', attention: 'fixed' })
+      : null;
+  const estimated = cost ? cost.seconds : null;
   let theoryReason: string;
   let runTheory = false;
   if (job.dropLowest !== undefined) {
@@ -289,13 +310,17 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   else if (job.predict) {
     runTheory = true;
     theoryReason = 'asked for (--predict)';
-  } else if (estimated !== null && estimated <= CHEAP_THEORY_SECONDS) {
+  } else if (cost?.cheap) {
     runTheory = true;
-    theoryReason = `estimated cheap (about ${estimated.toPrecision(2)} s)`;
+    theoryReason = `estimated cheap (about ${formatSeconds(cost.seconds)}, ${paths} attention paths)`;
   } else {
-    theoryReason =
-      `not run: estimated ${estimated === null ? 'unknown' : `about ${estimated.toPrecision(2)} s`} (${paths} attention paths, P = ${trainCount}${N0 !== null ? `, N0 = ${N0}` : ''}); ` +
-      'pass --predict to run it, or analyse the model with a config';
+    const why =
+      cost === null
+        ? 'its cost is unknown'
+        : paths > CHEAP_THEORY_PATHS
+          ? `${paths} attention paths (more than ${CHEAP_THEORY_PATHS}: the solve's iterations grow with the paths; estimated at least ${formatSeconds(cost.seconds)})`
+          : `estimated ${formatSeconds(cost.seconds)} (more than ${CHEAP_THEORY_SECONDS} s)`;
+    theoryReason = `not run: ${why}, P = ${trainCount}${N0 !== null ? `, N0 = ${N0}` : ''}; pass --predict to run it, or analyse the model with a config`;
   }
   let report: AnalysisReport | null = null;
   let prepared: Awaited<ReturnType<typeof prepare>> | null = null;
