@@ -93,7 +93,10 @@ test('prune --data with labels on gpt_style: measured before/after only, the the
   assert.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out);
   assert.equal(s.theory.ran, false);
-  assert.match(s.theory.reason, /^not run: 64 attention paths \(more than 16: the solve's iterations grow with the paths; estimated at least \d+ s\), P = 100, N0 = 64; pass --predict to run it/);
+  assert.match(
+    s.theory.reason,
+    /^not run: 64 attention paths \(more than 16: the solve's iterations grow with the paths; estimated at least \d+ s\), P = 100, N0 = 64; pass --predict to run it/,
+  );
   assert.ok(s.theory.estimated_seconds > 1);
   assert.equal(s.predicted, undefined);
   assert.deepEqual([s.measured.before.kind, s.measured.before.count], ['accuracy', 100]);
