@@ -10,6 +10,7 @@ import {
   AnalyzeRequest,
   Commands,
   CreateModelConfigRequest,
+  CreatePrunedConfigRequest,
   InspectModelRequest,
   PruneRequest,
   ReportRequest,
@@ -216,9 +217,21 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const report = r?.report;
   if (!report) return undefined;
   const threshold = vscode.workspace.getConfiguration('attentionPaths').get<number>('prunableScoreThreshold', 0.2);
+  // Model configs: heads of blocks that cannot be pruned are refused here, before any question (with the reason).
+  const blocked = new Map((report.model?.blocks ?? []).filter((b) => b.prune_blocker).map((b) => [b.layer, b.prune_blocker!]));
+  const names = report.model?.head_origins;
+  const was = (l: number, h: number) => {
+    const o = names?.layers[l];
+    return o && (o.layer !== l || o.heads[h] !== h) ? ` (was layer ${o.layer} · head ${o.heads[h]})` : '';
+  };
+  if (r.model && report.model && report.model.blocks.length > 0 && report.model.blocks.every((b) => b.prune_blocker)) {
+    const why = [...blocked].map(([l, w]) => `layer ${l}: ${w}`).join('; ');
+    void vscode.window.showWarningMessage(`Attention Paths: no head of ${path.basename(r.model)} can be removed: ${why}`);
+    return undefined;
+  }
   const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
   const measured = report.head_removal_measured;
-  const items = ranked.map((h, i) => {
+  const items: (vscode.QuickPickItem & { head?: { layer: number; head: number } })[] = ranked.map((h, i) => {
     const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
     const m = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     const f = measured?.metric === 'accuracy' ? pct : num;
@@ -226,23 +239,25 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
     // Model configs: the model's own measured metric with this head removed, next to the prediction.
     const measuredText = measured && m !== undefined && m !== null ? `measured on the model: ${measured.metric} ${f(m)} (full ${f(measured.full)})` : undefined;
     return {
-      label: `layer ${h.layer} · head ${h.head}`,
+      label: `layer ${h.layer} · head ${h.head}${was(h.layer, h.head)}`,
       description: `relevance ${h.score.toFixed(3)} · rank #${i + 1}`,
       detail: [predictedText, measuredText].filter(Boolean).join(' · ') || undefined,
       picked: h.score < threshold,
       head: { layer: h.layer, head: h.head },
     };
   });
-  // Least relevant first: those are the candidates.
-  items.reverse();
-  const picked = await vscode.window.showQuickPick(items, {
+  // Least relevant first: those are the candidates. Heads of blocks that cannot be pruned are not offered; a
+  // separator per such block says why.
+  const offered = items.reverse().filter((it) => it.head && !blocked.has(it.head.layer));
+  for (const [l, why] of blocked) offered.push({ label: `layer ${l} not offered: ${why}`, kind: vscode.QuickPickItemKind.Separator });
+  const picked = await vscode.window.showQuickPick(offered, {
     title: 'Attention Paths: heads to prune (least relevant first)',
     placeHolder: `pre-selected: relevance below ${threshold} (attentionPaths.prunableScoreThreshold)`,
     canPickMany: true,
     matchOnDescription: true,
   });
   if (!picked || picked.length === 0) return undefined;
-  const heads = picked.map((p) => p.head);
+  const heads = picked.flatMap((p) => (p.head ? [p.head] : []));
   // A config that analyses a model prunes that model; any other config gets a plan with the prediction.
   const model = r.model ? vscode.Uri.file(r.model) : undefined;
   const output = await vscode.window.showSaveDialog(
@@ -260,13 +275,34 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
     const msg = pruneMessage(result);
     state.output.appendLine(`${uri.fsPath}: ${msg} Written: ${result.output}${result.verification ? `; ${result.verification}` : ''}`);
     for (const n of result.notes) state.output.appendLine(`  note: ${n}`);
-    void vscode.window.showInformationMessage(`Attention Paths: ${msg}`, result.wrote === 'model' ? 'Open Model' : 'Open Plan', 'Show Charts').then((a) => {
+    const actions = result.wrote === 'model' ? ['Analyze Pruned Model', 'Open Model', 'Show Charts'] : ['Open Plan', 'Show Charts'];
+    void vscode.window.showInformationMessage(`Attention Paths: ${msg}`, ...actions).then((a) => {
       if (a === 'Open Plan') void vscode.window.showTextDocument(vscode.Uri.file(result.output));
       if (a === 'Open Model') void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(result.output));
       if (a === 'Show Charts') void vscode.commands.executeCommand(Commands.showCharts, uri);
+      if (a === 'Analyze Pruned Model') void analyzePrunedModel(state, uri, result.output);
     });
   }
   return result;
+}
+
+/**
+ * The loop after pruning: writes a config beside the pruned model that reuses the original config's data and
+ * settings (the server writes it, never over an existing file), opens it and analyses it.
+ * @returns the new config and its analysis (undefined when it failed; the failure is shown)
+ */
+export async function analyzePrunedModel(state: ExtensionState, config: vscode.Uri, model: string): Promise<{ config: vscode.Uri; result?: AnalyzeResult } | undefined> {
+  let created: CreateModelConfigResult;
+  try {
+    created = await state.client.sendRequest<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config.toString(), model });
+  } catch (e) {
+    showError(state, `no config was created for ${path.basename(model)}: ${(e as Error).message}`);
+    return undefined;
+  }
+  const uri = vscode.Uri.parse(created.config);
+  state.output.appendLine(`created ${uri.fsPath} for the pruned model ${model} (data ${created.data})`);
+  await vscode.window.showTextDocument(uri, { viewColumn: vscode.ViewColumn.Beside, preview: false, preserveFocus: true });
+  return { config: uri, result: await analyze(state, uri) };
 }
 
 /** Registers every command; their results are returned so tests can check them. */

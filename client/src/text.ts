@@ -43,6 +43,15 @@ export function pruneMessage(r: PruneResult): string {
         `ε_g ${num(r.predicted.before.eg_total)} → ${num(r.predicted.after.eg_total)}`,
     );
   }
+  const c = r.comparison;
+  if (c) {
+    const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+    const side = [`parameters ${c.original.parameters.toLocaleString('en-US')} → ${c.pruned.parameters.toLocaleString('en-US')}`, `file ${kb(c.original.file_bytes)} → ${kb(c.pruned.file_bytes)}`];
+    if (c.original.latency && c.pruned.latency) {
+      side.push(`latency ${c.original.latency.median_ms.toFixed(2)} → ${c.pruned.latency.median_ms.toFixed(2)} ms per batch of ${c.original.latency.batch}`);
+    }
+    parts.push(side.join(', '));
+  }
   const written = r.wrote === 'model' ? `Pruned model written to ${path.basename(r.output)}.` : `Plan written to ${path.basename(r.output)} (${r.notes[0]}).`;
   return `${parts.join('; ')}. ${written}`;
 }

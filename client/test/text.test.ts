@@ -76,3 +76,26 @@ test('pruneMessage: a plan with an MSE measurement, or with neither measurement 
   );
   assert.equal(pruneMessage(base), 'Removing L2h0. Plan written to a.pruned-heads.json (no model to prune).');
 });
+
+test('pruneMessage: a pruned model with the side-by-side comparison (parameters, file size, latency)', () => {
+  const side = (heads: number[], parameters: number, file_bytes: number, ms: number) => ({
+    heads,
+    parameters,
+    file_bytes,
+    latency: { median_ms: ms, min_ms: ms, max_ms: ms, runs: 21, batch: 64 },
+  });
+  const r: PruneResult = {
+    uri: 'file:///w/model.attention.yaml',
+    wrote: 'model',
+    output: '/w/models/model.pruned.onnx',
+    removed: [{ layer: 0, head: 1 }],
+    measured: { kind: 'accuracy', before: 0.95, after: 0.95, count: 100 },
+    comparison: { original: side([4, 4, 4], 152913, 646092, 47.9), pruned: side([3, 4, 4], 148769, 625700, 47.75) },
+    notes: [],
+  };
+  assert.equal(
+    pruneMessage(r),
+    'Removing L0h1; measured accuracy 95.0% → 95.0% (100 test examples); parameters 152,913 → 148,769, file 630.9 KB → 611.0 KB, ' +
+      'latency 47.90 → 47.75 ms per batch of 64. Pruned model written to model.pruned.onnx.',
+  );
+});

@@ -10,6 +10,10 @@
  */
 import type { AnalysisReport, HeadScore, Metrics, SweepReport } from './report/types';
 import type { InspectSummary } from './onnx/inspect';
+import type { PruneSummary } from './pipeline/pruneModel';
+
+/** Original versus pruned model (`attention-paths prune`'s comparison). */
+export type PruneComparison = PruneSummary['comparison'];
 
 export type { AnalysisReport, SweepReport, Metrics, HeadScore };
 
@@ -185,8 +189,24 @@ export interface PruneResult {
   measured?: { kind: 'accuracy' | 'mse'; before: number; after: number; count: number };
   /** How the pruned model was checked (one line), for `wrote: 'model'`. */
   verification?: string;
+  /** Model configs: the original and the pruned model side by side (heads, parameters, file size, measured metric, latency). */
+  comparison?: PruneComparison;
   /** Things to know (why there is no measurement, pruner notes), one line each. */
   notes: string[];
+}
+
+/**
+ * `attentionPaths/createPrunedConfig`: after a model config's heads were pruned, writes a config beside the pruned
+ * model that analyses it the way the original was analysed (the original's data, split and theory settings;
+ * `attention.model` the pruned file), as `<pruned>.attention.yaml` or the next free name (never over a file). The
+ * server knows the new config at once (its analysis starts when the client opens it).
+ */
+export const CreatePrunedConfigRequest = 'attentionPaths/createPrunedConfig';
+export interface CreatePrunedConfigParams {
+  /** The original model config's URI. */
+  uri: string;
+  /** Absolute path of the pruned `.onnx` file. */
+  model: string;
 }
 
 /** `attentionPaths/inspectModel`: what an `.onnx` file holds (for the read-only model editor). */
@@ -200,6 +220,8 @@ export interface ModelHead {
   /** Relevance score from the latest analysis of a config that uses this model, when there is one. */
   score?: number;
   rank?: number;
+  /** For a pruned model (head map in its metadata): the head's layer and number in the model it was pruned from. */
+  original?: HeadRef;
 }
 export interface InspectModelResult {
   uri: string;

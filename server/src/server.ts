@@ -36,6 +36,9 @@ import { describeCost } from './pipeline/resources';
 import { modelPruneResult, writePrunePlan } from './analysis/prune';
 import { findConfigFiles } from './analysis/workspace';
 import { createModelConfig, dataBesideModel, freeConfigPath } from './analysis/modelConfig';
+import { writePrunedConfig } from './pipeline/prunedConfig';
+import { mappedHeadCounts } from './onnx/headOrigins';
+import { readModel } from './onnx/read';
 import { configCodeLenses } from './features/codeLens';
 import { configDiagnostics } from './features/diagnostics';
 import { configHover } from './features/hover';
@@ -48,6 +51,7 @@ import {
   CreateModelConfigRequest,
   DEFAULT_SETTINGS,
   InspectModelRequest,
+  CreatePrunedConfigRequest,
   ModelChangedNotification,
   PruneRequest,
   ReportRequest,
@@ -62,6 +66,7 @@ import {
   type CreateModelConfigResult,
   type InitializationOptions,
   type InspectModelParams,
+  type CreatePrunedConfigParams,
   type InspectModelResult,
   type ModelHead,
   type PruneParams,
@@ -430,7 +435,9 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
       const heads: ModelHead[] = summary.attention.blocks.flatMap((b) =>
         Array.from({ length: b.queryHeads ?? 0 }, (_, h) => {
           const r = ranked.find((x) => x.layer === b.index && x.head === h);
-          return { layer: b.index, head: h, score: r?.score, rank: r?.rank };
+          const o = summary.headMap?.layers[b.index];
+          const original = o && (o.layer !== b.index || o.heads[h] !== h) ? { layer: o.layer, head: o.heads[h] } : undefined;
+          return { layer: b.index, head: h, score: r?.score, rank: r?.rank, ...(original ? { original } : {}) };
         }),
       );
       return { ...base, summary, heads, analysisConfig: analysis?.doc.path };
@@ -468,6 +475,28 @@ connection.onRequest(CreateModelConfigRequest, (params: CreateModelConfigParams)
     analyses.update(uri, made.text, -1, false);
     connection.console.log(`created ${made.config} for ${model} (data ${made.data})`);
     return { config: uri, data: made.data };
+  }),
+);
+
+connection.onRequest(CreatePrunedConfigRequest, (params: CreatePrunedConfigParams) =>
+  answer<CreateModelConfigResult>(async () => {
+    if (!trusted) throw new NotRunnable('this workspace is in Restricted Mode: Attention Paths creates and runs nothing until you trust the workspace');
+    if (!params.model || !path.isAbsolute(params.model) || !isModelFileName(params.model)) throw new ResponseError(ErrorCodes.InvalidParams, `not an absolute .onnx path: ${JSON.stringify(params.model)}`);
+    if (!existsSync(params.model)) throw new ResponseError(ErrorCodes.InvalidParams, `cannot read ${params.model}: no such file`);
+    const original = await analyses.runnableConfig(configUri(params.uri));
+    if (original.attention?.kind !== 'model' || !original.data) throw new NotRunnable(`${fileURLToPath(params.uri)} does not analyse an ONNX model on a data file, so there is nothing to reuse for ${path.basename(params.model)}`);
+    let made: ReturnType<typeof writePrunedConfig>;
+    try {
+      // A model whose shapes do not tell its head counts gets the pruned counts from its head map.
+      const counts = original.heads !== undefined ? (mappedHeadCounts(readModel(params.model)) ?? undefined) : undefined;
+      made = writePrunedConfig(original, params.model, counts);
+    } catch (e) {
+      throw new NotRunnable((e as Error).message);
+    }
+    const uri = pathToFileURL(made.config).href;
+    analyses.update(uri, made.text, -1, false);
+    connection.console.log(`created ${made.config} for the pruned model ${params.model} (data ${original.data})`);
+    return { config: uri, data: original.data };
   }),
 );
 

@@ -114,6 +114,9 @@ function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
   for (const o of s.outputs) io.append(el('li', `output ${o.name}: ${o.type} [${(o.shape ?? []).map((d) => d ?? '?').join(', ')}]`));
   root.append(io);
   root.append(el('h2', 'Attention blocks'), el('p', s.attention.summary, 'muted'));
+  if (m.heads.some((h) => h.original) && s.headMap) {
+    root.append(el('p', `Pruned from ${s.headMap.source} (heads per layer [${s.headMap.originalHeads.join(', ')}]); renamed heads show their original layer:head.`, 'muted'));
+  }
   for (const b of s.attention.blocks) {
     const sec = el('section', undefined, 'block');
     sec.append(
@@ -123,7 +126,7 @@ function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
     const list = el('div', undefined, 'heads');
     for (const h of m.heads.filter((x) => x.layer === b.index)) {
       const row = el('div', undefined, 'head');
-      row.append(el('span', `head ${h.head}`, 'label'));
+      row.append(el('span', h.original ? `head ${h.head} (was ${h.original.layer}:${h.original.head})` : `head ${h.head}`, 'label'));
       const bar = el('span', undefined, 'bar');
       const fill = el('span', undefined, 'fill');
       // Width through CSSOM (allowed by the CSP), not an inline style attribute.

@@ -307,7 +307,8 @@ export class ConfigAnalyses {
     const config = this.runnable(doc);
     const model = config.attention?.kind === 'model' ? config.attention.model : undefined;
     if (!model) throw new NotRunnable(`${doc.path} does not analyse an ONNX model (attention.kind model), so there is no model to prune`);
-    const job = { model, out: output, heads, config, force: overwrite };
+    // The editor compares the two models side by side, latency included.
+    const job = { model, out: output, heads, config, force: overwrite, latency: true };
     return this.runner.run(`prune:${output}:${Date.now()}`, { kind: 'pruneModel', job, maxPaths: this.host.settings().maxPaths }, opts);
   }
 

@@ -83,6 +83,12 @@ export function modelPruneResult(uri: string, s: PruneSummary): PruneResult {
     predicted: s.predicted,
     measured: m && { kind: m.before.kind, before: m.before.value, after: m.after.value, count: m.after.count },
     verification,
-    notes: m ? s.notes : [...s.notes, 'nothing measured: the config\'s data has no labels (y, or y_train and y_test)'],
+    comparison: s.comparison,
+    notes: [
+      ...(s.theory.ran || s.theory.reason === 'no labelled data' ? [] : [`theory ${s.theory.reason}`]),
+      ...s.warnings.map((w) => `warning: ${w}`),
+      ...s.notes,
+      ...(m ? [] : ['nothing measured: the config\'s data has no labels (y, or y_train and y_test)']),
+    ],
   };
 }

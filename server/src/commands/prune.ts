@@ -1,36 +1,45 @@
 /**
  * `attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) [--data FILE] [--config CONFIG]
- *  --out OUT.onnx [--rescale] [--force] [--json [FILE]] [--quiet]`
+ *  --out OUT.onnx [--num-heads N,...] [--predict] [--analyze] [--rescale] [--force] [--json [FILE]] [--quiet]`
  *
  * Removes attention heads from an ONNX model (see `pipeline/pruneModel.ts`), checks that the result equals the
- * original with those heads masked, prints what was removed with the measured and predicted effect, and writes the
- * pruned model. Exit code 0 on success, 1 with a one-line reason on failure (nothing written), 2 for usage errors.
+ * original with those heads masked, prints what was removed with the measured (and, when run, predicted) effect
+ * and the original-versus-pruned comparison, and writes the pruned model; `--analyze` then analyses it with a config
+ * written beside it. Exit code 0 on success, 1 with a one-line reason on failure (nothing written), 2 for usage errors.
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { parseHeadList } from '../onnx/prune';
-import { runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
+import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
 import { printFailure } from './failure';
 import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
 
 /** Help text of `prune`. */
 export const PRUNE_USAGE = `Usage:
   attention-paths prune MODEL.onnx (--heads L:H,... | --drop-lowest K) --out OUT.onnx
-                        [--data FILE] [--config CONFIG] [--rescale] [--force] [--json [FILE]] [--quiet]
+                        [--data FILE] [--config CONFIG] [--num-heads N,...] [--predict] [--analyze]
+                        [--rescale] [--force] [--json [FILE]] [--quiet]
 
-Removes attention heads from an ONNX model: slices the query/key/value and output projections, rewrites head
-counts in Reshape/Expand/Slice constants and operator attributes, slices per-head masks. The pruned model must
-reproduce the original with the same heads masked to zero (to 1e-5) before it is written.
+Removes attention heads from an ONNX model: slices the query/key/value and output projections (or, for summed
+heads, removes the head's term of the sum), rewrites head counts in Reshape/Expand/Slice constants and operator
+attributes, slices per-head masks. The pruned model must reproduce the original with the same heads masked to
+zero (to 1e-5) before it is written; its metadata keeps the original layer:head of every remaining head.
 
 Options:
   --heads L:H,...     heads to remove, 0-based layer:head (ranges L:H1-H2 allowed), e.g. --heads 0:1,1:0-1
-  --drop-lowest K     remove the K heads with the lowest theory head scores (needs --config or labelled --data)
+  --drop-lowest K     remove the K prunable heads with the lowest theory head scores, keeping one head per layer
+                      (needs --config or labelled --data)
   --data FILE         inputs keyed by ONNX input name (.npz/.json, a .npy for one-input models, or a
                       test_data_set_<n> folder); with labels y (or <input>_train/_test and y_train/y_test) the
-                      measured metric before/after is printed next to the theory's prediction
+                      measured metric before/after is printed
   --config CONFIG     analysis config whose attention is this model (attention: { kind: model, model: ... })
   --out OUT.onnx      where to write the pruned model (never the input; external data goes to OUT.onnx.data)
+  --num-heads N,...   head count per attention block (or one for all) where the model's shapes do not tell it
+  --predict           run the theory's prediction next to the measurement even when it is not cheap (it runs
+                      by itself when estimated under ${CHEAP_THEORY_SECONDS} s with at most ${CHEAP_THEORY_PATHS} attention paths)
+  --analyze           then write OUT.attention.yaml beside the pruned model (the original's data and settings;
+                      never over an existing file), analyse the pruned model with it, and time both models
   --rescale           multiply the remaining heads of each pruned layer by sqrt(H / (H - removed))
   --force             replace an existing OUT.onnx
   --json [FILE]       write the summary as JSON to FILE (or stdout with a bare --json)
@@ -42,12 +51,51 @@ function fmtMetric(m: { kind: string; value: number }): string {
   return m.kind === 'accuracy' ? `accuracy ${(100 * m.value).toFixed(1)}%` : `MSE ${m.value.toPrecision(4)}`;
 }
 
+function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 ** 2).toFixed(2)} MB`;
+}
+
+function metricText(m: { kind: string; value: number } | undefined): string {
+  if (!m) return '—';
+  return m.kind === 'accuracy' ? `${(100 * m.value).toFixed(1)}%` : m.value.toPrecision(4);
+}
+
+function headName(h: { layer: number; head: number; original: { layer: number; head: number } }): string {
+  return h.original.layer === h.layer && h.original.head === h.head ? `${h.layer}:${h.head}` : `${h.layer}:${h.head} (was ${h.original.layer}:${h.original.head})`;
+}
+
+/** The original-versus-pruned table. */
+export function formatComparison(c: PruneSummary['comparison']): string[] {
+  const o = c.original;
+  const p = c.pruned;
+  const sum = (h: number[]) => `${h.reduce((a, b) => a + b, 0)} [${h.join(', ')}]`;
+  const rows: [string, string, string][] = [
+    ['', 'original', 'pruned'],
+    ['heads', sum(o.heads), sum(p.heads)],
+    ['parameters', o.parameters.toLocaleString('en-US'), p.parameters.toLocaleString('en-US')],
+    ['file size', bytesText(o.file_bytes), bytesText(p.file_bytes)],
+  ];
+  if (o.measured || p.measured) rows.push([`measured ${o.measured?.kind ?? p.measured?.kind}`, metricText(o.measured), metricText(p.measured)]);
+  if (o.latency && p.latency) rows.push(['latency per batch', `${o.latency.median_ms.toFixed(2)} ms`, `${p.latency.median_ms.toFixed(2)} ms`]);
+  if (o.predicted || p.predicted) {
+    const f = (m?: { acc_mean_predictor: number }) => (m ? `${(100 * m.acc_mean_predictor).toFixed(1)}%` : '—');
+    rows.push(['predicted accuracy', f(o.predicted), f(p.predicted)]);
+  }
+  const w = [0, 1, 2].map((k) => Math.max(...rows.map((r) => r[k].length)));
+  const out = rows.map((r) => `    ${r[0].padEnd(w[0])}  ${r[1].padStart(w[1])}  ${r[2].padStart(w[2])}`.trimEnd());
+  if (o.latency && p.latency) out.push(`    (latency: median of ${o.latency.runs} and ${p.latency.runs} runs of ${o.latency.batch} examples, ONNX Runtime CPU, 1 thread)`);
+  if (o.predicted || p.predicted) out.push('    (predicted: the theory\'s test accuracy at finite width, each model with its own analysis)');
+  return out;
+}
+
 /** The text summary printed on stdout. */
 export function formatPruneSummary(s: PruneSummary): string {
   const lines: string[] = [];
   lines.push(`Pruned ${s.model} → ${s.out}`);
   lines.push(`  heads per layer: [${s.headsBefore.join(', ')}] → [${s.headsAfter.join(', ')}]${s.rescale ? ' (remaining heads rescaled by √(H/(H−removed)))' : ''}`);
-  lines.push(`  removed: ${s.removed.map((h) => `${h.layer}:${h.head}${h.score !== undefined ? ` (score ${h.score.toFixed(3)})` : ''}`).join(', ')}`);
+  lines.push(`  removed: ${s.removed.map((h) => `${headName(h)}${h.score !== undefined ? ` (score ${h.score.toFixed(3)})` : ''}`).join(', ')}`);
   if ('skipped' in s.verification) lines.push(`  not verified: ${s.verification.skipped}`);
   else {
     const v = s.verification;
@@ -60,6 +108,20 @@ export function formatPruneSummary(s: PruneSummary): string {
       `  theory (head silencing, finite width): accuracy ${(100 * p.before.acc_mean_predictor).toFixed(1)}% → ${(100 * p.after.acc_mean_predictor).toFixed(1)}%, ` +
         `ε_g ${p.before.eg_total.toPrecision(4)} → ${p.after.eg_total.toPrecision(4)}`,
     );
+  } else if (!s.theory.ran && s.theory.reason !== 'no labelled data') lines.push(`  theory: ${s.theory.reason}`);
+  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  lines.push('  original versus pruned:');
+  lines.push(...formatComparison(s.comparison));
+  const a = s.analysis;
+  if (a) {
+    lines.push(`  analysis of the pruned model (${a.config}):`);
+    lines.push(
+      `    predicted accuracy ${(100 * a.metrics.acc_mean_predictor).toFixed(1)}% (GP limit ${(100 * a.gp_metrics.acc_mean_predictor).toFixed(1)}%), ` +
+        `ε_g ${a.metrics.eg_total.toPrecision(4)}; solver ${a.solver.converged ? 'converged' : 'NOT converged'} after ${a.solver.iterations} iterations`,
+    );
+    const low = a.head_scores_ascending.slice(0, 5).map((h) => `${headName(h)} ${h.score.toFixed(3)}`);
+    lines.push(`    lowest head scores: ${low.join(', ')}${a.head_scores_ascending.length > 5 ? ', …' : ''}`);
+    for (const w of a.warnings) lines.push(`    warning: ${w}`);
   }
   for (const n of s.notes) lines.push(`  note: ${n}`);
   lines.push(`  written: ${s.files.join(', ')}`);
@@ -94,6 +156,9 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
         data: { type: 'string' },
         config: { type: 'string' },
         out: { type: 'string' },
+        'num-heads': { type: 'string' },
+        predict: { type: 'boolean', default: false },
+        analyze: { type: 'boolean', default: false },
         rescale: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         json: { type: 'string' },
@@ -128,6 +193,11 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       dropLowest = Number(o['drop-lowest']);
       if (!Number.isInteger(dropLowest) || dropLowest < 1) throw new UsageError(`--drop-lowest: "${o['drop-lowest']}" is not a positive integer`);
     }
+    let headCounts: number[] | undefined;
+    if (o['num-heads'] !== undefined) {
+      headCounts = o['num-heads'].split(',').map((x) => Number(x.trim()));
+      if (!headCounts.length || headCounts.some((h) => !Number.isInteger(h) || h < 1)) throw new UsageError(`--num-heads: "${o['num-heads']}" is not a positive integer or a comma-separated list of them`);
+    }
     const config = o.config ? loadConfig(o.config, { onWarning: (w) => io.stderr(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) }) : undefined;
     // Every output is checked before any work: writable, not existing (without --force), not an input, not another output.
     const out = resolve(o.out);
@@ -158,6 +228,9 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       config,
       rescale: o.rescale,
       force: o.force,
+      ...(headCounts ? { headCounts: headCounts.length === 1 ? headCounts[0] : headCounts } : {}),
+      predict: o.predict,
+      analyze: o.analyze,
       onProgress: (stage, message) => {
         const now = Date.now();
         if (o.quiet || now - start < 1000 || now - last < 250) return;

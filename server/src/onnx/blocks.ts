@@ -10,6 +10,9 @@
  * - `bnsh` blocks hold heads on axis -3 of the score tensor [batch, heads, q_len, k_len]; `folded` blocks (PyTorch
  *   `nn.MultiheadAttention`) fold them into axis 0 as `batch·H + h` of [batch·heads, q_len, k_len].
  */
+import type { HeadSumRef } from './headSum';
+
+export type { HeadSumRef } from './headSum';
 
 /** A dimension in reports: a number, a symbolic expression such as `batch` or `4*batch`, or null (unknown). */
 export type JsonDim = number | string | null;
@@ -140,6 +143,11 @@ export interface AttentionBlock {
     output: ProjectionRef | null;
   };
   masks: MaskRef[];
+  /**
+   * Present when the block has no output projection and adds its heads instead (the theory's own network,
+   * THEORY.md section a): a ReduceSum over the head axis, or a Split along it joined by Add/Sum (headSum.ts).
+   */
+  headSum?: HeadSumRef;
   kvCache: KvCacheRef | null;
   confidence: 'high' | 'medium' | 'low';
   notes: string[];

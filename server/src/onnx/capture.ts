@@ -114,6 +114,21 @@ function elemTypeOf(shapes: ShapeMap, model: OnnxModel, t: string): number {
   return shapes.get(t)?.elemType || model.graph.valueInfo.get(t)?.elemType || DataType.FLOAT;
 }
 
+/**
+ * The axis that really holds the batch in the fetched parts of one tensor: the hinted axis when its size equals each
+ * run's example count, else the one axis that does (a [T, B, E] tensor fetched in runs of 64 and 8 examples joins
+ * along axis 1), else the hint.
+ * @param sizes examples per run, one per part.
+ */
+export function batchAxisOf(parts: HostArray[], sizes: number[], hint: number): number {
+  if (parts.length === 0 || parts.length !== sizes.length) return hint;
+  const r = parts[0].dims.length;
+  const fits = (ax: number) => ax >= 0 && ax < r && parts.every((p, i) => p.dims.length === r && p.dims[ax] === sizes[i]);
+  if (fits(hint)) return hint;
+  const all = Array.from({ length: r }, (_, ax) => ax).filter(fits);
+  return all.length === 1 ? all[0] : hint;
+}
+
 /** Concatenates arrays along `axis` (all other dims equal). */
 export function concatAlong(parts: HostArray[], axis: number, what: string): HostArray {
   if (parts.length === 1) return parts[0];
@@ -276,6 +291,7 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
   const meta = blocks.map(() => ({ H: 0, kvH: 0, Tq: -1, Tk: -1, count: 0, masked: 0 }));
   const checks = new Map<number, { err: number; max: number; rec: HostArray[]; rt: HostArray[] }>();
   const tensorParts = new Map<string, HostArray[]>();
+  const batchSizes: number[] = [];
   try {
     await runner.ready();
     for (let start = 0; start < total; start += step) {
@@ -284,6 +300,7 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
       for (const [name, make] of extraInputs) feeds.set(name, make(feeds));
       const got = await runner.run(feeds, [...fetch]);
       const chunk = inputs.batched.size ? end - start : 0;
+      batchSizes.push(end - start);
       for (const [bi, b] of blocks.entries()) {
         const m = meta[bi];
         let probs: Float64Array;
@@ -394,7 +411,10 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
     return bc;
   });
   const tensors = new Map<string, HostArray>();
-  for (const r of opts.tensors ?? []) tensors.set(r.name, concatAlong(tensorParts.get(r.name) ?? [], r.batchAxis ?? 0, r.name));
+  for (const r of opts.tensors ?? []) {
+    const parts = tensorParts.get(r.name) ?? [];
+    tensors.set(r.name, concatAlong(parts, batchAxisOf(parts, batchSizes, r.batchAxis ?? 0), r.name));
+  }
   for (const o of modelOutputs) tensors.set(o, concatAlong(tensorParts.get(o) ?? [], 0, o));
   return { count: total, blocks: result, tensors, detection, repairs };
 }

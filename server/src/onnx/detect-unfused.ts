@@ -12,6 +12,8 @@ import { attrInt, label } from './graph';
 import { isNum } from './dims';
 import type { OnnxNode } from './types';
 import type { AttentionBlock, CandidateFailure, MaskRef } from './blocks';
+import { causalMask, causalNote } from './causal';
+import { findHeadSum, type HeadSumRef } from './headSum';
 import {
   type Ctx,
   type Trace,
@@ -30,21 +32,6 @@ import {
   tensorRef,
   traceOperand,
 } from './trace';
-
-/** True when a constant mask's last two axes allow exactly the keys j ≤ i (additive: 0 vs very negative; else non-zero). */
-function isCausal(v: number[], shape: (number | string | null)[], role: MaskRef['role']): boolean {
-  const S = shape[shape.length - 2];
-  const T = shape[shape.length - 1];
-  if (typeof S !== 'number' || typeof T !== 'number' || S < 2 || v.length % (S * T) !== 0) return false;
-  const allowed = (x: number) => (role === 'additive' ? x > -1e3 : x !== 0);
-  const off = T - S; // bottom-right aligned when keys include a cache
-  for (let b = 0; b < v.length / (S * T); b++) {
-    for (let i = 0; i < S; i++) {
-      for (let j = 0; j < T; j++) if (allowed(v[b * S * T + i * T + j]) !== j <= i + off) return false;
-    }
-  }
-  return true;
-}
 
 type Fail = { node: OnnxNode | null; reason: string; stage: number };
 
@@ -87,7 +74,8 @@ interface Chain {
   path: OnnxNode[];
   scale: number | null;
   scaleNodes: string[];
-  masks: { t: string; node: OnnxNode; role: MaskRef['role'] }[];
+  /** Masks on the scores; `branch`: for Where, the input index (1 or 2) that carries the scores. */
+  masks: { t: string; node: OnnxNode; role: MaskRef['role']; branch?: number }[];
   softcap: boolean;
 }
 
@@ -160,7 +148,7 @@ function scoreChain(ctx: Ctx, t: string, depth: number): Chain | Fail {
     for (const mine of [1, 2]) {
       const r = recurse(p.inputs[mine]);
       if (ok(r)) {
-        r.masks.push({ t: p.inputs[0], node: p, role: 'where' });
+        r.masks.push({ t: p.inputs[0], node: p, role: 'where', branch: mine });
         r.path.push(p);
         return r;
       }
@@ -324,21 +312,34 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
 
   const masks = chain.masks.map((m) => maskRef(ctx, m.t, m.node, m.role, scoreRank));
   let causal = false;
-  for (const m of masks) {
-    if (!m.constant) continue;
-    const v = maskValues(ctx, m.name);
-    const s = m.shape;
-    if (v && v.every((x) => x === 0) && m.role === 'additive') notes.push(`the mask '${m.name}' is a constant zero bias (no masking)`);
-    else if (v && s && s.length >= 2 && isCausal(v, s, m.role)) {
+  masks.forEach((m, i) => {
+    const use = chain.masks[i];
+    const c = causalMask(ctx, m.name, { role: m.role, node: use.node, scoreBranch: use.branch });
+    if (c) {
       causal = true;
-      notes.push(`the constant mask '${m.name}' is causal (lower triangular)`);
-    } else notes.push(`the mask '${m.name}' is constant`);
-  }
+      notes.push(causalNote(m.name, c, use.node));
+      return;
+    }
+    if (!m.constant) return;
+    const v = maskValues(ctx, m.name);
+    if (v && v.every((x) => x === 0) && m.role === 'additive') notes.push(`the mask '${m.name}' is a constant zero bias (no masking)`);
+    else notes.push(`the mask '${m.name}' is constant`);
+  });
   if (chain.softcap) notes.push('the scores pass through Tanh (softcap)');
 
   // Output projection: after the head merge.
   const out = findOutputProjection(ctx, ctxMM.outputs[0]);
-  if (!out.proj) notes.push(`no output projection found: ${out.why}`);
+  // Without one, the heads may be summed (the theory's own network).
+  let headSum: HeadSumRef | null = null;
+  const ctxShape = shapeOf(ctx, ctxMM.outputs[0]);
+  if (!out.proj && qHeads !== null && qHeads >= 1 && ctxShape && (layout === 'bnsh' || layout === 'folded')) {
+    const axis = layout === 'bnsh' ? ctxShape.length - 3 : 0;
+    headSum = findHeadSum(ctx, ctxMM.outputs[0], { axis, segments: [{ role: 'q', offset: 0, heads: qHeads, inner: 1 }], size: ctxShape[axis] }, qHeads);
+  }
+  if (headSum) {
+    const by = headSum.scale !== 1 ? `, scaled by ${Number(headSum.scale.toPrecision(6))}` : '';
+    notes.push(`the heads are summed by ${headSum.form} '${headSum.node}'${by} (no output projection)`);
+  } else if (!out.proj) notes.push(`no output projection found: ${out.why}`);
 
   // Self vs cross: compare what the Q and K projections read.
   let cross: boolean | null = null;
@@ -410,6 +411,7 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
     scalePlacement: placement,
     weights: { query: qT.projection, key: kT.projection, value: vT.projection, output: out.proj },
     masks,
+    ...(headSum ? { headSum } : {}),
     kvCache: kT.past || vT.past ? { pastKey: kT.past?.past ?? null, pastValue: vT.past?.past ?? null, presentKey: null, presentValue: null } : null,
     confidence,
     notes,

@@ -100,9 +100,12 @@ function applyOverrides(blocks: AttentionBlock[], opts: DetectOptions): void {
       b.notes.push(`query heads ${h} taken from the override`);
       if (b.kvHeads === null && kv !== undefined) b.kvHeads = kv;
       // Widths known without the head count give the head sizes.
-      const qw = b.weights.query?.weight;
-      const width = qw ? (qw.range ? qw.range[1] - qw.range[0] : (qw.shape?.[qw.headAxis] ?? null)) : null;
+      const widthOf = (w: typeof b.weights.query) => (w ? (w.weight.range ? w.weight.range[1] - w.weight.range[0] : (w.weight.shape?.[w.weight.headAxis] ?? null)) : null);
+      const width = widthOf(b.weights.query);
+      const vWidth = widthOf(b.weights.value);
+      const kvCount = kv ?? h;
       if (b.headSizeQK === null && typeof width === 'number' && width % h === 0) b.headSizeQK = width / h;
+      if (b.headSizeV === null && typeof vWidth === 'number' && vWidth % kvCount === 0) b.headSizeV = vWidth / kvCount;
       if (b.headSizeQK !== null) b.hiddenSize = h * b.headSizeQK;
       if (b.headSizeV !== null) b.vHiddenSize = h * b.headSizeV;
       if (b.kvHeads) b.groupSize = h / b.kvHeads;

@@ -15,7 +15,7 @@
 import { attrInt, attrInts, GraphIndex, label } from './graph';
 import { type Dim, dimDivExact, dimEq, dimMul, dimProd, isNum, shapeToString } from './dims';
 import { inferShapes } from './shapes';
-import type { AttentionBlock, ProjectionRef } from './blocks';
+import type { AttentionBlock, HeadSumRef, ProjectionRef } from './blocks';
 import type { OnnxModel, OnnxNode } from './types';
 import { type Ctx, findOutputProjection, shapeOf, traceOperand } from './trace';
 
@@ -63,6 +63,8 @@ export interface BlockHeadMap {
   /** The tensor entering the output projection and its node (null when the block has none). */
   outputInput: string | null;
   outputNode: OnnxNode | null;
+  /** Blocks without an output projection whose heads are summed (headSum.ts): the sum, heads one element each on its input's `axis`. */
+  sum: HeadSumRef | null;
   headOperands: HeadOperand[];
 }
 
@@ -476,6 +478,7 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
   const out = findOutputProjection(ctx, context);
   let outputInput: string | null = null;
   let outputNode: OnnxNode | null = null;
+  let sum: HeadSumRef | null = null;
   if (out.proj) {
     outputNode = nodeByLabel(ctx, out.proj.weight.node);
     if (!outputNode) throw new HeadMapError(`block ${b.index}: output projection node not found`);
@@ -492,6 +495,14 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     if (!op || op.axis !== r - 1 || op.segments.length !== 1 || op.segments[0].inner !== dv || !isExact(op)) {
       throw new HeadMapError(`block ${b.index}: the heads do not end up on the last axis of the output projection's input '${outputInput}'`);
     }
+  } else if (b.headSum) {
+    walk(nodesBetween(ctx, context, b.headSum.input));
+    const sp = positions.get(b.headSum.input);
+    const seg = sp?.segments[0];
+    if (!sp || sp.axis !== b.headSum.axis || !isExact(sp) || sp.segments.length !== 1 || seg!.inner !== 1 || seg!.heads !== H) {
+      throw new HeadMapError(`block ${b.index}: the heads do not reach the ${b.headSum.form} '${b.headSum.node}' one per element of its axis ${b.headSum.axis}`);
+    }
+    sum = b.headSum;
   }
   // Operands of path nodes that are broadcast along the head axis.
   for (const s of steps) {
@@ -508,5 +519,5 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
       headOperands.push({ node: s.node, inputIndex: i, tensor: t, axis: ax, pos: { ...p, axis: ax, size: os[ax] } });
     });
   }
-  return { block: b, ctx, positions, steps, projections, outputInput, outputNode, headOperands };
+  return { block: b, ctx, positions, steps, projections, outputInput, outputNode, sum, headOperands };
 }

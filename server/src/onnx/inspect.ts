@@ -8,6 +8,7 @@ import type { AttentionBlock, DetectionResult, DetectOptions, JsonDim, MaskRef, 
 import { readModel, type ReadOptions } from './read';
 import { dataTypeName } from './tensor';
 import type { OnnxValueInfo } from './types';
+import { originalHead, readHeadOrigins, renames, type HeadOrigins } from './headOrigins';
 
 /** A graph input or output as `inspect` lists it. */
 export interface InspectIO {
@@ -37,6 +38,10 @@ export interface InspectSummary {
   subgraphs: number;
   /** `detectAttention` result (blocks in graph order, rejected candidates, summary line). */
   attention: DetectionResult;
+  /** The head map of a pruned model (original layer/head of every head; headOrigins.ts), or null. */
+  headMap: HeadOrigins | null;
+  /** Why a head map in the metadata was ignored, when one was. */
+  headMapNote?: string;
 }
 
 function io(v: OnnxValueInfo): InspectIO {
@@ -66,6 +71,8 @@ export function inspectModel(path: string, opts: ReadOptions & DetectOptions = {
     }
   };
   visit(m.graph);
+  const attention = detectAttention(m, opts);
+  const origins = readHeadOrigins(m, attention);
   const opCounts = Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
   let weightBytes = 0;
   for (const t of m.graph.initializers.values()) {
@@ -87,7 +94,9 @@ export function inspectModel(path: string, opts: ReadOptions & DetectOptions = {
     externalDataBytes: m.externalDataBytes,
     largeExternalData: m.largeExternalData,
     subgraphs,
-    attention: detectAttention(m, opts),
+    attention,
+    headMap: origins.origins,
+    ...(origins.note ? { headMapNote: origins.note } : {}),
   };
 }
 
@@ -123,7 +132,7 @@ function mask(m: MaskRef): string {
   return `${m.name} ${shape(m.shape)} ${m.role}, ${head}${src ? `, ${src}` : ''}`;
 }
 
-function blockDetail(b: AttentionBlock): string[] {
+function blockDetail(b: AttentionBlock, map: HeadOrigins | null): string[] {
   const out: string[] = [];
   const anchor = b.nodes.fused ? `${b.form} '${b.nodes.fused}'` : `Softmax '${b.nodes.softmax}'`;
   out.push(`block ${b.index}: ${anchor}${b.graph ? ` (in subgraph ${b.graph})` : ''}`);
@@ -131,7 +140,15 @@ function blockDetail(b: AttentionBlock): string[] {
   out.push(`  Q  ${proj(b.weights.query)}`);
   out.push(`  K  ${proj(b.weights.key)}`);
   out.push(`  V  ${proj(b.weights.value)}`);
-  out.push(`  O  ${proj(b.weights.output)}`);
+  out.push(`  O  ${b.headSum && !b.weights.output ? `— (heads summed by ${b.headSum.form} '${b.headSum.node}')` : proj(b.weights.output)}`);
+  const mine = map?.layers[b.index];
+  if (mine && b.queryHeads && (mine.layer !== b.index || mine.heads.some((h, k) => h !== k))) {
+    const names = Array.from({ length: b.queryHeads }, (_, h) => {
+      const g = originalHead(map, b.index, h);
+      return `${h} = ${g.layer}:${g.head}`;
+    });
+    out.push(`  heads (original layer:head)  ${names.join(', ')}`);
+  }
   for (const m of b.masks) out.push(`  mask  ${mask(m)}`);
   if (b.kvCache) {
     const c = b.kvCache;
@@ -155,6 +172,10 @@ export function formatInspect(s: InspectSummary): string {
   lines.push('');
   const a = s.attention;
   lines.push(a.summary);
+  if (s.headMap && renames(s.headMap)) {
+    lines.push(`pruned from ${s.headMap.source} (heads per layer [${s.headMap.originalHeads.join(', ')}]); heads keep their original names below`);
+  }
+  if (s.headMapNote) lines.push(`note: ${s.headMapNote}`);
   if (a.blocks.length) {
     const rows = [['#', 'form', 'heads q/kv', 'head size qk/v', 'hidden', 'layout', 'scale', 'cross', 'causal', 'confidence']];
     for (const b of a.blocks) {
@@ -173,7 +194,7 @@ export function formatInspect(s: InspectSummary): string {
     }
     lines.push(...table(rows).map((r) => `  ${r}`));
     lines.push('');
-    for (const b of a.blocks) lines.push(...blockDetail(b));
+    for (const b of a.blocks) lines.push(...blockDetail(b, s.headMap));
   }
   if (a.rejected.length) {
     lines.push('');

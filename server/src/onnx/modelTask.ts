@@ -221,6 +221,9 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   });
   for (const r of cTrain.repairs) warnings.push(r);
   const found = detectReadout(ctx, T);
+  if (found?.mask && found.readout === 'last') {
+    warnings.push(`the model reads the last non-padding token (positions from '${found.mask}', ${found.node}); the theory's readout "last" is token T−1 of every sequence, which differs for padded ones`);
+  }
   const theoryClass = checkTheoryClass(ctx, detection, x, found);
   if (!theoryClass.inClass) {
     warnings.push(

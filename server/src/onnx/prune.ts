@@ -9,15 +9,17 @@
  * grouped-query heads only by whole key/value groups; optionally rescales the remaining heads of a block by
  * √(H / (H − removed)) (THEORY.md section g, as in the paper's GD experiment); and drops nodes left unused.
  * Masking multiplies each head's slice of the output projection's input by a factor (0 = removed), which is what
- * pruning must reproduce. Layers and heads are 0-based; head numbers are query heads.
+ * pruning must reproduce. Summed heads (headSum.ts) lose their Q/K/V slices and their term of the sum. The pruned
+ * model's metadata carries the head map (headOrigins.ts). Layers and heads are 0-based; head numbers are query heads.
  */
 import { onnx } from 'onnx-proto';
 import { attrInt, label } from './graph';
 import { type Dim, dimEq, isNum, shapeToString } from './dims';
-import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
+import type { AttentionBlock, DetectionResult, HeadSumRef, ProjectionRef } from './blocks';
 import { ModelEditor, makeTensor, rawTensor, sliceAxis, tensorElements, type NumericArray } from './edit';
 import { buildHeadMap, HeadMapError, isExact, keptIndices, mainCtx, newAxisSize, type BlockHeadMap, type HeadPos, type HeadSegment } from './headmap';
 import { shapeOf, type Ctx } from './trace';
+import { identityOrigins, prunedOrigins, readHeadOrigins, writeHeadOrigins, type HeadOrigins } from './headOrigins';
 import { DataType, type OnnxModel, type OnnxNode } from './types';
 
 /** A head to remove (0-based block and query head). */
@@ -71,7 +73,7 @@ export function planRemoval(detection: DetectionResult, heads: HeadRef[], rescal
     const b = detection.blocks[layer];
     if (!b) throw new Error(`layer ${layer} does not exist: the model has ${L} attention block${L === 1 ? '' : 's'} (0-based: 0–${L - 1})`);
     const H = b.queryHeads;
-    if (H === null) throw new Error(`layer ${layer}: its head count is unknown (dynamic shapes); it cannot be pruned`);
+    if (H === null) throw new Error(`layer ${layer}: its head count is unknown (dynamic shapes); give it with --num-heads N (or heads in the config)`);
     if (!(head >= 0 && head < H)) throw new Error(`head ${layer}:${head} does not exist: layer ${layer} has ${H} heads (0–${H - 1})`);
     const set = byBlock.get(layer) ?? new Set<number>();
     set.add(head);
@@ -144,9 +146,9 @@ export function pruneBlocker(b: AttentionBlock, map: BlockHeadMap | null, mapErr
       if (why) return why;
     }
   }
-  if (!map.outputNode) return 'it has no output projection: removing a head would change the width of its output';
+  if (!map.outputNode && !map.sum) return 'it has no output projection and its heads are not summed: removing a head would change the width of its output';
   const o = b.weights.output;
-  if (!o || o.weight.kind !== 'initializer') return `its output projection weight is ${o ? `a ${o.weight.kind}` : 'missing'}, not an initializer`;
+  if (map.outputNode && (!o || o.weight.kind !== 'initializer')) return `its output projection weight is ${o ? `a ${o.weight.kind}` : 'missing'}, not an initializer`;
   if (b.form === 'com.microsoft.MultiHeadAttention' && (map.ctx.shapes.get(nodeOf(map.ctx, b.nodes.fused!).inputs[0])?.shape?.length ?? 3) !== 3) {
     return 'packed QKV/KV layouts of MultiHeadAttention are not supported';
   }
@@ -170,6 +172,23 @@ export function headMaps(model: OnnxModel, detection: DetectionResult): { ctx: C
   return { ctx, maps, errors };
 }
 
+/**
+ * Why each block's heads cannot be removed (null where they can), checked before any other work: the pick list
+ * and `prune` refuse these up front.
+ */
+export function pruneBlockers(model: OnnxModel, detection: DetectionResult): (string | null)[] {
+  const { maps, errors } = headMaps(model, detection);
+  return detection.blocks.map((b, i) => {
+    if (b.queryHeads === null) return 'its head count is unknown (dynamic shapes); give it with --num-heads N (or heads in the config)';
+    if (b.queryHeads < 2) return 'it has a single head, and a block keeps at least one';
+    try {
+      return pruneBlocker(b, maps[i], errors[i]);
+    } catch (e) {
+      return `its heads cannot be followed through the graph (${e instanceof Error ? e.message : String(e)})`;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Masking
 
@@ -179,9 +198,10 @@ export function headMaps(model: OnnxModel, detection: DetectionResult): { ctx: C
  * @throws Error when the block has no output projection or its input does not hold the heads on its last axis.
  */
 export function insertHeadMask(ed: ModelEditor, map: BlockHeadMap, factors: number[]): void {
+  if (!map.outputNode && map.sum) return insertSumMask(ed, map, map.sum, factors);
   const t = map.outputInput;
   const n = map.outputNode;
-  if (!t || !n) throw new Error(`block ${map.block.index} has no output projection; its heads cannot be masked before it`);
+  if (!t || !n) throw new Error(`block ${map.block.index} has no output projection and its heads are not summed; its heads cannot be masked`);
   const pos = map.positions.get(t)!;
   const seg = pos.segments[0];
   if (factors.length !== seg.heads) throw new Error(`block ${map.block.index}: ${factors.length} factors for ${seg.heads} heads`);
@@ -193,6 +213,25 @@ export function insertHeadMask(ed: ModelEditor, map: BlockHeadMap, factors: numb
   const out = ed.uniqueName(`${t}_head_masked`);
   const proto = ed.node(n.index);
   ed.insertBefore(proto, { name: `HeadMask_L${map.block.index}`, opType: 'Mul', input: [t, maskName], output: [out] });
+  proto.input = (proto.input ?? []).map((x, i) => (i === 0 ? out : x));
+}
+
+/**
+ * Summed heads: multiplies each head's term of the sum by its factor, with a Mul by a [H, 1, …, 1] constant on the
+ * tensor entering the ReduceSum (or Split), so that a factor 0 removes the head's term and the sum's constants stay.
+ */
+function insertSumMask(ed: ModelEditor, map: BlockHeadMap, sum: HeadSumRef, factors: number[]): void {
+  const H = map.block.queryHeads!;
+  if (factors.length !== H) throw new Error(`block ${map.block.index}: ${factors.length} factors for ${H} heads`);
+  const rank = shapeOf(map.ctx, sum.input)?.length;
+  if (rank === undefined) throw new Error(`block ${map.block.index}: the input of ${sum.form} '${sum.node}' has an unknown rank`);
+  const dims = [H, ...Array.from({ length: rank - 1 - sum.axis }, () => 1)];
+  const elem = map.ctx.shapes.get(sum.input)?.elemType || DataType.FLOAT;
+  const maskName = ed.addInitializer(`head_mask_L${map.block.index}`, makeTensor('', dims, elem, factors));
+  const out = ed.uniqueName(`${sum.input}_head_masked`);
+  const n = nodeOf(map.ctx, sum.node);
+  const proto = ed.node(n.index);
+  ed.insertBefore(proto, { name: `HeadMask_L${map.block.index}`, opType: 'Mul', input: [sum.input, maskName], output: [out] });
   proto.input = (proto.input ?? []).map((x, i) => (i === 0 ? out : x));
 }
 
@@ -354,6 +393,36 @@ function fusedHeadInputs(n: OnnxNode): { index: number; what: string }[] {
   return [{ index: 5, what: 'attention bias' }];
 }
 
+/**
+ * Summed heads after the Q/K/V slices: a ReduceSum sums whatever heads remain, so it stays as it is; a Split along
+ * the head axis keeps only the remaining heads' parts, and their Add tree becomes one Sum of those parts. With
+ * `rescale`, the remaining terms are multiplied by the factor before the sum.
+ */
+function pruneSum(rw: Rewriter, map: BlockHeadMap, sum: HeadSumRef, r: BlockRemoval): void {
+  const n = nodeOf(rw.ctx, sum.node);
+  const proto = rw.ed.node(n.index);
+  if (r.scale !== 1) {
+    const rank = shapeOf(rw.ctx, sum.input)?.length ?? 0;
+    const elem = rw.ctx.shapes.get(sum.input)?.elemType || DataType.FLOAT;
+    const f = rw.ed.addInitializer(`head_rescale_L${r.block}`, makeTensor('', Array.from({ length: rank - sum.axis }, () => 1), elem, [r.scale]));
+    const out = rw.ed.uniqueName(`${sum.input}_rescaled`);
+    rw.ed.insertBefore(proto, { name: `HeadRescale_L${r.block}`, opType: 'Mul', input: [sum.input, f], output: [out] });
+    proto.input = (proto.input ?? []).map((x, i) => (i === 0 ? out : x));
+  }
+  if (sum.form === 'ReduceSum') return;
+  // Split: one output per kept head, each of size 1.
+  proto.output = r.keepQ.map((h) => n.outputs[h]);
+  if (rw.ctx.opset >= 18 && n.attributes.num_outputs) setIntAttr(rw, n, 'num_outputs', r.keepQ.length);
+  else if (rw.ctx.opset >= 13) setIntInput(rw, n, 1, `${label(n)}_split`, r.keepQ.map(() => 1));
+  else setIntsAttr(rw, n, 'split', r.keepQ.map(() => 1));
+  // The join: one Sum over the kept parts, writing the old root, where the root's node was.
+  const joins = new Set(sum.joins.map((j) => rw.ed.node(nodeOf(rw.ctx, j).index)));
+  const root = [...joins].find((j) => (j.output ?? []).includes(sum.output))!;
+  rw.ed.insertBefore(root, { name: `HeadSum_L${r.block}`, opType: 'Sum', input: r.keepQ.map((h) => sum.parts[h]), output: [sum.output] });
+  rw.ed.graph.node = rw.ed.graph.node.filter((x) => !joins.has(x)) as typeof rw.ed.graph.node;
+  rw.notes.push(`layer ${r.block}: the heads' sum now adds ${r.keepQ.length} of ${r.heads} terms`);
+}
+
 function pruneBlock(rw: Rewriter, map: BlockHeadMap, r: BlockRemoval): void {
   const b = map.block;
   const ctx = rw.ctx;
@@ -428,13 +497,17 @@ function pruneBlock(rw: Rewriter, map: BlockHeadMap, r: BlockRemoval): void {
     if (covered > g.size) throw new Error(`layer ${r.block}: '${name}' has ${g.size} entries along axis ${g.axis}, fewer than its heads need (${covered})`);
     sliceInitializer(rw, name, g.axis, keptIndices(pos, r.keepQ, r.keepKV), g.users);
   }
-  // 2. Output projection: input rows (or columns of a transposed weight); rescale the kept heads.
-  const o = b.weights.output!;
-  const ow = rw.model.graph.initializers.get(o.weight.name)!;
-  const opos = map.positions.get(map.outputInput!)!;
-  const keepO = keptIndices({ axis: o.weight.headAxis, segments: opos.segments, size: ow.dims[o.weight.headAxis] }, r.keepQ, r.keepKV);
-  const scaled = new Set(keepO);
-  sliceInitializer(rw, o.weight.name, o.weight.headAxis, keepO, [nodeOf(ctx, o.weight.node)], r.scale !== 1 ? { idx: scaled, by: r.scale } : undefined);
+  // 2. Output projection: input rows (or columns of a transposed weight); rescale the kept heads. Summed heads:
+  //    the removed heads' terms leave the sum (every constant of the sum stays).
+  if (map.sum) pruneSum(rw, map, map.sum, r);
+  else {
+    const o = b.weights.output!;
+    const ow = rw.model.graph.initializers.get(o.weight.name)!;
+    const opos = map.positions.get(map.outputInput!)!;
+    const keepO = keptIndices({ axis: o.weight.headAxis, segments: opos.segments, size: ow.dims[o.weight.headAxis] }, r.keepQ, r.keepKV);
+    const scaled = new Set(keepO);
+    sliceInitializer(rw, o.weight.name, o.weight.headAxis, keepO, [nodeOf(ctx, o.weight.node)], r.scale !== 1 ? { idx: scaled, by: r.scale } : undefined);
+  }
   // 3. Layout nodes on the paths.
   for (const s of map.steps) {
     const n = s.node;
@@ -558,6 +631,8 @@ export interface PruneResult {
   after: number[];
   /** Initializers that were external in the input and should stay external in the output. */
   external: Set<string>;
+  /** The head map written into the pruned model's metadata (headOrigins.ts). */
+  origins: HeadOrigins;
   notes: string[];
 }
 
@@ -577,6 +652,11 @@ export function pruneModel(model: OnnxModel, detection: DetectionResult, plan: B
   const ed = new ModelEditor(model, { inlineExternal: true });
   const rw: Rewriter = { model, ctx, ed, notes: [], done: new Map() };
   for (const r of plan) pruneBlock(rw, maps[r.block]!, r);
+  // The head map: the original layer/head of every remaining head, through earlier prunings too.
+  const prior = readHeadOrigins(model, detection);
+  if (prior.note) rw.notes.push(prior.note);
+  const origins = prunedOrigins(prior.origins ?? identityOrigins(model, detection), new Map(plan.map((r) => [r.block, r.keepQ])));
+  writeHeadOrigins(ed, origins);
   const removedNodes = ed.removeDeadNodes();
   if (removedNodes) rw.notes.push(`${removedNodes} node${removedNodes === 1 ? '' : 's'} left unused by the new shapes were removed`);
   const before = detection.blocks.map((b) => b.queryHeads ?? 0);
@@ -593,5 +673,5 @@ export function pruneModel(model: OnnxModel, detection: DetectionResult, plan: B
     if (t.dataLocation !== 1 && ed.externalNames.has(base)) external.add(t.name ?? '');
     if (t.dataLocation !== 1 && ed.externalNames.has(t.name ?? '')) external.add(t.name ?? '');
   }
-  return { editor: ed, plan, before, after, external, notes: rw.notes };
+  return { editor: ed, plan, before, after, external, origins, notes: rw.notes };
 }

@@ -155,6 +155,11 @@ const num2 =
   (a: Dim, b: Dim): Dim =>
     isNum(a) && isNum(b) ? g(a, b) : null;
 
+/** True when `a` is a negative number and `b` a symbolic size with a positive coefficient. */
+function negVsSize(a: Dim, b: Dim): boolean {
+  return isNum(a) && a < 0 && b !== null && !isNum(b) && b.k > 0;
+}
+
 function binaryFn(op: string, isInt: boolean, node: OnnxNode): ((a: Dim, b: Dim) => Dim) | null {
   switch (op) {
     case 'Add':
@@ -178,7 +183,8 @@ function binaryFn(op: string, isInt: boolean, node: OnnxNode): ((a: Dim, b: Dim)
     case 'Pow':
       return num2((a, b) => a ** b);
     case 'Equal':
-      return (a, b) => (dimEq(a, b) ? 1 : isNum(a) && isNum(b) ? 0 : null);
+      // A symbolic size (k > 0) is never negative: torch's `expand(B, -1, -1)` compares run-time sizes with -1.
+      return (a, b) => (dimEq(a, b) ? 1 : isNum(a) && isNum(b) ? 0 : negVsSize(a, b) || negVsSize(b, a) ? 0 : null);
     case 'Less':
       return num2((a, b) => +(a < b));
     case 'LessOrEqual':
@@ -578,6 +584,40 @@ function evalNode(node: OnnxNode, ins: TensorInfo[], opset: number): TensorInfo[
       const shape = keep ? x.shape.map((d, i) => (ax.has(i) ? 1 : d)) : x.shape.filter((_, i) => !ax.has(i));
       return [{ shape, elemType: x.elemType }];
     }
+    case 'Conv':
+    case 'ConvInteger':
+    case 'MaxPool':
+    case 'AveragePool':
+    case 'LpPool': {
+      // Spatial sizes per the operator specs: floor((D + pads − dilation·(k − 1) − 1) / stride) + 1 (ceil_mode: ceil),
+      // SAME_*: ceil(D / stride), VALID: no pads. Conv's channels come from the weight [M, C/group, k…].
+      const w = ins[1]?.shape;
+      const isConv = op === 'Conv' || op === 'ConvInteger';
+      if (!x.shape || x.shape.length < 3 || (isConv && (!w || w.length !== x.shape.length))) return [{ shape: null, elemType: x.elemType }];
+      const nsp = x.shape.length - 2;
+      const kernel = attrInts(node, 'kernel_shape') ?? (isConv && w!.slice(2).every(isNum) ? (w!.slice(2) as number[]) : null);
+      if (!kernel || kernel.length !== nsp) return [{ shape: null, elemType: x.elemType }];
+      const strides = attrInts(node, 'strides') ?? kernel.map(() => 1);
+      const dil = attrInts(node, 'dilations') ?? kernel.map(() => 1);
+      const pads = attrInts(node, 'pads') ?? kernel.map(() => 0).concat(kernel.map(() => 0));
+      const autoPad = node.attributes.auto_pad?.type === 'STRING' ? node.attributes.auto_pad.value : 'NOTSET';
+      const ceil = attrInt(node, 'ceil_mode', 0) === 1;
+      const spatial: Dim[] = x.shape.slice(2).map((d, i) => {
+        if (!isNum(d)) return null;
+        if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') return Math.ceil(d / strides[i]);
+        const pb = autoPad === 'VALID' ? 0 : pads[i];
+        const pe = autoPad === 'VALID' ? 0 : pads[i + nsp];
+        const q = (d + pb + pe - dil[i] * (kernel[i] - 1) - 1) / strides[i];
+        return (ceil ? Math.ceil(q) : Math.floor(q)) + 1;
+      });
+      const channels = isConv ? w![0] : x.shape[1];
+      const et = op === 'ConvInteger' ? DataType.INT32 : x.elemType;
+      return [{ shape: [x.shape[0], channels, ...spatial], elemType: et }];
+    }
+    case 'GlobalAveragePool':
+    case 'GlobalMaxPool':
+    case 'GlobalLpPool':
+      return [{ shape: x.shape ? [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)] : null, elemType: x.elemType }];
     case 'ArgMax':
     case 'ArgMin': {
       if (!x.shape) return [{ shape: null, elemType: DataType.INT64 }];

@@ -4,14 +4,14 @@
  * computed from x alone, a linear value path of value and output projections from block to block without
  * residual, normalization, nonlinearity or bias, and a linear readout of one token or the token mean), and, when
  * it is, the value weights of every head in the theory's parametrization (V^l_h = √(H_l N_l)·W_O,h W_V,h times the
- * value path's constant scales, a = √N_a·a_model), that `theory/weights.ts` turns into U (section f): for the
+ * value path's constant scales, a = √N_a·a_model; for summed heads W_O,h is the identity times the sum's scale), that `theory/weights.ts` turns into U (section f): for the
  * network `attention-paths train` exports they are its own V^l_h and a, so U equals its U_GD.
  *
  * Graph walks go backwards through layout ops only (Transpose, Reshape, Identity, Cast, Dropout, Squeeze,
  * Unsqueeze, Flatten); the value path may also pass constant scalar scales (folded into the weights). Every
  * failed condition becomes one sentence in `reasons`.
  */
-import { attrInt, attrInts, label } from './graph';
+import { attrInts, label } from './graph';
 import { isNum } from './dims';
 import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
 import { constNumber, type Ctx, findProjection, scalarLike, shapeOf, traceOperand } from './trace';
@@ -118,49 +118,7 @@ export function findTheoryInput(ctx: Ctx, first: AttentionBlock): TheoryInput {
   return { tensor: x, embedding, blockInput: e, batchAxis, featureAxis };
 }
 
-/** The readout the model's first output applies to the last block's tokens, when one is recognizable. */
-export function detectReadout(ctx: Ctx, T: number): { readout: Readout; node: string } | null {
-  const out = ctx.graph.outputs[0]?.name;
-  if (!out) return null;
-  const seen = new Set<string>();
-  const queue = [out];
-  while (queue.length && seen.size < 200) {
-    const t = queue.shift()!;
-    if (seen.has(t)) continue;
-    seen.add(t);
-    const p = ctx.index.producer(t);
-    if (!p) continue;
-    const inS = shapeOf(ctx, p.inputs[0]);
-    const r = inS?.length ?? 0;
-    const norm = (a: number) => (a < 0 ? a + r : a);
-    const tokenAxis = (a: number) => r >= 2 && inS![norm(a)] === T && norm(a) !== r - 1;
-    if (p.opType === 'ReduceMean' || p.opType === 'ReduceSum') {
-      const axes = attrInts(p, 'axes') ?? (p.inputs[1] ? (ctx.shapes.get(p.inputs[1])?.value as number[] | undefined) : undefined);
-      if (axes && axes.length === 1 && tokenAxis(axes[0])) return { readout: 'mean', node: label(p) };
-    }
-    if (p.opType === 'Gather') {
-      const ax = attrInt(p, 'axis', 0);
-      const c = constNumber(ctx, p.inputs[1]);
-      if (c !== null && tokenAxis(ax)) {
-        if (c === 0) return { readout: 'first', node: label(p) };
-        if (c === -1 || c === T - 1) return { readout: 'last', node: label(p) };
-      }
-    }
-    if (p.opType === 'Slice') {
-      const starts = ctx.shapes.get(p.inputs[1] ?? '')?.value as number[] | undefined;
-      const ends = ctx.shapes.get(p.inputs[2] ?? '')?.value as number[] | undefined;
-      const axes = (ctx.shapes.get(p.inputs[3] ?? '')?.value as number[] | undefined) ?? [0];
-      if (starts?.length === 1 && ends?.length === 1 && isNum(starts[0]) && tokenAxis(axes[0] as number)) {
-        const s0 = starts[0] as number;
-        const e0 = ends[0] as number;
-        if (s0 === 0 && e0 === 1) return { readout: 'first', node: label(p) };
-        if ((s0 === -1 || s0 === T - 1) && e0 >= T) return { readout: 'last', node: label(p) };
-      }
-    }
-    for (const i of p.inputs) if (i && !ctx.graph.initializers.has(i)) queue.push(i);
-  }
-  return null;
-}
+export { detectReadout, type TokenReadout } from './readout';
 
 /** Size of the axis a ReduceSum readout sums over (null when unknown). */
 function tokensSummed(ctx: Ctx, n: OnnxNode): number | null {
@@ -250,7 +208,12 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     }
     const o = b.weights.output;
     if (!o) {
-      reasons.push(`${where} has no output projection`);
+      if (b.headSum) {
+        // Summed heads (the theory's own form): the block's output is the sum; scales before it belong to V^l_h.
+        prevOut = b.headSum.output;
+        continue;
+      }
+      reasons.push(`${where} has no output projection and does not sum its heads`);
       prevOut = null;
       continue;
     }
@@ -307,14 +270,16 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     const kvH = b.kvHeads ?? H;
     const dv = b.headSizeV!;
     const vp = b.weights.value!;
-    const op = b.weights.output!;
+    const op = b.weights.output;
     const mv = matrixOf(ctx, vp);
-    const mo = matrixOf(ctx, op);
-    if (!mv || !mo) return { inClass: false, reasons: [`block ${b.index}: the value or output weight is not a 2-D initializer`] };
+    const mo = op ? matrixOf(ctx, op) : null;
+    if (!mv || (op && !mo)) return { inClass: false, reasons: [`block ${b.index}: the value or output weight is not a 2-D initializer`] };
     const ev = entry(mv);
-    const eo = entry(mo);
+    // Summed heads act as an output projection of identity blocks, scaled by the constants before the sum.
+    const sumScale = b.headSum?.scale ?? 1;
+    const eo = mo ? entry(mo) : (o: number, k: number) => (k % dv === o ? sumScale : 0);
     const nIn = vp.weight.layout === 'in,out' ? mv.rows : mv.cols;
-    const nOut = op.weight.layout === 'in,out' ? mo.cols : mo.rows;
+    const nOut = op && mo ? (op.weight.layout === 'in,out' ? mo.cols : mo.rows) : dv;
     const vOff = vp.weight.range?.[0] ?? 0;
     widths.push(nIn);
     const c = Math.sqrt(H * nIn) * (valueScale.get(b.index) ?? 1);

@@ -8,6 +8,8 @@ import { toRows, type Matrix } from '../linalg/matrix';
 import type { ModelTask } from '../onnx/modelTask';
 import type { ModelReport } from '../report/types';
 import { headScores } from '../theory/relevance';
+import { pruneBlockers } from '../onnx/prune';
+import { readHeadOrigins, renames } from '../onnx/headOrigins';
 import { orderParametersFromWeights } from '../theory/weights';
 import { patternSimilarity, spearman } from '../util/stats';
 
@@ -16,10 +18,12 @@ import { patternSimilarity, spearman } from '../util/stats';
  * @param U1 the theory's U₁ at the solution [H_tot, H_tot]; heads [H_1, …, H_L].
  */
 export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelReport {
+  const blockers = pruneBlockers(m.model, m.detection);
+  const origins = readHeadOrigins(m.model, m.detection).origins;
   const r: ModelReport = {
     file: basename(m.model.file),
     input: { tensor: m.input.tensor, layout: m.input.layout, N0: m.input.N0, T: m.input.T, embedding: m.input.embedding?.weight.node ?? null },
-    blocks: m.blocks.map((b) => ({
+    blocks: m.blocks.map((b, i) => ({
       layer: b.layer,
       form: b.form,
       heads: b.heads,
@@ -27,11 +31,13 @@ export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelRep
       source: b.source,
       ...(b.checkMaxAbsError !== undefined ? { check_max_abs_error: b.checkMaxAbsError } : {}),
       masked_queries: b.maskedQueries,
+      ...(blockers[i] ? { prune_blocker: blockers[i]! } : {}),
     })),
     split: m.split,
     model_readout: m.modelReadout,
     in_theory_class: m.theoryClass.inClass,
     class_reasons: m.theoryClass.reasons,
+    ...(origins && renames(origins) ? { head_origins: { source: origins.source, original_heads: origins.originalHeads, layers: origins.layers } } : {}),
   };
   if (m.valueWeights) {
     const Uw = orderParametersFromWeights(m.valueWeights).Us[0];

@@ -57,6 +57,7 @@ export function formatAnalysis(r: AnalysisReport): string {
         (hm ? lpad(mv === undefined || mv === null ? '-' : hm.metric === 'accuracy' ? mv.toFixed(3) : num(mv), 15) : ''),
     );
   }
+  out.push(...originNames(r));
   out.push('');
   const pc = r.kernel_pc_overlap;
   if (pc) {
@@ -83,6 +84,14 @@ export function formatAnalysis(r: AnalysisReport): string {
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
   for (const w of r.warnings) out.push(`Warning: ${w}`);
   return out.join('\n');
+}
+
+/** For a pruned model, the original layer:head of its renamed heads (the head map in its metadata). */
+function originNames(r: AnalysisReport): string[] {
+  const o = r.model?.head_origins;
+  if (!o) return [];
+  const parts = o.layers.flatMap((l, i) => l.heads.map((h, k) => (l.layer === i && h === k ? '' : `${i}:${k} = ${l.layer}:${h}`)).filter(Boolean));
+  return [`  pruned from ${o.source} (heads [${o.original_heads.join(', ')}]); original names: ${parts.join(', ')}`];
 }
 
 /** The table `attention-paths sweep` prints. */

@@ -81,7 +81,7 @@ export interface HeadRemovalMeasured {
   full: number;
   /**
    * One entry per head, in the order of `head_scores_ascending`: the value with that head's slice of the output
-   * projection's input multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
+   * projection's input (or its term of a head sum) multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
    * theory's silencing, which keeps the 1/H normalization), or null with the reason when the block cannot be
    * masked.
    */
@@ -114,6 +114,8 @@ export interface ModelBlockReport {
   check_max_abs_error?: number;
   /** Queries whose every key was masked (all-zero attention), train + test. */
   masked_queries: number;
+  /** Why the block's heads cannot be removed from the model (absent when they can; `attention-paths prune`). */
+  prune_blocker?: string;
 }
 
 /**
@@ -144,6 +146,11 @@ export interface ModelReport {
    * normalization (see README, Analyzing a real model).
    */
   weights_U?: { U: number[][]; pearson: number | null; cosine: number | null; head_score_spearman: number | null };
+  /**
+   * For a pruned model: the head map from its metadata (onnx/headOrigins.ts) — the model it was pruned from, that
+   * model's heads per layer, and for each block its original layer and the original number of each head.
+   */
+  head_origins?: { source: string; original_heads: number[]; layers: { layer: number; heads: number[] }[] };
 }
 
 export interface AnalysisReport {

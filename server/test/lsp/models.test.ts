@@ -14,6 +14,7 @@ import { findModelSites, pythonCodeLenses } from '../../src/features/python';
 import { headline } from '../../src/features/codeLens';
 import {
   CreateModelConfigRequest,
+  CreatePrunedConfigRequest,
   InspectModelRequest,
   PruneRequest,
   ReportRequest,
@@ -145,6 +146,39 @@ describe('models in the workspace, through the server', () => {
     const none = path.join(f.dir, 'models', 'x.onnx');
     await assert.rejects(f.s.request(PruneRequest, { uri: config, heads: [{ layer: 1, head: 9 }], output: none }));
     assert.equal(existsSync(none), false);
+  });
+
+  test('after pruning: the comparison, original head names in the model view, and a config for the pruned model (never over a file)', async () => {
+    const config = pathToFileURL(path.join(f.dir, 'model.attention.yaml')).href;
+    const output = path.join(f.dir, 'models', 'loop.onnx');
+    const r = await f.s.request<PruneResult>(PruneRequest, { uri: config, heads: [{ layer: 1, head: 1 }], output });
+    const c = r.comparison!;
+    assert.deepEqual([c.original.heads, c.pruned.heads], [
+      [4, 4],
+      [4, 3],
+    ]);
+    assert.ok(c.pruned.parameters < c.original.parameters && c.pruned.file_bytes < c.original.file_bytes);
+    assert.ok(c.original.latency!.runs >= 3 && c.pruned.latency!.median_ms > 0);
+    const view = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(output).href });
+    assert.deepEqual(
+      view.heads.filter((h) => h.layer === 1).map((h) => [h.head, h.original?.head]),
+      [
+        [0, undefined],
+        [1, 2],
+        [2, 3],
+      ],
+    );
+    const made = await f.s.request<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config, model: output });
+    const file = path.join(f.dir, 'models', 'loop.attention.yaml');
+    assert.equal(made.config, pathToFileURL(file).href);
+    const original = loadConfig(path.join(f.dir, 'model.attention.yaml'));
+    const cfg = loadConfig(file);
+    assert.deepEqual([cfg.attention?.model, cfg.data, cfg.widths, cfg.temperature], [output, original.data, original.widths, original.temperature]);
+    const text = readFileSync(file, 'utf8');
+    const again = await f.s.request<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config, model: output });
+    assert.equal(again.config, pathToFileURL(path.join(f.dir, 'models', 'loop-2.attention.yaml')).href);
+    assert.equal(readFileSync(file, 'utf8'), text);
+    await assert.rejects(f.s.request(CreatePrunedConfigRequest, { uri: config, model: 'loop.onnx' }), /not an absolute \.onnx path/);
   });
 
   test('a model without a config but with data beside it: the view offers a config, which is created (never over a file) and analysed', async () => {

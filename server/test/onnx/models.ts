@@ -204,3 +204,114 @@ export function foldedSplitModel(): Uint8Array {
   g.output('y', ['batch', 6, E]);
   return modelBytes(g.graph(), { opsets: { '': 13 } });
 }
+
+/**
+ * A ViT-style classifier as `torch.onnx.export` writes one whose attention is `nn.MultiheadAttention` (not
+ * batch_first) behind a Conv2d patch stem: pixels [batch, 1, 8, 8] → Conv2d(1, E, 2, stride 2) → flatten(2) →
+ * transpose → [batch, 16, E], a class token expanded to the batch (`cls.expand(B, -1, -1)`), learned positions,
+ * then `layers` post-LN encoder layers whose attention computes every Reshape target and the packed in_proj Slice
+ * bounds from Shape ops at run time (head dim = E / H, batch × H folded heads), and a readout of the class token
+ * (or the token mean) by a Linear to one logit. T = 17 tokens.
+ * Weight names per layer l: `l{l}.in_proj` [E, 3E] (x @ W), `l{l}.in_proj_bias`, `l{l}.out_proj.weight` [E, E]
+ * (Gemm transB), `l{l}.out_proj.bias`.
+ */
+export function vitStyleModel(o: { layers?: number; H?: number; E?: number; readout?: 'cls' | 'mean'; seed?: number } = {}): Uint8Array {
+  const L = o.layers ?? 2;
+  const H = o.H ?? 4;
+  const E = o.E ?? 32;
+  const g = new GraphBuilder(o.seed ?? 41);
+  g.input('pixels', ['batch', 1, 8, 8]);
+  const conv = g.one('Conv', ['pixels', g.weight('patch.weight', [E, 1, 2, 2]), g.weight('patch.bias', [E])], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'patch' });
+  // flatten(2): Reshape to Concat(Shape(conv)[0:2], [-1]).
+  const convShape = g.one('Shape', [conv]);
+  const lead = g.one('Slice', [convShape, g.ints('c0', [0]), g.ints('c2', [2]), g.ints('c_ax', [0])]);
+  const flat = g.one('Reshape', [conv, g.one('Concat', [lead, g.ints('minus1', [-1])], { axis: 0 })]);
+  const patches = g.one('Transpose', [flat], { perm: [0, 2, 1] });
+  // cls.expand(B, -1, -1): the target's -1 entries replaced by 1 with Where(Equal(target, -1)).
+  const B = g.one('Unsqueeze', [g.one('Gather', [g.one('Shape', ['pixels']), g.ints('i0', [0], [])], { axis: 0 }), g.ints('u0', [0])]);
+  const target = g.one('Concat', [B, g.ints('m11', [-1, -1])], { axis: 0 });
+  const fixed = g.one('Where', [g.one('Equal', [target, g.ints('neg1', [-1], [])]), g.ints('one', [1], []), target]);
+  const cls = g.one('Expand', [g.weight('cls_token', [1, 1, E]), fixed]);
+  let h = g.one('Add', [g.one('Concat', [cls, patches], { axis: 1 }), g.weight('pos_embed', [1, 17, E])], {}, { name: 'embed' });
+  const dimOf = (t: string, i: number) => g.one('Gather', [g.one('Shape', [t]), g.ints(`g${g.nodes.length}`, [i], [])], { axis: 0 });
+  const un = (t: string) => g.one('Unsqueeze', [t, g.ints(`u${g.nodes.length}`, [0])]);
+  for (let l = 0; l < L; l++) {
+    const xt = g.one('Transpose', [h], { perm: [1, 0, 2] });
+    const T = dimOf(xt, 0);
+    const Bd = dimOf(xt, 1);
+    const hd = g.one('Cast', [g.one('Div', [dimOf(xt, 2), g.ints(`nh${l}`, [H], [])])], { to: 7 });
+    const proj = g.one('Add', [g.weight(`l${l}.in_proj_bias`, [3 * E]), g.one('MatMul', [xt, g.weight(`l${l}.in_proj`, [E, 3 * E])], {}, { name: `l${l}.in_proj` })]);
+    // Packed in_proj Slice bounds from Shape(proj)[-1]: (D + 2) / 3 · k.
+    const D = g.one('Gather', [g.one('Shape', [proj]), g.ints(`last${l}`, [-1])], { axis: 0 });
+    const third = g.one('Div', [g.one('Add', [D, g.ints(`two${l}`, [2])]), g.ints(`three${l}`, [3])]);
+    const at = (k: number) => (k === 0 ? g.ints(`z${l}`, [0]) : g.one('Mul', [third, g.ints(`k${l}_${k}`, [k])]));
+    const bounds = [at(0), at(1), at(2), at(3)];
+    const part = (k: number) => g.one('Slice', [proj, bounds[k], bounds[k + 1], g.ints(`ax${l}_${k}`, [-1])]);
+    const BH = g.one('Mul', [Bd, g.ints(`nh2${l}`, [H], [])]);
+    const fold = (t: string) => g.one('Reshape', [t, g.one('Concat', [un(T), un(BH), un(hd)], { axis: 0 })]);
+    const q = g.one('Div', [g.one('Transpose', [fold(part(0))], { perm: [1, 0, 2] }), g.scalar(`sq${l}`, Math.sqrt(E / H))]);
+    const k = g.one('Transpose', [fold(part(1))], { perm: [1, 2, 0] });
+    const v = g.one('Transpose', [fold(part(2))], { perm: [1, 0, 2] });
+    const p = g.one('Softmax', [g.one('MatMul', [q, k])], { axis: -1 }, { name: `l${l}.softmax` });
+    const c = g.one('Transpose', [g.one('MatMul', [p, v])], { perm: [1, 0, 2] });
+    const flatC = g.one('Reshape', [c, g.one('Concat', [un(g.one('Mul', [T, Bd])), un(dimOf(xt, 2))], { axis: 0 })]);
+    const out = g.one('Gemm', [flatC, g.weight(`l${l}.out_proj.weight`, [E, E]), g.weight(`l${l}.out_proj.bias`, [E])], { transB: 1 }, { name: `l${l}.out_proj` });
+    const back = g.one('Transpose', [g.one('Reshape', [out, g.one('Concat', [un(T), un(Bd), un(dimOf(xt, 2))], { axis: 0 })])], { perm: [1, 0, 2] });
+    h = g.one('LayerNormalization', [g.one('Add', [h, back]), g.weight(`l${l}.ln.weight`, [E], Array(E).fill(1)), g.weight(`l${l}.ln.bias`, [E], Array(E).fill(0))], { axis: -1 });
+  }
+  const tok = o.readout === 'mean' ? g.one('ReduceMean', [h], { axes: [1], keepdims: 0 }, { name: 'pool' }) : g.one('Gather', [h, g.ints('cls_index', [0], [])], { axis: 1 }, { name: 'pool' });
+  g.one('Gemm', [tok, g.weight('head.weight', [1, E]), g.weight('head.bias', [1])], { transB: 1 }, { out: 'logit', name: 'head' });
+  g.output('logit', ['batch', 1]);
+  return modelBytes(g.graph(), { opsets: { '': 17 } });
+}
+
+/**
+ * A network of the theory's class whose heads are summed, with no output projection (THEORY.md section a):
+ * z^l = c_l Σ_h A^l_h-weighted (z^{l−1} W_V,h), queries and keys from the input x [batch, T, N0] at every layer,
+ * readout of one token (or the mean) by a vector a. The head sum is `ReduceSum` over the head axis of the context
+ * [batch, H, T, N] (`reducesum`), or a `Split` along it with the parts squeezed and added by an `Add` chain
+ * (`split-add`) or one `Sum` (`split-sum`); the constant c_l = 1/√(H_l N_l) multiplies the context before the sum,
+ * the sum after it, or is absent (`scale`). Value weights `Wv{l}` [width, H·N]; no biases.
+ */
+export function summedHeadsModel(
+  o: { L?: number; H?: number; N0?: number; N?: number; T?: number; form?: 'reducesum' | 'split-add' | 'split-sum'; scale?: 'before' | 'after' | 'none'; readout?: 'last' | 'first' | 'mean'; seed?: number } = {},
+): Uint8Array {
+  const L = o.L ?? 2;
+  const H = o.H ?? 3;
+  const N0 = o.N0 ?? 6;
+  const N = o.N ?? 8;
+  const T = o.T ?? 5;
+  const G = 4;
+  const form = o.form ?? 'reducesum';
+  const g = new GraphBuilder(o.seed ?? 37);
+  g.input('x', ['batch', T, N0]);
+  let z = 'x';
+  let width = N0;
+  for (let l = 0; l < L; l++) {
+    const split = (t: string, d: number, name: string) => g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${name}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
+    const q = split(g.one('MatMul', ['x', g.weight(`Wq${l}`, [N0, H * G])], {}, { name: `q${l}` }), G, 'q');
+    const k = g.one('Transpose', [split(g.one('MatMul', ['x', g.weight(`Wk${l}`, [N0, H * G])], {}, { name: `k${l}` }), G, 'k')], { perm: [0, 1, 3, 2] });
+    const v = split(g.one('MatMul', [z, g.weight(`Wv${l}`, [width, H * N])], {}, { name: `v${l}` }), N, 'v');
+    const p = g.one('Softmax', [g.one('Div', [g.one('MatMul', [q, k]), g.scalar(`sqrtG${l}`, Math.sqrt(G))])], { axis: -1 }, { name: `softmax${l}` });
+    let c = g.one('MatMul', [p, v], {}, { name: `context${l}` }); // [B, H, T, N]
+    const c_l = g.scalar(`c${l}`, 1 / Math.sqrt(H * width));
+    if (o.scale === 'before') c = g.one('Mul', [c, c_l]);
+    let sum: string;
+    if (form === 'reducesum') sum = g.one('ReduceSum', [c, g.ints(`head_axis${l}`, [1])], { keepdims: 0 }, { name: `head_sum${l}` });
+    else {
+      const parts = g.node('Split', [c], { axis: 1 }, { count: H, name: `head_split${l}` }).map((t) => g.one('Squeeze', [t, g.ints(`sq${l}_${t}`, [1])]));
+      if (form === 'split-sum') sum = g.one('Sum', parts, {}, { name: `head_sum${l}` });
+      else sum = parts.slice(1).reduce((acc, t) => g.one('Add', [acc, t]), parts[0]);
+    }
+    z = (o.scale ?? 'after') === 'after' ? g.one('Mul', [sum, c_l]) : sum;
+    width = N;
+  }
+  const ro = o.readout ?? 'last';
+  const tok =
+    ro === 'mean'
+      ? g.one('ReduceMean', [z], { axes: [1], keepdims: 0 }, { name: 'pool' })
+      : g.one('Gather', [z, g.ints('tok', [ro === 'first' ? 0 : T - 1], [])], { axis: 1 }, { name: 'pool' });
+  g.one('MatMul', [tok, g.weight('a', [width, 1])], {}, { out: 'y', name: 'readout' });
+  g.output('y', ['batch', 1]);
+  return modelBytes(g.graph(), { opsets: { '': 17 } });
+}
