@@ -25,7 +25,8 @@ reproduce the original with the same heads masked to zero (to 1e-5) before it is
 
 Options:
   --heads L:H,...     heads to remove, 0-based layer:head (ranges L:H1-H2 allowed), e.g. --heads 0:1,1:0-1
-  --drop-lowest K     remove the K heads with the lowest theory head scores (needs --config or labelled --data)
+  --drop-lowest K     remove the K heads the theory predicts least harmful to silence (lowest predicted ε_g
+                      increase, comparable across layer windows; needs --config or labelled --data)
   --data FILE         inputs keyed by ONNX input name (.npz/.json, a .npy for one-input models, or a
                       test_data_set_<n> folder); with labels y (or <input>_train/_test and y_train/y_test) the
                       measured metric before/after is printed next to the theory's prediction

@@ -33,6 +33,7 @@ export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelRep
     in_theory_class: m.theoryClass.inClass,
     class_reasons: m.theoryClass.reasons,
   };
+  if (m.tokenMask) r.token_mask = { input: m.tokenMask.input, padding_tokens: m.tokenMask.padding, tokens: m.tokenMask.tokens };
   if (m.valueWeights) {
     const Uw = orderParametersFromWeights(m.valueWeights).Us[0];
     if (Uw.rows !== U1.rows) throw new Error(`U from the model's weights is ${Uw.rows}×${Uw.rows}, the theory's ${U1.rows}×${U1.rows}`);

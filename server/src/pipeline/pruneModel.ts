@@ -29,6 +29,7 @@ import { silenceHead } from '../theory/relevance';
 import type { AnalysisReport, Metrics } from '../report/types';
 import { analyzePrepared } from './analyze';
 import { prepare, type ProgressFn } from './prepare';
+import { analyzeWindows, isWindowed } from './windows';
 
 /** What to prune and how. */
 export interface PruneJob {
@@ -50,6 +51,8 @@ export interface PruneJob {
   force?: boolean;
   /** Allowed difference between the pruned and the masked model (default 1e-5). */
   tolerance?: number;
+  /** Refuse an analysis with more attention paths than this (per window for windowed configs); default 256. */
+  maxPaths?: number;
   onProgress?: ProgressFn;
 }
 
@@ -149,8 +152,13 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   if (config && (job.dropLowest !== undefined || labels)) {
     progress?.('analysis', 'analysing the model with the theory (head scores)');
     try {
-      prepared = await prepare(config, progress);
-      report = await analyzePrepared(prepared, config, { onProgress: progress });
+      if (isWindowed(config)) {
+        // Layer windows: one U₁ per window, so there is no single Prepared to silence several heads in.
+        report = await analyzeWindows(config, { onProgress: progress, maxPaths: job.maxPaths ?? 256 });
+      } else {
+        prepared = await prepare(config, progress, undefined, { maxPaths: job.maxPaths ?? 256 });
+        report = await analyzePrepared(prepared, config, { onProgress: progress });
+      }
     } catch (e) {
       // --drop-lowest cannot do without the scores; for --heads the prediction is only reported.
       if (job.dropLowest !== undefined) throw e;
@@ -166,7 +174,9 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     const total = report.head_scores_ascending.length;
     if (!Number.isInteger(K) || K < 1) throw new Error(`--drop-lowest must be a positive integer (got ${K})`);
     if (K >= total) throw new Error(`--drop-lowest ${K} would remove all ${total} heads`);
-    heads = report.head_scores_ascending.slice(0, K).map((s) => ({ layer: s.layer, head: s.head }));
+    // Least harmful first: the predicted ε_g increase when silenced (comparable across layer windows), as the
+    // report's `pruning_order`; older reports without it: the lowest scores.
+    heads = (report.pruning_order ?? report.head_scores_ascending).slice(0, K).map((s) => ({ layer: s.layer, head: s.head }));
   }
   const plan: BlockRemoval[] = planRemoval(detection, heads!, job.rescale);
   progress?.('prune', `removing ${heads!.length} head(s)`);
@@ -211,6 +221,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   }
 
   let predicted: PruneSummary['predicted'];
+  if (report?.windows) notes.push('no theory prediction of the pruned model: a layer-window analysis predicts each window on its own (see its report)');
   if (report && prepared) {
     let U = fromRows(report.U[0]);
     for (const h of heads!) U = silenceHead(U, prepared.settings.heads, h.layer, h.head);
