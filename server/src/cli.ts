@@ -39,7 +39,7 @@ import { createInterface } from 'node:readline/promises';
 import { CONFIRM_ABOVE_SECONDS, describeCost, type CostEstimate } from './pipeline/resources';
 
 /** The path limit of `analyze` and `sweep` without --max-paths (the editor's attentionPaths.maxPaths default). */
-export const DEFAULT_MAX_PATHS = DEFAULT_SETTINGS.maxPaths;
+const DEFAULT_MAX_PATHS = DEFAULT_SETTINGS.maxPaths;
 
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 

@@ -225,7 +225,7 @@ function featureAxisThrough(ctx: Ctx, start: string, source: string): number | n
  * Where the x of a window starting at `block` comes from: the activation feeding the block's value projection
  * (else the tensor its value operand is traced back to), walked back through layout ops.
  */
-export function windowTheoryInput(ctx: Ctx, block: AttentionBlock): TheoryInput {
+function windowTheoryInput(ctx: Ctx, block: AttentionBlock): TheoryInput {
   let start = block.weights.value?.input ?? null;
   if (!start && block.v) {
     const tr = traceOperand(ctx, block.v.name);

@@ -42,7 +42,7 @@ export interface RunOptions {
 }
 
 /** The `prepare` gate that hands `confirmCost` the cost of `work`. */
-export function costGate(opts: Pick<RunOptions, 'confirmCost'>, work: WorkKind) {
+function costGate(opts: Pick<RunOptions, 'confirmCost'>, work: WorkKind) {
   const confirm = opts.confirmCost;
   return confirm && ((shape: Parameters<typeof estimateCost>[0]) => confirm(estimateCost(shape, work)));
 }

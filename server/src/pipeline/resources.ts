@@ -65,7 +65,7 @@ export interface CostEstimate {
 }
 
 /** The part of `estimateMemoryBytes` that grows with the number of paths: the path features and the L⁻¹Φ solve. */
-export function pathMemoryBytes(s: ProblemSize): number {
+function pathMemoryBytes(s: ProblemSize): number {
   const Q = s.heads.reduce((a, b) => a * b, 1);
   return 8 * ((s.P + s.P_test) * s.N0 * Q + 2 * s.P * s.N0 * Q);
 }

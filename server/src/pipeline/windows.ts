@@ -68,7 +68,14 @@ function windowsCost(m: ModelTask, plan: LayerWindow[], modelFile: string, measu
   } catch {
     modelBytes = undefined;
   }
-  const base = { P: m.task.train.count, P_test: m.task.test.count, T: m.task.train.tokens, source: 'model' as const, attention: 'fixed' as const, ...(modelBytes !== undefined ? { modelBytes } : {}) };
+  const base = {
+    P: m.task.train.count,
+    P_test: m.task.test.count,
+    T: m.task.train.tokens,
+    source: 'model' as const,
+    attention: 'fixed' as const,
+    ...(modelBytes !== undefined ? { modelBytes } : {}),
+  };
   const costs = plan.map((w, i) => estimateCost({ ...base, N0: m.windowInputs[i].train.features, heads: w.heads }, { kind: 'analyze' }));
   const worst = costs.reduce((a, b) => (b.seconds > a.seconds ? b : a));
   // The model runs of the measured removal: the part of the full-model estimate that measuring adds.

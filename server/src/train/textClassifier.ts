@@ -261,9 +261,8 @@ export async function trainTextClassifier(
   }
 }
 
-/** Input and output names of the exported classifier. */
-export const TEXT_INPUTS = ['input_ids', 'attention_mask'] as const;
-export const TEXT_OUTPUT = 'logits';
+/** Output name of the exported classifier (its inputs are `input_ids` and `attention_mask`). */
+const TEXT_OUTPUT = 'logits';
 
 /**
  * The classifier as an ONNX model (opset 17, float32): inputs `input_ids` and `attention_mask` [batch, T] int64,
