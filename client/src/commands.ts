@@ -235,7 +235,9 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
     const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
     const m = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     const f = measured?.metric === 'accuracy' ? pct : num;
-    const predictedText = sil ? `silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined;
+    // Windowed analyses: the head's own window predicted it (docs/windows.md).
+    const full = (h.window !== undefined ? report.windows?.[h.window]?.metrics : undefined) ?? report.metrics;
+    const predictedText = sil ? `${h.window !== undefined ? `window ${h.window}, ` : ''}silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(full.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(full.eg_total)})` : undefined;
     // Model configs: the model's own measured metric with this head removed, next to the prediction.
     const measuredText = measured && m !== undefined && m !== null ? `measured on the model: ${measured.metric} ${f(m)} (full ${f(measured.full)})` : undefined;
     return {
@@ -246,12 +248,16 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
       head: { layer: h.layer, head: h.head },
     };
   });
-  // Least relevant first: those are the candidates. Heads of blocks that cannot be pruned are not offered; a
-  // separator per such block says why.
-  const offered = items.reverse().filter((it) => it.head && !blocked.has(it.head.layer));
+  // Least harmful first: by the predicted ε_g increase when silenced (`pruning_order`, comparable across layer
+  // windows), else least relevant first. Heads of blocks that cannot be pruned are not offered; a separator per
+  // such block says why.
+  const order = report.pruning_order?.map((h) => `${h.layer}:${h.head}`);
+  if (order && order.length === items.length) items.sort((a, b) => order.indexOf(`${a.head?.layer}:${a.head?.head}`) - order.indexOf(`${b.head?.layer}:${b.head?.head}`));
+  else items.reverse();
+  const offered = items.filter((it) => it.head && !blocked.has(it.head.layer));
   for (const [l, why] of blocked) offered.push({ label: `layer ${l} not offered: ${why}`, kind: vscode.QuickPickItemKind.Separator });
   const picked = await vscode.window.showQuickPick(offered, {
-    title: 'Attention Paths: heads to prune (least relevant first)',
+    title: order ? 'Attention Paths: heads to prune (least harmful first: predicted ε_g increase when silenced)' : 'Attention Paths: heads to prune (least relevant first)',
     placeHolder: `pre-selected: relevance below ${threshold} (attentionPaths.prunableScoreThreshold)`,
     canPickMany: true,
     matchOnDescription: true,

@@ -1,8 +1,8 @@
 /**
  * The `attention-paths` command line: the same pipeline as the language server, without LSP.
  *
- *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet] [--yes]
- *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force] [--yes]
+ *   attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--max-paths N] [--force] [--quiet] [--yes]
+ *   attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--max-paths N] [--force] [--yes]
  *   attention-paths inspect MODEL.onnx [--json] [--heads N]
  *   attention-paths prune MODEL.onnx (--heads L:H,… | --drop-lowest K) --out OUT.onnx [options]
  *   attention-paths train [CONFIG] --out DIR [options]
@@ -31,6 +31,7 @@ import {
   writeSweepReportDir,
 } from './report/write';
 import { VERSION } from './version';
+import { DEFAULT_SETTINGS } from './protocol';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
@@ -38,13 +39,16 @@ import { createInterface } from 'node:readline/promises';
 import { CONFIRM_ABOVE_SECONDS, describeCost, type CostEstimate } from './pipeline/resources';
 import { printFailure, quietRuntimeWarnings } from './commands/failure';
 
+/** The path limit of `analyze` and `sweep` without --max-paths (the editor's attentionPaths.maxPaths default). */
+const DEFAULT_MAX_PATHS = DEFAULT_SETTINGS.maxPaths;
+
 const USAGE = `attention-paths ${VERSION} — attention-path theory of transformers (head relevance, finite width vs GP limit)
 
 Usage:
-  attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--force] [--quiet] [--yes]
+  attention-paths analyze [CONFIG] [--json FILE] [--report DIR] [--max-paths N] [--force] [--quiet] [--yes]
       Minimize the action, predict at finite width and in the GP limit, score heads.
       Without CONFIG: the embedded default (hidden-Markov-chain task, N = 10, T_B = 0.01).
-  attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--force] [--yes]
+  attention-paths sweep [CONFIG] --widths 10,30,100,300,1000 [--json FILE] [--report DIR] [--max-paths N] [--force] [--yes]
       Finite-width versus GP accuracy and generalization error against the width N.
   attention-paths inspect MODEL.onnx [--json] [--heads N]
       List the model's attention blocks: form, query and key/value heads, head sizes, the tensors
@@ -62,6 +66,8 @@ Options:
   --report DIR   write report JSON, SVG charts and their Vega-Lite specs into DIR (analyze: U₁
                  heatmap, head scores, kernel-PC overlap with the labels, accuracy with each head
                  removed; sweep: accuracy and ε_g against N)
+  --max-paths N  refuse configs with more than N attention paths H_1···H_L (per layer window with
+                 attention.windows), before any work, with advice (default ${DEFAULT_MAX_PATHS})
   --force        replace existing output files (never done without it)
   --quiet        no progress on stderr
   --yes          run without asking when the estimate exceeds ${CONFIRM_ABOVE_SECONDS} s (otherwise asked on a
@@ -95,6 +101,13 @@ function costConfirmation(yes: boolean): ((cost: CostEstimate) => Promise<void>)
       rl.close();
     }
   };
+}
+
+function parseMaxPaths(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_MAX_PATHS;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-paths: "${text}" is not a number of paths (a whole number ≥ 1)`);
+  return n;
 }
 
 /**
@@ -192,6 +205,7 @@ export async function main(argv: string[]): Promise<number> {
         heads: { type: 'string' },
         report: { type: 'string' },
         widths: { type: 'string' },
+        'max-paths': { type: 'string' },
         force: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         yes: { type: 'boolean', short: 'y', default: false },
@@ -224,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
       noExtra(command, rest, 'CONFIG file');
       config = readConfig(rest[0]);
       planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
-      const report = await analyze(config, { onProgress, measureHeadRemoval: true, confirmCost: costConfirmation(!!o.yes) });
+      const report = await analyze(config, { onProgress, measureHeadRemoval: true, confirmCost: costConfirmation(!!o.yes), maxPaths: parseMaxPaths(o['max-paths']) });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
@@ -242,7 +256,7 @@ export async function main(argv: string[]): Promise<number> {
       const widths = parseWidths(o.widths);
       config = readConfig(rest[0]);
       planOutputs(o, SWEEP_REPORT_FILES, configInputs(config));
-      const report = await sweep(config, widths, { onProgress, confirmCost: costConfirmation(!!o.yes) });
+      const report = await sweep(config, widths, { onProgress, confirmCost: costConfirmation(!!o.yes), maxPaths: parseMaxPaths(o['max-paths']) });
       if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(formatSweep(report) + '\n');
       if (o.json && o.json !== '-') {
@@ -257,6 +271,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'inspect') {
       if (rest.length !== 1) throw new UsageError(`inspect takes one MODEL.onnx file, got ${rest.length}${rest.length ? `: ${rest.join(' ')}` : ''}`);
+      if (o['max-paths'] !== undefined) throw new UsageError('--max-paths belongs to analyze and sweep');
       if (o.report || o.widths) throw new UsageError(`${o.report ? '--report' : '--widths'} does not apply to inspect`);
       let heads: number | undefined;
       if (o.heads !== undefined) {

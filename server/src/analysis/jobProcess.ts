@@ -6,12 +6,14 @@
  * worker thread aborts the whole process. For the same reason the process leaves when the server does (the
  * IPC channel closes), so no job outlives its server.
  */
-import { analyzePrepared, sweepPrepared } from '../pipeline/analyze';
+import { analyzePrepared, sweep, sweepPrepared } from '../pipeline/analyze';
+import { analyzeWindows, isWindowed } from '../pipeline/windows';
+import { planWindows } from '../pipeline/windowPlan';
 import { detectAttention } from '../onnx/detect';
 import { readModel } from '../onnx/read';
-import { checkPathLimit } from './limits';
+import { checkPathLimit, checkWindowPathLimit } from './limits';
 import { prepare, type ProgressFn, type ShapeGate } from '../pipeline/prepare';
-import { estimateCost, type WorkKind } from '../pipeline/resources';
+import { estimateCost, type CostEstimate, type WorkKind } from '../pipeline/resources';
 import { predictWithHeadsRemoved } from '../pipeline/silence';
 import { inspectModel } from '../onnx/inspect';
 import { runPruneJob } from '../pipeline/pruneModel';
@@ -28,23 +30,31 @@ const onProgress: ProgressFn = (stage, message, fraction) => send({ type: 'progr
 let go: (() => void) | undefined;
 let started = false;
 
-/** The gate before the large work: path limit, then the cost goes to the server, which answers `go` (or kills this process). */
+/** The cost goes to the server, which answers `go` (or kills this process). */
+function ask(cost: CostEstimate): Promise<void> {
+  send({ type: 'cost', cost });
+  return new Promise<void>((resolve) => (go = resolve));
+}
+
+/** The gate before the large work: path limit (with layer-window advice for model configs), then the cost question. */
 function gate(work: WorkKind, maxPaths: number, action: 'analyse' | 'sweep'): ShapeGate {
   return (shape) => {
-    checkPathLimit(shape.heads, maxPaths, action);
-    send({ type: 'cost', cost: estimateCost(shape, work) });
-    return new Promise<void>((resolve) => (go = resolve));
+    checkPathLimit(shape.heads, maxPaths, action, { windows: shape.source === 'model' });
+    return ask(estimateCost(shape, work));
   };
 }
 
 async function run(spec: JobSpec): Promise<unknown> {
   switch (spec.kind) {
     case 'analyze': {
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'));
+      // Layer windows: the path limit per window before the model runs, then the summed cost question.
+      if (isWindowed(spec.config)) return analyzeWindows(spec.config, { onProgress, measureHeadRemoval: true, maxPaths: spec.maxPaths, confirmCost: ask });
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'), { maxPaths: spec.maxPaths });
       return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true });
     }
     case 'sweep': {
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'));
+      if (isWindowed(spec.config)) return sweep(spec.config, spec.widths); // refused: sweeps do not run windows
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'), { maxPaths: spec.maxPaths, action: 'sweep' });
       return sweepPrepared(p, spec.config, spec.widths, { onProgress });
     }
     case 'silence': {
@@ -58,7 +68,12 @@ async function run(spec: JobSpec): Promise<unknown> {
       // Before the pruner's own analysis of the model: the heads the model's graph declares give the path count.
       const detection = detectAttention(readModel(spec.job.model), spec.job.config?.heads !== undefined ? { heads: spec.job.config.heads } : {});
       const heads = detection.blocks.map((b) => b.queryHeads);
-      if (heads.length && heads.every((h): h is number => h !== null)) checkPathLimit(heads, spec.maxPaths, 'prune');
+      if (heads.length && heads.every((h): h is number => h !== null)) {
+        const config = spec.job.config;
+        const att = config?.attention;
+        if (config && isWindowed(config)) checkWindowPathLimit(heads, planWindows(heads, { layers: att?.layers, windows: att?.windows }, spec.maxPaths), spec.maxPaths);
+        else checkPathLimit(heads, spec.maxPaths, 'prune', { windows: true });
+      }
       return runPruneJob({ ...spec.job, onProgress });
     }
   }

@@ -28,8 +28,9 @@ zero (to 1e-5) before it is written; its metadata keeps the original layer:head 
 
 Options:
   --heads L:H,...     heads to remove, 0-based layer:head (ranges L:H1-H2 allowed), e.g. --heads 0:1,1:0-1
-  --drop-lowest K     remove the K prunable heads with the lowest theory head scores, keeping one head per layer
-                      (needs --config or labelled --data)
+  --drop-lowest K     remove the K prunable heads the theory predicts least harmful to silence (lowest predicted
+                      ε_g increase, comparable across layer windows), keeping one head per layer (needs --config
+                      or labelled --data)
   --data FILE         inputs keyed by ONNX input name (.npz/.json, a .npy for one-input models, or a
                       test_data_set_<n> folder); with labels y (or <input>_train/_test and y_train/y_test) the
                       measured metric before/after is printed

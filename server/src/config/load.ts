@@ -328,7 +328,16 @@ function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: 
       ['G', kind !== 'random-qk'],
       ['split', kind !== 'model'],
       ['batchSize', kind !== 'model'],
+      ['layers', kind !== 'model'],
+      ['windows', kind !== 'model'],
     ];
+    if (kind === 'model' && a.layers !== undefined && a.windows !== undefined) {
+      out.push({ pointer: '/attention/windows', message: 'give either attention.layers (one window) or attention.windows (windows over every block), not both', target: 'key', severity: 'error' });
+    }
+    const lw = a.layers;
+    if (Array.isArray(lw) && lw.length === 2 && lw.every((v) => Number.isInteger(v)) && !bad('/attention/layers') && (lw[0] as number) > (lw[1] as number)) {
+      out.push({ pointer: '/attention/layers', message: `attention.layers ${showValue(lw)} runs backwards; write [first, last] with first ≤ last (0-based blocks, both included)`, target: 'value', severity: 'error' });
+    }
     for (const [k, unusedHere] of unused) {
       if (unusedHere && a[k] !== undefined) {
         out.push({ pointer: '/attention/' + k, message: `${displayName('/attention/' + k)} is ignored when kind is ${showValue(kind)}`, target: 'key', severity: 'warning' });
@@ -378,6 +387,8 @@ function buildConfig(raw: Record<string, unknown>, source: string, dir: string):
     if (a.G !== undefined) att.G = a.G as number;
     if (a.split !== undefined) att.split = a.split as number;
     if (a.batchSize !== undefined) att.batchSize = a.batchSize as number;
+    if (a.layers !== undefined) att.layers = [...(a.layers as [number, number])];
+    if (a.windows !== undefined) att.windows = a.windows as number | 'auto';
     config.attention = att;
   }
   return config;

@@ -107,6 +107,29 @@ export const configSchema: JsonSchema = {
             'model inputs, labels `y`); the first round(split·P) examples in file order train, the rest test. Default 0.5.',
         },
         batchSize: positiveInt('Kind `model`: examples per ONNX Runtime run when capturing attention. Default 64.', 64),
+        layers: {
+          type: 'array',
+          minItems: 2,
+          maxItems: 2,
+          items: { type: 'integer', minimum: 0 },
+          description:
+            'Kind `model`: analyse one window of consecutive attention blocks [first, last] (0-based, both included, in graph ' +
+            'order; e.g. [3, 4] = the 4th and 5th blocks). The theory\'s input x is then the activation feeding the first ' +
+            'block\'s value projection (captured in ONNX Runtime), the blocks\' captured attention is the fixed attention and ' +
+            'the readout is the model\'s. Exclusive with `windows` (docs/windows.md).',
+        },
+        windows: {
+          description:
+            'Kind `model`: analyse the model in consecutive windows of this many attention blocks (blocks 0..n−1, n..2n−1, …; ' +
+            'the last window may be shorter), each solved on its own with its own x (the activation feeding its first block). ' +
+            'Every head of the model is reported with its window. `auto`: the fewest windows, of near-equal size, whose ' +
+            'paths (H_a···H_b) each stay within the path limit (CLI --max-paths, editor attentionPaths.maxPaths; 256). ' +
+            'Exclusive with `layers` (docs/windows.md).',
+          anyOf: [
+            { type: 'integer', minimum: 1 },
+            { type: 'string', enum: ['auto'] },
+          ],
+        },
         G: positiveInt('Query/key dimension G of kind `random-qk` (THEORY.md section a).'),
       },
       allOf: [

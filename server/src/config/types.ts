@@ -28,6 +28,10 @@ export interface AttentionSettings {
   split?: number;
   /** Kind `model`: examples per ONNX Runtime run (default 64). */
   batchSize?: number;
+  /** Kind `model`: one window of blocks [first, last], 0-based and inclusive (pipeline/windows.ts). */
+  layers?: [number, number];
+  /** Kind `model`: consecutive windows of this many blocks, or `auto` (fewest windows within the path limit). */
+  windows?: number | 'auto';
 }
 
 export interface AnalysisConfig {

@@ -30,7 +30,8 @@ export interface NpyArray {
 }
 
 /** Dtypes `encodeNpy` can write. */
-export type NpyWriteDtype = '<f8' | '<f4';
+/** Element types `encodeNpy` writes: float64, float32, and int64 (integer values only, e.g. token ids and masks). */
+export type NpyWriteDtype = '<f8' | '<f4' | '<i8';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 /** Longest header accepted. NumPy's own reader stops at 10 000 bytes by default; 64 KiB leaves room for odd writers. */
@@ -283,7 +284,7 @@ export function readNpy(path: string): NpyArray {
  * Encodes an array as `.npy` bytes (format 1.0, or 2.0 when the header would exceed 65 535 bytes).
  *
  * @param arr  `{ shape, data }` with `data` row-major and `data.length` = product of `shape`.
- * @param opts `dtype` (default `<f8`; `<f4` rounds to single precision) and `fortranOrder` (default false;
+ * @param opts `dtype` (default `<f8`; `<f4` rounds to single precision; `<i8` needs integer values) and `fortranOrder` (default false;
  *   when true the bytes are written column-major and the header says `fortran_order: True`, which is
  *   what NumPy writes for a Fortran-contiguous array).
  * @throws Error when the shape does not match the data length or contains a negative/non-integer dimension.
@@ -316,7 +317,7 @@ export function encodeNpy(
   }
   dict = header;
   const headerLen = dict.length;
-  const size = dtypeStr === '<f8' ? 8 : 4;
+  const size = dtypeStr === '<f4' ? 4 : 8;
   const out = new Uint8Array(preamble + headerLen + count * size);
   out.set(MAGIC, 0);
   out[6] = preamble === 10 ? 1 : 2;
@@ -327,7 +328,12 @@ export function encodeNpy(
   for (let i = 0; i < headerLen; i++) out[preamble + i] = dict.charCodeAt(i);
   const values = fortran && shape.length > 1 ? rowMajorToFortran(arr.data, shape) : arr.data;
   let off = preamble + headerLen;
-  if (size === 8) for (let i = 0; i < count; i++, off += 8) view.setFloat64(off, values[i], true);
+  if (dtypeStr === '<i8') {
+    for (let i = 0; i < count; i++, off += 8) {
+      if (!Number.isSafeInteger(values[i])) throw new Error(`encodeNpy: value ${values[i]} at index ${i} is not an integer (dtype <i8)`);
+      view.setBigInt64(off, BigInt(values[i]), true);
+    }
+  } else if (size === 8) for (let i = 0; i < count; i++, off += 8) view.setFloat64(off, values[i], true);
   else for (let i = 0; i < count; i++, off += 4) view.setFloat32(off, values[i], true);
   return out;
 }

@@ -14,6 +14,12 @@ export interface SequenceBatch {
   tokens: number;
   /** [P, N0, T] row-major. */
   data: Float64Array;
+  /**
+   * Padded token inputs only: [P, T] row-major, 1 for a real token and 0 for padding (from the model's attention
+   * mask). The readout and the path features then skip padding tokens (theory/attention.ts `readoutWeights`,
+   * theory/paths.ts `skipPaddingTokens`).
+   */
+  tokenMask?: Float64Array;
 }
 
 /** Which query token(s) the last layer reads out (THEORY.md section a). */

@@ -15,6 +15,15 @@ import { percent } from './heads';
  * Accuracy is that of the mean predictor on the test set; ε_g = bias + variance (THEORY.md section e).
  */
 export function headline(report: AnalysisReport): string {
+  const ws = report.windows;
+  if (ws && ws.length > 1) {
+    // Each window predicts on its own: one accuracy per window (docs/windows.md).
+    const solver = report.solver.converged ? '' : ' · solver did not converge in every window';
+    return (
+      `Predicted test accuracy by layer window: ${ws.map((w) => `${w.layers[0]}–${w.layers[1]} ${percent(w.metrics.acc_mean_predictor)}`).join(', ')} ` +
+      `(GP limit ${ws.map((w) => percent(w.gp_metrics.acc_mean_predictor)).join(', ')}) at ${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)}${solver}`
+    );
+  }
   const m = report.metrics;
   const gp = report.gp.metrics;
   const solver = report.solver.converged ? '' : ' · solver did not converge';

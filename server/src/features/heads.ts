@@ -19,12 +19,17 @@ export interface RankedHead {
   egSilenced?: number;
 }
 
-/** Heads sorted by relevance, most relevant first (ties: lower layer, then lower head first). */
+/**
+ * Heads sorted by relevance, most relevant first (ties: lower layer, then lower head first). Windowed analyses
+ * (docs/windows.md): window by window, ranked within each, since scores are normalized per window.
+ */
 export function rankedHeads(report: AnalysisReport): RankedHead[] {
-  const sorted = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+  const sorted = [...report.head_scores_ascending].sort((a, b) => (a.window ?? 0) - (b.window ?? 0) || b.score - a.score || a.layer - b.layer || a.head - b.head);
+  let rank = 0;
   return sorted.map((s, i) => {
+    rank = i > 0 && sorted[i - 1].window !== s.window ? 1 : rank + 1;
     const sil = report.head_silencing.find((h) => h.layer === s.layer && h.head === s.head);
-    return { layer: s.layer, head: s.head, score: s.score, rank: i + 1, accSilenced: sil?.acc_mean_predictor, egSilenced: sil?.eg_total };
+    return { layer: s.layer, head: s.head, score: s.score, rank, accSilenced: sil?.acc_mean_predictor, egSilenced: sil?.eg_total };
   });
 }
 

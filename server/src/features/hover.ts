@@ -80,6 +80,10 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
       return solverLine(r);
     case 'attention':
     case 'readout':
+      if (r.windows) {
+        const ws = r.windows.map((w) => `blocks ${w.layers[0]}–${w.layers[1]}: ${w.paths} paths, predicted accuracy ${formatNumber(w.metrics.acc_mean_predictor)} (GP ${formatNumber(w.gp_metrics.acc_mean_predictor)})`);
+        return `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] in ${r.windows.length} layer window(s), each solved on its own (docs/windows.md):\n\n${ws.map((w) => `- ${w}`).join('\n')}`;
+      }
       return `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] → ${r.paths.length} paths.`;
     default:
       return '';

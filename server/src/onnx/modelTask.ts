@@ -13,9 +13,17 @@
  *     train, the rest test (split defaults to 0.5).
  * Also: the readout the model applies (first/last/mean token, when recognizable), the theory-class check and, in
  * class, the model's effective value weights (THEORY.md section f).
+ *
+ * Layer windows (pipeline/windows.ts): for a window starting at block a > 0, its x is the activation that feeds
+ * block a's value projection (walked back through layout ops), captured in the same ONNX Runtime runs
+ * (`windowInputs`).
+ *
+ * Token inputs: a model input that is an attention mask — named like `*mask*`, [batch, T] over the tokens the
+ * first block attends, every value 0 or 1 — becomes the token mask of x (`SequenceBatch.tokenMask`), so the
+ * theory's readout and path features skip padding tokens.
  */
 import { basename } from 'node:path';
-import type { FixedLayer, Readout, TaskData } from '../data/types';
+import type { FixedLayer, Readout, SequenceBatch, TaskData } from '../data/types';
 import type { DetectionResult } from './blocks';
 import { captureAttention, type BlockCapture } from './capture';
 import { detectAttention } from './detect';
@@ -23,7 +31,11 @@ import { checkInputs, readInputArrays, type ModelInputs } from './feeds';
 import { mainCtx } from './headmap';
 import { readModel } from './read';
 import type { HostArray } from './runtime';
-import { checkTheoryClass, detectReadout, findTheoryInput, type ClassCheck, type TheoryInput } from './theoryClass';
+import { checkTheoryClass, detectReadout, findTheoryInput, walkBack, type ClassCheck, type TheoryInput } from './theoryClass';
+import { attrInts } from './graph';
+import { isNum } from './dims';
+import { shapeOf, traceOperand, type Ctx } from './trace';
+import type { AttentionBlock } from './blocks';
 import type { OnnxModel } from './types';
 import type { ValueWeights } from '../theory/weights';
 
@@ -39,7 +51,20 @@ export interface ModelTaskOptions {
   batchSize?: number;
   /** Head counts for models whose shapes do not tell them. */
   heads?: number | number[];
+  /**
+   * Layer windows: called with the heads of every block once they are detected (before any run of the model; it may
+   * throw to refuse the work), returns the first block of each window, whose x is captured as well (`windowInputs`).
+   */
+  windowStarts?: (heads: number[]) => number[];
   onProgress?: (message: string) => void;
+}
+
+/** The theory's input x of a layer window starting at `block` (see module doc). */
+export interface WindowInput {
+  block: number;
+  input: TheoryInput & { N0: number; T: number; layout: string };
+  train: SequenceBatch;
+  test: SequenceBatch;
 }
 
 /** Per-block facts reported with a model analysis. */
@@ -69,6 +94,10 @@ export interface ModelTask {
   theoryClass: ClassCheck;
   /** Effective value weights when the model is in the theory's class. */
   valueWeights?: ValueWeights;
+  /** x of each requested layer window, in the order `windowStarts` gave (block 0: the task's own x). */
+  windowInputs: WindowInput[];
+  /** The model input read as the token mask, with the number of padding tokens (train + test), when there is one. */
+  tokenMask?: { input: string; padding: number; tokens: number };
   warnings: string[];
 }
 
@@ -177,6 +206,58 @@ function toSequences(a: HostArray, count: number, T: number, name: string, batch
   return { data: out, N0, layout };
 }
 
+/** The axis of `source` that ends up as `start`'s last axis, through Transposes and identity-like ops; null otherwise. */
+function featureAxisThrough(ctx: Ctx, start: string, source: string): number | null {
+  const w = walkBack(ctx, start);
+  const r = shapeOf(ctx, start)?.length;
+  if (w.tensor !== source || r === undefined) return null;
+  let ax = r - 1;
+  for (const n of w.path) {
+    if (n.opType === 'Transpose') {
+      const perm = attrInts(n, 'perm');
+      ax = perm ? perm[ax] : r - 1 - ax;
+    } else if (n.opType !== 'Identity' && n.opType !== 'Cast' && n.opType !== 'Dropout') return null;
+  }
+  return ax;
+}
+
+/**
+ * Where the x of a window starting at `block` comes from: the activation feeding the block's value projection
+ * (else the tensor its value operand is traced back to), walked back through layout ops.
+ */
+function windowTheoryInput(ctx: Ctx, block: AttentionBlock): TheoryInput {
+  let start = block.weights.value?.input ?? null;
+  if (!start && block.v) {
+    const tr = traceOperand(ctx, block.v.name);
+    start = tr.projection?.input ?? tr.source;
+  }
+  if (!start) throw new Error(`block ${block.index} has no value input to take a window's input x from`);
+  const x = walkBack(ctx, start).tensor;
+  const s = shapeOf(ctx, x);
+  let batchAxis = 0;
+  if (s) {
+    const sym = s.findIndex((d) => d !== null && !isNum(d));
+    if (sym >= 0) batchAxis = sym;
+  }
+  return { tensor: x, embedding: null, blockInput: x, batchAxis, featureAxis: featureAxisThrough(ctx, start, x) };
+}
+
+/**
+ * The model input that masks padding tokens (see module doc), as [P, T] masks of the train and test sets, or null.
+ * An input named `attention_mask` is preferred over other `*mask*` names; inputs that fail the checks are skipped.
+ */
+function findTokenMask(model: OnnxModel, train: ModelInputs, test: ModelInputs, T: number): { input: string; train: Float64Array; test: Float64Array } | null {
+  const names = model.graph.inputs.map((i) => i.name).filter((n) => /mask/i.test(n));
+  names.sort((a, b) => Number(b === 'attention_mask') - Number(a === 'attention_mask'));
+  for (const n of names) {
+    const a = train.arrays.get(n);
+    const b = test.arrays.get(n);
+    const fits = (m: HostArray | undefined, count: number) => !!m && m.dims.length === 2 && m.dims[0] === count && m.dims[1] === T && m.data.every((v) => v === 0 || v === 1);
+    if (fits(a, train.count) && fits(b, test.count)) return { input: n, train: Float64Array.from(a!.data), test: Float64Array.from(b!.data) };
+  }
+  return null;
+}
+
 /**
  * Builds the theory's task from a model and a labelled data file (see module doc).
  * @throws Error with the file and reason for unreadable models, models without attention, data that does not
@@ -188,14 +269,17 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   if (detection.blocks.length === 0) throw new Error(`${opts.model}: ${detection.summary}`);
   const unknown = detection.blocks.filter((b) => b.queryHeads === null);
   if (unknown.length) throw new Error(`${opts.model}: the head count of block ${unknown[0].index} cannot be read from the model; give heads in the config`);
+  const starts = opts.windowStarts ? opts.windowStarts(detection.blocks.map((b) => b.queryHeads!)) : [];
   const warnings: string[] = [];
   const arrays = readInputArrays(opts.data, model);
   const sp = splitModelData(model, arrays, opts.data, opts.split ?? 0.5);
   const ctx = mainCtx(model);
   const x = findTheoryInput(ctx, detection.blocks[0]);
+  const winX = new Map(starts.filter((a) => a > 0).map((a) => [a, windowTheoryInput(ctx, detection.blocks[a])] as const));
+  const requests = [x, ...winX.values()].filter((t, i, all) => all.findIndex((u) => u.tensor === t.tensor) === i);
   const capture = async (inputs: ModelInputs, what: string) => {
     opts.onProgress?.(`running ${basename(opts.model)} on ${inputs.count} ${what} examples`);
-    return captureAttention(model, inputs, { detection, batchSize: opts.batchSize, tensors: [{ name: x.tensor, batchAxis: x.batchAxis }] });
+    return captureAttention(model, inputs, { detection, batchSize: opts.batchSize, tensors: requests.map((t) => ({ name: t.tensor, batchAxis: t.batchAxis })) });
   };
   const cTrain = await capture(sp.train, 'train');
   const cTest = await capture(sp.test, 'test');
@@ -209,9 +293,18 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
     if (b.keys !== T) throw new Error(`${opts.model}: block ${b.index} attends over ${b.keys} tokens but block 0 over ${T}`);
     layers.push({ kind: 'fixed', heads: b.heads, train: toTheoryLayout(b), test: toTheoryLayout(bt) });
   }
-  const xs = (c: typeof cTrain, count: number) => toSequences(c.tensors.get(x.tensor)!, count, T, x.tensor, x.batchAxis, x.featureAxis);
+  const xs = (c: typeof cTrain, count: number, t: TheoryInput = x) => toSequences(c.tensors.get(t.tensor)!, count, T, t.tensor, t.batchAxis, t.featureAxis);
   const xTrain = xs(cTrain, sp.train.count);
   const xTest = xs(cTest, sp.test.count);
+  const mask = findTokenMask(model, sp.train, sp.test, T);
+  const batch = (c: { data: Float64Array; N0: number }, count: number, m?: Float64Array): SequenceBatch => ({ count, features: c.N0, tokens: T, data: c.data, ...(m ? { tokenMask: m } : {}) });
+  const windowInputs: WindowInput[] = starts.map((a) => {
+    const t = winX.get(a);
+    if (!t) return { block: 0, input: { ...x, N0: xTrain.N0, T, layout: xTrain.layout }, train: batch(xTrain, sp.train.count, mask?.train), test: batch(xTest, sp.test.count, mask?.test) };
+    const tr = xs(cTrain, sp.train.count, t);
+    const te = xs(cTest, sp.test.count, t);
+    return { block: a, input: { ...t, N0: tr.N0, T, layout: tr.layout }, train: batch(tr, sp.train.count, mask?.train), test: batch(te, sp.test.count, mask?.test) };
+  });
   const blocks: ModelBlockInfo[] = cTrain.blocks.map((b, i) => {
     const info: ModelBlockInfo = { layer: b.index, form: b.form, heads: b.heads, kvHeads: b.kvHeads, source: b.source, maskedQueries: b.maskedRows + cTest.blocks[i].maskedRows };
     const err = Math.max(b.check?.maxAbsError ?? -1, cTest.blocks[i].check?.maxAbsError ?? -1);
@@ -221,7 +314,8 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   });
   for (const r of cTrain.repairs) warnings.push(r);
   const found = detectReadout(ctx, T);
-  if (found?.mask && found.readout === 'last') {
+  // With the token mask of x known, the theory's "last" is the last unmasked token too (readoutWeights).
+  if (found?.mask && found.readout === 'last' && !mask) {
     warnings.push(`the model reads the last non-padding token (positions from '${found.mask}', ${found.node}); the theory's readout "last" is token T−1 of every sequence, which differs for padded ones`);
   }
   const theoryClass = checkTheoryClass(ctx, detection, x, found);
@@ -238,9 +332,9 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   const task: TaskData = {
     name,
     description: `${name} on ${basename(opts.data)}: P=${sp.train.count}, P_test=${sp.test.count}, N0=${xTrain.N0}, T=${T}, ${layers.length} captured layer(s) with heads [${layers.map((l) => l.heads).join(', ')}]`,
-    train: { count: sp.train.count, features: xTrain.N0, tokens: T, data: xTrain.data },
+    train: batch(xTrain, sp.train.count, mask?.train),
     yTrain: sp.yTrain,
-    test: { count: sp.test.count, features: xTest.N0, tokens: T, data: xTest.data },
+    test: batch(xTest, sp.test.count, mask?.test),
     yTest: sp.yTest,
     attention: layers,
   };
@@ -256,6 +350,8 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
     modelReadout: found?.readout ?? null,
     theoryClass,
     valueWeights: theoryClass.weights,
+    windowInputs,
+    ...(mask ? { tokenMask: { input: mask.input, padding: [...mask.train, ...mask.test].filter((v) => v === 0).length, tokens: mask.train.length + mask.test.length } } : {}),
     warnings,
   };
 }

@@ -3,7 +3,7 @@
  * heads, and assemble the report (THEORY.md sections d–g). The CLI and the language server both call
  * this; neither has analysis logic of its own.
  */
-import type { AnalysisConfig } from '../config/types';
+import { ConfigValueError, type AnalysisConfig } from '../config/types';
 import { toRows } from '../linalg/matrix';
 import { minimizeAction } from '../theory/solver';
 import { predict, testMetrics } from '../theory/predictor';
@@ -16,6 +16,8 @@ import { modelReport } from './modelReport';
 import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
 import { measureHeadRemoval } from './headRemoval';
 import { estimateCost, type CostEstimate, type WorkKind } from './resources';
+import { addSilencingDeltas, pruningOrder, rankCorrelations } from './headRanking';
+import { analyzeWindows, isWindowed } from './windows';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
@@ -31,10 +33,16 @@ export interface RunOptions {
    * check); may throw to stop (the CLI's confirmation, the language server's question). Default: no question.
    */
   confirmCost?: (cost: CostEstimate) => void | Promise<void>;
+  /**
+   * Refuse configs with more attention paths (H_1···H_L, per window for windowed configs) than this, before the path
+   * features are built — for model configs before the model runs — with advice (analysis/limits.ts). The CLI's
+   * --max-paths, the editor's attentionPaths.maxPaths; no limit when absent.
+   */
+  maxPaths?: number;
 }
 
 /** The `prepare` gate that hands `confirmCost` the cost of `work`. */
-function costGate(opts: RunOptions, work: WorkKind) {
+function costGate(opts: Pick<RunOptions, 'confirmCost'>, work: WorkKind) {
   const confirm = opts.confirmCost;
   return confirm && ((shape: Parameters<typeof estimateCost>[0]) => confirm(estimateCost(shape, work)));
 }
@@ -110,6 +118,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     const m = testMetrics(await predict(train, test, task.yTrain, silenceHead(U1, settings.heads, s.layer, s.head), settings.temperature), task.yTest);
     silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
   }
+  addSilencingDeltas(silencing, metrics);
   const t3 = performance.now();
   opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
   const kernel_pc_overlap = {
@@ -181,7 +190,12 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     warnings,
     kernel_pc_overlap,
   };
-  if (head_removal_measured) report.head_removal_measured = head_removal_measured;
+  report.pruning_order = pruningOrder(scores, silencing);
+  if (head_removal_measured) {
+    report.head_removal_measured = head_removal_measured;
+    const rc = rankCorrelations(scores, silencing, head_removal_measured);
+    if (rc) report.rank_correlations = rc;
+  }
   if (p.model) report.model = modelReport(p.model, U1, settings.heads);
   return report;
 }
@@ -192,7 +206,8 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
  *   reason when `signal` fires.
  */
 export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
-  const p = await prepare(config, opts.onProgress, costGate(opts, { kind: 'analyze', measureHeadRemoval: opts.measureHeadRemoval }));
+  if (isWindowed(config)) return analyzeWindows(config, opts);
+  const p = await prepare(config, opts.onProgress, costGate(opts, { kind: 'analyze', measureHeadRemoval: opts.measureHeadRemoval }), { maxPaths: opts.maxPaths });
   return analyzePrepared(p, config, opts);
 }
 
@@ -202,7 +217,13 @@ export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Pr
  * @param widths list of N (> 0), solved in the given order.
  */
 export async function sweep(config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
-  return sweepPrepared(await prepare(config, opts.onProgress, costGate(opts, { kind: 'sweep', widths: widths.length })), config, widths, opts);
+  if (isWindowed(config)) {
+    throw new ConfigValueError(
+      config.attention?.layers ? '/attention/layers' : '/attention/windows',
+      'sweep solves one U per width and does not run layer windows; remove attention.layers / attention.windows, or analyse the windows with `analyze`',
+    );
+  }
+  return sweepPrepared(await prepare(config, opts.onProgress, costGate(opts, { kind: 'sweep', widths: widths.length }), { maxPaths: opts.maxPaths, action: 'sweep' }), config, widths, opts);
 }
 
 /** `sweep` on inputs already prepared (the language server checks the path count in between). */

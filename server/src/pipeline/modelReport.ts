@@ -39,6 +39,7 @@ export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelRep
     class_reasons: m.theoryClass.reasons,
     ...(origins && renames(origins) ? { head_origins: { source: origins.source, original_heads: origins.originalHeads, layers: origins.layers } } : {}),
   };
+  if (m.tokenMask) r.token_mask = { input: m.tokenMask.input, padding_tokens: m.tokenMask.padding, tokens: m.tokenMask.tokens };
   if (m.valueWeights) {
     const Uw = orderParametersFromWeights(m.valueWeights).Us[0];
     if (Uw.rows !== U1.rows) throw new Error(`U from the model's weights is ${Uw.rows}×${Uw.rows}, the theory's ${U1.rows}×${U1.rows}`);

@@ -12,13 +12,14 @@ import { mnistOneShotTask, randomQKAttention } from '../data/mnist';
 import { deriveSeed, STREAM } from '../data/seeds';
 import { Random } from '../util/random';
 import { allLayerAttention } from '../theory/attention';
-import { pathCount, pathFeatures, pathHeads, pathTokenWeights } from '../theory/paths';
+import { pathCount, pathFeatures, pathHeads, pathTokenWeights, skipPaddingTokens } from '../theory/paths';
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
+import { checkPathLimit } from '../analysis/limits';
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -182,12 +183,17 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
  * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
  *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
+ * @param limits.maxPaths refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known:
+ *   for model configs before the model runs on the data, always before any path feature is built; `action` names
+ *   the work in that message.
  */
-export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate): Promise<Prepared> {
+export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate, limits: { maxPaths?: number; action?: 'analyse' | 'sweep' } = {}): Promise<Prepared> {
   const t0 = performance.now();
   const builtin = builtinSize(config);
   if (builtin && config.attention?.kind !== 'model') {
     const shape: ProblemShape = { ...builtin, source: 'builtin', ...builtinAttention(config) };
+    // The path limit first: too many paths is a refusal, not a question of memory or time.
+    if (limits.maxPaths !== undefined) checkPathLimit(shape.heads, limits.maxPaths, limits.action ?? 'analyse');
     checkMemory(shape, `task ${config.task}`);
     await gate?.(shape);
   }
@@ -204,6 +210,11 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
       split: att.split,
       batchSize: att.batchSize,
       heads: config.heads,
+      // Refuse too many paths before the model runs on the data.
+      windowStarts: (heads) => {
+        if (limits.maxPaths !== undefined) checkPathLimit(heads, limits.maxPaths, limits.action ?? 'analyse', { windows: true });
+        return [];
+      },
       onProgress: (m) => progress?.('data', m),
     });
     task = model.task;
@@ -211,6 +222,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
   const { layers, kind } = resolveAttention(config, task);
   if (!builtin || config.attention?.kind === 'model') {
     const shape = loadedShape(config, task, layers);
+    if (limits.maxPaths !== undefined) checkPathLimit(shape.heads, limits.maxPaths, limits.action ?? 'analyse', { windows: shape.source === 'model' });
     checkMemory(shape, task.name);
     await gate?.(shape);
   }
@@ -227,7 +239,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
   }
   const loading = performance.now() - t0;
   const p = await prepareWithAttention(config, task, layers, kind, progress);
-  return { ...p, ...(model ? { model } : {}), warnings, timings: { ...p.timings, data: loading + p.timings.data } };
+  return { ...p, ...(model ? { model } : {}), warnings: [...warnings, ...(p.warnings ?? [])], timings: { ...p.timings, data: loading + p.timings.data } };
 }
 
 /**
@@ -260,14 +272,18 @@ export async function prepareWithAttention(
   const t2 = performance.now();
   progress?.('features', `path features (${pathCount(heads)} paths)`);
   const Q = pathCount(heads);
-  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => ({
-    count: X.count,
-    features: X.features,
-    paths: Q,
-    data: pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]),
-  });
+  let padWeight = 0;
+  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => {
+    const c = pathTokenWeights(att, readout, X.tokenMask);
+    if (X.tokenMask) padWeight = Math.max(padWeight, skipPaddingTokens(c, X.tokenMask, X.count, Q, X.tokens));
+    return { count: X.count, features: X.features, paths: Q, data: pathFeatures(X, c, Q, variances[0]) };
+  };
   const train = feats(task.train, attTrain);
   const test = feats(task.test, attTest);
+  const warnings: string[] = [];
+  if (padWeight > 1e-6) {
+    warnings.push(`the attention reads padding tokens (a path put up to ${padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
+  }
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;
   return {
@@ -277,7 +293,7 @@ export async function prepareWithAttention(
     settings,
     readout,
     paths: pathInfo(heads, names),
-    warnings: [],
+    warnings,
     train,
     test,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },

@@ -45,6 +45,7 @@ import { silenceHead } from '../theory/relevance';
 import type { AnalysisReport, Metrics } from '../report/types';
 import { analyze, analyzePrepared } from './analyze';
 import { prepare, type ProgressFn } from './prepare';
+import { analyzeWindows, isWindowed } from './windows';
 
 /** What to prune and how. */
 export interface PruneJob {
@@ -74,6 +75,8 @@ export interface PruneJob {
   force?: boolean;
   /** Allowed difference between the pruned and the masked model (default 1e-5). */
   tolerance?: number;
+  /** Refuse an analysis with more attention paths than this (per window for windowed configs); default 256. */
+  maxPaths?: number;
   onProgress?: ProgressFn;
 }
 
@@ -218,7 +221,9 @@ export function lowestPrunable(report: AnalysisReport, detection: DetectionResul
   const left = detection.blocks.map((b) => b.queryHeads ?? 0);
   const heads: HeadRef[] = [];
   const skipped: string[] = [];
-  for (const s of report.head_scores_ascending) {
+  // Least harmful first: the predicted ε_g increase when silenced (comparable across layer windows), as the
+  // report's `pruning_order`; reports without it: the lowest scores.
+  for (const s of report.pruning_order ?? report.head_scores_ascending) {
     if (heads.length === K) break;
     if (blockers[s.layer]) {
       skipped.push(`${s.layer}:${s.head}`);
@@ -328,8 +333,13 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   if (runTheory && config) {
     progress?.('analysis', 'analysing the model with the theory (head scores)');
     try {
-      prepared = await prepare(config, progress);
-      report = await analyzePrepared(prepared, config, { onProgress: progress });
+      if (isWindowed(config)) {
+        // Layer windows: one U₁ per window, so there is no single Prepared to silence several heads in.
+        report = await analyzeWindows(config, { onProgress: progress, maxPaths: job.maxPaths ?? 256 });
+      } else {
+        prepared = await prepare(config, progress, undefined, { maxPaths: job.maxPaths ?? 256 });
+        report = await analyzePrepared(prepared, config, { onProgress: progress });
+      }
     } catch (e) {
       // --drop-lowest cannot do without the scores; for --heads the prediction is only reported.
       if (job.dropLowest !== undefined) throw e;
@@ -395,6 +405,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   }
 
   let predicted: PruneSummary['predicted'];
+  if (report?.windows) notes.push('no theory prediction of the pruned model: a layer-window analysis predicts each window on its own (see its report)');
   if (report && prepared) {
     let U = fromRows(report.U[0]);
     for (const h of heads!) U = silenceHead(U, prepared.settings.heads, h.layer, h.head);

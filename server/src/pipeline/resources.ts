@@ -8,6 +8,7 @@
 import { freemem, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ConfigValueError } from '../config/types';
+import { pathCountText } from './windowPlan';
 
 export interface ProblemSize {
   /** training examples P */
@@ -61,6 +62,12 @@ export interface CostEstimate {
   /** JSON pointer of the config entry to change for memory (e.g. "/P"; "/data" when the sizes come from a data file). */
   pointer: string;
   shape: ProblemShape;
+}
+
+/** The part of `estimateMemoryBytes` that grows with the number of paths: the path features and the L⁻¹Φ solve. */
+function pathMemoryBytes(s: ProblemSize): number {
+  const Q = s.heads.reduce((a, b) => a * b, 1);
+  return 8 * ((s.P + s.P_test) * s.N0 * Q + 2 * s.P * s.N0 * Q);
 }
 
 /**
@@ -272,7 +279,9 @@ const KEY_HINT: Record<CostKey, string> = {
  * Throws when the estimate does not fit the memory budget (`memoryBudget`).
  * @param what the task, for the message ("task markov", "data.npz")
  * @throws ResourceError naming the need, the budget and what bounds it, and the key to reduce; its pointer is
- *   that key's config entry ("/P" for a built-in task's P; "/data" when P comes from a data file)
+ *   that key's config entry ("/P" for a built-in task's P; "/data" when P comes from a data file). When the attention
+ *   paths take the memory (heads dominate), it says so, that P is not the cause, and — for model configs — to use layer
+ *   windows.
  */
 export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?: number }, what: string): void {
   const shape: ProblemShape = { attention: 'fixed', source: 'builtin', ...s };
@@ -280,7 +289,20 @@ export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?:
   const budget = memoryBudget();
   if (cost.bytes <= BUDGET_SHARE * budget.bytes) return;
   const key = cost.memoryKey;
-  const where = shape.source === 'builtin' || key === 'heads' ? '' : ` in ${shape.source === 'model' ? "the model's data" : 'the data file'}`;
+  if (key === 'heads') {
+    // The attention paths (H_1···H_L, multiplying across layers) are the cause: a smaller P cannot help.
+    const fix =
+      shape.source === 'model'
+        ? 'analyse the model in layer windows (`attention.windows: auto` in the config, docs/windows.md), or use fewer heads or layers'
+        : 'use fewer heads or layers';
+    throw new ResourceError(
+      cost.pointer,
+      `${what} needs about ${formatBytes(cost.bytes)} of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}]), ` +
+        `${formatBytes(pathMemoryBytes(s))} of it for the features of its ${pathCountText(s.heads)} attention paths, but only ${formatBytes(budget.bytes)} is available (${budget.limitedBy}); ` +
+        `the paths multiply across layers, so reducing P cannot help: ${fix}`,
+    );
+  }
+  const where = shape.source === 'builtin' ? '' : ` in ${shape.source === 'model' ? "the model's data" : 'the data file'}`;
   throw new ResourceError(
     cost.pointer,
     `${what} needs about ${formatBytes(cost.bytes)} of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}]) ` +

@@ -14,6 +14,12 @@ export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(4)));
 }
 
+/** A rank correlation for titles and summaries: "+0.69", "−0.17", or "undefined" when a quantity was constant. */
+export function formatCorrelation(r: number | null): string {
+  if (r === null) return 'undefined';
+  return `${r >= 0 ? '+' : '−'}${Math.abs(r).toFixed(2)}`;
+}
+
 /** "N = 10" when every width is equal, else "N = [10, 20, 10]" ([N_1, …, N_L, N_a]). */
 export function widthLabel(widths: readonly number[]): string {
   if (widths.length > 0 && widths.every((w) => w === widths[0])) return `N = ${formatNumber(widths[0])}`;
@@ -74,7 +80,7 @@ export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: `Order parameter U₁ (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
+        text: `Order parameter U₁${windowTitle(report)} (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
         subtitle: 'paths π × π′ in flattened order; red > 0, blue < 0',
         anchor: 'start',
         offset: 10,
@@ -103,6 +109,13 @@ export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
   );
 }
 
+/** " of window 0 (blocks 0–2)" for a windowed report (its top-level U₁ is the first window's), else "". */
+function windowTitle(report: AnalysisReport): string {
+  const w = report.windows?.[0];
+  if (!w || report.windows!.length < 2) return w ? ` (blocks ${w.layers[0]}–${w.layers[1]})` : '';
+  return ` of window 0 (blocks ${w.layers[0]}–${w.layers[1]})`;
+}
+
 /** One bar of the head chart: a head's relevance score and the predictions after silencing it. */
 export interface HeadBar {
   layer: number;
@@ -115,14 +128,17 @@ export interface HeadBar {
   acc_silenced: number | null;
   /** Predicted ε_g with this head silenced (null when the report has none). */
   eg_silenced: number | null;
-  /** Accuracy of the full model (for the drop). */
+  /** Accuracy of the full model (for the drop); windowed reports: of the head's window. */
   acc_full: number;
+  /** Windowed reports: the head's window. */
+  window?: number;
 }
 
 /** The bars of `headScoresSpec`, sorted by score, highest first (ties keep the report's order). */
 export function headBars(report: AnalysisReport): HeadBar[] {
-  const bars = report.head_scores_ascending.map((s) => {
+  const bars: HeadBar[] = report.head_scores_ascending.map((s) => {
     const sil = report.head_silencing.find((h) => h.layer === s.layer && h.head === s.head);
+    const w = s.window !== undefined ? report.windows?.[s.window] : undefined;
     return {
       layer: s.layer,
       head: s.head,
@@ -130,10 +146,15 @@ export function headBars(report: AnalysisReport): HeadBar[] {
       score: s.score,
       acc_silenced: sil ? sil.acc_mean_predictor : null,
       eg_silenced: sil ? sil.eg_total : null,
-      acc_full: report.metrics.acc_mean_predictor,
+      acc_full: w ? w.metrics.acc_mean_predictor : report.metrics.acc_mean_predictor,
+      ...(s.window !== undefined ? { window: s.window } : {}),
     };
   });
-  return bars.map((b, k) => ({ b, k })).sort((x, y) => y.b.score - x.b.score || x.k - y.k).map((x) => x.b);
+  // Windowed reports: window by window (scores compare only within one).
+  return bars
+    .map((b, k) => ({ b, k }))
+    .sort((x, y) => (x.b.window ?? 0) - (y.b.window ?? 0) || y.b.score - x.b.score || x.k - y.k)
+    .map((x) => x.b);
 }
 
 /**
@@ -142,7 +163,10 @@ export function headBars(report: AnalysisReport): HeadBar[] {
  */
 export function headScoresSubtitle(report: AnalysisReport): string {
   const acc = report.metrics.acc_mean_predictor;
-  let s = `layer and head 0-based (as in the path labels); predicted accuracy (theory, ${widthLabel(report.settings.widths)}) ${Number.isFinite(acc) ? acc.toFixed(3) : String(acc)}`;
+  const ws = report.windows;
+  let s = ws && ws.length > 1
+    ? `layer and head 0-based; ${ws.length} layer windows, scores normalized within each; predicted accuracy (theory, ${widthLabel(report.settings.widths)}) by window ${ws.map((w) => w.metrics.acc_mean_predictor.toFixed(3)).join(', ')}`
+    : `layer and head 0-based (as in the path labels); predicted accuracy (theory, ${widthLabel(report.settings.widths)}) ${Number.isFinite(acc) ? acc.toFixed(3) : String(acc)}`;
   const m = report.head_removal_measured;
   if (m) {
     const what = m.metric === 'accuracy' ? 'accuracy' : 'MSE';
@@ -423,20 +447,26 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   const m = report.head_removal_measured;
   const hasMeasured = values.some((v) => v.series === MEASURED);
   const series = hasMeasured ? [PREDICTED, MEASURED] : [PREDICTED];
-  const rules = [{ series: PREDICTED, full: report.metrics.acc_mean_predictor }];
+  // Windowed reports: one predicted full-model rule per window (each window predicts on its own).
+  const predictedFull = report.windows && report.windows.length > 1 ? report.windows.map((w) => w.metrics.acc_mean_predictor) : [report.metrics.acc_mean_predictor];
+  const rules = predictedFull.map((full) => ({ series: PREDICTED, full }));
   if (hasMeasured) rules.push({ series: MEASURED, full: m!.full });
+  const rc = report.rank_correlations;
+  const title = rc
+    ? ['Accuracy with one head removed', `Spearman vs measured drop (${rc.heads} heads): score ${formatCorrelation(rc.score_vs_measured_drop)}, predicted effect ${formatCorrelation(rc.predicted_vs_measured_drop)}`]
+    : 'Accuracy with one head removed';
   let subtitle: string[];
   if (hasMeasured) subtitle = [`each head removed alone; measured on ${m!.count} test examples (model output '${m!.output}')`];
   else if (m && m.metric !== 'accuracy') subtitle = [`predicted only: the model was measured by ${m.metric.toUpperCase()}, not accuracy`];
   else if (m) subtitle = ['predicted only: no head of the model could be masked', '(the reasons are in head_removal_measured)'];
   else subtitle = ['predicted only: nothing measured (no ONNX model analysed:', 'that needs a config with attention.kind model)'];
-  subtitle.push('dashed: the full model; heads by relevance, most relevant on top');
+  subtitle.push(report.windows && report.windows.length > 1 ? 'dashed: the full model (predicted: one per window); heads by window, then relevance' : 'dashed: the full model; heads by relevance, most relevant on top');
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } };
   const labels = [...new Set(values.map((v) => v.label))];
   return withTheme(
     {
       $schema: VEGA_LITE_SCHEMA,
-      title: { text: 'Accuracy with one head removed', subtitle, anchor: 'start', offset: 10 },
+      title: { text: title, subtitle, anchor: 'start', offset: 10 },
       width: 360,
       height: { step: 22 },
       layer: [

@@ -2,7 +2,8 @@
  * Plain-text summaries of reports for the terminal: paths with their U_1 weights, head scores ranked,
  * finite width versus the GP limit, solver convergence and timings.
  */
-import type { AnalysisReport, SweepReport } from './types';
+import type { AnalysisReport, SweepReport, WindowReport } from './types';
+import { formatCorrelation } from './charts';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -20,18 +21,69 @@ function ms(x: number): string {
   return x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`;
 }
 
+function blocksText(w: WindowReport): string {
+  return w.layers[0] === w.layers[1] ? `block ${w.layers[0]}` : `blocks ${w.layers[0]}–${w.layers[1]}`;
+}
+
+/** The rank-correlation line(s): relevance score and predicted silencing effect against the measured drops. */
+function correlationLines(r: AnalysisReport): string[] {
+  const rc = r.rank_correlations;
+  if (!rc) return [];
+  const out = [
+    `Rank correlation (Spearman) with the measured drop over ${rc.heads} heads: relevance score ${formatCorrelation(rc.score_vs_measured_drop)}, ` +
+      `predicted silencing effect (ε_g increase) ${formatCorrelation(rc.predicted_vs_measured_drop)}`,
+  ];
+  for (const w of r.windows ?? []) {
+    const c = w.rank_correlations;
+    if (c) out.push(`  window ${w.index} (${blocksText(w)}, ${c.heads} heads): score ${formatCorrelation(c.score_vs_measured_drop)}, predicted effect ${formatCorrelation(c.predicted_vs_measured_drop)}`);
+  }
+  return out;
+}
+
+/** The heads least harmful to silence (`pruning_order`), as one line. */
+function pruningLine(r: AnalysisReport, shown = 8): string[] {
+  const po = r.pruning_order;
+  if (!po || po.length === 0) return [];
+  const list = po.slice(0, shown).map((h) => `${h.layer}:${h.head} (${h.delta_eg >= 0 ? '+' : '−'}${num(Math.abs(h.delta_eg))})`);
+  return [`Pruning order (least harmful first, by the predicted ε_g increase when silenced${r.windows ? ', comparable across windows' : ''}): ${list.join(', ')}${po.length > shown ? `, … (${po.length} heads)` : ''}`];
+}
+
+/** The per-window table of a windowed analysis. */
+function windowLines(r: AnalysisReport): string[] {
+  const ws = r.windows;
+  if (!ws) return [];
+  const out = ['Layer windows (each solved on its own; x = the activation feeding the first block\'s value projection):'];
+  out.push(`  ${pad('window', 8)}${pad('blocks', 12)}${lpad('paths', 7)}  ${pad('x', 34)}${lpad('acc', 8)}${lpad('ε_g', 10)}${lpad('acc GP', 9)}${lpad('ε_g GP', 10)}  solver`);
+  for (const w of ws) {
+    out.push(
+      `  ${pad(String(w.index), 8)}${pad(blocksText(w).replace(/^blocks? /, ''), 12)}${lpad(String(w.paths), 7)}  ${pad(`${w.input.tensor.slice(-28)} (N0 ${w.input.N0})`, 34)}` +
+        `${lpad(w.metrics.acc_mean_predictor.toFixed(3), 8)}${lpad(num(w.metrics.eg_total), 10)}${lpad(w.gp_metrics.acc_mean_predictor.toFixed(3), 9)}${lpad(num(w.gp_metrics.eg_total), 10)}` +
+        `  ${w.solver.converged ? 'converged' : 'NOT converged'} (${w.solver.iterations} it.)`,
+    );
+  }
+  return out;
+}
+
 /** The human-readable summary `attention-paths analyze` prints. */
 export function formatAnalysis(r: AnalysisReport): string {
   const out: string[] = [];
   const s = r.settings;
+  const ws = r.windows;
   out.push(`Attention-path theory — ${r.task.name}`);
   out.push(`  ${r.task.description}`);
   out.push(
-    `  P = ${r.task.P}, P_test = ${r.task.P_test}, N0 = ${r.task.N0}, T = ${r.task.T}; heads [${s.heads.join(', ')}] (${r.paths.length} paths), ` +
-      `widths [${s.widths.join(', ')}], variances [${s.variances.join(', ')}], T_B = ${s.temperature}, readout ${s.readout}, attention ${s.attention_kind}`,
+    `  P = ${r.task.P}, P_test = ${r.task.P_test}, N0 = ${r.task.N0}, T = ${r.task.T}; heads [${s.heads.join(', ')}] ` +
+      (ws ? `(${ws.length} layer window${ws.length > 1 ? 's' : ''} of ${ws.map((w) => w.paths).join(', ')} paths)` : `(${r.paths.length} paths)`) +
+      `, widths [${s.widths.join(', ')}], variances [${s.variances.join(', ')}], T_B = ${s.temperature}, readout ${s.readout}, attention ${s.attention_kind}`,
   );
+  const tm = r.model?.token_mask;
+  if (tm) out.push(`  token inputs: '${tm.input}' marks ${tm.padding_tokens} of ${tm.tokens} tokens as padding; the readout and the path features skip them`);
   out.push('');
-  out.push('Order parameter U_1 (rows and columns are attention paths; heads per layer, 0-based):');
+  if (ws) {
+    out.push(...windowLines(r));
+    out.push('');
+  }
+  out.push(`Order parameter U_1${ws ? ` of window 0 (${blocksText(ws[0])}; the others are in the JSON report)` : ''} (rows and columns are attention paths; heads per layer, 0-based):`);
   const labels = r.paths.map((p) => (p.label.startsWith('(') ? p.label : `${p.label} (${p.heads.join(',')})`));
   const w = Math.max(10, ...labels.map((l) => l.length + 1));
   const maxShown = 12;
@@ -46,18 +98,25 @@ export function formatAnalysis(r: AnalysisReport): string {
     'Head relevance (score from |U_1|, max = 1; low = prunable), with the predicted effect of silencing the head' +
       (hm ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):` : ':'),
   );
-  out.push(`  ${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
+  if (ws) out.push('  (scores are normalized and ranked within each window; the predicted effect is that window\'s)');
+  out.push(`  ${ws ? pad('window', 8) : ''}${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
+  // Most relevant first; windowed: by window, then by score within it.
   const ranked = [...r.head_scores_ascending].reverse();
+  if (ws) ranked.sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
+  let rank = 0;
   for (const [i, h] of ranked.entries()) {
+    rank = i > 0 && ranked[i - 1].window !== h.window ? 1 : rank + 1;
     const sil = r.head_silencing.find((x) => x.layer === h.layer && x.head === h.head);
     const mv = hm?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     out.push(
-      `  ${pad(String(i + 1), 6)}${pad(String(h.layer), 7)}${pad(String(h.head), 6)}${lpad(h.score.toFixed(3), 8)}` +
+      `  ${ws ? pad(String(h.window ?? ''), 8) : ''}${pad(String(rank), 6)}${pad(String(h.layer), 7)}${pad(String(h.head), 6)}${lpad(h.score.toFixed(3), 8)}` +
         `${lpad(sil ? num(sil.eg_total) : '-', 18)}${lpad(sil ? sil.acc_mean_predictor.toFixed(3) : '-', 17)}` +
         (hm ? lpad(mv === undefined || mv === null ? '-' : hm.metric === 'accuracy' ? mv.toFixed(3) : num(mv), 15) : ''),
     );
   }
   out.push(...originNames(r));
+  out.push(...correlationLines(r));
+  out.push(...pruningLine(r));
   out.push('');
   const pc = r.kernel_pc_overlap;
   if (pc) {
@@ -68,7 +127,7 @@ export function formatAnalysis(r: AnalysisReport): string {
     );
     out.push('');
   }
-  out.push('Prediction on the test set:');
+  out.push(ws ? `Prediction on the test set (window 0, ${blocksText(ws[0])}; every window in the table above):` : 'Prediction on the test set:');
   out.push(`  ${pad('', 22)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}${lpad('P(correct)', 12)}`);
   const line = (name: string, m: AnalysisReport['metrics']) =>
     `  ${pad(name, 22)}${lpad(m.acc_mean_predictor.toFixed(3), 10)}${lpad(num(m.eg_total), 10)}${lpad(num(m.eg_bias), 10)}${lpad(num(m.eg_variance), 10)}${lpad(m.acc_probabilistic.toFixed(3), 12)}`;
@@ -78,8 +137,9 @@ export function formatAnalysis(r: AnalysisReport): string {
   out.push('');
   const sv = r.solver;
   out.push(
-    `Solver: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations), ` +
-      `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance}). S/max N = ${num(r.action.normalized, 6)}`,
+    `Solver${ws ? ` (${ws.length} windows together)` : ''}: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations), ` +
+      `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance})` +
+      (ws ? (sv.converged ? '' : `: ${sv.stop_reason}`) : `. S/max N = ${num(r.action.normalized, 6)}`),
   );
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
   for (const w of r.warnings) out.push(`Warning: ${w}`);

@@ -28,8 +28,11 @@ export interface PathInfo {
 export interface HeadScore {
   layer: number;
   head: number;
-  /** Max-normalized union of rows and columns of |U_1| through this head (THEORY.md section g), in [0, 1]. */
+  /** Max-normalized union of rows and columns of |U_1| through this head (THEORY.md section g), in [0, 1]; in a
+   *  windowed analysis normalized within the head's window. */
   score: number;
+  /** Windowed analyses: index of the head's window in `windows`. */
+  window?: number;
 }
 
 export interface HeadSilencing {
@@ -39,6 +42,63 @@ export interface HeadSilencing {
   eg_total: number;
   /** Predicted accuracy of the mean predictor after the same silencing. */
   acc_mean_predictor: number;
+  /** Predicted increase of ε_g when the head is silenced: eg_total − ε_g with every head (of its window). */
+  delta_eg?: number;
+  /** Predicted change of the accuracy: acc_mean_predictor − accuracy with every head (of its window); < 0 is a drop. */
+  delta_acc?: number;
+  /** Windowed analyses: index of the head's window in `windows`. */
+  window?: number;
+}
+
+/**
+ * Spearman rank correlations over the heads whose removal was measured on the model (`head_removal_measured`), with
+ * the measured drop = full − removed for accuracy (removed − full for MSE): a positive value means the quantity
+ * ranks the heads as their measured harm does. Null where a quantity is constant (or fewer than 3 heads measured).
+ */
+export interface RankCorrelations {
+  /** Relevance score (`head_scores_ascending`) against the measured drop. */
+  score_vs_measured_drop: number | null;
+  /** Predicted ε_g increase when silenced (`head_silencing[].delta_eg`) against the measured drop. */
+  predicted_vs_measured_drop: number | null;
+  /** Heads the correlations are computed over. */
+  heads: number;
+}
+
+/** One entry of `pruning_order`: a head and the predicted ε_g increase when it is silenced alone. */
+export interface PruningCandidate {
+  layer: number;
+  head: number;
+  delta_eg: number;
+  window?: number;
+}
+
+/**
+ * One layer window of a windowed analysis (`attention.layers` / `attention.windows`, pipeline/windows.ts): blocks
+ * [first, last] solved on their own, with x the activation feeding block `first`'s value projection.
+ */
+export interface WindowReport {
+  index: number;
+  /** [first, last] attention blocks, 0-based, both included. */
+  layers: [number, number];
+  /** Heads per layer of the window. */
+  heads: number[];
+  /** Attention paths of the window, H_first···H_last. */
+  paths: number;
+  /** The window's x: the tensor captured, its layout in the model, N0 and T. */
+  input: { tensor: string; layout: string; N0: number; T: number; embedding: string | null };
+  /** [N_1, …, N_Lw, N_a] and [σ0², σ1², …, σLw², σa²] of the window. */
+  widths: number[];
+  variances: number[];
+  /** U₁ of the window, paths in flattened order (h_first slowest). */
+  U1: number[][];
+  metrics: Metrics;
+  gp_metrics: Metrics;
+  solver: SolverInfo;
+  /** This window's heads (global layer numbers), scores normalized within the window. */
+  head_scores_ascending: HeadScore[];
+  head_silencing: HeadSilencing[];
+  rank_correlations?: RankCorrelations;
+  timings_ms: Record<string, number>;
 }
 
 /**
@@ -138,6 +198,9 @@ export interface ModelReport {
   in_theory_class: boolean;
   /** Why it is not (empty when it is). */
   class_reasons: string[];
+  /** Token inputs: the model input read as the attention mask, and how many of its tokens (train + test) are padding,
+   *  which the readout and the path features skip. */
+  token_mask?: { input: string; padding_tokens: number; tokens: number };
   /**
    * In class only: U₁ computed from the model's own value weights (THEORY.md section f: w_π = V^1_{h1}ᵀ ··· V^L_{hL}ᵀ a
    * with V^l_h = W_O,h W_V,h, U = w wᵀ/N_1), compared with the theory's U₁ as patterns: `pearson` correlation of the
@@ -204,6 +267,23 @@ export interface AnalysisReport {
    * theory's prediction in `head_silencing`.
    */
   head_removal_measured?: HeadRemovalMeasured;
+  /** With `head_removal_measured`: how the relevance score and the predicted silencing effect rank the heads against
+   *  the measured drops. */
+  rank_correlations?: RankCorrelations;
+  /**
+   * Every head, least harmful to silence first: ascending predicted ε_g increase when silenced alone (ties: lower
+   * relevance score first). The order `prune --drop-lowest` and the editor's pruning use; unlike the scores it is
+   * comparable across windows. Absent in reports written before it existed.
+   */
+  pruning_order?: PruningCandidate[];
+  /**
+   * Windowed analyses only (`attention.layers` / `attention.windows`): one entry per window. Then `settings.heads`
+   * lists every block's heads, `head_scores_ascending` / `head_silencing` / `pruning_order` cover every head of the
+   * model (scores normalized within each window), `solver` sums the windows (converged only when every window did),
+   * and `paths`, `U`, `U_a`, `action`, `metrics`, `gp`, the predictor arrays and `kernel_pc_overlap` are those of the
+   * first window (docs/windows.md).
+   */
+  windows?: WindowReport[];
 }
 
 /** One row of a width sweep (the paper's Fig. 2a / 3b analogue). */

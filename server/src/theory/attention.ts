@@ -143,23 +143,39 @@ export async function allLayerAttention(
 /**
  * Readout weights r^L_h(x) ∈ R^T of the last layer (THEORY.md section a):
  * first → A[:, 0]; last → A[:, T−1]; mean → (1/T) Σ_t A[:, t].
- * @param A [P, H, T, T]. @returns [P, H, T].
+ * With a token mask (padded token inputs, 1 = token, 0 = padding) the readout reads real tokens only: first →
+ * the first unmasked query, last → the last unmasked query, mean → the average over the unmasked queries. An
+ * example whose tokens are all masked reads as if unmasked (nothing else is defined).
+ * @param A [P, H, T, T]. @param mask [P, T] row-major (optional). @returns [P, H, T].
  */
-export function readoutWeights(A: LayerAttention, readout: Readout): Float64Array {
+export function readoutWeights(A: LayerAttention, readout: Readout, mask?: Float64Array): Float64Array {
   const { count: P, heads: H, tokens: T } = A;
+  if (mask && mask.length !== P * T) throw new Error(`readout: the token mask has ${mask.length} entries, expected [P=${P}, T=${T}]`);
   const r = new Float64Array(P * H * T);
-  for (let b = 0; b < P * H; b++) {
-    const o = b * T * T;
-    for (let s = 0; s < T; s++) {
-      let v: number;
-      if (readout === 'first') v = A.data[o + s * T];
-      else if (readout === 'last') v = A.data[o + s * T + T - 1];
-      else {
-        v = 0;
-        for (let t = 0; t < T; t++) v += A.data[o + s * T + t];
-        v /= T;
+  const valid = (p: number, t: number) => !mask || mask[p * T + t] !== 0;
+  for (let p = 0; p < P; p++) {
+    let first = 0;
+    let last = T - 1;
+    let count = T;
+    if (mask) {
+      const on = Array.from({ length: T }, (_, t) => t).filter((t) => valid(p, t));
+      if (on.length) [first, last, count] = [on[0], on[on.length - 1], on.length];
+    }
+    const all = count === T;
+    for (let h = 0; h < H; h++) {
+      const b = p * H + h;
+      const o = b * T * T;
+      for (let s = 0; s < T; s++) {
+        let v: number;
+        if (readout === 'first') v = A.data[o + s * T + first];
+        else if (readout === 'last') v = A.data[o + s * T + last];
+        else {
+          v = 0;
+          for (let t = 0; t < T; t++) if (all || valid(p, t)) v += A.data[o + s * T + t];
+          v /= count;
+        }
+        r[b * T + s] = v;
       }
-      r[b * T + s] = v;
     }
   }
   return r;

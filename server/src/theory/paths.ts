@@ -36,13 +36,15 @@ export function pathIndex(pathHeadList: number[], heads: number[]): number {
  * Built from the last layer down, so each level's vectors are indexed by (h_l, …, h_L), h_l slowest.
  * Each c_π sums to 1 (a product of column-stochastic matrices applied to a probability vector).
  * @param attention one [P, H_l, T, T] array per layer, first layer first.
+ * @param mask optional token mask [P, T] (1 = token, 0 = padding): the readout reads real tokens only
+ *   (`readoutWeights`); see `skipPaddingTokens` for the weights on padding keys.
  * @returns c [P, H_tot, T] row-major.
  */
-export function pathTokenWeights(attention: LayerAttention[], readout: Readout): Float64Array {
+export function pathTokenWeights(attention: LayerAttention[], readout: Readout, mask?: Float64Array): Float64Array {
   const L = attention.length;
   const { count: P, tokens: T } = attention[0];
   let n = attention[L - 1].heads;
-  let c = readoutWeights(attention[L - 1], readout); // [P, H_L, T]
+  let c = readoutWeights(attention[L - 1], readout, mask); // [P, H_L, T]
   for (let l = L - 2; l >= 0; l--) {
     const A = attention[l];
     const H = A.heads;
@@ -65,6 +67,36 @@ export function pathTokenWeights(attention: LayerAttention[], readout: Readout):
     n *= H;
   }
   return c;
+}
+
+/**
+ * Makes the path features skip padding tokens (padded token inputs): every path's token weights on masked tokens
+ * are set to 0 and the rest renormalized to sum 1, so ξ_π(x) = x c_π(x) averages real tokens only. A model that
+ * masks padding keys in its attention already gives them weight 0 (to rounding) and is unchanged. An example whose
+ * weights all sit on padding is left as it is.
+ * @param c [P, Q, T] token weights from `pathTokenWeights`, changed in place. @param mask [P, T], 1 = token, 0 = padding.
+ * @returns the largest weight a path had on padding tokens before (0 when the attention never reads them).
+ */
+export function skipPaddingTokens(c: Float64Array, mask: Float64Array, P: number, Q: number, T: number): number {
+  if (mask.length !== P * T || c.length !== P * Q * T) throw new Error(`skipPaddingTokens: mask [${mask.length}] and weights [${c.length}] do not fit P=${P}, Q=${Q}, T=${T}`);
+  let worst = 0;
+  for (let p = 0; p < P; p++) {
+    const m = mask.subarray(p * T, (p + 1) * T);
+    if (m.every((v) => v !== 0)) continue;
+    for (let q = 0; q < Q; q++) {
+      const o = (p * Q + q) * T;
+      let pad = 0;
+      let kept = 0;
+      for (let t = 0; t < T; t++) {
+        if (m[t] === 0) pad += Math.abs(c[o + t]);
+        else kept += c[o + t];
+      }
+      worst = Math.max(worst, pad);
+      if (pad === 0 || !(kept > 0)) continue;
+      for (let t = 0; t < T; t++) c[o + t] = m[t] === 0 ? 0 : c[o + t] / kept;
+    }
+  }
+  return worst;
 }
 
 /**

@@ -111,6 +111,9 @@ export interface PruningComparison {
   spearmanScoreVsDrop: number | null;
   /** Spearman correlation of score with the test-MSE increase (finer-grained than accuracy). */
   spearmanScoreVsMseIncrease: number | null;
+  /** Spearman correlation of the theory's predicted ε_g increase when the head is silenced (`head_silencing`) with
+   *  the accuracy drop (pipeline/headRanking.ts: the ranking pruning uses). */
+  spearmanPredictedVsDrop: number | null;
   /** U_1 from the trained value weights, W Wᵀ/N_1 (section f, normalized; pattern as U_GD = W Wᵀ). */
   U_GD: number[][];
   /** Pattern similarity of the theory's U_1 with U_GD. */
@@ -137,6 +140,7 @@ export function comparePruning(report: AnalysisReport, removals: HeadRemoval[], 
       return { layer: s.layer, head: s.head, score: s.score, drop: r.drop, accuracy: r.accuracy, mseIncrease: r.mseIncrease };
     });
   const enough = rows.length >= 2;
+  const predicted = rows.map((r) => report.head_silencing?.find((h) => h.layer === r.layer && h.head === r.head)?.delta_eg);
   const { Us } = orderParametersFromWeights(valueWeights(params));
   const U1 = Us[0];
   const Utheory = report.U[0].flat();
@@ -145,6 +149,7 @@ export function comparePruning(report: AnalysisReport, removals: HeadRemoval[], 
     heads: rows,
     spearmanScoreVsDrop: enough ? spearman(rows.map((r) => r.score), rows.map((r) => r.drop)) : null,
     spearmanScoreVsMseIncrease: enough ? spearman(rows.map((r) => r.score), rows.map((r) => r.mseIncrease)) : null,
+    spearmanPredictedVsDrop: enough && predicted.every((v) => v !== undefined) ? spearman(predicted as number[], rows.map((r) => r.drop)) : null,
     U_GD: Array.from({ length: U1.rows }, (_, i) => Array.from(U1.data.subarray(i * U1.cols, (i + 1) * U1.cols))),
     uPattern: patternSimilarity(Utheory, U1.data, U1.rows),
   };

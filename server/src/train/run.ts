@@ -137,6 +137,8 @@ export interface TrainReport {
   comparison: {
     spearman_score_vs_drop: number | null;
     spearman_score_vs_mse_increase: number | null;
+    /** The theory's predicted ε_g increase when silenced against the accuracy drop. */
+    spearman_predicted_vs_drop: number | null;
     heads: PruningComparison['heads'];
     /** W Wᵀ/N_1 from the trained value weights (THEORY.md section f, normalized). */
     U_GD: number[][];
@@ -464,6 +466,7 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
       comparison: {
         spearman_score_vs_drop: cmp.spearmanScoreVsDrop,
         spearman_score_vs_mse_increase: cmp.spearmanScoreVsMseIncrease,
+        spearman_predicted_vs_drop: cmp.spearmanPredictedVsDrop,
         heads: cmp.heads,
         U_GD: cmp.U_GD,
         U_pattern: cmp.uPattern,
@@ -496,7 +499,7 @@ export function formatTrainReport(r: TrainReport): string {
   const sgn4 = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(4)}`;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   // One minus sign (U+2212) throughout the summary, as in the table's drops.
-  const rho = (v: number | null) => (v === null ? 'undefined (constant input)' : `${v < 0 ? '−' : ''}${Math.abs(v).toFixed(3)}`);
+  const rho = (v: number | null | undefined) => (v === null || v === undefined ? 'undefined (constant input)' : `${v < 0 ? '−' : ''}${Math.abs(v).toFixed(3)}`);
   const lines: string[] = [];
   lines.push(`Gradient-descent training — ${r.task.name}`);
   lines.push(`  ${r.task.description}`);
@@ -531,7 +534,10 @@ export function formatTrainReport(r: TrainReport): string {
     );
   }
   if (r.head_removal.skipped_layers.length) lines.push(`  (layers ${r.head_removal.skipped_layers.join(', ')} have one head and were not pruned)`);
-  lines.push(`  Spearman rank correlation, theory score vs accuracy drop: ${rho(r.comparison.spearman_score_vs_drop)}; vs MSE increase: ${rho(r.comparison.spearman_score_vs_mse_increase)}`);
+  lines.push(
+    `  Spearman rank correlation, theory score vs accuracy drop: ${rho(r.comparison.spearman_score_vs_drop)}; vs MSE increase: ${rho(r.comparison.spearman_score_vs_mse_increase)}; ` +
+      `predicted silencing effect (ε_g increase) vs accuracy drop: ${rho(r.comparison.spearman_predicted_vs_drop)}`,
+  );
   lines.push(
     `  U_1 (theory) vs U_GD = W Wᵀ/N_1 (trained value weights): pattern correlation ${rho(r.comparison.U_pattern.pearson)}, cosine ${rho(r.comparison.U_pattern.cosine)}`,
   );

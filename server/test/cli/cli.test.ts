@@ -242,6 +242,24 @@ describe('outputs are checked before any work, and failures leave nothing behind
     assert.equal(r.code, 1);
     assert.match(r.stderr, /big\.yaml:2:4: task markov needs about \d+ GB of memory \(P = 1000000.*reduce P \(training examples\)$/m);
   });
+  it('a deep model is refused at once by the path limit (--max-paths, default 256), naming the paths and the windows to use', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    const cfg = join(dir, 'deep.yaml');
+    const enc = join(ROOT, 'test-fixtures', 'onnx-real', 'encoder6');
+    writeFileSync(cfg, `data: ${join(enc, 'data.npz')}\nattention:\n  kind: model\n  model: ${join(enc, 'model.onnx')}\n`);
+    const t0 = Date.now();
+    const r = run(['analyze', cfg, '--quiet']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /this config has 4⁶ = 4096 attention paths .*more than the path limit 256 .*reducing P would not help\. Analyse the model in layer windows: `attention\.windows: 3` \(2 windows of 3 blocks, 64 paths each/);
+    // Refused before the model runs on the data (generous bound: tsx start-up on a busy machine).
+    assert.ok(Date.now() - t0 < 60_000);
+    assert.match(run(['analyze', cfg, '--max-paths', '100']).stderr, /more than the path limit 100 .*`attention\.windows: 3`/);
+    const u = run(['analyze', cfg, '--max-paths', '0']);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /--max-paths: "0" is not a number of paths/);
+    assert.match(run(['inspect', join(enc, 'model.onnx'), '--max-paths', '9']).stderr, /--max-paths belongs to analyze and sweep/);
+  });
   it('options of other commands are refused', () => {
     assert.match(run(['analyze', '--heads', '7']).stderr, /--heads belongs to inspect/);
     assert.match(run(['sweep', '--widths', '0.5']).stderr, /"0\.5" is not a width N from 1 to 1e15/);

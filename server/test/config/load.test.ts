@@ -103,6 +103,23 @@ describe('parseConfig: good files', () => {
     assert.deepEqual(r.config?.attention, { kind: 'model', model: join(dir, 'model.onnx') });
   });
 
+  test('layer windows of a model config: attention.layers [first, last] or attention.windows (a size or auto)', () => {
+    const a = parseConfig('data: train.npz\nattention: {kind: model, model: model.onnx, layers: [3, 4]}\n', cfgPath());
+    assert.deepEqual(a.issues, []);
+    assert.deepEqual(a.config?.attention, { kind: 'model', model: join(dir, 'model.onnx'), layers: [3, 4] });
+    const b = parseConfig('data: train.npz\nattention: {kind: model, model: model.onnx, windows: auto}\n', cfgPath());
+    assert.deepEqual(b.config?.attention?.windows, 'auto');
+    assert.equal(parseConfig('data: train.npz\nattention: {kind: model, model: model.onnx, windows: 2}\n', cfgPath()).config?.attention?.windows, 2);
+    const both = onlyIssue('data: train.npz\nattention:\n  kind: model\n  model: model.onnx\n  layers: [0, 1]\n  windows: 2\n');
+    assert.equal(both.message, 'give either attention.layers (one window) or attention.windows (windows over every block), not both');
+    assert.equal(both.pointer, '/attention/windows');
+    const back = onlyIssue('data: train.npz\nattention: {kind: model, model: model.onnx, layers: [4, 3]}\n');
+    assert.match(back.message, /^attention\.layers \[4, 3\] runs backwards; write \[first, last\] with first ≤ last/);
+    assert.equal(onlyIssue('data: train.npz\nattention: {kind: model, model: model.onnx, windows: 0}\n').pointer, '/attention/windows');
+    const ignored = parseConfig('data: train.npz\nattention: {kind: random-qk, windows: 2}\n', cfgPath());
+    assert.deepEqual(ignored.issues.map((i) => [i.severity, i.message]), [['warning', 'attention.windows is ignored when kind is "random-qk"']]);
+  });
+
   test('defaultConfig() is the embedded default and a fresh object', () => {
     assert.deepEqual(defaultConfig(), {
       task: 'markov',

@@ -249,11 +249,11 @@ describe('models in the workspace, through the server', () => {
     const output = path.join(f.dir, 'models', 'too-many.onnx');
     await assert.rejects(
       f.s.request(SweepRequest, { uri: config, widths: [10, 100] }),
-      /this config has 16 attention paths \(heads \[4, 4\]\), more than the setting attentionPaths\.maxPaths = 10; raise the setting to sweep its width/,
+      /this config has 4² = 16 attention paths \(heads \[4, 4\]; paths multiply across layers\), more than the path limit 10 \(--max-paths on the command line, attentionPaths\.maxPaths in the editor\); use fewer heads or layers, or raise the limit to sweep its width/,
     );
     await assert.rejects(
       f.s.request(PruneRequest, { uri: config, heads: [{ layer: 0, head: 0 }], output }),
-      /this config has 16 attention paths \(heads \[4, 4\]\), more than the setting attentionPaths\.maxPaths = 10; raise the setting to prune its model/,
+      /this config has 4² = 16 attention paths \(heads \[4, 4\]; paths multiply across layers\), more than the path limit 10 .*; reducing P would not help\. Analyse the model in layer windows: `attention\.windows: 1` .* or raise the limit to prune it/,
     );
     assert.equal(existsSync(output), false);
     // A plain config's prune predicts from an analysis, which the same limit stops.
@@ -261,7 +261,7 @@ describe('models in the workspace, through the server', () => {
     await settle({ maxPaths: 3 });
     await assert.rejects(
       f.s.request(PruneRequest, { uri: markov, heads: [{ layer: 0, head: 0 }], output: path.join(f.dir, 'plan.json') }),
-      /this config has 4 attention paths \(heads \[2, 2\]\), more than the setting attentionPaths\.maxPaths = 3; raise the setting to analyse it/,
+      /this config has 2² = 4 attention paths \(heads \[2, 2\]; paths multiply across layers\), more than the path limit 3 .*; use fewer heads or layers, or raise the limit to analyse it whole/,
     );
     await settle({});
     const r = await f.s.request<SweepResult>(SweepRequest, { uri: markov, widths: [10] });

@@ -52,8 +52,8 @@ describe('attention-paths train on the Markov task', () => {
     assert.equal(rep.head_removal.removals.length, 4);
     assert.equal(rep.theory.head_scores_ascending.length, 4);
     assert.equal(rep.comparison.heads.length, 4);
-    const rho = rep.comparison.spearman_score_vs_drop;
-    assert.ok(rho === null || (rho >= -1 && rho <= 1));
+    for (const rho of [rep.comparison.spearman_score_vs_drop, rep.comparison.spearman_predicted_vs_drop]) assert.ok(rho === null || (rho >= -1 && rho <= 1));
+    assert.ok('spearman_predicted_vs_drop' in rep.comparison);
     assert.equal(rep.comparison.U_GD.length, 4);
     for (const h of rep.comparison.heads) {
       const m = rep.head_removal.removals.find((x: { layer: number; head: number }) => x.layer === h.layer && x.head === h.head);
@@ -242,14 +242,14 @@ describe('attention-paths train: interrupt and summary formatting', () => {
       export: { opset: 17, max_abs_diff: 1e-7, examples_checked: 10, detected_blocks: [] },
       theory: { settings: { widths: [10, 10], temperature: 0.01 }, accuracy_finite_width: 0.6, accuracy_gp: 0.6, solver: { converged: true } },
       head_removal: { full_accuracy: 0.65, skipped_layers: [] },
-      comparison: { heads: [head(1, 0, -0.05, -0.0123), head(1, 1, 0.1, 0.02)], spearman_score_vs_drop: -1, spearman_score_vs_mse_increase: -0.4, U_pattern: { pearson: -0.25, cosine: 0.5 } },
+      comparison: { heads: [head(1, 0, -0.05, -0.0123), head(1, 1, 0.1, 0.02)], spearman_score_vs_drop: -1, spearman_score_vs_mse_increase: -0.4, spearman_predicted_vs_drop: 0.5, U_pattern: { pearson: -0.25, cosine: 0.5 } },
       files: { 'model.onnx': 'm', 'attention.npz': 'a', 'weights.npz': 'w', 'data.npz': 'd', 'model.attention.yaml': 'y', 'train-report.json': 'r' },
     } as unknown as TrainReport;
     const s = formatTrainReport(r);
     assert.match(s, /1 epoch × batch 10 \(1 step,/);
     assert.match(s, /−5\.0  −0\.0123/);
     assert.match(s, /\+10\.0  \+0\.0200/);
-    assert.match(s, /accuracy drop: −1\.000; vs MSE increase: −0\.400/);
+    assert.match(s, /accuracy drop: −1\.000; vs MSE increase: −0\.400; predicted silencing effect \(ε_g increase\) vs accuracy drop: 0\.500/);
     assert.match(s, /pattern correlation −0\.250/);
     assert.doesNotMatch(s.replace(/lr 0\.01/, ''), /(^|[\s(:])-\d/m, 'no ASCII hyphen-minus before a number');
   });

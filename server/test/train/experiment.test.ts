@@ -104,6 +104,12 @@ describe('comparing theory and measurement', () => {
       { layer: 0, head: 0, score: 0.7 },
       { layer: 1, head: 1, score: 1 },
     ],
+    head_silencing: [
+      { layer: 1, head: 0, delta_eg: 0 },
+      { layer: 0, head: 1, delta_eg: 0.02 },
+      { layer: 0, head: 0, delta_eg: 0.01 },
+      { layer: 1, head: 1, delta_eg: 0.3 },
+    ],
   } as unknown as AnalysisReport;
   const removal = (layer: number, head: number, drop: number, mseIncrease: number) => ({ layer, head, accuracy: 0.9 - drop, drop, mse: 0.3 + mseIncrease, mseIncrease });
 
@@ -113,6 +119,9 @@ describe('comparing theory and measurement', () => {
     assert.deepEqual(c.heads.map((h) => h.drop), [0, 0.01, 0.05, 0.09]);
     assert.equal(c.spearmanScoreVsDrop, 1);
     assert.equal(c.spearmanScoreVsMseIncrease, spearman([0.2, 0.5, 0.7, 1], [0.3, 0.1, 0.2, 0.4]));
+    // The predicted ε_g increases rank the heads 1:0 < 0:0 < 0:1 < 1:1 against drops 1:0 < 0:1 < 0:0 < 1:1.
+    assert.ok(Math.abs(c.spearmanPredictedVsDrop! - 0.8) < 1e-12);
+    assert.equal(comparePruning({ ...report, head_silencing: undefined } as unknown as AnalysisReport, [removal(0, 0, 0.05, 0.2), removal(0, 1, 0.01, 0.1)], p).spearmanPredictedVsDrop, null);
     // The theory's U here is 3 × U_GD: identical pattern.
     assert.ok(Math.abs(c.uPattern.pearson! - 1) < 1e-12 && Math.abs(c.uPattern.cosine! - 1) < 1e-12);
     assert.deepEqual(c.U_GD, rows(U1));
