@@ -70,6 +70,17 @@ export function symmetrize(m: Matrix): Matrix {
   return s;
 }
 
+/** (G + Gᵀ)/2 in place, for products that are symmetric in exact arithmetic but not in rounding. */
+export function symmetrizeInPlace(G: Matrix): void {
+  const n = G.rows;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * (G.data[i * n + j] + G.data[j * n + i]);
+      G.data[i * n + j] = v;
+      G.data[j * n + i] = v;
+    }
+}
+
 /** Trace of a square matrix. */
 export function trace(m: Matrix): number {
   let t = 0;

@@ -12,7 +12,7 @@ import { mnistOneShotTask, randomQKAttention } from '../data/mnist';
 import { deriveSeed, STREAM } from '../data/seeds';
 import { Random } from '../util/random';
 import { allLayerAttention } from '../theory/attention';
-import { pathCount, pathFeatures, pathHeads, pathTokenWeights } from '../theory/paths';
+import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths';
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
@@ -260,14 +260,14 @@ export async function prepareWithAttention(
   const t2 = performance.now();
   progress?.('features', `path features (${pathCount(heads)} paths)`);
   const Q = pathCount(heads);
-  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => ({
+  const feats = async (X: TaskData['train'], att: typeof attTrain): Promise<PathFeatures> => ({
     count: X.count,
     features: X.features,
     paths: Q,
-    data: pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]),
+    data: await pathFeaturesFromAttention(X, att, readout, variances[0]),
   });
-  const train = feats(task.train, attTrain);
-  const test = feats(task.test, attTest);
+  const train = await feats(task.train, attTrain);
+  const test = await feats(task.test, attTest);
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;
   return {

@@ -14,6 +14,21 @@ export function formatNumber(x: number): string {
   return String(Number(x.toPrecision(4)));
 }
 
+/**
+ * "not converged (max|∇| 2.7e-8 > 1e-9)" for a solve that stopped short of its tolerance, else null: every
+ * surface that shows a result of such a solve (summary, code lens, hovers, chart titles) carries it.
+ */
+export function notConvergedNote(solver: { converged: boolean; max_abs_grad_normalized: number; tolerance: number }): string | null {
+  if (solver.converged) return null;
+  return `not converged (max|∇| ${solver.max_abs_grad_normalized.toExponential(1)} > ${formatNumber(solver.tolerance)})`;
+}
+
+/** A chart title, with the not-converged note when the solve stopped short. */
+function titleText(text: string, report: AnalysisReport): string {
+  const note = notConvergedNote(report.solver);
+  return note ? `${text} — ${note.toUpperCase()}` : text;
+}
+
 /** "N = 10" when every width is equal, else "N = [10, 20, 10]" ([N_1, …, N_L, N_a]). */
 export function widthLabel(widths: readonly number[]): string {
   if (widths.length > 0 && widths.every((w) => w === widths[0])) return `N = ${formatNumber(widths[0])}`;
@@ -74,7 +89,7 @@ export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: `Order parameter U₁ (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
+        text: titleText(`Order parameter U₁ (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`, report),
         subtitle: 'paths π × π′ in flattened order; red > 0, blue < 0',
         anchor: 'start',
         offset: 10,
@@ -166,7 +181,7 @@ export function headScoresSpec(report: AnalysisReport, theme?: ChartTheme): Vega
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Head relevance score',
+        text: titleText('Head relevance score', report),
         subtitle: headScoresSubtitle(report),
         anchor: 'start',
         offset: 10,
@@ -277,7 +292,7 @@ export function sweepSpec(sweep: SweepReport, theme?: ChartTheme): VegaLiteSpec 
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Predicted performance vs width N',
+        text: `Predicted performance vs width N${sweep.rows.some((r) => !r.converged) ? ` — SOLVER NOT CONVERGED AT N = ${sweep.rows.filter((r) => !r.converged).map((r) => formatNumber(r.N)).join(', ')}` : ''}`,
         subtitle: `${sweep.task.name}, P = ${sweep.task.P}, T_B = ${formatNumber(sweep.settings.temperature)}; dashed: GP limit (N → ∞)`,
         anchor: 'start',
         offset: 10,
@@ -343,7 +358,7 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Overlap of the kernel PCs with the labels',
+        text: titleText('Overlap of the kernel PCs with the labels', report),
         subtitle: [`cumulative (v_iᵀy)²/|y|² over the first ${o.k} of ${o.P} principal components`, 'of the training kernel K_U (eigenvalues descending); finite width vs GP limit'],
         anchor: 'start',
         offset: 10,
@@ -436,7 +451,7 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   return withTheme(
     {
       $schema: VEGA_LITE_SCHEMA,
-      title: { text: 'Accuracy with one head removed', subtitle, anchor: 'start', offset: 10 },
+      title: { text: titleText('Accuracy with one head removed', report), subtitle, anchor: 'start', offset: 10 },
       width: 360,
       height: { step: 22 },
       layer: [

@@ -3,6 +3,7 @@
  * finite width versus the GP limit, solver convergence and timings.
  */
 import type { AnalysisReport, SweepReport } from './types';
+import { notConvergedNote } from './charts';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -30,6 +31,8 @@ export function formatAnalysis(r: AnalysisReport): string {
     `  P = ${r.task.P}, P_test = ${r.task.P_test}, N0 = ${r.task.N0}, T = ${r.task.T}; heads [${s.heads.join(', ')}] (${r.paths.length} paths), ` +
       `widths [${s.widths.join(', ')}], variances [${s.variances.join(', ')}], T_B = ${s.temperature}, readout ${s.readout}, attention ${s.attention_kind}`,
   );
+  const unconverged = notConvergedNote(r.solver);
+  if (unconverged) out.push(`  SOLVER ${unconverged.toUpperCase()}: ${r.solver.stop_reason}; every number below is at the last iterate, not at the saddle point`);
   out.push('');
   out.push('Order parameter U_1 (rows and columns are attention paths; heads per layer, 0-based):');
   const labels = r.paths.map((p) => (p.label.startsWith('(') ? p.label : `${p.label} (${p.heads.join(',')})`));
@@ -77,7 +80,7 @@ export function formatAnalysis(r: AnalysisReport): string {
   out.push('');
   const sv = r.solver;
   out.push(
-    `Solver: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations), ` +
+    `Solver: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations${sv.cg_iterations !== undefined ? `, ${sv.cg_iterations} CG iterations` : ''}), ` +
       `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance}). S/max N = ${num(r.action.normalized, 6)}`,
   );
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);

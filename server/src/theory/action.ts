@@ -9,7 +9,7 @@
  * with U_{L+1} ≡ U_a (a 1×1 matrix), so the l = L line reads N_L(tr U_L/(σL² U_a) − ln det U_L + H_L ln U_a).
  * Raw S; the authors' code minimizes S / max(N_l, N_a) (same minimum).
  */
-import { Matrix, zeros, trace, maxAbs } from '../linalg/matrix';
+import { Matrix, zeros, trace, maxAbs, symmetrizeInPlace } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
 import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
 import { TheorySettings, closedFormUa, kronIdentity, partialTraceSlowest } from './orderParams';
@@ -182,6 +182,14 @@ export interface ActionResult {
 export async function action(s: TheorySettings, train: PathFeatures, y: Float64Array, Us: Matrix[], wantGrad: boolean): Promise<ActionResult> {
   const ent = entropy(s, Us, wantGrad);
   const en = await energy(train, y, s.temperature, Us[0], wantGrad);
+  return combineAction(s, ent, en, wantGrad);
+}
+
+/**
+ * S = entropy + energy and, when asked, ∂S/∂U_l (the energy only adds to U_1), from the two parts
+ * (THEORY.md section d). Takes ownership of `ent.grads`.
+ */
+export function combineAction(s: TheorySettings, ent: EntropyResult, en: EnergyResult, wantGrad: boolean): ActionResult {
   const maxWidth = Math.max(...s.widths);
   const out: ActionResult = { value: ent.value + en.value, entropy: ent.value, energy: en.value, maxWidth, Ua: ent.Ua };
   if (wantGrad) {
@@ -189,18 +197,9 @@ export async function action(s: TheorySettings, train: PathFeatures, y: Float64A
     const G1 = grads[0];
     for (let i = 0; i < G1.data.length; i++) G1.data[i] += en.grad!.data[i];
     // Symmetrize away rounding so the reported gradient is exactly symmetric.
-    for (const G of grads) {
-      const n = G.rows;
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < i; j++) {
-          const v = 0.5 * (G.data[i * n + j] + G.data[j * n + i]);
-          G.data[i * n + j] = v;
-          G.data[j * n + i] = v;
-        }
-    }
+    for (const G of grads) symmetrizeInPlace(G);
     out.grads = grads;
     out.maxGradNormalized = Math.max(...grads.map((G) => maxAbs(G.data))) / maxWidth;
   }
   return out;
 }
-
