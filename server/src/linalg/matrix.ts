@@ -11,6 +11,13 @@ export interface Matrix {
   data: Float64Array;
 }
 
+/** A float32 matrix, same layout: for products whose result only needs single precision. */
+export interface Matrix32 {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
 /** A new zero matrix of shape [rows, cols]. */
 export function zeros(rows: number, cols: number): Matrix {
   return { rows, cols, data: new Float64Array(rows * cols) };

@@ -11,7 +11,7 @@
  */
 import { Matrix, zeros, trace, maxAbs, symmetrizeInPlace } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
-import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
+import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverse, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
 import { TheorySettings, closedFormUa, kronIdentity, partialTraceSlowest } from './orderParams';
 import { PathFeatures, factorTrainingKernel } from './kernels';
 import { NumericalError } from './errors';
@@ -25,18 +25,22 @@ export interface EntropyResult {
   grads?: Matrix[];
 }
 
+/** U_l⁻¹ and ln det U_l of each level, U_1 first. */
+export type OrderParameterInverses = { inv: Matrix; logDet: number }[];
+
 /**
  * Entropy part of S and its gradient w.r.t. each U_l (U_a at its stationary point: envelope theorem).
  * @param Us [U_1, …, U_L], U_l of size [n_l, n_l].
+ * @param inverses U_l⁻¹ and ln det U_l when the caller has them (`orderParameterInverses`); else computed here.
  * @throws NumericalError when some U_l is not positive definite (names l and the pivot).
  */
-export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean): EntropyResult {
+export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean, inverses?: OrderParameterInverses): EntropyResult {
   const L = s.heads.length;
   const inv: Matrix[] = [];
   const logDet: number[] = [];
   for (let l = 0; l < L; l++) {
     try {
-      const r = spdInverseSync(Us[l]);
+      const r = inverses ? inverses[l] : spdInverseSync(Us[l]);
       inv.push(r.inv);
       logDet.push(r.logDet);
     } catch (e) {
@@ -96,6 +100,23 @@ export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean): Ent
     grads.push(G);
   }
   return { value, Ua, grads };
+}
+
+/**
+ * U_l⁻¹ and ln det U_l for every level, with the blocked (GEMM-speed) inverse for large U_l.
+ * @throws NumericalError when some U_l is not positive definite.
+ */
+export async function orderParameterInverses(Us: Matrix[]): Promise<OrderParameterInverses> {
+  const out: OrderParameterInverses = [];
+  for (const [l, U] of Us.entries()) {
+    try {
+      out.push(await spdInverse(U));
+    } catch (e) {
+      if (e instanceof NotPositiveDefiniteError) throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
+      throw e;
+    }
+  }
+  return out;
 }
 
 function mul(A: Matrix, B: Matrix): Matrix {

@@ -30,11 +30,12 @@ export interface EntropyCurvature {
 /**
  * Precomputes the inverses and partial traces of a point for `apply`.
  * @param Us [U_1, …, U_L], each symmetric positive definite.
+ * @param inverses U_l⁻¹ when the caller has them; else computed here.
  * @throws NumericalError when some U_l is not positive definite.
  */
-export function entropyCurvature(s: TheorySettings, Us: Matrix[]): EntropyCurvature {
+export function entropyCurvature(s: TheorySettings, Us: Matrix[], inverses?: Matrix[]): EntropyCurvature {
   const L = s.heads.length;
-  const inv = Us.map((U, l) => {
+  const inv = inverses ?? Us.map((U, l) => {
     try {
       return spdInverseSync(U).inv;
     } catch (e) {

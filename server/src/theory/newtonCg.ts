@@ -24,7 +24,7 @@
 import { type Matrix, symmetrizeInPlace } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
 import { TheorySettings, partialTraceSlowest } from './orderParams';
-import { ActionResult, NumericalError, combineAction, entropy } from './action';
+import { ActionResult, NumericalError, OrderParameterInverses, combineAction, entropy, orderParameterInverses } from './action';
 import { entropyCurvature } from './entropyHessian';
 import type { EnergyEvaluator } from './sampleEnergy';
 
@@ -61,6 +61,7 @@ interface Point {
   Us: Matrix[];
   f: number;
   r: ActionResult;
+  inverses: OrderParameterInverses;
 }
 
 /** Tangent vectors: one symmetric matrix per level, U_1 first. */
@@ -135,7 +136,7 @@ export function gaugePreconditioner(s: TheorySettings, Us: Matrix[], inverses: M
       }
       if (l < L - 1) {
         // Φ_{l+1} = Tr_{h_l}[2 r_l U_l + Φ_l]
-        const next = partialTraceOfProduct(r[l], Us[l], s.heads[l]);
+        const next = await partialTraceOfProduct(r[l], Us[l], s.heads[l]);
         for (let i = 0; i < next.data.length; i++) next.data[i] *= 2;
         if (Phi) {
           const T = partialTraceSlowest(Phi, s.heads[l]);
@@ -157,7 +158,7 @@ export function gaugePreconditioner(s: TheorySettings, Us: Matrix[], inverses: M
       const n = Us[l].rows;
       const dU = delta[l];
       if (E) {
-        const EU = kronIdentityTimes(s.heads[l], E, Us[l]);
+        const EU = await kronIdentityTimes(s.heads[l], E, Us[l]);
         for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) dU.data[i * n + j] += EU.data[i * n + j] + EU.data[j * n + i];
       }
       out[l] = dU;
@@ -175,39 +176,31 @@ export function gaugePreconditioner(s: TheorySettings, Us: Matrix[], inverses: M
   };
 }
 
-/** Tr_h[A B] for A, B [H·m, H·m] without forming A B: Σ_h Σ_k A[(h,i), k] B[k, (h,j)] → [m, m]. */
-function partialTraceOfProduct(A: Matrix, B: Matrix, H: number): Matrix {
+/**
+ * Tr_h[A B] for A, B [H·m, H·m] without forming A B: Σ_h A[(h,·), :] B[:, (h,·)] → [m, m], as one product
+ * [m, H·n] × [H·n, m] of the rearranged blocks (n = H·m).
+ */
+async function partialTraceOfProduct(A: Matrix, B: Matrix, H: number): Promise<Matrix> {
   const n = A.rows;
   const m = n / H;
-  const out = new Float64Array(m * m);
+  const Ar = new Float64Array(m * H * n);
+  const Br = new Float64Array(H * n * m);
   for (let h = 0; h < H; h++)
-    for (let i = 0; i < m; i++) {
-      const ai = (h * m + i) * n;
-      for (let k = 0; k < n; k++) {
-        const a = A.data[ai + k];
-        if (a === 0) continue;
-        const bk = k * n + h * m;
-        for (let j = 0; j < m; j++) out[i * m + j] += a * B.data[bk + j];
-      }
-    }
-  return { rows: m, cols: m, data: out };
+    for (let i = 0; i < m; i++) Ar.set(A.data.subarray((h * m + i) * n, (h * m + i + 1) * n), i * H * n + h * n);
+  for (let h = 0; h < H; h++)
+    for (let k = 0; k < n; k++) Br.set(B.data.subarray(k * n + h * m, k * n + h * m + m), (h * n + k) * m);
+  return gemm({ rows: m, cols: H * n, data: Ar }, { rows: H * n, cols: m, data: Br });
 }
 
-/** (I_H ⊗ E) U for E [m, m], U [H·m, n] (block rows of U times E), without forming I ⊗ E. */
-function kronIdentityTimes(H: number, E: Matrix, U: Matrix): Matrix {
+/** (I_H ⊗ E) U for E [m, m], U [H·m, n], without forming I ⊗ E: E times the block rows of U side by side. */
+async function kronIdentityTimes(H: number, E: Matrix, U: Matrix): Promise<Matrix> {
   const m = E.rows;
   const n = U.cols;
+  const Ur = new Float64Array(m * H * n);
+  for (let h = 0; h < H; h++) for (let k = 0; k < m; k++) Ur.set(U.data.subarray((h * m + k) * n, (h * m + k + 1) * n), k * H * n + h * n);
+  const R = await gemm(E, { rows: m, cols: H * n, data: Ur });
   const out = new Float64Array(U.rows * n);
-  for (let h = 0; h < H; h++)
-    for (let i = 0; i < m; i++) {
-      const dst = (h * m + i) * n;
-      for (let k = 0; k < m; k++) {
-        const e = E.data[i * m + k];
-        if (e === 0) continue;
-        const src = (h * m + k) * n;
-        for (let j = 0; j < n; j++) out[dst + j] += e * U.data[src + j];
-      }
-    }
+  for (let h = 0; h < H; h++) for (let i = 0; i < m; i++) out.set(R.data.subarray(i * H * n + h * n, i * H * n + (h + 1) * n), (h * m + i) * n);
   return { rows: U.rows, cols: n, data: out };
 }
 
@@ -233,11 +226,12 @@ export async function newtonCgMinimize(s: TheorySettings, energy: EnergyEvaluato
     opts.signal?.throwIfAborted();
     evaluations++;
     try {
-      const ent = entropy(s, Us, true);
+      const inverses = await orderParameterInverses(Us);
+      const ent = entropy(s, Us, true, inverses);
       const en = await energy.evaluate(Us[0], true);
       const r = combineAction(s, ent, en, true);
       if (!Number.isFinite(r.value) || !Number.isFinite(r.maxGradNormalized!)) return null;
-      return { Us, f: r.value * scale, r };
+      return { Us, f: r.value * scale, r, inverses };
     } catch (e) {
       if (e instanceof NumericalError) return null; // outside the positive-definite domain
       throw e;
@@ -264,7 +258,7 @@ export async function newtonCgMinimize(s: TheorySettings, energy: EnergyEvaluato
     iterations++;
     const here: Point = cur;
     const g: Vec = here.r.grads!.map((G) => ({ rows: G.rows, cols: G.cols, data: G.data.map((v) => v * scale) }));
-    const curvature = entropyCurvature(s, here.Us);
+    const curvature = entropyCurvature(s, here.Us, here.inverses.map((x) => x.inv));
     const hess = async (d: Vec): Promise<Vec> => {
       opts.signal?.throwIfAborted();
       hessianProducts++;
@@ -313,9 +307,15 @@ export async function newtonCgMinimize(s: TheorySettings, energy: EnergyEvaluato
     if (t < 1) radius = t * pNorm;
     else if (rho < 0.25) radius = 0.25 * pNorm;
     else if (rho > 0.75 && sub.hitBoundary) radius = Math.min(2 * radius, radiusMax);
+    // In the local phase (interior step, model exact, CG asked for ≥ 20× less residual) the gradient
+    // must fall by a good factor; if it does not, float32 rounding in the Hessian–vector products is
+    // what limits the step: continue in float64.
+    const ratio = accepted.r.maxGradNormalized! / cur.r.maxGradNormalized!;
+    if (energy.hessianPrecision === 'float32' && !sub.hitBoundary && sub.forcing < 0.05 && Math.abs(rho - 1) < 0.1 && ratio > 0.5) {
+      energy.hessianPrecision = 'float64';
+    }
     cur = accepted;
     converged = cur.r.maxGradNormalized! < tol;
-    if (process.env.W8_DEBUG) console.error(`  cg ${sub.iterations} boundary ${sub.hitBoundary} t ${t} rho ${rho.toFixed(3)} radius ${radius.toExponential(2)}`);
     opts.onProgress?.({ iteration: iterations, value: cur.f, maxGradNormalized: cur.r.maxGradNormalized!, cgIterations: sub.iterations });
   }
   if (converged) stopReason = `max |∂(S/max N)/∂U| = ${cur.r.maxGradNormalized!.toExponential(2)} < ${tol}`;
@@ -343,6 +343,8 @@ interface SubproblemStep {
   pMp: number;
   iterations: number;
   hitBoundary: boolean;
+  /** The forcing term η of this solve (relative residual CG aimed at). */
+  forcing: number;
 }
 
 /**
@@ -363,9 +365,10 @@ async function steihaug(
   let r = g;
   let y = await precondition(r);
   let ry = dot(r, y);
-  if (!(ry > 0)) return { p: zerosLike(g), gp: 0, pHp: 0, pMp: 0, iterations: 0, hitBoundary: false };
+  if (!(ry > 0)) return { p: zerosLike(g), gp: 0, pHp: 0, pMp: 0, iterations: 0, hitBoundary: false, forcing: 0 };
   const gNorm = Math.sqrt(Math.max(ry, 0));
-  const target = Math.min(Number(process.env.W8_ETA ?? 0.5), Math.sqrt(gNorm)) * gNorm;
+  const forcing = Math.min(0.5, Math.sqrt(gNorm));
+  const target = forcing * gNorm;
   let d = scaled(y, -1);
   let zMz = 0;
   let zMd = 0;
@@ -379,6 +382,7 @@ async function steihaug(
     pMp,
     iterations,
     hitBoundary,
+    forcing,
   });
   const toBoundary = (Hd: number, rd: number, gd: number, iterations: number): SubproblemStep => {
     const tau = (-zMd + Math.sqrt(Math.max(zMd * zMd + dMd * (radius * radius - zMz), 0))) / dMd;

@@ -13,8 +13,8 @@
  * The solver sees the energy only through `EnergyEvaluator`, so that a feature-space (D×D, Woodbury)
  * evaluation can replace this one when N0·H_tot < P.
  */
-import { Matrix, symmetrizeInPlace } from '../linalg/matrix';
-import { gemm } from '../linalg/gemm';
+import { Matrix, Matrix32, symmetrizeInPlace } from '../linalg/matrix';
+import { gemm, gemm32 } from '../linalg/gemm';
 import { backSolveTransposed, forwardSolve, logDetFromCholesky, solveLower } from '../linalg/cholesky';
 import { PathFeatures, factorTrainingKernel } from './kernels';
 import type { EnergyResult } from './action';
@@ -37,6 +37,20 @@ export interface EnergyEvaluator {
    * @throws NumericalError as `evaluate`.
    */
   hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix>;
+  /**
+   * Optional: the precision of `hessianVectorProduct`'s large products. 'float32' halves their cost and
+   * is accurate to ~1e-6 relative, which truncated Newton tolerates; the solver sets 'float64' when that
+   * rounding starts to limit its convergence. Gradients are always float64.
+   */
+  hessianPrecision?: 'float32' | 'float64';
+}
+
+export interface SampleEnergyOptions {
+  /**
+   * Precision of the Hessian–vector products' four large GEMMs. Default: 'float32' when they are large
+   * (P·N0·Q·(P + Q) > 1e8 multiply-adds), else 'float64'.
+   */
+  hessianPrecision?: 'float32' | 'float64';
 }
 
 /** The factorization of one point, kept for Hessian–vector products there. */
@@ -48,6 +62,8 @@ interface Point {
   w: Float64Array;
   /** Z = L⁻¹Φ, [P, N0·Q] */
   Z: Matrix;
+  /** Z in float32, made on the first float32 Hessian–vector product at this point */
+  Z32?: Matrix32;
   result: EnergyResult;
 }
 
@@ -57,11 +73,12 @@ interface Point {
  * Hessian–vector product.
  * @param train Φ [P, N0, Q]; y [P] labels; temperature T_B > 0.
  */
-export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperature: number): EnergyEvaluator {
+export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperature: number, opts: SampleEnergyOptions = {}): EnergyEvaluator {
   const P = train.count;
   const N0 = train.features;
   const Q = train.paths;
   const D = N0 * Q;
+  const precision = opts.hessianPrecision ?? (P * D * (P + Q) > 1e8 ? 'float32' : 'float64');
   const Phi: Matrix = { rows: P, cols: D, data: train.data };
   let cached: Point | null = null;
 
@@ -85,12 +102,8 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     // ∇E = Σ_i Z_iᵀZ_i − Σ_i w_i w_iᵀ: Z as [P·N0, Q] contracted with itself over (P, N0).
     const grad = await gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: Z.data }, { transA: true });
     const w = transposedMatVec(Phi, alpha);
-    for (let i = 0; i < N0; i++)
-      for (let q = 0; q < Q; q++) {
-        const wq = w[i * Q + q];
-        if (wq === 0) continue;
-        for (let r = 0; r < Q; r++) grad.data[q * Q + r] -= wq * w[i * Q + r];
-      }
+    const ww = await gemm({ rows: N0, cols: Q, data: w }, { rows: N0, cols: Q, data: w }, { transA: true }); // Σ_i w_i w_iᵀ
+    for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     symmetrizeInPlace(grad);
     const result: EnergyResult = { value, logDet, quad, alpha, grad };
     return { U1: U1.data.slice(), L, alpha, w, Z, result };
@@ -103,8 +116,27 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     return cached;
   }
 
-  return {
+  /** −Σ_i Z_iᵀ K̃ Z_i with K̃ = Σ_j Z_j dU Z_jᵀ, in float64. */
+  async function traceTerm64(Z: Matrix, dU1: Matrix): Promise<Matrix> {
+    const ZdU = await gemm({ rows: P * N0, cols: Q, data: Z.data }, dU1); // [P·N0, Q]
+    const Kt = await gemm({ rows: P, cols: D, data: ZdU.data }, Z, { transB: true }); // [P, P]
+    const KtZ = await gemm(Kt, Z); // [P, D]
+    return gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: KtZ.data }, { transA: true });
+  }
+
+  /** The same in float32 (inputs rounded once, products in SGEMM). */
+  async function traceTerm32(pt: Point, dU1: Matrix): Promise<Matrix> {
+    const Z32 = (pt.Z32 ??= { rows: P, cols: D, data: Float32Array.from(pt.Z.data) });
+    const ZdU = await gemm32({ rows: P * N0, cols: Q, data: Z32.data }, { rows: Q, cols: Q, data: Float32Array.from(dU1.data) });
+    const Kt = await gemm32({ rows: P, cols: D, data: ZdU.data }, Z32, { transB: true });
+    const KtZ = await gemm32(Kt, Z32);
+    const out = await gemm32({ rows: P * N0, cols: Q, data: Z32.data }, { rows: P * N0, cols: Q, data: KtZ.data }, { transA: true });
+    return { rows: Q, cols: Q, data: Float64Array.from(out.data) };
+  }
+
+  const evaluator: EnergyEvaluator = {
     space: 'sample',
+    hessianPrecision: precision,
     async evaluate(U1, wantGrad) {
       if (!wantGrad) {
         if (cached && sameU(cached.U1, U1.data)) return { ...cached.result, grad: undefined };
@@ -116,25 +148,20 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     async hessianVectorProduct(U1, dU1) {
       const pt = await pointAt(U1);
       const { Z, L, w } = pt;
-      // Trace term −Σ_i Z_iᵀ K̃ Z_i, K̃ = Σ_j Z_j dU Z_jᵀ.
-      const ZdU = await gemm({ rows: P * N0, cols: Q, data: Z.data }, dU1); // [P·N0, Q]
-      const Kt = await gemm({ rows: P, cols: D, data: ZdU.data }, Z, { transB: true }); // [P, P]
-      const KtZ = await gemm(Kt, Z); // [P, D]
-      const out = await gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: KtZ.data }, { transA: true });
+      const out = evaluator.hessianPrecision === 'float32' ? await traceTerm32(pt, dU1) : await traceTerm64(Z, dU1);
       for (let i = 0; i < out.data.length; i++) out.data[i] = -out.data[i];
       // Rank-two term Σ_i (a_i w_iᵀ + w_i a_iᵀ), a = Φᵀv, v = M⁻¹ dK α = L⁻ᵀ (Z · vec(w dU)).
       const u = await gemm({ rows: N0, cols: Q, data: w }, dU1); // [N0, Q]
       const v = backSolveTransposed(L, matVec(Z, u.data));
       const a = transposedMatVec(Phi, v);
       const aw = await gemm({ rows: N0, cols: Q, data: a }, { rows: N0, cols: Q, data: w }, { transA: true }); // Σ_i a_i w_iᵀ
-      const w8 = process.env.W8_PART;
-      if (w8 === 'r2') out.data.fill(0);
-      if (w8 !== 'trace') for (let q = 0; q < Q; q++)
+      for (let q = 0; q < Q; q++)
         for (let r = 0; r < Q; r++) out.data[q * Q + r] += aw.data[q * Q + r] + aw.data[r * Q + q];
       symmetrizeInPlace(out);
       return out;
     },
   };
+  return evaluator;
 }
 
 /** Aᵀx for A [m, n] row-major, x [m] → [n]. */
