@@ -267,16 +267,23 @@ async function main() {
   const cases = args.length ? args : ['markov-10', 'markov-1000', 'large', ...Object.keys(MANY_PATH_CASES)];
   const rows: Row[] = [];
   const many: ManyRow[] = [];
+  let failed = 0;
   for (const c of cases) {
     process.stderr.write(`bench: ${c}\n`);
     const r = spawnSync(process.execPath, [__filename, '--child', c], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`bench case ${c} failed (exit ${r.status})`);
+    if (r.status !== 0) {
+      // one failed case (a crash, or killed) must not lose the others' rows
+      process.stderr.write(`bench: case ${c} failed (exit ${r.status}${r.signal ? `, signal ${r.signal}` : ''})\n`);
+      failed++;
+      continue;
+    }
     const row = JSON.parse(r.stdout.trim().split('\n').pop()!);
     if (c in MANY_PATH_CASES) many.push(row);
     else rows.push(row);
   }
   if (rows.length) process.stdout.write(table(rows, ROW_COLUMNS) + '\n');
   if (many.length) process.stdout.write(table(many, MANY_COLUMNS) + '\n');
+  if (failed) process.exitCode = 1;
 }
 
 main().catch((e) => {

@@ -1,5 +1,6 @@
 /**
- * Newton–CG minimization of the action over the order parameters (THEORY.md section d): a trust-region
+ * Newton–CG minimization of the action over the order parameters (THEORY.md section n; the action of
+ * section d): a trust-region
  * Newton method whose subproblem is solved by truncated, preconditioned conjugate gradients
  * (Steihaug–Toint), with exact Hessian–vector products — the entropy's analytically
  * (`entropyHessian.ts`), the energy's from the `EnergyEvaluator` (sample space: `sampleEnergy.ts`).
@@ -268,7 +269,7 @@ export async function newtonCgMinimize(s: TheorySettings, energy: EnergyEvaluato
       return scaled(out, scale);
     };
     const precondition = gaugePreconditioner(s, here.Us, curvature.inverses);
-    const sub = await steihaug(g, hess, precondition, radius, maxCg, 0.1 * tol);
+    const sub = await steihaug(g, hess, precondition, radius, maxCg, 0.3 * tol);
     cgTotal += sub.iterations;
     const pNorm = Math.sqrt(sub.pMp);
     // Try the step, shortening it (t = 1, 1/4, 1/16, …) when the trial leaves the domain or the
@@ -404,8 +405,8 @@ async function steihaug(
     r = axpy(r, alpha, Hd);
     y = await precondition(r);
     const ryNext = dot(r, y);
-    // r is the model's gradient at z: once its largest entry is well below the tolerance, solving
-    // further buys nothing (the new point's gradient is r up to the model's error).
+    // r is the model's gradient at z: once its largest entry is well below the tolerance (0.3 of it,
+    // margin for the model's error), solving further buys nothing.
     if (Math.sqrt(Math.max(ryNext, 0)) <= target || maxAbsVec(r) < enough) return finish(z, gz, model, zMz, j + 1, false);
     const beta = ryNext / ry;
     zMd = beta * (zMd + alpha * dMd);

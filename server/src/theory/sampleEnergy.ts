@@ -1,6 +1,6 @@
 /**
  * The energy E(U_1) = ln det M + yᵀM⁻¹y, M = K_{U_1} + T_B I_P, with its gradient and its exact
- * Hessian–vector product, evaluated in sample space (P×P) — THEORY.md section d.
+ * Hessian–vector product, evaluated in sample space (P×P) — THEORY.md section d; the product: section n.
  *
  * With Φ_i = Φ[:, i, :] ([P, Q], one slice per input feature i), K = Σ_i Φ_i U_1 Φ_iᵀ, α = M⁻¹y:
  *   ∇E      = Σ_i Φ_iᵀ (M⁻¹ − ααᵀ) Φ_i

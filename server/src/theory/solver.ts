@@ -79,6 +79,12 @@ interface Point {
   r: ActionResult;
 }
 
+/**
+ * Most symmetric entries (all U_l together) for which `method: 'auto'` uses L-BFGS with the dense Newton
+ * polish; above it, or when N0·H_tot > EXACT_HESSIAN_MAX_D, Newton–CG.
+ */
+export const DENSE_NEWTON_MAX_ENTRIES = 400;
+
 /** Largest estimated cost of one finite-difference Hessian for the automatic Newton polish. */
 const NEWTON_BUDGET_MS = 15000;
 
@@ -205,7 +211,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const D = train.features * train.paths;
   const exactHessian = D <= EXACT_HESSIAN_MAX_D && energy.space === 'sample';
   const method = opts.method ?? 'auto';
-  if (method === 'newton-cg' || (method === 'auto' && !(exactHessian && p <= 400))) {
+  if (method === 'newton-cg' || (method === 'auto' && !(exactHessian && p <= DENSE_NEWTON_MAX_ENTRIES))) {
     return newtonCg(s, energy, opts.init ?? gpOrderParameters(s), { tolerance: tol, maxIterations: maxIter, signal: opts.signal, onProgress: opts.onProgress });
   }
 
@@ -251,9 +257,9 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const newtonAffordable = () => {
     if (exactHessian) return true;
     const perEval = (performance.now() - evalStart) / Math.max(1, evaluations - evalsAtStart);
-    return p <= 400 && 2 * p * perEval <= NEWTON_BUDGET_MS;
+    return p <= DENSE_NEWTON_MAX_ENTRIES && 2 * p * perEval <= NEWTON_BUDGET_MS;
   };
-  let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= 400);
+  let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= DENSE_NEWTON_MAX_ENTRIES);
   // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
   const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
   const hessian = exactHessian
