@@ -6,7 +6,7 @@
 import type { CodeLens, Command } from 'vscode-languageserver';
 import type { ConfigDoc } from '../analysis/configs';
 import { Commands } from '../protocol';
-import { formatNumber, widthLabel } from '../report/charts';
+import { formatNumber, notConvergedNote, widthLabel } from '../report/charts';
 import type { AnalysisReport } from '../report/types';
 import { percent } from './heads';
 
@@ -26,7 +26,8 @@ export function headline(report: AnalysisReport): string {
   }
   const m = report.metrics;
   const gp = report.gp.metrics;
-  const solver = report.solver.converged ? '' : ' · solver did not converge';
+  const note = notConvergedNote(report.solver);
+  const solver = note ? ` · ${note}` : '';
   return (
     `Predicted test accuracy ${percent(m.acc_mean_predictor)} (GP limit ${percent(gp.acc_mean_predictor)}) · ` +
     `ε_g ${formatNumber(m.eg_total)} (GP limit ${formatNumber(gp.eg_total)}) at ${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)}${solver}`

@@ -7,7 +7,7 @@ import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { ConfigDoc } from '../analysis/configs';
 import { configSchema, type JsonSchema } from '../config/schema';
 import { pointerSegments } from '../config/positions';
-import { formatNumber, widthLabel } from '../report/charts';
+import { formatNumber, notConvergedNote, widthLabel } from '../report/charts';
 import type { AnalysisReport, Metrics } from '../report/types';
 import { headsTable, percent } from './heads';
 import { toRange } from './ranges';
@@ -106,6 +106,8 @@ export function configHover(doc: ConfigDoc, line: number, character: number): Ho
   const report = doc.state === 'done' ? doc.report : undefined;
   if (report && hit.part === 'value') {
     const note = analysisNote(hit.pointer, report);
+    const unconverged = notConvergedNote(report.solver);
+    if (note && unconverged) parts.push(`**Solver ${unconverged}**: the values below are at the last iterate, not at the saddle point.`);
     if (note) parts.push(note);
   } else if (hit.part === 'value' && doc.state !== 'done') {
     parts.push(`_No analysis result yet (${doc.state})._`);

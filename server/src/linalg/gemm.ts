@@ -5,8 +5,8 @@
  * which is about 100× faster on this hardware (measured: ~100 GFLOP/s float64 on 2 cores versus
  * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose.
  */
-import { Matrix, zeros } from './matrix';
-import { ortGemm, ortAvailable } from './ort-gemm';
+import { Matrix, Matrix32, zeros } from './matrix';
+import { ortGemm, ortGemm32, ortAvailable } from './ort-gemm';
 
 export interface GemmOptions {
   /** Use Aᵀ instead of A. */
@@ -85,6 +85,25 @@ export async function gemm(A: Matrix, B: Matrix, o: GemmOptions = {}): Promise<M
   if (2 * m * k * n < ORT_FLOP_THRESHOLD || m === 0 || n === 0 || k === 0 || !ortAvailable()) return gemmSync(A, B, o);
   const data = await ortGemm(A, B, !!o.transA, !!o.transB);
   return { rows: m, cols: n, data };
+}
+
+/**
+ * C = op(A)·op(B) in float32 (ONNX Runtime's SGEMM for large products, else JS loops accumulating in
+ * float64). For approximate products only — the solver's Hessian–vector products, whose rounding
+ * (~1e-6 relative) is far below what truncated Newton steps tolerate.
+ * @throws Error when the inner dimensions differ, or when ONNX Runtime fails.
+ */
+export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions = {}): Promise<Matrix32> {
+  const [m, k, n] = dims(A as unknown as Matrix, B as unknown as Matrix, o);
+  if (2 * m * k * n >= ORT_FLOP_THRESHOLD && m > 0 && n > 0 && k > 0 && ortAvailable()) {
+    return { rows: m, cols: n, data: await ortGemm32(A, B, !!o.transA, !!o.transB) };
+  }
+  const C = gemmSync(
+    { rows: A.rows, cols: A.cols, data: Float64Array.from(A.data) },
+    { rows: B.rows, cols: B.cols, data: Float64Array.from(B.data) },
+    o,
+  );
+  return { rows: m, cols: n, data: Float32Array.from(C.data) };
 }
 
 /**

@@ -11,6 +11,13 @@ export interface Matrix {
   data: Float64Array;
 }
 
+/** A float32 matrix, same layout: for products whose result only needs single precision. */
+export interface Matrix32 {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
 /** A new zero matrix of shape [rows, cols]. */
 export function zeros(rows: number, cols: number): Matrix {
   return { rows, cols, data: new Float64Array(rows * cols) };
@@ -68,6 +75,17 @@ export function symmetrize(m: Matrix): Matrix {
   const s = zeros(n, n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s.data[i * n + j] = 0.5 * (m.data[i * n + j] + m.data[j * n + i]);
   return s;
+}
+
+/** (G + Gᵀ)/2 in place, for products that are symmetric in exact arithmetic but not in rounding. */
+export function symmetrizeInPlace(G: Matrix): void {
+  const n = G.rows;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < i; j++) {
+      const v = 0.5 * (G.data[i * n + j] + G.data[j * n + i]);
+      G.data[i * n + j] = v;
+      G.data[j * n + i] = v;
+    }
 }
 
 /** Trace of a square matrix. */

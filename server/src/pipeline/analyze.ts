@@ -94,7 +94,13 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     onProgress: (s) =>
       opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
   });
-  if (!sol.converged) warnings.push(`solver did not converge: ${sol.stopReason}; results are at the last iterate`);
+  if (!sol.converged) {
+    // First, so that it is the first thing every surface lists.
+    warnings.unshift(
+      `solver did not converge (max|∇| ${sol.maxGradNormalized.toExponential(1)} > ${config.solver.tolerance}): ${sol.stopReason}; every result is at the last iterate, not at the saddle point` +
+        ' (raise solver.maxIterations, or loosen solver.tolerance knowingly)',
+    );
+  }
   const t1 = performance.now();
   opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
   const U1 = sol.Us[0];
@@ -175,6 +181,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
       tolerance: config.solver.tolerance,
       converged: sol.converged,
       stop_reason: sol.stopReason,
+      ...(sol.newtonSteps !== undefined ? { newton_steps: sol.newtonSteps, cg_iterations: sol.cgIterations } : {}),
     },
     timings_ms: {
       data: p.timings.data,

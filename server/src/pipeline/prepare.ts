@@ -12,7 +12,7 @@ import { mnistOneShotTask, randomQKAttention } from '../data/mnist';
 import { deriveSeed, STREAM } from '../data/seeds';
 import { Random } from '../util/random';
 import { allLayerAttention } from '../theory/attention';
-import { pathCount, pathFeatures, pathHeads, pathTokenWeights, skipPaddingTokens } from '../theory/paths';
+import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths';
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
@@ -272,17 +272,18 @@ export async function prepareWithAttention(
   const t2 = performance.now();
   progress?.('features', `path features (${pathCount(heads)} paths)`);
   const Q = pathCount(heads);
-  let padWeight = 0;
-  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => {
-    const c = pathTokenWeights(att, readout, X.tokenMask);
-    if (X.tokenMask) padWeight = Math.max(padWeight, skipPaddingTokens(c, X.tokenMask, X.count, Q, X.tokens));
-    return { count: X.count, features: X.features, paths: Q, data: pathFeatures(X, c, Q, variances[0]) };
-  };
-  const train = feats(task.train, attTrain);
-  const test = feats(task.test, attTest);
+  const pad = { padWeight: 0 };
+  const feats = async (X: TaskData['train'], att: typeof attTrain): Promise<PathFeatures> => ({
+    count: X.count,
+    features: X.features,
+    paths: Q,
+    data: await pathFeaturesFromAttention(X, att, readout, variances[0], pad),
+  });
+  const train = await feats(task.train, attTrain);
+  const test = await feats(task.test, attTest);
   const warnings: string[] = [];
-  if (padWeight > 1e-6) {
-    warnings.push(`the attention reads padding tokens (a path put up to ${padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
+  if (pad.padWeight > 1e-6) {
+    warnings.push(`the attention reads padding tokens (a path put up to ${pad.padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
   }
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;

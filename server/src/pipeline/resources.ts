@@ -9,6 +9,8 @@ import { freemem, totalmem } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ConfigValueError } from '../config/types';
 import { pathCountText } from './windowPlan';
+import { EXACT_HESSIAN_MAX_D } from '../theory/hessian';
+import { DENSE_NEWTON_MAX_ENTRIES } from '../theory/solver';
 
 export interface ProblemSize {
   /** training examples P */
@@ -73,14 +75,35 @@ function pathMemoryBytes(s: ProblemSize): number {
 /**
  * Estimated peak bytes of an analysis: inputs twice (the attention's token-major copy), attention of
  * every layer, path features, about five P×P float64 matrices (kernel, factor, solve temporaries),
- * the L⁻¹Φ solve and the test kernel.
+ * the L⁻¹Φ solve, the test kernel, and what the solver holds on top (`solverDoubles`).
  */
 export function estimateMemoryBytes(s: ProblemSize): number {
   const n = s.P + s.P_test;
   const Q = s.heads.reduce((a, b) => a * b, 1);
   const Hsum = s.heads.reduce((a, b) => a + b, 0);
-  const doubles = 2 * n * s.N0 * s.T + 2 * n * Hsum * s.T * s.T + n * s.N0 * Q + 5 * s.P * s.P + 2 * s.P * s.N0 * Q + s.P * s.P_test;
+  const doubles = 2 * n * s.N0 * s.T + 2 * n * Hsum * s.T * s.T + n * s.N0 * Q + 5 * s.P * s.P + 2 * s.P * s.N0 * Q + s.P * s.P_test + solverDoubles(s.P, s.N0, s.heads);
   return 8 * doubles;
+}
+
+/**
+ * Float64 entries the solver holds beyond the arrays above (THEORY.md section d), by the branch
+ * `minimizeAction` takes: with the dense Newton Hessian (N0·H_tot ≤ 4096 and at most 400 entries in
+ * all U_l) two D×D Gram matrices (D = N0·H_tot), the H_tot⁴ contraction and the Hessian itself; with
+ * Newton–CG the cached L⁻¹Φ of its point and two more P×D products per Hessian–vector product, and about
+ * 24 tuples of order-parameter-sized matrices (CG vectors, inverses, preconditioner temporaries, L-BFGS
+ * memory is not used there).
+ */
+function solverDoubles(P: number, N0: number, heads: number[]): number {
+  const Q = heads.reduce((a, b) => a * b, 1);
+  const D = N0 * Q;
+  let entries = 0;
+  let sizes = 0;
+  for (let l = 0, n = Q; l < heads.length; n /= heads[l], l++) {
+    entries += (n * (n + 1)) / 2;
+    sizes += n * n;
+  }
+  if (D <= EXACT_HESSIAN_MAX_D && entries <= DENSE_NEWTON_MAX_ENTRIES) return 2 * D * D + Q ** 4 + entries * entries;
+  return 3 * P * D + 24 * sizes;
 }
 
 /**

@@ -20,6 +20,21 @@ export function formatCorrelation(r: number | null): string {
   return `${r >= 0 ? '+' : '−'}${Math.abs(r).toFixed(2)}`;
 }
 
+/**
+ * "not converged (max|∇| 2.7e-8 > 1e-9)" for a solve that stopped short of its tolerance, else null: every
+ * surface that shows a result of such a solve (summary, code lens, hovers, chart titles) carries it.
+ */
+export function notConvergedNote(solver: { converged: boolean; max_abs_grad_normalized: number; tolerance: number }): string | null {
+  if (solver.converged) return null;
+  return `not converged (max|∇| ${solver.max_abs_grad_normalized.toExponential(1)} > ${formatNumber(solver.tolerance)})`;
+}
+
+/** A chart title, with the not-converged note when the solve stopped short. */
+function titleText(text: string, report: AnalysisReport): string {
+  const note = notConvergedNote(report.solver);
+  return note ? `${text} — ${note.toUpperCase()}` : text;
+}
+
 /** "N = 10" when every width is equal, else "N = [10, 20, 10]" ([N_1, …, N_L, N_a]). */
 export function widthLabel(widths: readonly number[]): string {
   if (widths.length > 0 && widths.every((w) => w === widths[0])) return `N = ${formatNumber(widths[0])}`;
@@ -80,7 +95,7 @@ export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: `Order parameter U₁${windowTitle(report)} (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
+        text: titleText(`Order parameter U₁${windowTitle(report)} (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`, report),
         subtitle: 'paths π × π′ in flattened order; red > 0, blue < 0',
         anchor: 'start',
         offset: 10,
@@ -190,7 +205,7 @@ export function headScoresSpec(report: AnalysisReport, theme?: ChartTheme): Vega
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Head relevance score',
+        text: titleText('Head relevance score', report),
         subtitle: headScoresSubtitle(report),
         anchor: 'start',
         offset: 10,
@@ -301,7 +316,7 @@ export function sweepSpec(sweep: SweepReport, theme?: ChartTheme): VegaLiteSpec 
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Predicted performance vs width N',
+        text: `Predicted performance vs width N${sweep.rows.some((r) => !r.converged) ? ` — SOLVER NOT CONVERGED AT N = ${sweep.rows.filter((r) => !r.converged).map((r) => formatNumber(r.N)).join(', ')}` : ''}`,
         subtitle: `${sweep.task.name}, P = ${sweep.task.P}, T_B = ${formatNumber(sweep.settings.temperature)}; dashed: GP limit (N → ∞)`,
         anchor: 'start',
         offset: 10,
@@ -367,7 +382,7 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: 'Overlap of the kernel PCs with the labels',
+        text: titleText('Overlap of the kernel PCs with the labels', report),
         subtitle: [`cumulative (v_iᵀy)²/|y|² over the first ${o.k} of ${o.P} principal components`, 'of the training kernel K_U (eigenvalues descending); finite width vs GP limit'],
         anchor: 'start',
         offset: 10,
@@ -453,8 +468,8 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   if (hasMeasured) rules.push({ series: MEASURED, full: m!.full });
   const rc = report.rank_correlations;
   const title = rc
-    ? ['Accuracy with one head removed', `Spearman vs measured drop (${rc.heads} heads): score ${formatCorrelation(rc.score_vs_measured_drop)}, predicted effect ${formatCorrelation(rc.predicted_vs_measured_drop)}`]
-    : 'Accuracy with one head removed';
+    ? [titleText('Accuracy with one head removed', report), `Spearman vs measured drop (${rc.heads} heads): score ${formatCorrelation(rc.score_vs_measured_drop)}, predicted effect ${formatCorrelation(rc.predicted_vs_measured_drop)}`]
+    : titleText('Accuracy with one head removed', report);
   let subtitle: string[];
   if (hasMeasured) subtitle = [`each head removed alone; measured on ${m!.count} test examples (model output '${m!.output}')`];
   else if (m && m.metric !== 'accuracy') subtitle = [`predicted only: the model was measured by ${m.metric.toUpperCase()}, not accuracy`];

@@ -3,7 +3,7 @@
  * finite width versus the GP limit, solver convergence and timings.
  */
 import type { AnalysisReport, SweepReport, WindowReport } from './types';
-import { formatCorrelation } from './charts';
+import { formatCorrelation, notConvergedNote } from './charts';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -78,6 +78,8 @@ export function formatAnalysis(r: AnalysisReport): string {
   );
   const tm = r.model?.token_mask;
   if (tm) out.push(`  token inputs: '${tm.input}' marks ${tm.padding_tokens} of ${tm.tokens} tokens as padding; the readout and the path features skip them`);
+  const unconverged = notConvergedNote(r.solver);
+  if (unconverged) out.push(`  SOLVER ${unconverged.toUpperCase()}: ${r.solver.stop_reason}; every number below is at the last iterate, not at the saddle point`);
   out.push('');
   if (ws) {
     out.push(...windowLines(r));
@@ -137,7 +139,7 @@ export function formatAnalysis(r: AnalysisReport): string {
   out.push('');
   const sv = r.solver;
   out.push(
-    `Solver${ws ? ` (${ws.length} windows together)` : ''}: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations), ` +
+    `Solver${ws ? ` (${ws.length} windows together)` : ''}: ${sv.method}; ${sv.converged ? 'converged' : 'NOT converged'} after ${sv.iterations} iterations (${sv.evaluations} evaluations${sv.cg_iterations !== undefined ? `, ${sv.cg_iterations} CG iterations` : ''}), ` +
       `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance})` +
       (ws ? (sv.converged ? '' : `: ${sv.stop_reason}`) : `. S/max N = ${num(r.action.normalized, 6)}`),
   );

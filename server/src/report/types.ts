@@ -158,6 +158,9 @@ export interface SolverInfo {
   converged: boolean;
   /** Why the solver stopped, in words. */
   stop_reason: string;
+  /** Newton–CG only (many paths): accepted Newton steps and conjugate-gradient iterations. */
+  newton_steps?: number;
+  cg_iterations?: number;
 }
 
 /** One attention block of an analysed ONNX model. */

@@ -9,9 +9,9 @@
  * with U_{L+1} ≡ U_a (a 1×1 matrix), so the l = L line reads N_L(tr U_L/(σL² U_a) − ln det U_L + H_L ln U_a).
  * Raw S; the authors' code minimizes S / max(N_l, N_a) (same minimum).
  */
-import { Matrix, zeros, trace, maxAbs } from '../linalg/matrix';
+import { Matrix, zeros, trace, maxAbs, symmetrizeInPlace } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
-import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
+import { NotPositiveDefiniteError, logDetFromCholesky, solveLower, spdInverse, spdInverseSync, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
 import { TheorySettings, closedFormUa, kronIdentity, partialTraceSlowest } from './orderParams';
 import { PathFeatures, factorTrainingKernel } from './kernels';
 import { NumericalError } from './errors';
@@ -25,18 +25,22 @@ export interface EntropyResult {
   grads?: Matrix[];
 }
 
+/** U_l⁻¹ and ln det U_l of each level, U_1 first. */
+export type OrderParameterInverses = { inv: Matrix; logDet: number }[];
+
 /**
  * Entropy part of S and its gradient w.r.t. each U_l (U_a at its stationary point: envelope theorem).
  * @param Us [U_1, …, U_L], U_l of size [n_l, n_l].
+ * @param inverses U_l⁻¹ and ln det U_l when the caller has them (`orderParameterInverses`); else computed here.
  * @throws NumericalError when some U_l is not positive definite (names l and the pivot).
  */
-export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean): EntropyResult {
+export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean, inverses?: OrderParameterInverses): EntropyResult {
   const L = s.heads.length;
   const inv: Matrix[] = [];
   const logDet: number[] = [];
   for (let l = 0; l < L; l++) {
     try {
-      const r = spdInverseSync(Us[l]);
+      const r = inverses ? inverses[l] : spdInverseSync(Us[l]);
       inv.push(r.inv);
       logDet.push(r.logDet);
     } catch (e) {
@@ -96,6 +100,23 @@ export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean): Ent
     grads.push(G);
   }
   return { value, Ua, grads };
+}
+
+/**
+ * U_l⁻¹ and ln det U_l for every level, with the blocked (GEMM-speed) inverse for large U_l.
+ * @throws NumericalError when some U_l is not positive definite.
+ */
+export async function orderParameterInverses(Us: Matrix[]): Promise<OrderParameterInverses> {
+  const out: OrderParameterInverses = [];
+  for (const [l, U] of Us.entries()) {
+    try {
+      out.push(await spdInverse(U));
+    } catch (e) {
+      if (e instanceof NotPositiveDefiniteError) throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
+      throw e;
+    }
+  }
+  return out;
 }
 
 function mul(A: Matrix, B: Matrix): Matrix {
@@ -182,6 +203,14 @@ export interface ActionResult {
 export async function action(s: TheorySettings, train: PathFeatures, y: Float64Array, Us: Matrix[], wantGrad: boolean): Promise<ActionResult> {
   const ent = entropy(s, Us, wantGrad);
   const en = await energy(train, y, s.temperature, Us[0], wantGrad);
+  return combineAction(s, ent, en, wantGrad);
+}
+
+/**
+ * S = entropy + energy and, when asked, ∂S/∂U_l (the energy only adds to U_1), from the two parts
+ * (THEORY.md section d). Takes ownership of `ent.grads`.
+ */
+export function combineAction(s: TheorySettings, ent: EntropyResult, en: EnergyResult, wantGrad: boolean): ActionResult {
   const maxWidth = Math.max(...s.widths);
   const out: ActionResult = { value: ent.value + en.value, entropy: ent.value, energy: en.value, maxWidth, Ua: ent.Ua };
   if (wantGrad) {
@@ -189,18 +218,9 @@ export async function action(s: TheorySettings, train: PathFeatures, y: Float64A
     const G1 = grads[0];
     for (let i = 0; i < G1.data.length; i++) G1.data[i] += en.grad!.data[i];
     // Symmetrize away rounding so the reported gradient is exactly symmetric.
-    for (const G of grads) {
-      const n = G.rows;
-      for (let i = 0; i < n; i++)
-        for (let j = 0; j < i; j++) {
-          const v = 0.5 * (G.data[i * n + j] + G.data[j * n + i]);
-          G.data[i * n + j] = v;
-          G.data[j * n + i] = v;
-        }
-    }
+    for (const G of grads) symmetrizeInPlace(G);
     out.grads = grads;
     out.maxGradNormalized = Math.max(...grads.map((G) => maxAbs(G.data))) / maxWidth;
   }
   return out;
 }
-

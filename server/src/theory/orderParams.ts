@@ -102,3 +102,19 @@ export function closedFormUa(s: TheorySettings, traceUL: number): number {
   const root = Math.sqrt(beta * beta + 4 * gamma);
   return beta > 0 ? (2 * gamma) / (beta + root) : (root - beta) / 2;
 }
+
+/**
+ * dU_a/d(tr U_L) of the closed form above (THEORY.md section d), for second derivatives of the action:
+ * from U_a² + β U_a − γ = 0, dU_a/dt = c / (2U_a + β) = c / √(β² + 4γ), c = N_L σa² / (N_a σL²).
+ * @param traceUL tr U_L (> 0).
+ */
+export function closedFormUaDerivative(s: TheorySettings, traceUL: number): number {
+  const L = s.heads.length;
+  const NL = s.widths[L - 1];
+  const Na = s.widths[L];
+  const sa = s.variances[L + 1];
+  const sL = s.variances[L];
+  const beta = sa * ((s.heads[L - 1] * NL) / Na - 1);
+  const c = (NL * sa) / (Na * sL);
+  return c / Math.sqrt(beta * beta + 4 * c * traceUL);
+}

@@ -8,6 +8,8 @@ import type { SequenceBatch } from '../data/types';
 import type { LayerAttention } from './attention';
 import { readoutWeights } from './attention';
 import type { Readout } from '../data/types';
+import type { Matrix } from '../linalg/matrix';
+import { gemm } from '../linalg/gemm';
 
 /** Number of paths H_tot = Π_l H_l. */
 export function pathCount(heads: number[]): number {
@@ -119,5 +121,58 @@ export function pathFeatures(X: SequenceBatch, c: Float64Array, Htot: number, si
         phi[(p * N0 + i) * Htot + q] = norm * s;
       }
     }
+  return phi;
+}
+
+/**
+ * Path features Φ [P, N0, H_tot] straight from the attention, one example at a time (THEORY.md
+ * section b): the same numbers as `pathFeatures(X, pathTokenWeights(attention, readout), …)`, but the
+ * token weights c_π(x) exist only for the example at hand ([H_tot, T] instead of [P, H_tot, T] per
+ * level), and both products are matrix products: c ← c·A_hᵀ per head going down the layers, then
+ * Φ_p = x_p cᵀ ([N0, T] × [T, H_tot]), which `gemm` sends to ONNX Runtime when they are large. With a token
+ * mask on X (padded token inputs) the readout reads real tokens only and each example's weights skip padding
+ * (`skipPaddingTokens`); `stats.padWeight` then receives the largest weight a path had on padding.
+ * @param X [P, N0, T]. @param attention one [P, H_l, T, T] array per layer, first layer first.
+ * @returns Φ [P, N0, H_tot] row-major, normalized by √(σ0²/(N0·H_tot)).
+ */
+export async function pathFeaturesFromAttention(
+  X: SequenceBatch,
+  attention: LayerAttention[],
+  readout: Readout,
+  sigma0sq: number,
+  stats?: { padWeight: number },
+): Promise<Float64Array> {
+  const { count: P, features: N0, tokens: T } = X;
+  const L = attention.length;
+  const Htot = pathCount(attention.map((a) => a.heads));
+  const norm = Math.sqrt(sigma0sq / (N0 * Htot));
+  const HL = attention[L - 1].heads;
+  const mask = X.tokenMask;
+  const r = readoutWeights(attention[L - 1], readout, mask); // [P, H_L, T]: small (last layer only)
+  const phi = new Float64Array(P * N0 * Htot);
+  for (let p = 0; p < P; p++) {
+    let c: Matrix = { rows: HL, cols: T, data: r.subarray(p * HL * T, (p + 1) * HL * T) };
+    for (let l = L - 2; l >= 0; l--) {
+      const A = attention[l];
+      const H = A.heads;
+      const n = c.rows;
+      const next = new Float64Array(H * n * T);
+      for (let h = 0; h < H; h++) {
+        const Ah = { rows: T, cols: T, data: A.data.subarray((p * H + h) * T * T, (p * H + h + 1) * T * T) };
+        // (A_h c_rest)[s] = Σ_t A_h[s, t] c_rest[t] for every rest: c · A_hᵀ, [n, T]
+        next.set((await gemm(c, Ah, { transB: true })).data, h * n * T);
+      }
+      c = { rows: H * n, cols: T, data: next };
+    }
+    if (mask) {
+      // Padded token inputs: this example's path token weights put nothing on padding (as skipPaddingTokens for all P).
+      const pad = skipPaddingTokens(c.data, mask.subarray(p * T, (p + 1) * T), 1, Htot, T);
+      if (stats) stats.padWeight = Math.max(stats.padWeight, pad);
+    }
+    const xp = { rows: N0, cols: T, data: X.data.subarray(p * N0 * T, (p + 1) * N0 * T) };
+    const f = (await gemm(xp, c, { transB: true })).data; // [N0, H_tot]
+    const o = p * N0 * Htot;
+    for (let k = 0; k < f.length; k++) phi[o + k] = norm * f[k];
+  }
   return phi;
 }

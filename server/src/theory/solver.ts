@@ -10,17 +10,23 @@
  * central differences of the exact gradient. Newton converges quadratically, which is what reaches
  * max |∂(S/max N)/∂U_l| < 1e-9 and below in a few steps.
  *
+ * When that dense Hessian is not cheap (many attention paths, or N0·H_tot > 4096), `method: 'auto'`
+ * runs trust-region Newton–CG with exact Hessian–vector products from the start instead
+ * (`newtonCg.ts`), which stays second order at any number of paths.
+ *
  * The objective is S / max(N_l, N_a), as in the authors' code.
  */
 import { Matrix, zeros, maxAbs } from '../linalg/matrix';
 import { choleskySync } from '../linalg/cholesky';
 import { TheorySettings, gpOrderParameters, orderParameterSizes } from './orderParams';
-import { ActionResult, NumericalError, action, entropy } from './action';
+import { ActionResult, NumericalError, combineAction, entropy } from './action';
 import { EXACT_HESSIAN_MAX_D, energyHessian } from './hessian';
 import type { PathFeatures } from './kernels';
+import { EnergyEvaluator, sampleSpaceEnergy } from './sampleEnergy';
+import { newtonCgMinimize } from './newtonCg';
 
 export interface SolverProgress {
-  phase: 'L-BFGS' | 'Newton';
+  phase: 'L-BFGS' | 'Newton' | 'Newton-CG';
   iteration: number;
   /** S / max N */
   value: number;
@@ -30,8 +36,15 @@ export interface SolverProgress {
 export interface SolverOptions {
   /** Stop when max |∂(S/max N)/∂U_l| < tolerance. Default 1e-9. */
   tolerance?: number;
-  /** Cap on L-BFGS iterations. Default 500. */
+  /** Cap on iterations (L-BFGS iterations plus Newton steps; Newton–CG: Newton iterations). Default 500. */
   maxIterations?: number;
+  /**
+   * 'auto' (default): L-BFGS with a dense Newton polish when the dense Hessian is cheap (N0·H_tot ≤ 4096
+   * and at most 400 order-parameter entries), else Newton–CG from the start. 'lbfgs' or 'newton-cg' force one.
+   */
+  method?: 'auto' | 'lbfgs' | 'newton-cg';
+  /** The energy part (default: sample space on `train`); a feature-space evaluator plugs in here. */
+  energy?: EnergyEvaluator;
   /** Newton polish: 'auto' (when the finite-difference Hessian is affordable), 'always' or 'never'. */
   newton?: 'auto' | 'always' | 'never';
   /** Starting point [U_1, …, U_L]; default the GP values. */
@@ -53,6 +66,10 @@ export interface SolverResult {
   stopReason: string;
   maxGradNormalized: number;
   method: string;
+  /** Newton–CG only: accepted Newton steps, CG iterations and Hessian–vector products. */
+  newtonSteps?: number;
+  cgIterations?: number;
+  hessianProducts?: number;
 }
 
 /** One evaluation of the normalized objective. */
@@ -61,6 +78,12 @@ interface Point {
   f: number;
   r: ActionResult;
 }
+
+/**
+ * Most symmetric entries (all U_l together) for which `method: 'auto'` uses L-BFGS with the dense Newton
+ * polish; above it, or when N0·H_tot > EXACT_HESSIAN_MAX_D, Newton–CG.
+ */
+export const DENSE_NEWTON_MAX_ENTRIES = 400;
 
 /** Largest estimated cost of one finite-difference Hessian for the automatic Newton polish. */
 const NEWTON_BUDGET_MS = 15000;
@@ -183,12 +206,20 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const maxWidth = Math.max(...s.widths);
   const scale = 1 / maxWidth;
   let evaluations = 0;
+  const energy = opts.energy ?? sampleSpaceEnergy(train, y, s.temperature);
+  const p = sizes.reduce((a, n) => a + lowerTriangleSize(n), 0);
+  const D = train.features * train.paths;
+  const exactHessian = D <= EXACT_HESSIAN_MAX_D && energy.space === 'sample';
+  const method = opts.method ?? 'auto';
+  if (method === 'newton-cg' || (method === 'auto' && !(exactHessian && p <= DENSE_NEWTON_MAX_ENTRIES))) {
+    return newtonCg(s, energy, opts.init ?? gpOrderParameters(s), { tolerance: tol, maxIterations: maxIter, signal: opts.signal, onProgress: opts.onProgress });
+  }
 
   const evaluate = async (Us: Matrix[]): Promise<Point | null> => {
     opts.signal?.throwIfAborted();
     evaluations++;
     try {
-      const r = await action(s, train, y, Us, true);
+      const r = combineAction(s, entropy(s, Us, true), await energy.evaluate(Us[0], true), true);
       if (!Number.isFinite(r.value)) return null;
       return { Us, f: r.value * scale, r };
     } catch (e) {
@@ -209,7 +240,8 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let cur = await evaluate(Ls.map(gram));
   if (!cur) {
     // Evaluate once more without catching, so the caller sees exactly what failed.
-    await action(s, train, y, Ls.map(gram), true);
+    const Us0 = Ls.map(gram);
+    combineAction(s, entropy(s, Us0, true), await energy.evaluate(Us0[0], true), true);
     throw new NumericalError('the action cannot be evaluated at the starting point');
   }
   let g = factorGradient(cur.r.grads!, Ls, scale);
@@ -218,31 +250,28 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let iterations = 0;
   let stopReason = '';
   let converged = cur.r.maxGradNormalized! < tol;
-  const p = sizes.reduce((a, n) => a + lowerTriangleSize(n), 0);
   // Newton's Hessian: exact for the energy when Φᵀ M⁻¹ Φ (D×D) is small enough to form (about two
   // evaluations' cost), else central differences of the gradient (2p evaluations) when that is cheap.
-  const D = train.features * train.paths;
-  const exactHessian = D <= EXACT_HESSIAN_MAX_D;
   const evalStart = performance.now();
   const evalsAtStart = evaluations;
   const newtonAffordable = () => {
     if (exactHessian) return true;
     const perEval = (performance.now() - evalStart) / Math.max(1, evaluations - evalsAtStart);
-    return p <= 400 && 2 * p * perEval <= NEWTON_BUDGET_MS;
+    return p <= DENSE_NEWTON_MAX_ENTRIES && 2 * p * perEval <= NEWTON_BUDGET_MS;
   };
-  let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= 400);
+  let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= DENSE_NEWTON_MAX_ENTRIES);
   // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
   const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
   const hessian = exactHessian
     ? (pt: Point) => exactActionHessian(s, train, y, pt, scale)
     : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
-  let method = 'L-BFGS on Cholesky factors';
+  let methodName = 'L-BFGS on Cholesky factors';
 
   while (!converged && iterations < maxIter) {
     if (useNewton && cur.r.maxGradNormalized! < newtonSwitch) {
       useNewton = false; // one Newton phase at most; if it stalls, L-BFGS takes over again
       if (opts.newton === 'always' || newtonAffordable()) {
-        method += exactHessian ? ' + Newton (exact energy Hessian)' : ' + Newton (finite-difference Hessian)';
+        methodName += exactHessian ? ' + Newton (exact energy Hessian)' : ' + Newton (finite-difference Hessian)';
         const res = await newtonPolish(cur, sizes, scale, tol, evaluate, opts, iterations, hessian);
         iterations = res.iterations;
         if (res.pt !== cur) {
@@ -330,7 +359,38 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     converged,
     stopReason,
     maxGradNormalized: cur.r.maxGradNormalized!,
-    method,
+    method: methodName,
+  };
+}
+
+/** The Newton–CG branch of `minimizeAction`, in its result shape. */
+async function newtonCg(
+  s: TheorySettings,
+  energy: EnergyEvaluator,
+  init: Matrix[],
+  o: { tolerance: number; maxIterations: number; signal?: AbortSignal; onProgress?: (p: SolverProgress) => void },
+): Promise<SolverResult> {
+  init.forEach((U, l) => {
+    if (!isPositiveDefinite(U)) throw new NumericalError(`starting point U_${l + 1} is not positive definite`);
+  });
+  const r = await newtonCgMinimize(s, energy, init, {
+    tolerance: o.tolerance,
+    maxIterations: o.maxIterations,
+    signal: o.signal,
+    onProgress: (q) => o.onProgress?.({ phase: 'Newton-CG', iteration: q.iteration, value: q.value, maxGradNormalized: q.maxGradNormalized }),
+  });
+  return {
+    Us: r.Us,
+    action: r.action,
+    iterations: r.iterations,
+    evaluations: r.evaluations,
+    converged: r.converged,
+    stopReason: r.stopReason,
+    maxGradNormalized: r.maxGradNormalized,
+    method: `Newton–CG (trust region, exact Hessian–vector products, ${energy.space} space): ${r.newtonSteps} Newton steps, ${r.cgIterations} CG iterations`,
+    newtonSteps: r.newtonSteps,
+    cgIterations: r.cgIterations,
+    hessianProducts: r.hessianProducts,
   };
 }
 
@@ -345,7 +405,7 @@ interface LinePoint {
  * approximate Wolfe test when function values no longer resolve the decrease. Returns null when no
  * acceptable step was found.
  */
-async function lineSearch(
+export async function lineSearch(
   theta: Float64Array,
   d: Float64Array,
   cur: Point,
