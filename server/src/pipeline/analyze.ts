@@ -6,14 +6,16 @@
 import type { AnalysisConfig } from '../config/types';
 import { toRows } from '../linalg/matrix';
 import { minimizeAction } from '../theory/solver';
-import { predict, testMetrics } from '../theory/predictor';
+import { testMetrics } from '../theory/predictor';
 import { gpOrderParameters, gpScale } from '../theory/orderParams';
 import { headScores, silenceHead } from '../theory/relevance';
 import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
 import { Prepared, ProgressFn, prepare } from './prepare';
 import { VERSION } from '../version';
 import { modelReport } from './modelReport';
-import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
+import { PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
+import { type EnergyEvaluator, createEnergyEvaluator } from '../theory/energySpace';
+import { energySpaceFor } from './resources';
 import { measureHeadRemoval } from './headRemoval';
 
 export interface RunOptions {
@@ -66,11 +68,14 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const { settings, train, test, task } = p;
   const warnings: string[] = [...(p.warnings ?? []), ...singleClassWarnings(p)];
   const t0 = performance.now();
-  opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
+  const choice = energySpaceFor(train, config.solver.space);
+  opts.onProgress?.('solve', `minimizing the action over the order parameters U (${choice.space} space)`);
+  const ev = await createEnergyEvaluator(train, task.yTrain, settings.temperature, choice.space);
   const sol = await minimizeAction(settings, train, task.yTrain, {
     tolerance: config.solver.tolerance,
     maxIterations: config.solver.maxIterations,
     signal: opts.signal,
+    energy: ev,
     onProgress: (s) =>
       opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
   });
@@ -78,8 +83,14 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const t1 = performance.now();
   opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
   const U1 = sol.Us[0];
-  const pred = await predict(train, test, task.yTrain, U1, settings.temperature);
+  // The finite-width predictor and kernel PCs first: in sample space they reuse the solver's last factorization.
+  const pred = await ev.predict(test, U1);
   const metrics = testMetrics(pred, task.yTest);
+  const pcK = Math.min(PC_OVERLAP_COMPONENTS, task.train.count);
+  let tPcs = performance.now();
+  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width)`);
+  const pcFinite = await ev.kernelPcOverlap(U1, pcK);
+  tPcs = performance.now() - tPcs;
   if (pred.mean.every((m) => m === 0)) {
     warnings.push(
       'the predictor mean is exactly 0 on every test point (the kernel between training and test inputs vanishes); ' +
@@ -87,25 +98,23 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     );
   }
   const Ugp = gpOrderParameters(settings);
-  const gpPred = await predict(train, test, task.yTrain, Ugp[0], settings.temperature);
+  const gpPred = await ev.predict(test, Ugp[0]);
   const gpMetrics = testMetrics(gpPred, task.yTest);
+  let tGpPcs = performance.now();
+  opts.onProgress?.('kernel PCs', `leading principal components of the training kernel (GP limit)`);
+  const pcGp = await ev.kernelPcOverlap(Ugp[0], pcK);
+  tGpPcs = performance.now() - tGpPcs;
   const t2 = performance.now();
   opts.onProgress?.('relevance', 'head scores and head silencing');
   const scores = headScores(U1, settings.heads);
   const silencing = [];
   for (const s of scores) {
     opts.signal?.throwIfAborted();
-    const m = testMetrics(await predict(train, test, task.yTrain, silenceHead(U1, settings.heads, s.layer, s.head), settings.temperature), task.yTest);
+    const m = testMetrics(await ev.predict(test, silenceHead(U1, settings.heads, s.layer, s.head)), task.yTest);
     silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
   }
   const t3 = performance.now();
-  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
-  const kernel_pc_overlap = {
-    k: Math.min(PC_OVERLAP_COMPONENTS, task.train.count),
-    P: task.train.count,
-    finite: await kernelPcOverlap(train, task.yTrain, U1),
-    gp: await kernelPcOverlap(train, task.yTrain, Ugp[0]),
-  };
+  const kernel_pc_overlap = { k: pcK, P: task.train.count, finite: pcFinite, gp: pcGp };
   const t4 = performance.now();
   let head_removal_measured: AnalysisReport['head_removal_measured'];
   if (p.model && opts.measureHeadRemoval) {
@@ -154,15 +163,17 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
       tolerance: config.solver.tolerance,
       converged: sol.converged,
       stop_reason: sol.stopReason,
+      space: ev.space,
+      space_reason: choice.reason,
     },
     timings_ms: {
       data: p.timings.data,
       attention: p.timings.attention,
       features: p.timings.features,
       solve: t1 - t0,
-      predict: t2 - t1,
+      predict: t2 - t1 - tPcs - tGpPcs,
       relevance: t3 - t2,
-      kernel_pcs: t4 - t3,
+      kernel_pcs: tPcs + tGpPcs,
       ...(p.model && opts.measureHeadRemoval ? { head_removal: t5 - t4 } : {}),
       total: p.timings.data + p.timings.attention + p.timings.features + (t5 - t0),
     },
@@ -197,6 +208,8 @@ export async function sweep(config: AnalysisConfig, widths: number[], opts: RunO
 export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
   const { settings, train, test, task } = p;
   const rows: SweepRow[] = [];
+  // T_B and the training set are the same at every width, so one evaluator serves the whole sweep.
+  const ev: EnergyEvaluator = await createEnergyEvaluator(train, task.yTrain, settings.temperature, energySpaceFor(train, config.solver.space).space);
   let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;
   for (const [i, N] of widths.entries()) {
     opts.signal?.throwIfAborted();
@@ -207,12 +220,13 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
       maxIterations: config.solver.maxIterations,
       signal: opts.signal,
       init,
+      energy: ev,
     });
     init = sol.Us;
-    const m = testMetrics(await predict(train, test, task.yTrain, sol.Us[0], s.temperature), task.yTest);
+    const m = testMetrics(await ev.predict(test, sol.Us[0]), task.yTest);
     rows.push({ N, alpha: task.train.count / N, metrics: m, converged: sol.converged, iterations: sol.iterations });
   }
-  const gp = testMetrics(await predict(train, test, task.yTrain, gpOrderParameters(settings)[0], settings.temperature), task.yTest);
+  const gp = testMetrics(await ev.predict(test, gpOrderParameters(settings)[0]), task.yTest);
   const { widths: _w, ...rest } = {
     heads: settings.heads,
     widths: settings.widths,

@@ -98,6 +98,12 @@ export interface SolverInfo {
   converged: boolean;
   /** Why the solver stopped, in words. */
   stop_reason: string;
+  /**
+   * Where the energy, predictor and kernel PCs were computed (theory/energySpace.ts): `sample` (P × P matrices) or
+   * `feature` (D × D, D = N0·H_tot), with why.
+   */
+  space: 'sample' | 'feature';
+  space_reason: string;
 }
 
 /** One attention block of an analysed ONNX model. */

@@ -15,8 +15,9 @@
 import { Matrix, zeros, maxAbs } from '../linalg/matrix';
 import { choleskySync } from '../linalg/cholesky';
 import { TheorySettings, gpOrderParameters, orderParameterSizes } from './orderParams';
-import { ActionResult, NumericalError, action, entropy } from './action';
-import { EXACT_HESSIAN_MAX_D, energyHessian } from './hessian';
+import { ActionResult, NumericalError, actionWithEnergy, entropy } from './action';
+import { EXACT_HESSIAN_MAX_D } from './hessian';
+import { type EnergyEvaluator, type EnergySpace, createEnergyEvaluator } from './energySpace';
 import type { PathFeatures } from './kernels';
 
 export interface SolverProgress {
@@ -40,6 +41,8 @@ export interface SolverOptions {
   onProgress?: (p: SolverProgress) => void;
   /** Aborts the solve between evaluations (throws the signal's reason). */
   signal?: AbortSignal;
+  /** How the energy is evaluated (sample or feature space, energySpace.ts); default: the cheaper space for train. */
+  energy?: EnergyEvaluator;
 }
 
 export interface SolverResult {
@@ -53,6 +56,8 @@ export interface SolverResult {
   stopReason: string;
   maxGradNormalized: number;
   method: string;
+  /** The space the energy was evaluated in. */
+  space: EnergySpace;
 }
 
 /** One evaluation of the normalized objective. */
@@ -183,12 +188,13 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const maxWidth = Math.max(...s.widths);
   const scale = 1 / maxWidth;
   let evaluations = 0;
+  const ev = opts.energy ?? (await createEnergyEvaluator(train, y, s.temperature));
 
   const evaluate = async (Us: Matrix[]): Promise<Point | null> => {
     opts.signal?.throwIfAborted();
     evaluations++;
     try {
-      const r = await action(s, train, y, Us, true);
+      const r = await actionWithEnergy(s, ev, Us, true);
       if (!Number.isFinite(r.value)) return null;
       return { Us, f: r.value * scale, r };
     } catch (e) {
@@ -209,7 +215,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let cur = await evaluate(Ls.map(gram));
   if (!cur) {
     // Evaluate once more without catching, so the caller sees exactly what failed.
-    await action(s, train, y, Ls.map(gram), true);
+    await actionWithEnergy(s, ev, Ls.map(gram), true);
     throw new NumericalError('the action cannot be evaluated at the starting point');
   }
   let g = factorGradient(cur.r.grads!, Ls, scale);
@@ -234,7 +240,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
   const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
   const hessian = exactHessian
-    ? (pt: Point) => exactActionHessian(s, train, y, pt, scale)
+    ? (pt: Point) => exactActionHessian(s, ev, pt, scale)
     : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
   let method = 'L-BFGS on Cholesky factors';
 
@@ -331,6 +337,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     stopReason,
     maxGradNormalized: cur.r.maxGradNormalized!,
     method,
+    space: ev.space,
   };
 }
 
@@ -466,10 +473,10 @@ async function finiteDifferenceHessian(
 
 /**
  * Hessian of S/max N w.r.t. the symmetric entries of all U_l: the energy block (U_1 only) exactly
- * (`energyHessian`), the entropy part by central differences of its exact gradient, which is cheap
+ * (the evaluator's `energyHessian`), the entropy part by central differences of its exact gradient, which is cheap
  * (it involves only the small U_l). Returns null when a probe leaves the positive-definite domain.
  */
-async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Float64Array, cur: Point, scale: number): Promise<Float64Array | null> {
+async function exactActionHessian(s: TheorySettings, ev: EnergyEvaluator, cur: Point, scale: number): Promise<Float64Array | null> {
   const sizes = cur.Us.map((U) => U.rows);
   const u = packSymmetric(cur.Us);
   const p = u.length;
@@ -482,7 +489,7 @@ async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Flo
     }
   });
   if (!H) return null;
-  const E = await energyHessian(train, y, s.temperature, cur.Us[0]);
+  const E = await ev.energyHessian(cur.Us[0]);
   const p1 = E.rows;
   for (let i = 0; i < p1; i++) for (let j = 0; j < p1; j++) H[i * p + j] += E.data[i * p1 + j] * scale;
   return H;
