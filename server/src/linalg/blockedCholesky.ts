@@ -152,3 +152,43 @@ export function logDetBlocked(F: BlockedFactor): number {
   for (let i = 0; i < n; i++) s += Math.log(F.L.data[i * n + i]);
   return 2 * s;
 }
+
+/** Xᵀ [m, n] of X [n, m], by 32 × 32 tiles (cache-friendly for large arrays). */
+export function transposeTiled(X: Matrix): Matrix {
+  const { rows: n, cols: m } = X;
+  const out = new Float64Array(n * m);
+  const x = X.data;
+  const B = 32;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    const i1 = Math.min(n, i0 + B);
+    for (let j0 = 0; j0 < m; j0 += B) {
+      const j1 = Math.min(m, j0 + B);
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * n + i] = x[i * m + j];
+    }
+  }
+  return { rows: m, cols: n, data: out };
+}
+
+/**
+ * XᵀX [m, m] of X [n, m] with only the lower triangle computed (n·m² flops instead of 2·n·m²): X is transposed
+ * once, so each column panel of the result is one GEMM of contiguous row blocks of Xᵀ; then mirrored.
+ */
+export async function gramOfColumns(X: Matrix, nb = 256): Promise<Matrix> {
+  const m = X.cols;
+  const n = X.rows;
+  const G = new Float64Array(m * m);
+  if (n === 0 || m === 0) return { rows: m, cols: m, data: G };
+  const Xt = transposeTiled(X).data;
+  for (let j0 = 0; j0 < m; j0 += nb) {
+    const j1 = Math.min(m, j0 + nb);
+    const w = j1 - j0;
+    const C = await gemmInto({ rows: m - j0, cols: n, data: Xt.subarray(j0 * n) }, { rows: w, cols: n, data: Xt.subarray(j0 * n, j1 * n) }, { transB: true });
+    for (let i = j0; i < m; i++)
+      for (let j = j0; j < Math.min(j1, i + 1); j++) {
+        const v = C[(i - j0) * w + (j - j0)];
+        G[i * m + j] = v;
+        G[j * m + i] = v;
+      }
+  }
+  return { rows: m, cols: m, data: G };
+}

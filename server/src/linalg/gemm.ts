@@ -6,7 +6,7 @@
  * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose.
  */
 import { Matrix, zeros } from './matrix';
-import { ortGemm, ortGemmInto, ortAvailable } from './ort-gemm';
+import { ortGemm, ortGemmInto, ortAvailable, useSingleThread } from './ort-gemm';
 
 export interface GemmOptions {
   /** Use Aᵀ instead of A. */
@@ -116,7 +116,7 @@ export async function gemmInto(A: Matrix, B: Matrix, o: GemmIntoOptions = {}): P
     for (let i = 0; i < m * n; i++) out[i] = alpha * P[i] + (o.C ? o.C[i] : 0);
     return out;
   }
-  return ortGemmInto(A, B, { transA: !!o.transA, transB: !!o.transB, alpha, singleThread: Math.min(m, n, k) <= 32 }, o.C, o.out);
+  return ortGemmInto(A, B, { transA: !!o.transA, transB: !!o.transB, alpha, singleThread: useSingleThread(m, k, n) }, o.C, o.out);
 }
 
 /**

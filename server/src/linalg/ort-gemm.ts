@@ -6,8 +6,9 @@
  * Sessions never spin: ORT's default is to keep its pool threads busy-waiting between runs, which on a shared
  * 2-core machine takes the CPU from the language server's main thread and from the other process(es) running
  * (measured here under load: a 2000³ product 1.6× faster without spinning). Memory-bound products (an
- * inner or outer dimension ≤ 32, e.g. [P·N0, Q]·[Q, Q]) run on one thread, where the pool's synchronization
- * cost more than it gained (measured: 82 ms against 550 ms for [400000, 16]·[16, 16] under load).
+ * inner or outer dimension ≤ 32, e.g. [P·N0, Q]·[Q, Q]) and products under 0.2 GFLOP run on one thread, where
+ * the pool's synchronization cost more than it gained (measured under load: 82 ms against 550 ms for
+ * [400000, 16]·[16, 16], 8 ms against 22 ms for [128, 128]·[128, 3200]; see `useSingleThread`).
  */
 import type { Matrix } from './matrix';
 
@@ -93,12 +94,42 @@ function session(k: OrtGemmKind): Promise<Session> {
   return s;
 }
 
+/** Whether a product of shape [m, k]·[k, n] runs on one thread (see module doc). */
+export function useSingleThread(m: number, k: number, n: number): boolean {
+  return Math.min(m, n, k) <= 32 || 2 * m * k * n < 2e8;
+}
+
 /** op(A)·op(B) in ONNX Runtime; returns the row-major result data. */
 export async function ortGemm(A: Matrix, B: Matrix, transA: boolean, transB: boolean): Promise<Float64Array> {
   const m = transA ? A.cols : A.rows;
   const n = transB ? B.rows : B.cols;
   const k = transA ? A.rows : A.cols;
-  return ortGemmInto(A, B, { transA, transB, singleThread: Math.min(m, n, k) <= 32 });
+  return ortGemmInto(A, B, { transA, transB, singleThread: useSingleThread(m, k, n) });
+}
+
+/** Calls, flops and wall time of ORT products, by shape class (for `npm run bench`'s breakdown). */
+export interface GemmStat {
+  calls: number;
+  flops: number;
+  ms: number;
+}
+const stats = new Map<string, GemmStat>();
+let collect = false;
+
+/** Starts (or stops) collecting per-shape-class timings of ORT products, clearing what was collected. */
+export function collectGemmStats(on: boolean): void {
+  collect = on;
+  stats.clear();
+}
+
+/** What `collectGemmStats` collected: key `m×k×n` rounded to the shape class (each dimension's power of two). */
+export function gemmStats(): Record<string, GemmStat> {
+  return Object.fromEntries(stats);
+}
+
+function shapeClass(m: number, k: number, n: number): string {
+  const c = (x: number) => (x <= 32 ? String(x) : `~${2 ** Math.round(Math.log2(x))}`);
+  return `${c(m)}×${c(k)}×${c(n)}`;
 }
 
 /**
@@ -116,10 +147,20 @@ export async function ortGemmInto(A: Matrix, B: Matrix, kind: OrtGemmKind, C?: F
     B: new o.Tensor('float64', B.data, [B.rows, B.cols]),
   };
   if (C !== undefined) feeds.C = new o.Tensor('float64', C, [m, n]);
+  const t0 = collect ? performance.now() : 0;
+  let result: Float64Array;
   if (out) {
     await s.run(feeds, { Y: new o.Tensor('float64', out, [m, n]) });
-    return out;
+    result = out;
+  } else result = (await s.run(feeds)).Y.data as Float64Array;
+  if (collect) {
+    const k = kind.transA ? A.rows : A.cols;
+    const key = shapeClass(m, k, n);
+    const st = stats.get(key) ?? { calls: 0, flops: 0, ms: 0 };
+    st.calls++;
+    st.flops += 2 * m * k * n;
+    st.ms += performance.now() - t0;
+    stats.set(key, st);
   }
-  const res = await s.run(feeds);
-  return res.Y.data as Float64Array;
+  return result;
 }

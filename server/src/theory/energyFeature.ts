@@ -19,10 +19,10 @@
  * Φ's columns (where b − G u would cancel). Nothing P × P or P_test × P is ever allocated.
  */
 import { type Matrix, zeros } from '../linalg/matrix';
-import { gemm, gemmInto } from '../linalg/gemm';
 import { NotPositiveDefiniteError, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
-import { type BlockedFactor, blockedCholesky, matrixPanels, solveLowerBlocked } from '../linalg/blockedCholesky';
+import { type BlockedFactor, blockedCholesky, gramOfColumns, matrixPanels, solveLowerBlocked } from '../linalg/blockedCholesky';
 import { largestEigenpairs } from '../linalg/topEigen';
+import { largestEigenpairsBlock } from '../linalg/blockLanczos';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
 import type { EnergyEvaluator, EnergyResult } from './energySpace';
@@ -103,11 +103,11 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
   static async create(train: PathFeatures, y: Float64Array, temperature: number): Promise<FeatureSpaceEnergy> {
     const P = train.count;
     const D = train.features * train.paths;
-    let G: Float64Array = new Float64Array(D * D);
+    const G = new Float64Array(D * D);
     for (let r0 = 0; r0 < P; r0 += GRAM_ROWS) {
       const r1 = Math.min(P, r0 + GRAM_ROWS);
-      const blk = { rows: r1 - r0, cols: D, data: train.data.subarray(r0 * D, r1 * D) };
-      G = await gemmInto(blk, blk, { transA: true, C: G });
+      const part = await gramOfColumns({ rows: r1 - r0, cols: D, data: train.data.subarray(r0 * D, r1 * D) });
+      for (let i = 0; i < D * D; i++) G[i] += part.data[i];
     }
     for (let i = 0; i < G.length; i++) if (!Number.isFinite(G[i])) throw new NumericalError('path features Φ have a non-finite entry (G = ΦᵀΦ is not finite)');
     const b = matTVec(train.data, P, D, y);
@@ -171,7 +171,7 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
     if (!pt.GM) {
       const { D } = this;
       const X = await this.XOf(pt);
-      const XX = pt.d > 0 ? await gemm({ rows: pt.d, cols: D, data: X }, { rows: pt.d, cols: D, data: X }, { transA: true }) : zeros(D, D);
+      const XX = await gramOfColumns({ rows: pt.d, cols: D, data: X });
       const GM = zeros(D, D);
       for (let i = 0; i < D * D; i++) GM.data[i] = (this.G.data[i] - XX.data[i]) / this.temperature;
       pt.GM = symmetrizeInPlace(GM);
@@ -266,7 +266,7 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
       const H = zeros(d, d);
       for (let i = 0; i < d * d; i++) H.data[i] = pt.S.data[i];
       for (let i = 0; i < d; i++) H.data[i * d + i] -= T;
-      const eig = largestEigenpairs(H, kk);
+      const eig = d <= 200 ? largestEigenpairs(H, kk) : await largestEigenpairsBlock(H, kk);
       const c = kronTransposeTimesVector(pt.F, this.b, this.N0);
       const l1 = Math.max(eig.values[0], Number.MIN_VALUE);
       for (let i = 0; i < kk; i++) {

@@ -1,9 +1,10 @@
 /**
  * The energy and what shares its factorization, in sample space (THEORY.md sections d–e; see energySpace.ts).
  *
- * At U_1 = F Fᵀ (psdFactor; F [Q, r]) the kernel is K_U = A Aᵀ with A = Φ(I_N0 ⊗ F) [P, d], d = N0·r, and
- * M = K_U + T_B I is factored panel by panel straight from A (linalg/blockedCholesky.ts: P²·d + P³/3 flops, only
- * the factor L is P × P). Then
+ * K_U = Φ Ũ Φᵀ (Ũ = I_N0 ⊗ U_1) is never formed as a whole: M = K_U + T_B I is factored panel by panel
+ * (linalg/blockedCholesky.ts), panel j being Φ[j0:P] (Φ_j Ũ)ᵀ — one GEMM, with Φ_j Ũ a small product of w rows
+ * (P²·D flops for the lower triangle plus P³/3 for the factorization; only the factor L is P × P). Paths whose
+ * rows of U_1 are zero (silenced heads) are dropped from Φ first, which shrinks D. Then
  *   ln det M = 2 Σ ln L_ii,   yᵀM⁻¹y = |L⁻¹y|²,   α = M⁻¹y,   w = Φᵀα,
  *   ∂E/∂U_1 = Tr_i[Zᵀ Z] − Tr_i[w wᵀ],   Z = L⁻¹Φ (P²·D flops),
  * the predictor from L and Z (or L⁻¹k* when Z is not at hand), and the Newton pieces from G_M = ZᵀZ
@@ -13,13 +14,13 @@
 import { type Matrix, zeros } from '../linalg/matrix';
 import { gemm, gemmInto } from '../linalg/gemm';
 import { NotPositiveDefiniteError, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
-import { type BlockedFactor, NonFiniteEntryError, blockedCholesky, gramPanels, logDetBlocked, solveLowerBlocked } from '../linalg/blockedCholesky';
+import { type BlockedFactor, type PanelSource, NonFiniteEntryError, blockedCholesky, gramOfColumns, logDetBlocked, solveLowerBlocked } from '../linalg/blockedCholesky';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
 import type { EnergyEvaluator, EnergyResult } from './energySpace';
 import type { Prediction } from './predictor';
-import { type PcOverlap, overlapWithLabels } from './pcOverlap';
-import { kronTimesVector, kronTransposeTimesVector, matTVec, partialTraceOuter, partialTraceProduct, psdFactor, symmetrizeInPlace, timesKron } from './pathAlgebra';
+import { type PcOverlap, overlapWithLabelsBlock } from './pcOverlap';
+import { kronTimesVector, matTVec, matVec, partialTraceOuter, partialTraceProduct, psdFactor, symmetrizeInPlace, timesKron } from './pathAlgebra';
 import { energyHessianFromGram, energyHvpFromGram } from './energyGram';
 
 /** Largest D for which G_M = ZᵀZ (D × D) is formed for Hessian–vector products; above, they run through P × P. */
@@ -32,20 +33,46 @@ function testBlock(P: number): number {
 
 interface SamplePoint {
   U: Float64Array;
-  F: Matrix;
-  /** A = Φ(I⊗F) [P, d] */
-  A: Float64Array;
-  d: number;
+  /** Paths with a nonzero row in U_1, and Φ and U_1 restricted to them (Φ itself when all are). */
+  kept: number[];
+  Phi: Float64Array;
+  Uk: Matrix;
+  /** N0·(number of kept paths) */
+  Dk: number;
   fac: BlockedFactor;
   /** L⁻¹y */
   z: Float64Array;
   alpha: Float64Array;
   /** Φᵀα [D] */
   w?: Float64Array;
-  /** L⁻¹Φ [P, D] */
+  /** L⁻¹Φ [P, D] (all paths kept only) */
   Z?: Float64Array;
   /** ZᵀZ = ΦᵀM⁻¹Φ [D, D] */
   GM?: Matrix;
+}
+
+/** Columns (i, q) of X [n, N0·Q] for q in `kept`, as [n, N0·|kept|]. */
+function keepPaths(X: Float64Array, n: number, N0: number, Q: number, kept: number[]): Float64Array {
+  const k = kept.length;
+  const out = new Float64Array(n * N0 * k);
+  for (let r = 0; r < n * N0; r++) for (let a = 0; a < k; a++) out[r * k + a] = X[r * Q + kept[a]];
+  return out;
+}
+
+/**
+ * Column panels of Φ Ũ Φᵀ + shift·I for `blockedCholesky`: panel [j0, j1) is Φ[j0:n] (Φ[j0:j1] Ũ)ᵀ.
+ * @throws NonFiniteEntryError at the first NaN/∞ entry.
+ */
+export function kernelPanels(Phi: Float64Array, n: number, N0: number, U: Matrix, shift: number): PanelSource {
+  const D = N0 * U.rows;
+  return async (j0, j1) => {
+    const w = j1 - j0;
+    const B = await timesKron(Phi.subarray(j0 * D, j1 * D), w, N0, U); // Φ_j Ũ [w, D]
+    const C = await gemmInto({ rows: n - j0, cols: D, data: Phi.subarray(j0 * D) }, { rows: w, cols: D, data: B }, { transB: true });
+    for (let i = 0; i < w; i++) C[i * w + i] += shift;
+    for (let i = 0; i < C.length; i++) if (!Number.isFinite(C[i])) throw new NonFiniteEntryError(j0 + Math.floor(i / w), j0 + (i % w));
+    return C;
+  };
 }
 
 function sameMatrix(a: Float64Array, b: Float64Array): boolean {
@@ -78,13 +105,16 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   private async at(U1: Matrix): Promise<SamplePoint> {
     if (this.last && sameMatrix(this.last.U, U1.data)) return this.last;
     this.last = null; // release the previous point's arrays before allocating new ones
-    const { P, N0 } = this;
-    const F = psdFactor(U1);
-    const d = N0 * F.cols;
-    const A = await timesKron(this.train.data, P, N0, F);
+    const { P, N0, Q } = this;
+    psdFactor(U1); // throws for a U_1 that is not positive semi-definite
+    const kept = Array.from({ length: Q }, (_, q) => q).filter((q) => U1.data[q * Q + q] > 0);
+    const all = kept.length === Q;
+    const Phi = all ? this.train.data : keepPaths(this.train.data, P, N0, Q, kept);
+    const Uk = all ? U1 : { rows: kept.length, cols: kept.length, data: Float64Array.from(kept.flatMap((a) => kept.map((b) => U1.data[a * Q + b]))) };
+    const Dk = N0 * kept.length;
     let fac: BlockedFactor;
     try {
-      fac = await blockedCholesky(P, gramPanels({ rows: P, cols: d, data: A }, this.temperature));
+      fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature));
     } catch (e) {
       if (e instanceof NotPositiveDefiniteError) {
         throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
@@ -94,7 +124,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     }
     const z = forwardSolve(fac.L, this.y);
     const alpha = backSolveTransposed(fac.L, z);
-    this.last = { U: U1.data.slice(), F, A, d, fac, z, alpha };
+    this.last = { U: U1.data.slice(), kept, Phi, Uk, Dk, fac, z, alpha };
     return this.last;
   }
 
@@ -111,7 +141,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   private async GMOf(pt: SamplePoint): Promise<Matrix> {
     if (!pt.GM) {
       const Z = await this.ZOf(pt);
-      pt.GM = symmetrizeInPlace(await gemm({ rows: this.P, cols: this.D, data: Z }, { rows: this.P, cols: this.D, data: Z }, { transA: true }));
+      pt.GM = await gramOfColumns({ rows: this.P, cols: this.D, data: Z });
     }
     return pt.GM;
   }
@@ -180,47 +210,41 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   }
 
   /**
-   * Mean = Φ_* (I⊗U) w (P_test·D flops); variance = K_U(x*,x*) − |L⁻¹k*|² with L⁻¹k* = (Z(I⊗F)) A*ᵀ when Z is at
-   * hand, else (P_test < d) L⁻¹(A A*ᵀ) or (L⁻¹A) A*ᵀ — whichever is cheaper; test points in blocks.
+   * Mean = Φ_* Ũ w (P_test·D flops); variance = K_U(x*,x*) − |L⁻¹k*|² with L⁻¹k* = Z (Φ_* Ũ)ᵀ when Z = L⁻¹Φ is at
+   * hand, else (L⁻¹Φ)(Φ_* Ũ)ᵀ or L⁻¹(Φ (Φ_* Ũ)ᵀ), whichever is cheaper; test points in blocks of ≤ 2²³/P.
    */
   async predict(test: PathFeatures, U1: Matrix): Promise<Prediction> {
-    const { P, N0, D } = this;
-    if (test.features !== N0 || test.paths !== this.Q) throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${this.Q}]`);
+    const { P, N0, D, Q } = this;
+    if (test.features !== N0 || test.paths !== Q) throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${Q}]`);
     const pt = await this.at(U1);
     const Pt = test.count;
-    const { F, d } = pt;
-    const w = this.wOf(pt);
-    // (I⊗U) w = (I⊗F)(I⊗F)ᵀ w
-    const Uw = kronTimesVector(F, kronTransposeTimesVector(F, w, N0), N0);
-    const mean = new Float64Array(Pt);
-    for (let t = 0; t < Pt; t++) {
-      let s = 0;
-      const o = t * D;
-      for (let j = 0; j < D; j++) s += test.data[o + j] * Uw[j];
-      mean[t] = s;
-    }
+    const Uw = kronTimesVector(U1, this.wOf(pt), N0); // (I⊗U) w
+    const mean = matVec(test.data, Pt, D, Uw);
     const variance = new Float64Array(Pt);
-    if (d > 0) {
-      const As = await timesKron(test.data, Pt, N0, F); // [P_t, d]
-      let left: Float64Array | null = null; // [P, d] with L⁻¹k* = left · A*ᵀ
-      if (pt.Z) left = await timesKron(pt.Z, P, N0, F);
-      else if (Pt >= d) left = (await solveLowerBlocked(pt.fac, { rows: P, cols: d, data: pt.A })).data;
+    const { Dk, kept } = pt;
+    if (Dk > 0) {
+      const all = kept.length === Q;
+      const testPhi = all ? test.data : keepPaths(test.data, Pt, N0, Q, kept);
+      let left: Float64Array | null = null; // [P, Dk] with L⁻¹k* = left · (Φ_* Ũ)ᵀ
+      if (pt.Z && all) left = pt.Z;
+      else if (Pt >= Dk) left = (await solveLowerBlocked(pt.fac, { rows: P, cols: Dk, data: pt.Phi })).data;
       const block = testBlock(P);
       for (let t0 = 0; t0 < Pt; t0 += block) {
         const t1 = Math.min(Pt, t0 + block);
         const c = t1 - t0;
-        const Ac = { rows: c, cols: d, data: As.subarray(t0 * d, t1 * d) };
+        const Xc = testPhi.subarray(t0 * Dk, t1 * Dk);
+        const Bc = await timesKron(Xc, c, N0, pt.Uk); // Φ_* Ũ [c, Dk]
         let V: Float64Array;
-        if (left) V = await gemmInto({ rows: P, cols: d, data: left }, Ac, { transB: true });
+        if (left) V = await gemmInto({ rows: P, cols: Dk, data: left }, { rows: c, cols: Dk, data: Bc }, { transB: true });
         else {
-          const k = await gemmInto({ rows: P, cols: d, data: pt.A }, Ac, { transB: true });
+          const k = await gemmInto({ rows: P, cols: Dk, data: pt.Phi }, { rows: c, cols: Dk, data: Bc }, { transB: true });
           V = (await solveLowerBlocked(pt.fac, { rows: P, cols: c, data: k })).data;
         }
-        for (let t = t0; t < t1; t++) {
+        for (let t = 0; t < c; t++) {
           let s = 0;
-          const o = t * d;
-          for (let j = 0; j < d; j++) s += As[o + j] * As[o + j];
-          variance[t] = s;
+          const o = t * Dk;
+          for (let j = 0; j < Dk; j++) s += Xc[o + j] * Bc[o + j];
+          variance[t0 + t] = s;
         }
         for (let m = 0; m < P; m++) {
           const row = m * c;
@@ -236,11 +260,26 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     return { mean, variance };
   }
 
-  /** K_U = A Aᵀ (P × P), its leading eigenpairs (dense or Lanczos) and their overlaps with y. */
+  /** K_U (P × P, from the same panels as the factorization), its leading eigenpairs and their overlaps with y. */
   async kernelPcOverlap(U1: Matrix, k: number): Promise<PcOverlap> {
     const pt = await this.at(U1);
-    const { P } = this;
-    const K = pt.d > 0 ? await gemm({ rows: P, cols: pt.d, data: pt.A }, { rows: P, cols: pt.d, data: pt.A }, { transB: true }) : zeros(P, P);
-    return overlapWithLabels(symmetrizeInPlace(K), this.y, k);
+    const { P, N0 } = this;
+    const K = zeros(P, P);
+    if (pt.Dk > 0) {
+      const panels = kernelPanels(pt.Phi, P, N0, pt.Uk, 0);
+      const nb = 256;
+      for (let j0 = 0; j0 < P; j0 += nb) {
+        const j1 = Math.min(P, j0 + nb);
+        const w = j1 - j0;
+        const C = await panels(j0, j1);
+        for (let i = j0; i < P; i++)
+          for (let j = j0; j < j1; j++) {
+            const v = C[(i - j0) * w + (j - j0)];
+            K.data[i * P + j] = v;
+            K.data[j * P + i] = v;
+          }
+      }
+    }
+    return overlapWithLabelsBlock(K, this.y, k);
   }
 }

@@ -193,18 +193,20 @@ describe('energy in sample and feature space', () => {
 
     it('kernel-PC overlap agrees with the P × P decomposition', async () => {
       const c = await pc;
-      const [, f] = await both(c);
       const P = c.train.count;
       const rank = Math.min(P, c.train.features * c.train.paths);
       const k = Math.min(30, P);
       const ref = await kernelPcOverlap(c.train, c.y, c.U, k);
-      const got = await f.kernelPcOverlap(c.U, k);
-      assert.equal(got.eigenvalues.length, k);
-      const within = Math.min(k, rank);
-      // Only simple eigenvalues within the rank have unique overlaps; compare cumulative sums there.
-      assertScaled(got.eigenvalues.slice(0, within), ref.eigenvalues.slice(0, within), 1e-9, `${c.name}: eigenvalues`);
-      assertClose(got.cumulative.slice(0, within), ref.cumulative.slice(0, within), 0, 1e-9, `${c.name}: cumulative overlap`);
-      assert.ok(Math.abs(got.cumulative[k - 1] - ref.cumulative[k - 1]) < 1e-9 || k > rank, `${c.name}: total overlap`);
+      for (const ev of await both(c)) {
+        const got = await ev.kernelPcOverlap(c.U, k);
+        const what = `${c.name}, ${ev.space}`;
+        assert.equal(got.eigenvalues.length, k);
+        const within = Math.min(k, rank);
+        // Only simple eigenvalues within the rank have unique overlaps; compare cumulative sums there.
+        assertScaled(got.eigenvalues.slice(0, within), ref.eigenvalues.slice(0, within), 1e-9, `${what}: eigenvalues`);
+        assertClose(got.cumulative.slice(0, within), ref.cumulative.slice(0, within), 0, 1e-9, `${what}: cumulative overlap`);
+        assert.ok(Math.abs(got.cumulative[k - 1] - ref.cumulative[k - 1]) < 1e-9 || k > rank, `${what}: total overlap`);
+      }
     });
   }
 
