@@ -51,6 +51,8 @@ interface Row {
   silencing_s: number;
   kernel_pcs_s: number;
   total_s: number;
+  /** CPU seconds (user + system, all threads) of the whole case: less sensitive than wall time to other load. */
+  cpu_s: number;
   accuracy: number;
   eg: number;
   peak_rss_mb: number;
@@ -59,6 +61,7 @@ interface Row {
 
 interface NumpyResult {
   total_s: number;
+  cpu_s: number;
   solve_s: number;
   iterations: number;
   evaluations: number;
@@ -132,6 +135,7 @@ function runNumpy(file: string): NumpyResult | { skipped: string } {
 }
 
 async function runCase(name: string, withNumpy: boolean): Promise<Row> {
+  const cpu0 = process.cpuUsage();
   let config: AnalysisConfig = defaultConfig();
   let p: Prepared;
   let layers: QKLayer[] | undefined;
@@ -145,6 +149,7 @@ async function runCase(name: string, withNumpy: boolean): Promise<Row> {
   } else throw new Error(`unknown bench case ${name}`);
   const onProgress = (stage: string, msg: string) => process.stderr.write(`  ${name} [${stage}] ${msg}\n`);
   const r = await analyzePrepared(p, config, { onProgress });
+  const cpu = process.cpuUsage(cpu0);
   const rateAfter = await gemmRate();
   const rate = (rateBefore + rateAfter) / 2;
   // One evaluation with gradient at (a copy of) the solution, in the space the analysis used.
@@ -177,6 +182,7 @@ async function runCase(name: string, withNumpy: boolean): Promise<Row> {
     silencing_s: tm.relevance / 1000,
     kernel_pcs_s: tm.kernel_pcs / 1000,
     total_s: tm.total / 1000,
+    cpu_s: (cpu.user + cpu.system) / 1e6,
     accuracy: r.metrics.acc_mean_predictor,
     eg: r.metrics.eg_total,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
@@ -231,10 +237,12 @@ function table(rows: Row[]): string {
     ['silence s', (r) => r.silencing_s],
     ['PCs s', (r) => r.kernel_pcs_s],
     ['total s', (r) => r.total_s],
+    ['CPU s', (r) => r.cpu_s],
     ['test acc', (r) => r.accuracy],
     ['peak RSS MB', (r) => r.peak_rss_mb],
   ];
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(v < 1 ? 3 : 2)) : String(v));
+  const fmt = (v: unknown) =>
+    typeof v === 'number' ? (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(v < 1 ? 3 : 2)) : String(v);
   const cells = [cols.map((c) => c[0]), ...rows.map((r) => cols.map((c) => fmt(c[1](r))))];
   const widths = cols.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
   const out = cells.map((r) => r.map((c, i) => c.padStart(widths[i])).join('  '));
@@ -244,8 +252,9 @@ function table(rows: Row[]): string {
     else {
       const n = r.numpy;
       out.push(
-        `${r.case}: NumPy reference ${n.total_s.toFixed(1)} s end to end (solve ${n.solve_s.toFixed(1)} s, ${n.iterations} iterations, ${n.evaluations} evaluations, ${n.space} space); ` +
-          `this project ${r.total_s.toFixed(1)} s — ${(n.total_s / r.total_s).toFixed(2)}× faster; test accuracy ${r.accuracy.toFixed(4)} vs ${n.accuracy.toFixed(4)}, ε_g ${r.eg.toPrecision(5)} vs ${n.eg.toPrecision(5)}`,
+        `${r.case}: NumPy reference ${n.total_s.toFixed(1)} s end to end, ${n.cpu_s.toFixed(1)} CPU s (solve ${n.solve_s.toFixed(1)} s, ${n.iterations} iterations, ${n.evaluations} evaluations, ${n.space} space); ` +
+          `this project ${r.total_s.toFixed(1)} s, ${r.cpu_s.toFixed(1)} CPU s — ${(n.total_s / r.total_s).toFixed(2)}× faster (${(n.cpu_s / r.cpu_s).toFixed(2)}× in CPU time); ` +
+          `test accuracy ${r.accuracy.toFixed(4)} vs ${n.accuracy.toFixed(4)}, ε_g ${r.eg.toPrecision(5)} vs ${n.eg.toPrecision(5)}`,
       );
     }
   }

@@ -68,7 +68,8 @@ async function main() {
     const uri = await s.open(file);
     const hover = () => s.request('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 2 } });
     const lens = () => s.request('textDocument/codeLens', { textDocument: { uri } });
-    const hints = () => s.request('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } });
+    const hints = () =>
+      s.request('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } });
     // Idle: before the debounced analysis starts there is nothing running; measure after it, too.
     await s.waitForState(uri, ['running']);
     const running: number[] = [];

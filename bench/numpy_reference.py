@@ -209,6 +209,7 @@ def metrics(mean, var, y):
 
 def main():
     t0 = time.perf_counter()
+    c0 = time.process_time()
     z = np.load(sys.argv[1])
     X, Xt, y, yt = z['X_train'], z['X_test'], z['y_train'], z['y_test']
     heads = [int(h) for h in z['heads']]
@@ -284,7 +285,7 @@ def main():
     cum_gp = en.pc_overlap(Ugp[0], k)
     t6 = time.perf_counter()
     print(json.dumps({
-        'total_s': t6 - t0, 'data_s': t1 - t0, 'features_s': t2 - t1, 'solve_s': t3 - t2, 'predict_s': t4 - t3,
+        'total_s': t6 - t0, 'cpu_s': time.process_time() - c0, 'data_s': t1 - t0, 'features_s': t2 - t1, 'solve_s': t3 - t2, 'predict_s': t4 - t3,
         'silencing_s': t5 - t4, 'pcs_s': t6 - t5, 'iterations': int(res.nit), 'evaluations': evals[0],
         'max_grad': last.get(res.x.tobytes()), 'space': en.space, 'accuracy': m['acc'], 'eg': m['eg'],
         'gp_accuracy': gm['acc'], 'pc_cumulative_k': float(cum[-1]), 'pc_cumulative_k_gp': float(cum_gp[-1]),

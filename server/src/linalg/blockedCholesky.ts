@@ -87,7 +87,11 @@ export function gramPanels(A: Matrix, shift: number): PanelSource {
   const d = A.cols;
   return async (j0, j1) => {
     const w = j1 - j0;
-    const C = await gemmInto({ rows: n - j0, cols: d, data: A.data.subarray(j0 * d) }, { rows: w, cols: d, data: A.data.subarray(j0 * d, j1 * d) }, { transB: true });
+    const C = await gemmInto(
+      { rows: n - j0, cols: d, data: A.data.subarray(j0 * d) },
+      { rows: w, cols: d, data: A.data.subarray(j0 * d, j1 * d) },
+      { transB: true },
+    );
     for (let i = 0; i < w; i++) C[i * w + i] += shift;
     for (let i = 0; i < C.length; i++) {
       if (!Number.isFinite(C[i])) throw new NonFiniteEntryError(j0 + Math.floor(i / w), j0 + (i % w));

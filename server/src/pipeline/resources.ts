@@ -31,7 +31,10 @@ function spaceBudget(): number {
  * The space (energySpace.ts) an analysis of this training set runs in, and why.
  * @param setting the config's `solver.space`.
  */
-export function energySpaceFor(train: Pick<PathFeatures, 'count' | 'features' | 'paths'>, setting: EnergySpaceSetting = 'auto'): { space: EnergySpace; reason: string } {
+export function energySpaceFor(
+  train: Pick<PathFeatures, 'count' | 'features' | 'paths'>,
+  setting: EnergySpaceSetting = 'auto',
+): { space: EnergySpace; reason: string } {
   return chooseEnergySpace(train.count, train.features, train.paths, setting, spaceBudget());
 }
 
@@ -71,7 +74,15 @@ export function checkMemory(s: ProblemSize, what: string): void {
     const gb = (b: number) => (b / 2 ** 30).toFixed(b < 10 * 2 ** 30 ? 1 : 0);
     throw new Error(
       `${what} needs about ${gb(need)} GB of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}], ` +
-        `${chooseEnergySpace(s.P, s.N0, s.heads.reduce((a, b) => a * b, 1), s.space ?? 'auto', spaceBudget()).space} space) ` +
+        `${
+          chooseEnergySpace(
+            s.P,
+            s.N0,
+            s.heads.reduce((a, b) => a * b, 1),
+            s.space ?? 'auto',
+            spaceBudget(),
+          ).space
+        } space) ` +
         `but this machine has ${gb(have)} GB; reduce P or P_test`,
     );
   }

@@ -134,14 +134,17 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
     let trK = 0;
     for (let i = 0; i < d; i++) trK += S.data[i * d + i];
     if (!(T > 1e-14 * trK)) {
-      throw new NumericalError(`K_U + T_B·I (the ${this.P}×${this.P} training kernel) is numerically singular: T_B = ${T} is below the rounding level of tr K_U = ${trK.toExponential(3)}`);
+      throw new NumericalError(
+        `K_U + T_B·I (the ${this.P}×${this.P} training kernel) is numerically singular: T_B = ${T} is below the rounding level of tr K_U = ${trK.toExponential(3)}`,
+      );
     }
     for (let i = 0; i < d; i++) S.data[i * d + i] += T;
     let fac: BlockedFactor;
     try {
       fac = await blockedCholesky(d, matrixPanels(S));
     } catch (e) {
-      if (e instanceof NotPositiveDefiniteError) throw new NumericalError(`T_B·I + (I⊗F)ᵀ G (I⊗F) (the ${d}×${d} feature-space matrix) is not positive definite: pivot ${e.pivot} = ${e.value}`);
+      if (e instanceof NotPositiveDefiniteError)
+        throw new NumericalError(`T_B·I + (I⊗F)ᵀ G (I⊗F) (the ${d}×${d} feature-space matrix) is not positive definite: pivot ${e.pivot} = ${e.value}`);
       throw e;
     }
     const c = kronTransposeTimesVector(F, this.b, N0);
@@ -216,7 +219,8 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
 
   async predict(test: PathFeatures, U1: Matrix): Promise<Prediction> {
     const { N0, D, temperature: T } = this;
-    if (test.features !== N0 || test.paths !== this.Q) throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${this.Q}]`);
+    if (test.features !== N0 || test.paths !== this.Q)
+      throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${this.Q}]`);
     const pt = await this.at(U1);
     const Pt = test.count;
     const mean = matVec(test.data, Pt, D, pt.u);

@@ -14,7 +14,15 @@
 import { type Matrix, zeros } from '../linalg/matrix';
 import { gemm, gemmInto } from '../linalg/gemm';
 import { NotPositiveDefiniteError, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
-import { type BlockedFactor, type PanelSource, NonFiniteEntryError, blockedCholesky, gramOfColumns, logDetBlocked, solveLowerBlocked } from '../linalg/blockedCholesky';
+import {
+  type BlockedFactor,
+  type PanelSource,
+  NonFiniteEntryError,
+  blockedCholesky,
+  gramOfColumns,
+  logDetBlocked,
+  solveLowerBlocked,
+} from '../linalg/blockedCholesky';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
 import type { EnergyEvaluator, EnergyResult } from './energySpace';
@@ -215,7 +223,8 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
    */
   async predict(test: PathFeatures, U1: Matrix): Promise<Prediction> {
     const { P, N0, D, Q } = this;
-    if (test.features !== N0 || test.paths !== Q) throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${Q}]`);
+    if (test.features !== N0 || test.paths !== Q)
+      throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${Q}]`);
     const pt = await this.at(U1);
     const Pt = test.count;
     const Uw = kronTimesVector(U1, this.wOf(pt), N0); // (I⊗U) w

@@ -99,7 +99,13 @@ export function energySpaceCosts(P: number, N0: number, Q: number): Record<Energ
  * those whose arrays fit in `memoryBytes`.
  * @returns the space and a one-line reason.
  */
-export function chooseEnergySpace(P: number, N0: number, Q: number, setting: EnergySpaceSetting = 'auto', memoryBytes = Infinity): { space: EnergySpace; reason: string } {
+export function chooseEnergySpace(
+  P: number,
+  N0: number,
+  Q: number,
+  setting: EnergySpaceSetting = 'auto',
+  memoryBytes = Infinity,
+): { space: EnergySpace; reason: string } {
   if (setting !== 'auto') return { space: setting, reason: `forced by solver.space: ${setting}` };
   const c = energySpaceCosts(P, N0, Q);
   const total = (s: SpaceCost) => s.setupFlops + TYPICAL_EVALUATIONS * s.evaluationFlops;
@@ -118,7 +124,12 @@ export function chooseEnergySpace(P: number, N0: number, Q: number, setting: Ene
  * An energy evaluator for the training set in the given space (auto: `chooseEnergySpace`).
  * @param train Φ [P, N0, Q]; y [P]; temperature T_B > 0.
  */
-export async function createEnergyEvaluator(train: PathFeatures, y: Float64Array, temperature: number, setting: EnergySpaceSetting = 'auto'): Promise<EnergyEvaluator> {
+export async function createEnergyEvaluator(
+  train: PathFeatures,
+  y: Float64Array,
+  temperature: number,
+  setting: EnergySpaceSetting = 'auto',
+): Promise<EnergyEvaluator> {
   if (y.length !== train.count) throw new Error(`energy: ${y.length} labels for ${train.count} training examples`);
   if (!(temperature > 0)) throw new Error(`energy: T_B must be positive (got ${temperature})`);
   const { space } = chooseEnergySpace(train.count, train.features, train.paths, setting);

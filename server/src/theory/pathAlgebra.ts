@@ -35,7 +35,11 @@ export function psdFactor(U: Matrix, relTol = 1e-15): Matrix {
   for (let k = 0; k < Q; k++) {
     let p = -1;
     let best = -Infinity;
-    for (let q = 0; q < Q; q++) if (!chosen[q] && S[q * Q + q] > best) { best = S[q * Q + q]; p = q; }
+    for (let q = 0; q < Q; q++)
+      if (!chosen[q] && S[q * Q + q] > best) {
+        best = S[q * Q + q];
+        p = q;
+      }
     if (!(best > relTol * maxDiag) || best <= 0) {
       if (best < -1e-9 * Math.max(maxDiag, Number.MIN_VALUE)) {
         throw new NumericalError(`order parameter U_1 is not positive semi-definite (pivot ${best})`);

@@ -62,7 +62,13 @@ describe('blocked Cholesky', () => {
       const out = host.subarray(4, 4 + m * n);
       await gemmInto(A, B, { transB: true, alpha: -1, C, out });
       const P = gemmSync(A, B, { transB: true });
-      assertClose(out, Array.from(C, (c, i) => c - P.data[i]), 1e-12, 1e-12, `${m}×${k}×${n}`);
+      assertClose(
+        out,
+        Array.from(C, (c, i) => c - P.data[i]),
+        1e-12,
+        1e-12,
+        `${m}×${k}×${n}`,
+      );
       assert.deepEqual(Array.from(host.subarray(0, 4)), [0, 0, 0, 0], 'nothing written outside the view');
     }
   });

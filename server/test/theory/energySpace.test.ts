@@ -98,7 +98,15 @@ async function goldenCase(file: string): Promise<Case> {
     paths: Q,
     data: pathFeatures(X, pathTokenWeights(await allLayerAttention(X, g.attention, which), g.readout), Q, g.settings.variances[0]),
   });
-  return { name: file, train: await feats(g.train, 'train'), test: await feats(g.test, 'test'), y: g.yTrain, T: g.settings.temperature, heads: g.settings.heads, U: randomSpd(new Random(11), Q) };
+  return {
+    name: file,
+    train: await feats(g.train, 'train'),
+    test: await feats(g.test, 'test'),
+    y: g.yTrain,
+    T: g.settings.temperature,
+    heads: g.settings.heads,
+    U: randomSpd(new Random(11), Q),
+  };
 }
 
 async function syntheticCase(name: string, heads: number[], P: number, N0: number, T = 0.05): Promise<Case> {
@@ -124,7 +132,10 @@ async function both(c: Case): Promise<[EnergyEvaluator, EnergyEvaluator]> {
 /** U_1 points to test at: GP, random SPD, and one with a silenced head (singular). */
 function points(c: Case): [string, Matrix][] {
   const gp = gpOrderParameters({ heads: c.heads, widths: c.heads.map(() => 5).concat(5), variances: Array(c.heads.length + 2).fill(1), temperature: c.T })[0];
-  const out: [string, Matrix][] = [['GP', gp], ['random SPD', c.U]];
+  const out: [string, Matrix][] = [
+    ['GP', gp],
+    ['random SPD', c.U],
+  ];
   if (c.train.paths > 1) out.push(['head (0, 0) silenced', silenceHead(c.U, c.heads, 0, 0)]);
   return out;
 }
