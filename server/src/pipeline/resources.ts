@@ -4,7 +4,7 @@
  * lists the arrays: inputs, attention, path features, the P×P kernels and their factors).
  */
 import { totalmem } from 'node:os';
-import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace } from '../theory/energySpace';
+import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, spaceForPredictions } from '../theory/energySpace';
 import type { PathFeatures } from '../theory/kernels';
 
 export interface ProblemSize {
@@ -36,6 +36,19 @@ export function energySpaceFor(
   setting: EnergySpaceSetting = 'auto',
 ): { space: EnergySpace; reason: string } {
   return chooseEnergySpace(train.count, train.features, train.paths, setting, spaceBudget());
+}
+
+/**
+ * The space for the predictions after the solve (GP limit and each silenced head; `ranks` their numbers of kept
+ * paths), see `spaceForPredictions`.
+ */
+export function predictionSpaceFor(
+  train: Pick<PathFeatures, 'count' | 'features' | 'paths'>,
+  testCount: number,
+  ranks: number[],
+  solveSpace: EnergySpace,
+): EnergySpace {
+  return spaceForPredictions(train.count, testCount, train.features, train.paths, ranks, solveSpace, spaceBudget());
 }
 
 /**

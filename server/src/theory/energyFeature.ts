@@ -207,6 +207,10 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
     return { value, logDet, quad, grad: symmetrizeInPlace(grad) };
   }
 
+  release(): void {
+    this.last = null;
+  }
+
   async hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix> {
     const pt = await this.at(U1);
     return energyHvpFromGram(await this.GMOf(pt), this.wOf(pt), dU1, this.N0, this.Q);

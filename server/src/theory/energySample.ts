@@ -109,17 +109,23 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     this.D = this.N0 * this.Q;
   }
 
-  /** The factorization at U1 (reused when U1 equals the last one entry by entry). */
-  private async at(U1: Matrix): Promise<SamplePoint> {
-    if (this.last && sameMatrix(this.last.U, U1.data)) return this.last;
-    this.last = null; // release the previous point's arrays before allocating new ones
+  /** Paths with a nonzero row of U1 and Φ, U1 restricted to them (after checking U1 is positive semi-definite). */
+  private restrict(U1: Matrix): { kept: number[]; Phi: Float64Array; Uk: Matrix; Dk: number } {
     const { P, N0, Q } = this;
     psdFactor(U1); // throws for a U_1 that is not positive semi-definite
     const kept = Array.from({ length: Q }, (_, q) => q).filter((q) => U1.data[q * Q + q] > 0);
     const all = kept.length === Q;
     const Phi = all ? this.train.data : keepPaths(this.train.data, P, N0, Q, kept);
     const Uk = all ? U1 : { rows: kept.length, cols: kept.length, data: Float64Array.from(kept.flatMap((a) => kept.map((b) => U1.data[a * Q + b]))) };
-    const Dk = N0 * kept.length;
+    return { kept, Phi, Uk, Dk: N0 * kept.length };
+  }
+
+  /** The factorization at U1 (reused when U1 equals the last one entry by entry). */
+  private async at(U1: Matrix): Promise<SamplePoint> {
+    if (this.last && sameMatrix(this.last.U, U1.data)) return this.last;
+    this.last = null; // release the previous point's arrays before allocating new ones
+    const { P, N0 } = this;
+    const { kept, Phi, Uk, Dk } = this.restrict(U1);
     let fac: BlockedFactor;
     try {
       fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature));
@@ -167,6 +173,10 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     const ww = partialTraceOuter(this.wOf(pt), this.N0, this.Q);
     for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     return { value, logDet, quad, grad: symmetrizeInPlace(grad) };
+  }
+
+  release(): void {
+    this.last = null;
   }
 
   async hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix> {
@@ -269,9 +279,9 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     return { mean, variance };
   }
 
-  /** K_U (P × P, from the same panels as the factorization), its leading eigenpairs and their overlaps with y. */
+  /** K_U (P × P, from the panels the factorization uses, P²·D flops), its leading eigenpairs and their overlaps with y. */
   async kernelPcOverlap(U1: Matrix, k: number): Promise<PcOverlap> {
-    const pt = await this.at(U1);
+    const pt = this.restrict(U1); // no factorization: only K_U's panels are needed
     const { P, N0 } = this;
     const K = zeros(P, P);
     if (pt.Dk > 0) {

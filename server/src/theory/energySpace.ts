@@ -61,6 +61,8 @@ export interface EnergyEvaluator {
   predict(test: PathFeatures, U1: Matrix): Promise<Prediction>;
   /** The leading k principal components of the training kernel K_U at U1 and their overlaps with y. */
   kernelPcOverlap(U1: Matrix, k: number): Promise<PcOverlap>;
+  /** Drops what is kept from the last U1 (factorization, L⁻¹Φ, G_M), to free its memory. */
+  release(): void;
 }
 
 /** Bytes and flops of one space for a problem (estimates, for the choice and the reports). */
@@ -88,7 +90,7 @@ export function energySpaceCosts(P: number, N0: number, Q: number): Record<Energ
     feature: {
       space: 'feature',
       evaluationFlops: (4 / 3) * D * D * D + 4 * D * D * Q + 4 * P * D,
-      setupFlops: 2 * P * D * D,
+      setupFlops: P * D * D,
       bytes: 8 * (6 * D * D + 2 * D),
     },
   };
@@ -118,6 +120,46 @@ export function chooseEnergySpace(
     space,
     reason: `auto: P = ${P}, D = N0·H_tot = ${D}; one evaluation ≈ ${gf(c.sample.evaluationFlops)} GFLOP in sample space, ${gf(c.feature.evaluationFlops)} GFLOP in feature space`,
   };
+}
+
+/**
+ * Flops of one `predict` on P_test points at a U_1 whose nonzero rows are r of the Q paths (d = N0·r), with no
+ * factorization at that U_1 to reuse: sample space factors P × P and takes the cheaper of L⁻¹(A A*ᵀ) and
+ * (L⁻¹A)A*ᵀ; feature space forms and factors the d × d matrix and solves with the test points.
+ */
+export function predictionFlops(P: number, Pt: number, N0: number, Q: number, r: number): Record<EnergySpace, number> {
+  const d = N0 * r;
+  const D = N0 * Q;
+  return {
+    sample: P * P * d + (P * P * P) / 3 + Math.min(2 * P * Pt * d + P * P * Pt, P * P * d + 2 * P * Pt * d),
+    feature: 2 * D * D * r + 2 * D * d * r + (d * d * d) / 3 + d * d * Pt + 2 * Pt * D * r + 4 * P * D,
+  };
+}
+
+/**
+ * The space for a series of predictions after a solve (the GP limit and each silenced head: `ranks` are their
+ * numbers of kept paths): the solve's own, or the feature space when its one-time G = ΦᵀΦ and the d × d work are
+ * cheaper than refactoring P × P for each (as for P = 2000 against D = 3200: 1.3·10¹¹ against 2.4·10¹¹ flops).
+ */
+export function spaceForPredictions(
+  P: number,
+  Pt: number,
+  N0: number,
+  Q: number,
+  ranks: number[],
+  solveSpace: EnergySpace,
+  memoryBytes = Infinity,
+): EnergySpace {
+  if (solveSpace === 'feature') return 'feature';
+  const c = energySpaceCosts(P, N0, Q);
+  let sample = 0;
+  let feature = c.feature.setupFlops;
+  for (const r of ranks) {
+    const f = predictionFlops(P, Pt, N0, Q, r);
+    sample += f.sample;
+    feature += f.feature;
+  }
+  return feature < sample && c.feature.bytes <= memoryBytes ? 'feature' : 'sample';
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import type { Matrix } from '../linalg/matrix';
 import type { PathFeatures } from './kernels';
-import { type EnergySpaceSetting, createEnergyEvaluator } from './energySpace';
+import { type EnergySpaceSetting, createEnergyEvaluator, spaceForPredictions } from './energySpace';
 import { normalCdf } from '../util/erf';
 import type { Metrics } from '../report/types';
 
@@ -19,7 +19,8 @@ export interface Prediction {
 
 /**
  * Mean and variance of the Bayesian predictor with kernel K_U on every test point, in the cheaper of sample and
- * feature space (energySpace.ts; an analysis that predicts several times uses one evaluator's `predict`).
+ * feature space for one prediction (energySpace.ts `spaceForPredictions`; an analysis that predicts several times
+ * uses one evaluator's `predict`).
  * @param train Φ [P, N0, Q]; test Φ [P_test, N0, Q]; y [P] training labels; U1 [Q, Q] positive semi-definite.
  * @throws NumericalError when K + T_B I is not positive definite or the result is not finite.
  */
@@ -31,7 +32,15 @@ export async function predict(
   temperature: number,
   space: EnergySpaceSetting = 'auto',
 ): Promise<Prediction> {
-  const ev = await createEnergyEvaluator(train, y, temperature, space);
+  let chosen = space;
+  if (chosen === 'auto') {
+    // one prediction: the cheaper of one P × P factorization and G = ΦᵀΦ with one d × d one
+    const Q = train.paths;
+    let r = 0;
+    for (let q = 0; q < Q; q++) if (U1.data[q * Q + q] > 0) r++;
+    chosen = spaceForPredictions(train.count, test.count, train.features, Q, [r], 'sample');
+  }
+  const ev = await createEnergyEvaluator(train, y, temperature, chosen);
   return ev.predict(test, U1);
 }
 

@@ -20,7 +20,7 @@ import { energyHessian } from '../../src/theory/hessian';
 import { gpOrderParameters } from '../../src/theory/orderParams';
 import { silenceHead } from '../../src/theory/relevance';
 import { kernelPcOverlap } from '../../src/theory/pcOverlap';
-import { chooseEnergySpace, createEnergyEvaluator, type EnergyEvaluator } from '../../src/theory/energySpace';
+import { chooseEnergySpace, createEnergyEvaluator, spaceForPredictions, type EnergyEvaluator } from '../../src/theory/energySpace';
 import { psdFactor } from '../../src/theory/pathAlgebra';
 import { type Matrix, maxAbs } from '../../src/linalg/matrix';
 import { choleskySync, forwardSolve, backSolveTransposed } from '../../src/linalg/cholesky';
@@ -242,5 +242,12 @@ describe('energy in sample and feature space', () => {
     // memory decides when the cheaper space does not fit
     assert.equal(chooseEnergySpace(5000, 1000, 4).space, 'feature');
     assert.equal(chooseEnergySpace(5000, 1000, 4, 'auto', 700e6).space, 'sample');
+    // predictions after a sample-space solve: G once beats a P × P factorization per head for P 2000, D 3200 …
+    const heads16 = [16, ...Array(8).fill(12)];
+    assert.equal(spaceForPredictions(2000, 1000, 200, 16, heads16, 'sample'), 'feature');
+    // … but not for the Markov task (P 100, D 924), nor without the memory for D × D
+    assert.equal(spaceForPredictions(100, 1000, 231, 4, [4, 2, 2, 2, 2], 'sample'), 'sample');
+    assert.equal(spaceForPredictions(2000, 1000, 200, 16, heads16, 'sample', 100e6), 'sample');
+    assert.equal(spaceForPredictions(2000, 1000, 200, 16, heads16, 'feature'), 'feature');
   });
 });
