@@ -221,6 +221,28 @@ describe('energy in sample and feature space', () => {
     });
   }
 
+  it('U_1 = 0 (every path silenced): E = P ln T_B + |y|²/T_B, a zero predictor, a zero kernel', async () => {
+    const c = await cases[0];
+    const Q = c.train.paths;
+    const zero = { rows: Q, cols: Q, data: new Float64Array(Q * Q) };
+    let yy = 0;
+    for (const v of c.y) yy += v * v;
+    for (const ev of await both(c)) {
+      const r = await ev.evaluate(zero, true);
+      assertClose(r.value, c.train.count * Math.log(c.T) + yy / c.T, 1e-12, 0, `${ev.space}: energy`);
+      const pr = await ev.predict(c.test, zero);
+      assert.deepEqual(
+        [...pr.mean, ...pr.variance].every((v) => v === 0),
+        true,
+        `${ev.space}: predictor`,
+      );
+      const pc = await ev.kernelPcOverlap(zero, 3);
+      assertClose(pc.eigenvalues, [0, 0, 0], 0, 1e-15, `${ev.space}: eigenvalues`);
+      // the eigenbasis of K_U = 0 is arbitrary; the feature space takes one vector along y
+      if (ev.space === 'feature') assertClose(pc.overlap, [1, 0, 0], 1e-12, 0, 'feature: overlap');
+    }
+  });
+
   it('psdFactor reproduces positive semi-definite matrices and drops zero rows', () => {
     const U = randomSpd(new Random(2), 5);
     const S = silenceHead(U, [5], 0, 2);
