@@ -20,7 +20,7 @@
  */
 import { type Matrix, zeros } from '../linalg/matrix';
 import { NotPositiveDefiniteError, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
-import { type BlockedFactor, blockedCholesky, gramOfColumns, matrixPanels, solveLowerBlocked } from '../linalg/blockedCholesky';
+import { type BlockedFactor, blockedCholesky, gramOfColumns, matrixPanels, solveLowerBlocked, transposeTiled } from '../linalg/blockedCholesky';
 import { largestEigenpairs } from '../linalg/topEigen';
 import { largestEigenpairsBlock } from '../linalg/blockLanczos';
 import type { PathFeatures } from './kernels';
@@ -40,7 +40,7 @@ import {
   symmetrizeInPlace,
   timesKron,
 } from './pathAlgebra';
-import { energyHessianFromGram, energyHvpFromGram } from './energyGram';
+import { energyHessianFromGram, energyHvpFromGram, pathMajorRows } from './energyGram';
 
 /** Rows of Φ per block when forming G = ΦᵀΦ (bounds ORT's temporaries). */
 const GRAM_ROWS = 8192;
@@ -61,6 +61,8 @@ interface FeaturePoint {
   /** R⁻¹ F̃ᵀ G [d, D] */
   X?: Float64Array;
   GM?: Matrix;
+  /** `pathMajorRows(G_M)`, for Hessian–vector products */
+  Gp?: Float64Array;
 }
 
 function sameMatrix(a: Float64Array, b: Float64Array): boolean {
@@ -125,8 +127,7 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
     const d = N0 * F.cols;
     // F̃ᵀG = (G F̃)ᵀ (G symmetric): [D·N0, Q]·F → [D, d], transposed to [d, D]
     const GF = await timesKron(this.G.data, D, N0, F);
-    const FG = new Float64Array(d * D);
-    for (let a = 0; a < D; a++) for (let c = 0; c < d; c++) FG[c * D + a] = GF[a * d + c];
+    const FG = transposeTiled({ rows: D, cols: d, data: GF }).data;
     const H = await timesKron(FG, d, N0, F); // F̃ᵀ G F̃ [d, d]
     const S = symmetrizeInPlace({ rows: d, cols: d, data: H });
     // tr(F̃ᵀGF̃) = tr K_U ≥ λ_max(K_U): when T_B is below its rounding level, K_U + T_B I is singular to working
@@ -213,7 +214,9 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
 
   async hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix> {
     const pt = await this.at(U1);
-    return energyHvpFromGram(await this.GMOf(pt), this.wOf(pt), dU1, this.N0, this.Q);
+    const GM = await this.GMOf(pt);
+    pt.Gp ??= pathMajorRows(GM, this.N0, this.Q);
+    return energyHvpFromGram(GM, this.wOf(pt), dU1, this.N0, this.Q, pt.Gp);
   }
 
   async energyHessian(U1: Matrix): Promise<Matrix> {
@@ -236,8 +239,7 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
         const t1 = Math.min(Pt, t0 + block);
         const c = t1 - t0;
         const As = await timesKron(test.data.subarray(t0 * D, t1 * D), c, N0, pt.F); // [c, d]
-        const At = new Float64Array(d * c);
-        for (let t = 0; t < c; t++) for (let j = 0; j < d; j++) At[j * c + t] = As[t * d + j];
+        const At = transposeTiled({ rows: c, cols: d, data: As }).data;
         const Y = (await solveLowerBlocked(pt.fac, { rows: d, cols: c, data: At })).data;
         for (let j = 0; j < d; j++) {
           const row = j * c;

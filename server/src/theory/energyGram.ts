@@ -17,40 +17,35 @@
 import { type Matrix, zeros } from '../linalg/matrix';
 import { gemm } from '../linalg/gemm';
 import { symmetricIndex } from './hessian';
+import { matVec } from './pathAlgebra';
 
 /**
- * (∂²E/∂U_1²)[dU] from G_M and w (see module doc).
- * @param GM [D, D] symmetric; w [D]; dU [Q, Q] symmetric; D = N0·Q.
+ * G_M's rows regrouped by path: Gp[q, (i, k)] = G_M[(i, q), k], [Q, N0·D]. With it the block sum of a product,
+ * Σ_i Σ_k X[(i,q),k] G_M[(i,r),k], is one GEMM over the inner index (i, k), and X = G_M (I ⊗ dU) can be formed
+ * directly in the same layout (`energyHvpFromGram`). Keep it with G_M: every product at that point reuses it.
+ */
+export function pathMajorRows(GM: Matrix, N0: number, Q: number): Float64Array {
+  const D = N0 * Q;
+  const out = new Float64Array(D * D);
+  for (let i = 0; i < N0; i++) for (let q = 0; q < Q; q++) out.set(GM.data.subarray((i * Q + q) * D, (i * Q + q + 1) * D), (q * N0 + i) * D);
+  return out;
+}
+
+/**
+ * (∂²E/∂U_1²)[dU] from G_M and w (see module doc): two memory-bound GEMMs over Gp = `pathMajorRows(G_M)` (about
+ * 4·Q·D² flops) and one D × D matrix–vector product.
+ * @param GM [D, D] symmetric; w [D]; dU [Q, Q] symmetric; D = N0·Q; Gp `pathMajorRows(GM)` when at hand.
  * @returns [Q, Q] symmetric, raw (not divided by max N).
  */
-export async function energyHvpFromGram(GM: Matrix, w: Float64Array, dU: Matrix, N0: number, Q: number): Promise<Matrix> {
+export async function energyHvpFromGram(GM: Matrix, w: Float64Array, dU: Matrix, N0: number, Q: number, Gp?: Float64Array): Promise<Matrix> {
   const D = N0 * Q;
   if (GM.rows !== D || GM.cols !== D || w.length !== D || dU.rows !== Q) throw new Error(`energyHvpFromGram: shapes do not fit N0 = ${N0}, Q = ${Q}`);
-  // X = G_M (I ⊗ dU): one [D·N0, Q] × [Q, Q] product.
-  const X = (await gemm({ rows: D * N0, cols: Q, data: GM.data }, dU)).data;
-  const out = zeros(Q, Q);
-  // −Tr_i[X G_M]_{qr} = −Σ_i Σ_k X[(i,q),k] G_M[(i,r),k] (G_M symmetric): dot products of contiguous rows.
-  const g = GM.data;
-  for (let i = 0; i < N0; i++)
-    for (let q = 0; q < Q; q++) {
-      const xr = (i * Q + q) * D;
-      for (let r = 0; r < Q; r++) {
-        const gr = (i * Q + r) * D;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        let k = 0;
-        for (; k + 3 < D; k += 4) {
-          s0 += X[xr + k] * g[gr + k];
-          s1 += X[xr + k + 1] * g[gr + k + 1];
-          s2 += X[xr + k + 2] * g[gr + k + 2];
-          s3 += X[xr + k + 3] * g[gr + k + 3];
-        }
-        for (; k < D; k++) s0 += X[xr + k] * g[gr + k];
-        out.data[q * Q + r] -= s0 + s1 + (s2 + s3);
-      }
-    }
+  const G = Gp ?? pathMajorRows(GM, N0, Q);
+  // Xp[q, (i, j, t)] = Σ_s G_M[(i,q),(j,s)] dU[s,t] = (G_M (I ⊗ dU))[(i,q),(j,t)]: Gp as [Q·N0·N0, Q] times dU.
+  const Xp = await gemm({ rows: Q * N0 * N0, cols: Q, data: G }, dU);
+  // −Tr_i[X G_M]_{qr} = −Σ_(i,k) Xp[q,(i,k)] Gp[r,(i,k)]
+  const out = await gemm({ rows: Q, cols: N0 * D, data: Xp.data }, { rows: Q, cols: N0 * D, data: G }, { transB: true });
+  for (let i = 0; i < Q * Q; i++) out.data[i] = -out.data[i];
   // + Tr_i[(G_M dŨ w) wᵀ] + its transpose.
   const s = new Float64Array(D);
   for (let i = 0; i < N0; i++)
@@ -59,13 +54,7 @@ export async function energyHvpFromGram(GM: Matrix, w: Float64Array, dU: Matrix,
       for (let u = 0; u < Q; u++) v += dU.data[t * Q + u] * w[i * Q + u];
       s[i * Q + t] = v;
     }
-  const gs = new Float64Array(D);
-  for (let a = 0; a < D; a++) {
-    let v = 0;
-    const row = a * D;
-    for (let b = 0; b < D; b++) v += g[row + b] * s[b];
-    gs[a] = v;
-  }
+  const gs = matVec(GM.data, D, D, s);
   for (let i = 0; i < N0; i++)
     for (let q = 0; q < Q; q++) {
       const a = gs[i * Q + q];
@@ -105,30 +94,16 @@ export async function energyHessianFromGram(GM: Matrix, w: Float64Array, N0: num
     }
   const GhM = { rows: N0 * N0, cols: Q * Q, data: Gh };
   const W = await gemm(GhM, GhM, { transA: true }); // W[(r,s),(q,t)] = Σ_ij Ĝ[ij,(r,s)] Ĝ[ij,(q,t)]
-  // T1[(i,q),(s,t)] = Σ_j G_M[(i,q),(j,s)] w_(j,t);  YY[(q,r),(s,t)] = Σ_i w_(i,r) T1[(i,q),(s,t)]
+  // T1[(i,q),(s,t)] = Σ_j G_M[(i,q),(j,s)] w_(j,t): each row's [N0, Q] block transposed, then [D·Q, N0]·[N0, Q].
   const QQ = Q * Q;
-  const T1 = new Float64Array(D * QQ);
-  for (let row = 0; row < D; row++) {
-    const gr = row * D;
-    const dst = row * QQ;
-    for (let j = 0; j < N0; j++)
-      for (let s = 0; s < Q; s++) {
-        const gv = G[gr + j * Q + s];
-        if (gv === 0) continue;
-        for (let t = 0; t < Q; t++) T1[dst + s * Q + t] += gv * w[j * Q + t];
-      }
-  }
+  const Gt = new Float64Array(D * D);
+  for (let row = 0; row < D; row++) for (let j = 0; j < N0; j++) for (let s = 0; s < Q; s++) Gt[row * D + s * N0 + j] = G[row * D + j * Q + s];
+  const W3 = { rows: N0, cols: Q, data: w };
+  const T1 = (await gemm({ rows: D * Q, cols: N0, data: Gt }, W3)).data; // [(i,q,s), t]
+  // YY[(q,r),(s,t)] = Σ_i w_(i,r) T1[(i,q),(s,t)]: wᵀ [Q, N0] · T1 as [N0, Q³] → YYr[r, (q,s,t)]
+  const YYr = (await gemm(W3, { rows: N0, cols: Q * QQ, data: T1 }, { transA: true })).data;
   const YY = new Float64Array(QQ * QQ);
-  for (let i = 0; i < N0; i++)
-    for (let q = 0; q < Q; q++) {
-      const src = (i * Q + q) * QQ;
-      for (let r = 0; r < Q; r++) {
-        const wr = w[i * Q + r];
-        if (wr === 0) continue;
-        const dst = (q * Q + r) * QQ;
-        for (let st = 0; st < QQ; st++) YY[dst + st] += wr * T1[src + st];
-      }
-    }
+  for (let r = 0; r < Q; r++) for (let q = 0; q < Q; q++) YY.set(YYr.subarray(r * Q * QQ + q * QQ, r * Q * QQ + (q + 1) * QQ), (q * Q + r) * QQ);
   const idx = symmetricIndex(Q);
   const p = (Q * (Q + 1)) / 2;
   const H = zeros(p, p);

@@ -29,7 +29,7 @@ import type { EnergyEvaluator, EnergyResult } from './energySpace';
 import type { Prediction } from './predictor';
 import { type PcOverlap, overlapWithLabelsBlock } from './pcOverlap';
 import { kronTimesVector, matTVec, matVec, partialTraceOuter, partialTraceProduct, psdFactor, symmetrizeInPlace, timesKron } from './pathAlgebra';
-import { energyHessianFromGram, energyHvpFromGram } from './energyGram';
+import { energyHessianFromGram, energyHvpFromGram, pathMajorRows } from './energyGram';
 
 /** Largest D for which G_M = ZᵀZ (D × D) is formed for Hessian–vector products; above, they run through P × P. */
 const GRAM_MAX_D = 6000;
@@ -57,6 +57,8 @@ interface SamplePoint {
   Z?: Float64Array;
   /** ZᵀZ = ΦᵀM⁻¹Φ [D, D] */
   GM?: Matrix;
+  /** `pathMajorRows(G_M)`, for Hessian–vector products */
+  Gp?: Float64Array;
 }
 
 /** Columns (i, q) of X [n, N0·Q] for q in `kept`, as [n, N0·|kept|]. */
@@ -182,7 +184,11 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   async hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix> {
     const pt = await this.at(U1);
     const w = this.wOf(pt);
-    if (this.D <= GRAM_MAX_D) return energyHvpFromGram(await this.GMOf(pt), w, dU1, this.N0, this.Q);
+    if (this.D <= GRAM_MAX_D) {
+      const GM = await this.GMOf(pt);
+      pt.Gp ??= pathMajorRows(GM, this.N0, this.Q);
+      return energyHvpFromGram(GM, w, dU1, this.N0, this.Q, pt.Gp);
+    }
     return this.hvpThroughSamples(pt, w, dU1);
   }
 
