@@ -200,6 +200,15 @@ export const configSchema: JsonSchema = {
           description: 'Stop when max |∂(S/max N)/∂U_l| < tolerance, the normalized action gradient (THEORY.md section d). Default 1e-9.',
         },
         maxIterations: positiveInt('Iteration cap of the quasi-Newton phase of the solver. Default 500.', 500),
+        space: {
+          type: 'string',
+          enum: ['auto', 'sample', 'feature'],
+          default: 'auto',
+          description:
+            'Where the energy ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y, the predictor and the kernel PCs are computed (THEORY.md sections d–e): ' +
+            '`sample` with P × P matrices, `feature` with D × D matrices (D = N0·H_tot; Woodbury identity, for P ≫ D), ' +
+            '`auto` the cheaper of the two that fits in memory. The results agree to rounding. Default auto.',
+        },
       },
     },
     seed: {

@@ -13,6 +13,11 @@ export interface SolverSettings {
   tolerance: number;
   /** Iteration cap of the quasi-Newton phase. Default 500. */
   maxIterations: number;
+  /**
+   * Where the energy, predictor and kernel PCs are evaluated (theory/energySpace.ts): `sample` (P × P matrices),
+   * `feature` (D × D, D = N0·H_tot) or `auto` (absent: the cheaper one that fits in memory).
+   */
+  space?: 'auto' | 'sample' | 'feature';
 }
 
 export interface AttentionSettings {

@@ -6,7 +6,7 @@
  * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose.
  */
 import { Matrix, Matrix32, zeros } from './matrix';
-import { ortGemm, ortGemm32, ortAvailable } from './ort-gemm';
+import { ortGemm, ortGemm32, ortGemmInto, ortAvailable, useSingleThread } from './ort-gemm';
 
 export interface GemmOptions {
   /** Use Aᵀ instead of A. */
@@ -85,6 +85,38 @@ export async function gemm(A: Matrix, B: Matrix, o: GemmOptions = {}): Promise<M
   if (2 * m * k * n < ORT_FLOP_THRESHOLD || m === 0 || n === 0 || k === 0 || !ortAvailable()) return gemmSync(A, B, o);
   const data = await ortGemm(A, B, !!o.transA, !!o.transB);
   return { rows: m, cols: n, data };
+}
+
+export interface GemmIntoOptions extends GemmOptions {
+  /** Factor of the product: 1 (default) or −1 (for updates C − A·B). */
+  alpha?: 1 | -1;
+  /** Added to the product (shape of the output); not modified. */
+  C?: Float64Array;
+  /** Where to write the result (exactly the output's size; may be a view of a larger array); must not overlap
+   * A, B or C. A new array when absent. */
+  out?: Float64Array;
+}
+
+/**
+ * out = alpha·op(A)·op(B) + C in float64, dispatched to JS or ONNX Runtime by size (as `gemm`). A, B and C may
+ * be views into larger arrays (contiguous row blocks), so row panels of big matrices need no copies.
+ * Shapes: op(A) [m, k], op(B) [k, n], C and out [m, n].
+ * @returns the output data ([m, n] row-major).
+ * @throws Error when the inner dimensions differ or C/out have the wrong length.
+ */
+export async function gemmInto(A: Matrix, B: Matrix, o: GemmIntoOptions = {}): Promise<Float64Array> {
+  const [m, k, n] = dims(A, B, o);
+  if (o.C && o.C.length !== m * n) throw new Error(`gemmInto: C has ${o.C.length} entries, expected ${m}×${n}`);
+  if (o.out && o.out.length !== m * n) throw new Error(`gemmInto: out has ${o.out.length} entries, expected ${m}×${n}`);
+  const alpha = o.alpha ?? 1;
+  if (m === 0 || n === 0) return o.out ?? new Float64Array(m * n);
+  if (k === 0 || 2 * m * k * n < ORT_FLOP_THRESHOLD || !ortAvailable()) {
+    const P = k === 0 ? new Float64Array(m * n) : gemmSync(A, B, o).data;
+    const out = o.out ?? P;
+    for (let i = 0; i < m * n; i++) out[i] = alpha * P[i] + (o.C ? o.C[i] : 0);
+    return out;
+  }
+  return ortGemmInto(A, B, { transA: !!o.transA, transB: !!o.transB, alpha, singleThread: useSingleThread(m, k, n) }, o.C, o.out);
 }
 
 /**

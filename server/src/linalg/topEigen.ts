@@ -41,10 +41,26 @@ export interface TopEigen {
   maxRelativeResidual: number;
 }
 
+/** a·b over a.length entries of b from offset bo, with four partial sums (independent chains run ~3× faster in V8). */
+function dotAt(a: Float64Array, b: Float64Array, bo: number): number {
+  const n = a.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += a[i] * b[bo + i];
+    s1 += a[i + 1] * b[bo + i + 1];
+    s2 += a[i + 2] * b[bo + i + 2];
+    s3 += a[i + 3] * b[bo + i + 3];
+  }
+  for (; i < n; i++) s0 += a[i] * b[bo + i];
+  return s0 + s1 + (s2 + s3);
+}
+
 function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
+  return dotAt(a, b, 0);
 }
 
 /** w ← w − Σ_q (q·w) q over the basis, done twice (classical Gram–Schmidt, "twice is enough"). */
@@ -124,12 +140,7 @@ export function largestEigenpairs(A: Matrix, k: number, opts: TopEigenOptions = 
     const q = basis[j];
     // w = A q
     const w = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      const row = i * n;
-      for (let l = 0; l < n; l++) s += A.data[row + l] * q[l];
-      w[i] = s;
-    }
+    for (let i = 0; i < n; i++) w[i] = dotAt(q, A.data, i * n);
     const a = dot(q, w);
     alpha.push(a);
     // Full reorthogonalization against every basis vector (includes the three-term recurrence's terms).

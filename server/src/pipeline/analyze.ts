@@ -6,14 +6,16 @@
 import { ConfigValueError, type AnalysisConfig } from '../config/types';
 import { toRows } from '../linalg/matrix';
 import { minimizeAction } from '../theory/solver';
-import { predict, testMetrics } from '../theory/predictor';
+import { testMetrics } from '../theory/predictor';
 import { gpOrderParameters, gpScale } from '../theory/orderParams';
 import { headScores, silenceHead } from '../theory/relevance';
 import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
 import { Prepared, ProgressFn, prepare } from './prepare';
 import { VERSION } from '../version';
 import { modelReport } from './modelReport';
-import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
+import { PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
+import { type EnergyEvaluator, createEnergyEvaluator } from '../theory/energySpace';
+import { energySpaceFor, predictionSpaceFor } from './resources';
 import { measureHeadRemoval } from './headRemoval';
 import { estimateCost, type CostEstimate, type WorkKind } from './resources';
 import { addSilencingDeltas, pruningOrder, rankCorrelations } from './headRanking';
@@ -86,11 +88,14 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const { settings, train, test, task } = p;
   const warnings: string[] = [...(p.warnings ?? []), ...singleClassWarnings(p)];
   const t0 = performance.now();
-  opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
+  const choice = energySpaceFor(train, config.solver.space);
+  opts.onProgress?.('solve', `minimizing the action over the order parameters U (${choice.space} space)`);
+  const ev = await createEnergyEvaluator(train, task.yTrain, settings.temperature, choice.space);
   const sol = await minimizeAction(settings, train, task.yTrain, {
     tolerance: config.solver.tolerance,
     maxIterations: config.solver.maxIterations,
     signal: opts.signal,
+    energy: ev,
     onProgress: (s) =>
       opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
   });
@@ -104,7 +109,8 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const t1 = performance.now();
   opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
   const U1 = sol.Us[0];
-  const pred = await predict(train, test, task.yTrain, U1, settings.temperature);
+  // The finite-width predictor first: in sample space it reuses the solver's last factorization and L⁻¹Φ.
+  const pred = await ev.predict(test, U1);
   const metrics = testMetrics(pred, task.yTest);
   if (pred.mean.every((m) => m === 0)) {
     warnings.push(
@@ -113,7 +119,22 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     );
   }
   const Ugp = gpOrderParameters(settings);
-  const gpPred = await predict(train, test, task.yTrain, Ugp[0], settings.temperature);
+  // The GP limit and each silenced head need a new factorization each; where the feature space's one-time Gram
+  // matrix makes those cheaper (e.g. P = 2000 against D = 3200), they are computed there, and so are the kernel
+  // PCs when D ≤ 2P (the eigenproblem of the D × D matrix (I⊗F)ᵀG(I⊗F) instead of forming the P × P kernel).
+  const Q = train.paths;
+  const ranks = [Q, ...settings.heads.flatMap((H) => Array<number>(H).fill(Q - Q / H))];
+  const predSpace = predictionSpaceFor(train, test.count, ranks, ev.space);
+  ev.release();
+  const pev = predSpace === ev.space ? ev : await createEnergyEvaluator(train, task.yTrain, settings.temperature, predSpace);
+  const pcEv = pev.space === 'feature' && pev.D <= 2 * pev.P ? pev : ev;
+  const pcK = Math.min(PC_OVERLAP_COMPONENTS, task.train.count);
+  let tPcs = performance.now();
+  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
+  const pcFinite = await pcEv.kernelPcOverlap(U1, pcK);
+  const pcGp = await pcEv.kernelPcOverlap(Ugp[0], pcK);
+  tPcs = performance.now() - tPcs;
+  const gpPred = await pev.predict(test, Ugp[0]);
   const gpMetrics = testMetrics(gpPred, task.yTest);
   const t2 = performance.now();
   opts.onProgress?.('relevance', 'head scores and head silencing');
@@ -121,18 +142,12 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const silencing = [];
   for (const s of scores) {
     opts.signal?.throwIfAborted();
-    const m = testMetrics(await predict(train, test, task.yTrain, silenceHead(U1, settings.heads, s.layer, s.head), settings.temperature), task.yTest);
+    const m = testMetrics(await pev.predict(test, silenceHead(U1, settings.heads, s.layer, s.head)), task.yTest);
     silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
   }
   addSilencingDeltas(silencing, metrics);
   const t3 = performance.now();
-  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
-  const kernel_pc_overlap = {
-    k: Math.min(PC_OVERLAP_COMPONENTS, task.train.count),
-    P: task.train.count,
-    finite: await kernelPcOverlap(train, task.yTrain, U1),
-    gp: await kernelPcOverlap(train, task.yTrain, Ugp[0]),
-  };
+  const kernel_pc_overlap = { k: pcK, P: task.train.count, finite: pcFinite, gp: pcGp };
   const t4 = performance.now();
   let head_removal_measured: AnalysisReport['head_removal_measured'];
   if (p.model && opts.measureHeadRemoval) {
@@ -182,15 +197,17 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
       converged: sol.converged,
       stop_reason: sol.stopReason,
       ...(sol.newtonSteps !== undefined ? { newton_steps: sol.newtonSteps, cg_iterations: sol.cgIterations } : {}),
+      space: ev.space,
+      space_reason: pev === ev ? choice.reason : `${choice.reason}; GP-limit and silenced-head predictions in ${pev.space} space (fewer flops)`,
     },
     timings_ms: {
       data: p.timings.data,
       attention: p.timings.attention,
       features: p.timings.features,
       solve: t1 - t0,
-      predict: t2 - t1,
+      predict: t2 - t1 - tPcs,
       relevance: t3 - t2,
-      kernel_pcs: t4 - t3,
+      kernel_pcs: tPcs,
       ...(p.model && opts.measureHeadRemoval ? { head_removal: t5 - t4 } : {}),
       total: p.timings.data + p.timings.attention + p.timings.features + (t5 - t0),
     },
@@ -237,6 +254,8 @@ export async function sweep(config: AnalysisConfig, widths: number[], opts: RunO
 export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths: number[], opts: RunOptions = {}): Promise<SweepReport> {
   const { settings, train, test, task } = p;
   const rows: SweepRow[] = [];
+  // T_B and the training set are the same at every width, so one evaluator serves the whole sweep.
+  const ev: EnergyEvaluator = await createEnergyEvaluator(train, task.yTrain, settings.temperature, energySpaceFor(train, config.solver.space).space);
   let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;
   for (const [i, N] of widths.entries()) {
     opts.signal?.throwIfAborted();
@@ -247,12 +266,13 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
       maxIterations: config.solver.maxIterations,
       signal: opts.signal,
       init,
+      energy: ev,
     });
     init = sol.Us;
-    const m = testMetrics(await predict(train, test, task.yTrain, sol.Us[0], s.temperature), task.yTest);
+    const m = testMetrics(await ev.predict(test, sol.Us[0]), task.yTest);
     rows.push({ N, alpha: task.train.count / N, metrics: m, converged: sol.converged, iterations: sol.iterations });
   }
-  const gp = testMetrics(await predict(train, test, task.yTrain, gpOrderParameters(settings)[0], settings.temperature), task.yTest);
+  const gp = testMetrics(await ev.predict(test, gpOrderParameters(settings)[0]), task.yTest);
   const { widths: _w, ...rest } = {
     heads: settings.heads,
     widths: settings.widths,

@@ -66,7 +66,7 @@ export function builtinSize(config: AnalysisConfig) {
  */
 export function loadTask(config: AnalysisConfig): TaskData {
   const size = builtinSize(config);
-  if (size) checkMemory(size, `task ${config.task}`);
+  if (size) checkMemory({ ...size, space: config.solver.space }, `task ${config.task}`);
   if (config.task === 'markov' || config.task === 'markov-2paths') {
     return markovTask({ variant: config.task === 'markov' ? '4paths' : '2paths', seed: config.seed, P: config.P, P_test: config.P_test });
   }
@@ -260,7 +260,7 @@ export async function prepareWithAttention(
   const t0 = performance.now();
   const heads = layers.map((l) => l.heads);
   const L = heads.length;
-  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads, source: sizeSource(config) }, task.name);
+  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads, source: sizeSource(config), space: config.solver.space }, task.name);
   const { widths, variances } = expandSettings(config, L, heads);
   const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
   checkSettings(settings);

@@ -11,6 +11,8 @@ import { ConfigValueError } from '../config/types';
 import { pathCountText } from './windowPlan';
 import { EXACT_HESSIAN_MAX_D } from '../theory/hessian';
 import { DENSE_NEWTON_MAX_ENTRIES } from '../theory/solver';
+import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, spaceForPredictions } from '../theory/energySpace';
+import type { PathFeatures } from '../theory/kernels';
 
 export interface ProblemSize {
   /** training examples P */
@@ -23,6 +25,47 @@ export interface ProblemSize {
   T: number;
   /** heads per layer */
   heads: number[];
+  /** The config's `solver.space` (default auto). */
+  space?: EnergySpaceSetting;
+}
+
+/** Memory the energy space may take: half of this machine's (the rest is inputs, attention and features). */
+function spaceBudget(): number {
+  return 0.5 * totalmem();
+}
+
+/**
+ * The space (energySpace.ts) an analysis of this training set runs in, and why.
+ * @param setting the config's `solver.space`.
+ */
+export function energySpaceFor(
+  train: Pick<PathFeatures, 'count' | 'features' | 'paths'>,
+  setting: EnergySpaceSetting = 'auto',
+): { space: EnergySpace; reason: string } {
+  return chooseEnergySpace(train.count, train.features, train.paths, setting, spaceBudget());
+}
+
+/**
+ * The space for the predictions after the solve (GP limit and each silenced head; `ranks` their numbers of kept
+ * paths), see `spaceForPredictions`.
+ */
+export function predictionSpaceFor(
+  train: Pick<PathFeatures, 'count' | 'features' | 'paths'>,
+  testCount: number,
+  ranks: number[],
+  solveSpace: EnergySpace,
+): EnergySpace {
+  return spaceForPredictions(train.count, testCount, train.features, train.paths, ranks, solveSpace, spaceBudget());
+}
+
+/**
+ * Float64 entries the energy space holds at its peak. Sample space: the factor L and a panel copy (1.25·P²), the
+ * kernel for its PCs (P²), A = Φ(I⊗F), L⁻¹Φ and a predictor block (≤ 2²³ per block, two of them), G_M (D², for
+ * D ≤ 6000). Feature space: G, S and its factor, (I⊗F)ᵀG, R⁻¹(I⊗F)ᵀG, G_M (about 7·D²); no P × P array.
+ */
+function spaceDoubles(P: number, P_test: number, D: number, space: EnergySpace): number {
+  if (space === 'feature') return 7 * D * D + 4 * D;
+  return 2.25 * P * P + 2 * P * D + Math.min(2 * P * P_test, 2 ** 24) + (D <= 6000 ? D * D : 0);
 }
 
 /** Where the sizes come from, so that a refusal names the key the user can change. */
@@ -74,14 +117,16 @@ function pathMemoryBytes(s: ProblemSize): number {
 
 /**
  * Estimated peak bytes of an analysis: inputs twice (the attention's token-major copy), attention of
- * every layer, path features, about five P×P float64 matrices (kernel, factor, solve temporaries),
- * the L⁻¹Φ solve, the test kernel, and what the solver holds on top (`solverDoubles`).
+ * every layer, path features, the arrays of the energy space it runs in (sample: P × P; feature: D × D,
+ * D = N0·H_tot; see `spaceDoubles`), and what the solver holds on top (`solverDoubles`).
  */
 export function estimateMemoryBytes(s: ProblemSize): number {
   const n = s.P + s.P_test;
   const Q = s.heads.reduce((a, b) => a * b, 1);
   const Hsum = s.heads.reduce((a, b) => a + b, 0);
-  const doubles = 2 * n * s.N0 * s.T + 2 * n * Hsum * s.T * s.T + n * s.N0 * Q + 5 * s.P * s.P + 2 * s.P * s.N0 * Q + s.P * s.P_test + solverDoubles(s.P, s.N0, s.heads);
+  const D = s.N0 * Q;
+  const { space } = chooseEnergySpace(s.P, s.N0, Q, s.space ?? 'auto', spaceBudget());
+  const doubles = 2 * n * s.N0 * s.T + 2 * n * Hsum * s.T * s.T + n * D + spaceDoubles(s.P, s.P_test, D, space) + solverDoubles(s.P, s.N0, s.heads);
   return 8 * doubles;
 }
 

@@ -235,6 +235,8 @@ export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = 
       evaluations: sv.reduce((a, s) => a + s.evaluations, 0),
       max_abs_grad_normalized: Math.max(...sv.map((s) => s.max_abs_grad_normalized)),
       tolerance: sv[0].tolerance,
+      space: sv.every((s) => s.space === 'feature') ? 'feature' : 'sample',
+      space_reason: [...new Set(sv.map((s, i) => `window ${i}: ${s.space} (${s.space_reason})`))].join('; '),
       converged: unconverged.length === 0,
       stop_reason: unconverged.length
         ? `not converged in ${unconverged.map(({ w, r }) => `window ${w.index} (${windowLabel(w)}: ${r.solver.stop_reason})`).join('; ')}`

@@ -143,6 +143,10 @@ export function formatAnalysis(r: AnalysisReport): string {
       `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance})` +
       (ws ? (sv.converged ? '' : `: ${sv.stop_reason}`) : `. S/max N = ${num(r.action.normalized, 6)}`),
   );
+  if (sv.space) {
+    const dims = sv.space === 'feature' ? `D × D, D = N0·H_tot = ${r.task.N0 * r.paths.length}` : `P × P, P = ${r.task.P}`;
+    out.push(`Energy, predictor and kernel PCs in ${sv.space} space (${dims} matrices; ${sv.space_reason}).`);
+  }
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
   for (const w of r.warnings) out.push(`Warning: ${w}`);
   return out.join('\n');

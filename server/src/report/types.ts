@@ -161,6 +161,12 @@ export interface SolverInfo {
   /** Newton–CG only (many paths): accepted Newton steps and conjugate-gradient iterations. */
   newton_steps?: number;
   cg_iterations?: number;
+  /**
+   * Where the energy, predictor and kernel PCs were computed (theory/energySpace.ts): `sample` (P × P matrices) or
+   * `feature` (D × D, D = N0·H_tot), with why.
+   */
+  space: 'sample' | 'feature';
+  space_reason: string;
 }
 
 /** One attention block of an analysed ONNX model. */

@@ -197,12 +197,26 @@ export interface ActionResult {
 }
 
 /**
- * The full action at [U_1, …, U_L] and, when asked, its gradient (THEORY.md section d).
+ * The full action at [U_1, …, U_L] and, when asked, its gradient (THEORY.md section d), with the energy from
+ * the direct sample-space `energy` (the reference the faster evaluators of energySpace.ts are tested against).
  * @throws NumericalError for a non-PD U_l or training kernel, or non-finite values.
  */
 export async function action(s: TheorySettings, train: PathFeatures, y: Float64Array, Us: Matrix[], wantGrad: boolean): Promise<ActionResult> {
+  return actionWithEnergy(s, { evaluate: (U1, g) => energy(train, y, s.temperature, U1, g) }, Us, wantGrad);
+}
+
+/**
+ * The full action with the energy from an evaluator (energySpace.ts: sample or feature space).
+ * @throws NumericalError for a non-PD U_l or training kernel, or non-finite values.
+ */
+export async function actionWithEnergy(
+  s: TheorySettings,
+  ev: { evaluate(U1: Matrix, wantGrad: boolean): Promise<{ value: number; grad?: Matrix }> },
+  Us: Matrix[],
+  wantGrad: boolean,
+): Promise<ActionResult> {
   const ent = entropy(s, Us, wantGrad);
-  const en = await energy(train, y, s.temperature, Us[0], wantGrad);
+  const en = await ev.evaluate(Us[0], wantGrad);
   return combineAction(s, ent, en, wantGrad);
 }
 
@@ -210,7 +224,7 @@ export async function action(s: TheorySettings, train: PathFeatures, y: Float64A
  * S = entropy + energy and, when asked, ∂S/∂U_l (the energy only adds to U_1), from the two parts
  * (THEORY.md section d). Takes ownership of `ent.grads`.
  */
-export function combineAction(s: TheorySettings, ent: EntropyResult, en: EnergyResult, wantGrad: boolean): ActionResult {
+export function combineAction(s: TheorySettings, ent: EntropyResult, en: { value: number; grad?: Matrix }, wantGrad: boolean): ActionResult {
   const maxWidth = Math.max(...s.widths);
   const out: ActionResult = { value: ent.value + en.value, entropy: ent.value, energy: en.value, maxWidth, Ua: ent.Ua };
   if (wantGrad) {

@@ -3,7 +3,7 @@
  * section d): a trust-region
  * Newton method whose subproblem is solved by truncated, preconditioned conjugate gradients
  * (Steihaug–Toint), with exact Hessian–vector products — the entropy's analytically
- * (`entropyHessian.ts`), the energy's from the `EnergyEvaluator` (sample space: `sampleEnergy.ts`).
+ * (`entropyHessian.ts`), the energy's from an `HvpEnergy` (sample space: `sampleEnergy.ts`; feature space: `energyFeature.ts`).
  * It stays second order when the number of attention paths is large: one CG step costs about one
  * gradient evaluation, where a dense Hessian costs (Q²/2)² entries and a finite-difference one Q²
  * gradient evaluations.
@@ -27,7 +27,7 @@ import { gemm } from '../linalg/gemm';
 import { TheorySettings, partialTraceSlowest } from './orderParams';
 import { ActionResult, NumericalError, OrderParameterInverses, combineAction, entropy, orderParameterInverses } from './action';
 import { entropyCurvature } from './entropyHessian';
-import type { EnergyEvaluator } from './sampleEnergy';
+import type { HvpEnergy } from './sampleEnergy';
 
 export interface NewtonCgOptions {
   /** Stop when max |∂(S/max N)/∂U_l| < tolerance. */
@@ -212,7 +212,7 @@ async function kronIdentityTimes(H: number, E: Matrix, U: Matrix): Promise<Matri
  * @returns the last accepted point with convergence information; never throws for non-convergence.
  * @throws NumericalError when the start cannot be evaluated; the abort reason when aborted.
  */
-export async function newtonCgMinimize(s: TheorySettings, energy: EnergyEvaluator, start: Matrix[], opts: NewtonCgOptions): Promise<NewtonCgResult> {
+export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, start: Matrix[], opts: NewtonCgOptions): Promise<NewtonCgResult> {
   const maxWidth = Math.max(...s.widths);
   const scale = 1 / maxWidth;
   const tol = opts.tolerance;

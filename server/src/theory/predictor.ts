@@ -5,9 +5,8 @@
  *   Var f(x*) = K_U(x*, x*) − k(x*)ᵀ (K + T_B I)⁻¹ k(x*)        (T_B only in the train×train matrix)
  */
 import type { Matrix } from '../linalg/matrix';
-import { forwardSolve, solveLower } from '../linalg/cholesky';
-import { PathFeatures, factorTrainingKernel, renormalizedKernel, renormalizedKernelDiagonal } from './kernels';
-import { NumericalError } from './errors';
+import type { PathFeatures } from './kernels';
+import { type EnergySpaceSetting, createEnergyEvaluator, spaceForPredictions } from './energySpace';
 import { normalCdf } from '../util/erf';
 import type { Metrics } from '../report/types';
 
@@ -19,37 +18,30 @@ export interface Prediction {
 }
 
 /**
- * Mean and variance of the Bayesian predictor with kernel K_U on every test point.
- * @param train Φ [P, N0, Q]; test Φ [P_test, N0, Q]; y [P] training labels; U1 [Q, Q].
+ * Mean and variance of the Bayesian predictor with kernel K_U on every test point, in the cheaper of sample and
+ * feature space for one prediction (energySpace.ts `spaceForPredictions`; an analysis that predicts several times
+ * uses one evaluator's `predict`).
+ * @param train Φ [P, N0, Q]; test Φ [P_test, N0, Q]; y [P] training labels; U1 [Q, Q] positive semi-definite.
  * @throws NumericalError when K + T_B I is not positive definite or the result is not finite.
  */
-export async function predict(train: PathFeatures, test: PathFeatures, y: Float64Array, U1: Matrix, temperature: number): Promise<Prediction> {
-  const P = train.count;
-  const Pt = test.count;
-  const L = await factorTrainingKernel(train, U1, temperature);
-  const k = await renormalizedKernel(train, test, U1); // [P, P_test]
-  const V = await solveLower(L, k); // L⁻¹ k, [P, P_test]
-  // z = L⁻¹ y; mean = (L⁻¹k)ᵀ (L⁻¹ y); variance = k** − Σ_μ (L⁻¹k)²_μ
-  const z = forwardSolve(L, y);
-  const diag = await renormalizedKernelDiagonal(test, U1);
-  const mean = new Float64Array(Pt);
-  const variance = new Float64Array(Pt);
-  for (let m = 0; m < P; m++) {
-    const zm = z[m];
-    const row = m * Pt;
-    for (let t = 0; t < Pt; t++) {
-      const v = V.data[row + t];
-      mean[t] += v * zm;
-      variance[t] -= v * v;
-    }
+export async function predict(
+  train: PathFeatures,
+  test: PathFeatures,
+  y: Float64Array,
+  U1: Matrix,
+  temperature: number,
+  space: EnergySpaceSetting = 'auto',
+): Promise<Prediction> {
+  let chosen = space;
+  if (chosen === 'auto') {
+    // one prediction: the cheaper of one P × P factorization and G = ΦᵀΦ with one d × d one
+    const Q = train.paths;
+    let r = 0;
+    for (let q = 0; q < Q; q++) if (U1.data[q * Q + q] > 0) r++;
+    chosen = spaceForPredictions(train.count, test.count, train.features, Q, [r], 'sample');
   }
-  for (let t = 0; t < Pt; t++) {
-    variance[t] += diag[t];
-    if (!Number.isFinite(mean[t]) || !Number.isFinite(variance[t])) {
-      throw new NumericalError(`predictor is not finite at test point ${t} (mean ${mean[t]}, variance ${variance[t]})`);
-    }
-  }
-  return { mean, variance };
+  const ev = await createEnergyEvaluator(train, y, temperature, chosen);
+  return ev.predict(test, U1);
 }
 
 /**

@@ -10,8 +10,9 @@
  * four large GEMMs — Z·dU and the contraction back (P·N0·Q² each), K̃ and K̃·Z (P²·N0·Q each) — about
  * one gradient evaluation, and reuses the factorization and Z of the point (cached here).
  *
- * The solver sees the energy only through `EnergyEvaluator`, so that a feature-space (D×D, Woodbury)
- * evaluation can replace this one when N0·H_tot < P.
+ * Newton–CG sees the energy only through `HvpEnergy` (a part of energySpace.ts's `EnergyEvaluator`, which
+ * the feature-space evaluator, D×D through Woodbury, also provides when N0·H_tot < P); this sample-space one
+ * is Newton–CG's own for its float32 products and its cache of L⁻¹Φ.
  */
 import { Matrix, Matrix32, symmetrizeInPlace } from '../linalg/matrix';
 import { gemm, gemm32 } from '../linalg/gemm';
@@ -24,14 +25,14 @@ import { NumericalError } from './errors';
  * The energy part of the action as the solver needs it (THEORY.md section d). Implementations may cache
  * the factorization of the last point they evaluated; `hessianVectorProduct` at that point is then cheap.
  */
-export interface EnergyEvaluator {
+export interface HvpEnergy {
   /** Where the P×P (sample) or D×D (feature, D = N0·H_tot) linear algebra happens. */
   readonly space: 'sample' | 'feature';
   /**
    * E(U_1) and, when asked, ∇E = Σ_i Φ_iᵀ(M⁻¹ − ααᵀ)Φ_i [Q, Q] (raw, not divided by max N).
    * @throws NumericalError when M is not positive definite or a value is not finite.
    */
-  evaluate(U1: Matrix, wantGrad: boolean): Promise<EnergyResult>;
+  evaluate(U1: Matrix, wantGrad: boolean): Promise<Pick<EnergyResult, "value" | "grad">>;
   /**
    * ∇²E[dU_1] [Q, Q] at U_1 (raw, symmetric) for a symmetric direction dU_1 [Q, Q].
    * @throws NumericalError as `evaluate`.
@@ -73,7 +74,7 @@ interface Point {
  * Hessian–vector product.
  * @param train Φ [P, N0, Q]; y [P] labels; temperature T_B > 0.
  */
-export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperature: number, opts: SampleEnergyOptions = {}): EnergyEvaluator {
+export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperature: number, opts: SampleEnergyOptions = {}): HvpEnergy {
   const P = train.count;
   const N0 = train.features;
   const Q = train.paths;
@@ -134,7 +135,7 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     return { rows: Q, cols: Q, data: Float64Array.from(out.data) };
   }
 
-  const evaluator: EnergyEvaluator = {
+  const evaluator: HvpEnergy = {
     space: 'sample',
     hessianPrecision: precision,
     async evaluate(U1, wantGrad) {

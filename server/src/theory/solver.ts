@@ -19,10 +19,11 @@
 import { Matrix, zeros, maxAbs } from '../linalg/matrix';
 import { choleskySync } from '../linalg/cholesky';
 import { TheorySettings, gpOrderParameters, orderParameterSizes } from './orderParams';
-import { ActionResult, NumericalError, combineAction, entropy } from './action';
-import { EXACT_HESSIAN_MAX_D, energyHessian } from './hessian';
+import { ActionResult, NumericalError, actionWithEnergy, combineAction, entropy } from './action';
+import { EXACT_HESSIAN_MAX_D } from './hessian';
+import { type EnergyEvaluator, type EnergySpace, createEnergyEvaluator } from './energySpace';
 import type { PathFeatures } from './kernels';
-import { EnergyEvaluator, sampleSpaceEnergy } from './sampleEnergy';
+import { type HvpEnergy, sampleSpaceEnergy } from './sampleEnergy';
 import { newtonCgMinimize } from './newtonCg';
 
 export interface SolverProgress {
@@ -43,8 +44,6 @@ export interface SolverOptions {
    * and at most 400 order-parameter entries), else Newton–CG from the start. 'lbfgs' or 'newton-cg' force one.
    */
   method?: 'auto' | 'lbfgs' | 'newton-cg';
-  /** The energy part (default: sample space on `train`); a feature-space evaluator plugs in here. */
-  energy?: EnergyEvaluator;
   /** Newton polish: 'auto' (when the finite-difference Hessian is affordable), 'always' or 'never'. */
   newton?: 'auto' | 'always' | 'never';
   /** Starting point [U_1, …, U_L]; default the GP values. */
@@ -53,6 +52,13 @@ export interface SolverOptions {
   onProgress?: (p: SolverProgress) => void;
   /** Aborts the solve between evaluations (throws the signal's reason). */
   signal?: AbortSignal;
+  /** How the energy is evaluated (sample or feature space, energySpace.ts); default: the cheaper space for train. */
+  energy?: EnergyEvaluator;
+  /**
+   * The energy Newton–CG uses (it needs only values, gradients and Hessian–vector products); default: in sample
+   * space its own evaluator (sampleEnergy.ts: float32 products, L⁻¹Φ cached), in feature space `energy`'s.
+   */
+  newtonCgEnergy?: HvpEnergy;
 }
 
 export interface SolverResult {
@@ -70,6 +76,8 @@ export interface SolverResult {
   newtonSteps?: number;
   cgIterations?: number;
   hessianProducts?: number;
+  /** The space the energy was evaluated in. */
+  space: EnergySpace;
 }
 
 /** One evaluation of the normalized objective. */
@@ -206,20 +214,25 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   const maxWidth = Math.max(...s.widths);
   const scale = 1 / maxWidth;
   let evaluations = 0;
-  const energy = opts.energy ?? sampleSpaceEnergy(train, y, s.temperature);
+  const ev = opts.energy ?? (await createEnergyEvaluator(train, y, s.temperature));
   const p = sizes.reduce((a, n) => a + lowerTriangleSize(n), 0);
   const D = train.features * train.paths;
-  const exactHessian = D <= EXACT_HESSIAN_MAX_D && energy.space === 'sample';
+  const exactHessian = D <= EXACT_HESSIAN_MAX_D;
   const method = opts.method ?? 'auto';
   if (method === 'newton-cg' || (method === 'auto' && !(exactHessian && p <= DENSE_NEWTON_MAX_ENTRIES))) {
-    return newtonCg(s, energy, opts.init ?? gpOrderParameters(s), { tolerance: tol, maxIterations: maxIter, signal: opts.signal, onProgress: opts.onProgress });
+    // Newton–CG needs only the energy and its Hessian–vector products. In sample space the dedicated evaluator
+    // (sampleEnergy.ts) caches L⁻¹Φ for the products and runs them in float32 while that does not limit the
+    // convergence; in feature space the chosen evaluator serves.
+    const hvp = opts.newtonCgEnergy ?? (ev.space === 'sample' ? sampleSpaceEnergy(train, y, s.temperature) : ev);
+    const r = await newtonCg(s, hvp, opts.init ?? gpOrderParameters(s), { tolerance: tol, maxIterations: maxIter, signal: opts.signal, onProgress: opts.onProgress });
+    return { ...r, space: ev.space };
   }
 
   const evaluate = async (Us: Matrix[]): Promise<Point | null> => {
     opts.signal?.throwIfAborted();
     evaluations++;
     try {
-      const r = combineAction(s, entropy(s, Us, true), await energy.evaluate(Us[0], true), true);
+      const r = await actionWithEnergy(s, ev, Us, true);
       if (!Number.isFinite(r.value)) return null;
       return { Us, f: r.value * scale, r };
     } catch (e) {
@@ -240,8 +253,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let cur = await evaluate(Ls.map(gram));
   if (!cur) {
     // Evaluate once more without catching, so the caller sees exactly what failed.
-    const Us0 = Ls.map(gram);
-    combineAction(s, entropy(s, Us0, true), await energy.evaluate(Us0[0], true), true);
+    await actionWithEnergy(s, ev, Ls.map(gram), true);
     throw new NumericalError('the action cannot be evaluated at the starting point');
   }
   let g = factorGradient(cur.r.grads!, Ls, scale);
@@ -263,7 +275,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
   const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
   const hessian = exactHessian
-    ? (pt: Point) => exactActionHessian(s, train, y, pt, scale)
+    ? (pt: Point) => exactActionHessian(s, ev, pt, scale)
     : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
   let methodName = 'L-BFGS on Cholesky factors';
 
@@ -360,16 +372,17 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     stopReason,
     maxGradNormalized: cur.r.maxGradNormalized!,
     method: methodName,
+    space: ev.space,
   };
 }
 
-/** The Newton–CG branch of `minimizeAction`, in its result shape. */
+/** The Newton–CG branch of `minimizeAction`, in its result shape (without `space`). */
 async function newtonCg(
   s: TheorySettings,
-  energy: EnergyEvaluator,
+  energy: HvpEnergy,
   init: Matrix[],
   o: { tolerance: number; maxIterations: number; signal?: AbortSignal; onProgress?: (p: SolverProgress) => void },
-): Promise<SolverResult> {
+): Promise<Omit<SolverResult, 'space'>> {
   init.forEach((U, l) => {
     if (!isPositiveDefinite(U)) throw new NumericalError(`starting point U_${l + 1} is not positive definite`);
   });
@@ -526,10 +539,10 @@ async function finiteDifferenceHessian(
 
 /**
  * Hessian of S/max N w.r.t. the symmetric entries of all U_l: the energy block (U_1 only) exactly
- * (`energyHessian`), the entropy part by central differences of its exact gradient, which is cheap
+ * (the evaluator's `energyHessian`), the entropy part by central differences of its exact gradient, which is cheap
  * (it involves only the small U_l). Returns null when a probe leaves the positive-definite domain.
  */
-async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Float64Array, cur: Point, scale: number): Promise<Float64Array | null> {
+async function exactActionHessian(s: TheorySettings, ev: EnergyEvaluator, cur: Point, scale: number): Promise<Float64Array | null> {
   const sizes = cur.Us.map((U) => U.rows);
   const u = packSymmetric(cur.Us);
   const p = u.length;
@@ -542,7 +555,7 @@ async function exactActionHessian(s: TheorySettings, train: PathFeatures, y: Flo
     }
   });
   if (!H) return null;
-  const E = await energyHessian(train, y, s.temperature, cur.Us[0]);
+  const E = await ev.energyHessian(cur.Us[0]);
   const p1 = E.rows;
   for (let i = 0; i < p1; i++) for (let j = 0; j < p1; j++) H[i * p + j] += E.data[i * p1 + j] * scale;
   return H;

@@ -102,7 +102,15 @@ describe('numerical trouble is reported, never shown as a number', () => {
     writeNpz(join(dir, 'w.npz'), { W_1: { shape: [1, N0, N0], data: [0, 0, 0, 0] } });
     await assert.rejects(
       analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') }, temperature: 1e-300 })),
-      /K_U \+ T_B·I \(the 12×12 training kernel\) is not positive definite: pivot \d+/,
+      // sample space: the Cholesky pivot; feature space (chosen here, P = 12 > D = 2): the rounding level of T_B
+      /K_U \+ T_B·I \(the 12×12 training kernel\) is (not positive definite: pivot \d+|numerically singular: T_B = 1e-300)/,
     );
+    for (const space of ['sample', 'feature'] as const) {
+      await assert.rejects(
+        analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') }, temperature: 1e-300, solver: { ...defaultConfig().solver, space } })),
+        space === 'sample' ? /training kernel\) is not positive definite: pivot \d+/ : /training kernel\) is numerically singular/,
+        space,
+      );
+    }
   });
 });

@@ -51,7 +51,7 @@ export function fakeReport(): AnalysisReport {
       { layer: 1, head: 0, eg_total: 0.9, acc_mean_predictor: 0.7 },
       { layer: 1, head: 1, eg_total: 0.58, acc_mean_predictor: 0.931 },
     ],
-    solver: { method: 'lbfgs+newton', iterations: 40, evaluations: 55, max_abs_grad_normalized: 1e-11, tolerance: 1e-9, converged: true, stop_reason: 'gradient below tolerance' },
+    solver: { method: 'lbfgs+newton', iterations: 40, evaluations: 55, max_abs_grad_normalized: 1e-11, tolerance: 1e-9, converged: true, stop_reason: 'gradient below tolerance', space: 'sample', space_reason: 'auto' },
     timings_ms: { data: 5, solve: 100 },
     warnings: [],
     // 4 of P = 100 components; the finite-width kernel puts more of y into its leading PCs than the GP kernel.

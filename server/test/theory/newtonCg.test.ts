@@ -151,7 +151,7 @@ describe('Newton–CG', () => {
     const p = await smallProblem(7, [4, 4, 4], { P: 24, N0: 6, T: 6, widths: [8, 8, 8, 8], temperature: 0.02 });
     const ref = await minimizeAction(p.settings, p.train, p.y, { tolerance: 1e-10 });
     const energy = sampleSpaceEnergy(p.train, p.y, p.settings.temperature, { hessianPrecision: 'float32' });
-    const sol = await minimizeAction(p.settings, p.train, p.y, { tolerance: 1e-10, energy });
+    const sol = await minimizeAction(p.settings, p.train, p.y, { tolerance: 1e-10, newtonCgEnergy: energy });
     assert.ok(sol.converged, sol.stopReason);
     for (let l = 0; l < 3; l++) assertClose(sol.Us[l].data, ref.Us[l].data, 1e-8, 1e-9, `U_${l + 1}`);
   });

@@ -1,0 +1,198 @@
+/**
+ * Left-looking blocked Cholesky factorization and forward substitution whose work is GEMMs on contiguous row
+ * panels (THEORY.md sections d–e need ln det, solves and L⁻¹Φ of the training matrix K_U + T_B I).
+ *
+ * The matrix to factor is never needed as a whole: `blockedCholesky` asks for one column panel at a time
+ * (rows j0..n, columns j0..j1 of the lower triangle), so the training matrix T_B I + A Aᵀ is built panel by panel
+ * straight from A (only the lower triangle: P²·d flops instead of 2P²·d, and no P × P array besides L). Each
+ * panel is then corrected by one GEMM with the factor's columns left of it (inner dimension j0, the shape GEMMs
+ * run fastest at), its diagonal block factored in JS and the rest of it solved against that block with one more
+ * GEMM. The inverses of the diagonal blocks are kept, so `solveLowerBlocked` (L⁻¹B for many right-hand sides,
+ * again one GEMM with inner dimension j0 per block) needs no triangular solves in JS. Flops: n³/3 for the
+ * factorization, n²·k for a solve with k right-hand sides, both nearly all at GEMM speed.
+ */
+import { Matrix } from './matrix';
+import { gemmInto } from './gemm';
+import { NotPositiveDefiniteError, choleskySync, lowerInverseSync } from './cholesky';
+
+/** A Cholesky factor with what the blocked solves reuse. */
+export interface BlockedFactor {
+  /** L [n, n] row-major, lower triangular (zeros above the diagonal); L Lᵀ = M. */
+  L: Matrix;
+  /** Block size: diagonal block j covers rows and columns [j·nb, min(n, (j+1)·nb)). */
+  nb: number;
+  /** Inverse of each diagonal block of L, [w, w] row-major, lower triangular. */
+  diagInv: Float64Array[];
+}
+
+/**
+ * Supplies column panel [j0, j1) of the symmetric matrix being factored: rows j0..n−1, columns j0..j1−1, as a new
+ * [n − j0, j1 − j0] row-major array (the factorization may overwrite it).
+ */
+export type PanelSource = (j0: number, j1: number) => Promise<Float64Array>;
+
+/** Block size: 128 keeps the JS diagonal factorizations cheap (2·128³/3 flops each) and the GEMMs efficient. */
+export function defaultBlockSize(n: number): number {
+  return n <= 8192 ? 128 : 256;
+}
+
+/**
+ * Cholesky factor of a symmetric positive-definite n × n matrix given panel by panel (see module doc).
+ * @param n size; panel the matrix's column panels (only the lower triangle is read).
+ * @returns the factor with the inverses of its diagonal blocks.
+ * @throws NotPositiveDefiniteError naming the global pivot.
+ */
+export async function blockedCholesky(n: number, panel: PanelSource, nb = defaultBlockSize(n)): Promise<BlockedFactor> {
+  const L = new Float64Array(n * n);
+  const diagInv: Float64Array[] = [];
+  for (let j0 = 0; j0 < n; j0 += nb) {
+    const j1 = Math.min(n, j0 + nb);
+    const w = j1 - j0;
+    const m = n - j0;
+    let C = await panel(j0, j1);
+    if (C.length !== m * w) throw new Error(`blockedCholesky: panel [${j0}, ${j1}) has ${C.length} entries, expected ${m}×${w}`);
+    if (j0 > 0) {
+      // C −= L[j0:n, 0:j0] · L[j0:j1, 0:j0]ᵀ (the top w rows of the same copy are the second factor)
+      const left = new Float64Array(m * j0);
+      for (let i = 0; i < m; i++) left.set(L.subarray((j0 + i) * n, (j0 + i) * n + j0), i * j0);
+      C = await gemmInto({ rows: m, cols: j0, data: left }, { rows: w, cols: j0, data: left.subarray(0, w * j0) }, { transB: true, alpha: -1, C });
+    }
+    const diag = { rows: w, cols: w, data: C.slice(0, w * w) };
+    let Ljj: Matrix;
+    try {
+      Ljj = choleskySync(diag);
+    } catch (e) {
+      if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + j0, e.value);
+      throw e;
+    }
+    const inv = lowerInverseSync(Ljj);
+    diagInv.push(inv.data);
+    for (let i = 0; i < w; i++) L.set(Ljj.data.subarray(i * w, i * w + i + 1), (j0 + i) * n + j0);
+    if (m > w) {
+      // L[j1:n, j0:j1] = C[w:m, :] · L_jj⁻ᵀ
+      const below = await gemmInto({ rows: m - w, cols: w, data: C.subarray(w * w) }, inv, { transB: true });
+      for (let i = 0; i < m - w; i++) L.set(below.subarray(i * w, (i + 1) * w), (j1 + i) * n + j0);
+    }
+  }
+  return { L: { rows: n, cols: n, data: L }, nb, diagInv };
+}
+
+/**
+ * Panels of T·I + A Aᵀ for `blockedCholesky`, from A [n, d] (row-major; each panel is one GEMM of contiguous
+ * row blocks of A). Checks every entry for NaN/∞.
+ * @throws Error naming the first non-finite entry (row, column) of A Aᵀ.
+ */
+export function gramPanels(A: Matrix, shift: number): PanelSource {
+  const n = A.rows;
+  const d = A.cols;
+  return async (j0, j1) => {
+    const w = j1 - j0;
+    const C = await gemmInto(
+      { rows: n - j0, cols: d, data: A.data.subarray(j0 * d) },
+      { rows: w, cols: d, data: A.data.subarray(j0 * d, j1 * d) },
+      { transB: true },
+    );
+    for (let i = 0; i < w; i++) C[i * w + i] += shift;
+    for (let i = 0; i < C.length; i++) {
+      if (!Number.isFinite(C[i])) throw new NonFiniteEntryError(j0 + Math.floor(i / w), j0 + (i % w));
+    }
+    return C;
+  };
+}
+
+/** Panels of an explicit symmetric matrix M [n, n] (lower triangle read) plus shift·I. */
+export function matrixPanels(M: Matrix, shift = 0): PanelSource {
+  const n = M.rows;
+  return async (j0, j1) => {
+    const w = j1 - j0;
+    const C = new Float64Array((n - j0) * w);
+    for (let i = j0; i < n; i++) C.set(M.data.subarray(i * n + j0, i * n + j1), (i - j0) * w);
+    for (let i = 0; i < w; i++) C[i * w + i] += shift;
+    return C;
+  };
+}
+
+/** A non-finite entry met while building a matrix panel by panel. */
+export class NonFiniteEntryError extends Error {
+  constructor(
+    public readonly row: number,
+    public readonly col: number,
+  ) {
+    super(`non-finite entry at (${row}, ${col})`);
+    this.name = 'NonFiniteEntryError';
+  }
+}
+
+/**
+ * X = L⁻¹ B (forward substitution with many right-hand sides), left-looking by blocks of the factor:
+ * X_j = L_jj⁻¹ (B_j − L[j, 0:j0] X[0:j0]), one GEMM with inner dimension j0 and one with the stored inverse.
+ * @param F factor from `blockedCholesky` (L [n, n]); B [n, k] (may be a view; not modified).
+ * @returns X [n, k].
+ */
+export async function solveLowerBlocked(F: BlockedFactor, B: Matrix): Promise<Matrix> {
+  const n = F.L.rows;
+  if (B.rows !== n) throw new Error(`solveLowerBlocked: L is ${n}×${n} but B has ${B.rows} rows`);
+  const k = B.cols;
+  const X = new Float64Array(n * k);
+  const L = F.L.data;
+  for (let j = 0, j0 = 0; j0 < n; j++, j0 += F.nb) {
+    const j1 = Math.min(n, j0 + F.nb);
+    const w = j1 - j0;
+    let R: Float64Array = B.data.subarray(j0 * k, j1 * k);
+    if (j0 > 0) {
+      const row = new Float64Array(w * j0);
+      for (let i = 0; i < w; i++) row.set(L.subarray((j0 + i) * n, (j0 + i) * n + j0), i * j0);
+      R = await gemmInto({ rows: w, cols: j0, data: row }, { rows: j0, cols: k, data: X.subarray(0, j0 * k) }, { alpha: -1, C: R });
+    }
+    await gemmInto({ rows: w, cols: w, data: F.diagInv[j] }, { rows: w, cols: k, data: R }, { out: X.subarray(j0 * k, j1 * k) });
+  }
+  return { rows: n, cols: k, data: X };
+}
+
+/** ln det M = 2 Σ ln L_ii. */
+export function logDetBlocked(F: BlockedFactor): number {
+  const n = F.L.rows;
+  let s = 0;
+  for (let i = 0; i < n; i++) s += Math.log(F.L.data[i * n + i]);
+  return 2 * s;
+}
+
+/** Xᵀ [m, n] of X [n, m], by 32 × 32 tiles (cache-friendly for large arrays). */
+export function transposeTiled(X: Matrix): Matrix {
+  const { rows: n, cols: m } = X;
+  const out = new Float64Array(n * m);
+  const x = X.data;
+  const B = 32;
+  for (let i0 = 0; i0 < n; i0 += B) {
+    const i1 = Math.min(n, i0 + B);
+    for (let j0 = 0; j0 < m; j0 += B) {
+      const j1 = Math.min(m, j0 + B);
+      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * n + i] = x[i * m + j];
+    }
+  }
+  return { rows: m, cols: n, data: out };
+}
+
+/**
+ * XᵀX [m, m] of X [n, m] with only the lower triangle computed (n·m² flops instead of 2·n·m²): X is transposed
+ * once, so each column panel of the result is one GEMM of contiguous row blocks of Xᵀ; then mirrored.
+ */
+export async function gramOfColumns(X: Matrix, nb = 256): Promise<Matrix> {
+  const m = X.cols;
+  const n = X.rows;
+  const G = new Float64Array(m * m);
+  if (n === 0 || m === 0) return { rows: m, cols: m, data: G };
+  const Xt = transposeTiled(X).data;
+  for (let j0 = 0; j0 < m; j0 += nb) {
+    const j1 = Math.min(m, j0 + nb);
+    const w = j1 - j0;
+    const C = await gemmInto({ rows: m - j0, cols: n, data: Xt.subarray(j0 * n) }, { rows: w, cols: n, data: Xt.subarray(j0 * n, j1 * n) }, { transB: true });
+    for (let i = j0; i < m; i++)
+      for (let j = j0; j < Math.min(j1, i + 1); j++) {
+        const v = C[(i - j0) * w + (j - j0)];
+        G[i * m + j] = v;
+        G[j * m + i] = v;
+      }
+  }
+  return { rows: m, cols: m, data: G };
+}

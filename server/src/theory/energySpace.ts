@@ -1,0 +1,179 @@
+/**
+ * The energy part of the action, E(U_1) = ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y (THEORY.md section d), and
+ * everything else built on the training matrix K_U + T_B I (predictor, THEORY.md section e; kernel PCs,
+ * section i), evaluated in one of two spaces behind one interface:
+ *
+ * - **sample space** (energySample.ts): P × P matrices. K_U = A Aᵀ with A = Φ(I ⊗ F), U_1 = F Fᵀ, factored
+ *   panel by panel; cost per evaluation with gradient ≈ P²(d + D) + P³/3 flops (d = N0·rank U_1).
+ * - **feature space** (energyFeature.ts): D × D matrices, D = N0·H_tot. With the Gram matrix G = ΦᵀΦ and
+ *   b = Φᵀy computed once, K_U + T_B I = T_B I + A Aᵀ is handled through S = T_B I + (I⊗F)ᵀ G (I⊗F)
+ *   (Woodbury and the matrix determinant lemma); cost per evaluation ≈ 4/3·D³ + 4·D²·Q + 4·P·D, plus
+ *   2·P·D² once. No P × P array exists: this is the regime P ≫ D of large data sets.
+ *
+ * `chooseEnergySpace` picks the cheaper one that fits in memory; a config can force one (`solver.space`).
+ */
+import type { Matrix } from '../linalg/matrix';
+import type { PathFeatures } from './kernels';
+import type { Prediction } from './predictor';
+import type { PcOverlap } from './pcOverlap';
+import { SampleSpaceEnergy } from './energySample';
+import { FeatureSpaceEnergy } from './energyFeature';
+
+export type EnergySpace = 'sample' | 'feature';
+/** The config's `solver.space`. */
+export type EnergySpaceSetting = 'auto' | EnergySpace;
+
+export interface EnergyResult {
+  /** E = ln det(K + T_B I) + yᵀ(K + T_B I)⁻¹y (raw, not divided by max N). */
+  value: number;
+  /** ln det(K + T_B I) */
+  logDet: number;
+  /** yᵀ(K + T_B I)⁻¹y */
+  quad: number;
+  /** ∂E/∂U_1 = Σ_{μν} B_{μν} C(x_μ, x_ν), B = (K+T_B I)⁻¹ − ααᵀ, [Q, Q] symmetric, when asked for. */
+  grad?: Matrix;
+}
+
+/** Energy of the action and the quantities that share its factorization, in one space. */
+export interface EnergyEvaluator {
+  readonly space: EnergySpace;
+  /** Training examples P and feature dimension D = N0·H_tot. */
+  readonly P: number;
+  readonly D: number;
+  /**
+   * The energy at U_1 and, if asked, ∂E/∂U_1 (THEORY.md section d).
+   * @param U1 [Q, Q] symmetric positive semi-definite.
+   * @throws NumericalError when K + T_B I is not positive definite, U_1 is not positive semi-definite, or a
+   *   value is not finite.
+   */
+  evaluate(U1: Matrix, wantGrad: boolean): Promise<EnergyResult>;
+  /**
+   * (∂²E/∂U_1²)[dU1]: the directional derivative of the gradient along the symmetric dU1 [Q, Q], at U1 (cheap
+   * after an `evaluate` at the same U1, which it reuses). @returns [Q, Q] symmetric, raw.
+   */
+  hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix>;
+  /** The energy Hessian over the Q(Q+1)/2 symmetric entries of U_1 (upper triangle, row order), raw. */
+  energyHessian(U1: Matrix): Promise<Matrix>;
+  /**
+   * Predictor mean and variance on test points (THEORY.md section e) with kernel K_U at U1.
+   * @param test Φ of the test points [P_test, N0, Q].
+   */
+  predict(test: PathFeatures, U1: Matrix): Promise<Prediction>;
+  /** The leading k principal components of the training kernel K_U at U1 and their overlaps with y. */
+  kernelPcOverlap(U1: Matrix, k: number): Promise<PcOverlap>;
+  /** Drops what is kept from the last U1 (factorization, L⁻¹Φ, G_M), to free its memory. */
+  release(): void;
+}
+
+/** Bytes and flops of one space for a problem (estimates, for the choice and the reports). */
+export interface SpaceCost {
+  space: EnergySpace;
+  /** Flops of one evaluation with gradient, U_1 of full rank. */
+  evaluationFlops: number;
+  /** Flops paid once (feature space: G = ΦᵀΦ). */
+  setupFlops: number;
+  /** Peak bytes of the space's own arrays (beyond Φ itself). */
+  bytes: number;
+}
+
+/** Evaluations a solve typically takes, to weigh the feature space's one-time cost. */
+const TYPICAL_EVALUATIONS = 40;
+
+/**
+ * Cost estimates of both spaces for P training examples, N0 features and Q paths (see module doc; the sample
+ * space's bytes are L, L⁻¹Φ, A and a panel copy, the feature space's G, S's factor, (I⊗F)ᵀG and R⁻¹(I⊗F)ᵀG).
+ */
+export function energySpaceCosts(P: number, N0: number, Q: number): Record<EnergySpace, SpaceCost> {
+  const D = N0 * Q;
+  return {
+    sample: { space: 'sample', evaluationFlops: 2 * P * P * D + (P * P * P) / 3 + 4 * P * D * Q, setupFlops: 0, bytes: 8 * (1.25 * P * P + 2 * P * D) },
+    feature: {
+      space: 'feature',
+      evaluationFlops: (4 / 3) * D * D * D + 4 * D * D * Q + 4 * P * D,
+      setupFlops: P * D * D,
+      bytes: 8 * (6 * D * D + 2 * D),
+    },
+  };
+}
+
+/**
+ * The space an analysis uses: the forced one, or (auto) the one with fewer flops over a typical solve among
+ * those whose arrays fit in `memoryBytes`.
+ * @returns the space and a one-line reason.
+ */
+export function chooseEnergySpace(
+  P: number,
+  N0: number,
+  Q: number,
+  setting: EnergySpaceSetting = 'auto',
+  memoryBytes = Infinity,
+): { space: EnergySpace; reason: string } {
+  if (setting !== 'auto') return { space: setting, reason: `forced by solver.space: ${setting}` };
+  const c = energySpaceCosts(P, N0, Q);
+  const total = (s: SpaceCost) => s.setupFlops + TYPICAL_EVALUATIONS * s.evaluationFlops;
+  const fits = (s: SpaceCost) => s.bytes <= memoryBytes;
+  const D = N0 * Q;
+  let space: EnergySpace = total(c.feature) < total(c.sample) ? 'feature' : 'sample';
+  if (!fits(c[space]) && fits(c[space === 'feature' ? 'sample' : 'feature'])) space = space === 'feature' ? 'sample' : 'feature';
+  const gf = (x: number) => (x / 1e9).toPrecision(2);
+  return {
+    space,
+    reason: `auto: P = ${P}, D = N0·H_tot = ${D}; one evaluation ≈ ${gf(c.sample.evaluationFlops)} GFLOP in sample space, ${gf(c.feature.evaluationFlops)} GFLOP in feature space`,
+  };
+}
+
+/**
+ * Flops of one `predict` on P_test points at a U_1 whose nonzero rows are r of the Q paths (d = N0·r), with no
+ * factorization at that U_1 to reuse: sample space factors P × P and takes the cheaper of L⁻¹(A A*ᵀ) and
+ * (L⁻¹A)A*ᵀ; feature space forms and factors the d × d matrix and solves with the test points.
+ */
+export function predictionFlops(P: number, Pt: number, N0: number, Q: number, r: number): Record<EnergySpace, number> {
+  const d = N0 * r;
+  const D = N0 * Q;
+  return {
+    sample: P * P * d + (P * P * P) / 3 + Math.min(2 * P * Pt * d + P * P * Pt, P * P * d + 2 * P * Pt * d),
+    feature: 2 * D * D * r + 2 * D * d * r + (d * d * d) / 3 + d * d * Pt + 2 * Pt * D * r + 4 * P * D,
+  };
+}
+
+/**
+ * The space for a series of predictions after a solve (the GP limit and each silenced head: `ranks` are their
+ * numbers of kept paths): the solve's own, or the feature space when its one-time G = ΦᵀΦ and the d × d work are
+ * cheaper than refactoring P × P for each (as for P = 2000 against D = 3200: 1.3·10¹¹ against 2.4·10¹¹ flops).
+ */
+export function spaceForPredictions(
+  P: number,
+  Pt: number,
+  N0: number,
+  Q: number,
+  ranks: number[],
+  solveSpace: EnergySpace,
+  memoryBytes = Infinity,
+): EnergySpace {
+  if (solveSpace === 'feature') return 'feature';
+  const c = energySpaceCosts(P, N0, Q);
+  let sample = 0;
+  let feature = c.feature.setupFlops;
+  for (const r of ranks) {
+    const f = predictionFlops(P, Pt, N0, Q, r);
+    sample += f.sample;
+    feature += f.feature;
+  }
+  return feature < sample && c.feature.bytes <= memoryBytes ? 'feature' : 'sample';
+}
+
+/**
+ * An energy evaluator for the training set in the given space (auto: `chooseEnergySpace`).
+ * @param train Φ [P, N0, Q]; y [P]; temperature T_B > 0.
+ */
+export async function createEnergyEvaluator(
+  train: PathFeatures,
+  y: Float64Array,
+  temperature: number,
+  setting: EnergySpaceSetting = 'auto',
+): Promise<EnergyEvaluator> {
+  if (y.length !== train.count) throw new Error(`energy: ${y.length} labels for ${train.count} training examples`);
+  if (!(temperature > 0)) throw new Error(`energy: T_B must be positive (got ${temperature})`);
+  const { space } = chooseEnergySpace(train.count, train.features, train.paths, setting);
+  return space === 'feature' ? FeatureSpaceEnergy.create(train, y, temperature) : new SampleSpaceEnergy(train, y, temperature);
+}
