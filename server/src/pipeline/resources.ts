@@ -11,7 +11,7 @@ import { ConfigValueError } from '../config/types';
 import { pathCountText } from './windowPlan';
 import { EXACT_HESSIAN_MAX_D } from '../theory/hessian';
 import { DENSE_NEWTON_MAX_ENTRIES } from '../theory/solver';
-import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, spaceForPredictions } from '../theory/energySpace';
+import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, energySpaceCosts, spaceForPredictions } from '../theory/energySpace';
 import type { PathFeatures } from '../theory/kernels';
 
 export interface ProblemSize {
@@ -112,7 +112,7 @@ export interface CostEstimate {
 /** The part of `estimateMemoryBytes` that grows with the number of paths: the path features and the L⁻¹Φ solve. */
 function pathMemoryBytes(s: ProblemSize): number {
   const Q = s.heads.reduce((a, b) => a * b, 1);
-  return 8 * ((s.P + s.P_test) * s.N0 * Q + 2 * s.P * s.N0 * Q);
+  return 8 * (s.P + s.P_test) * s.N0 * Q;
 }
 
 /**
@@ -171,11 +171,15 @@ const LANCZOS_STEPS = 200;
  * Estimated wall seconds of a job on the shapes `s` (THEORY.md sections a–g), for an idle 2-core machine:
  * - attention (section a): projections as GEMMs (W: 2·n·T·N0² per head; Q/K: 4·n·T·N0·G per head) and the
  *   batched scores in JS (2·n·H·T²·N0, or ·G);
- * - per action evaluation (section d): the K_U product (2·P²·N0·paths), a Cholesky (P³/3), the solve with N0·paths
- *   right-hand sides (P²·N0·paths) and their Gram matrix (2·P·(N0·paths)²), plus a fixed overhead; EVALUATIONS of
+ * - per action evaluation (section d), in the energy space the solve will use (`chooseEnergySpace`): sample space,
+ *   the K_U product (2·P²·N0·paths), a Cholesky (P³/3), the solve with N0·paths right-hand sides (P²·N0·paths) and
+ *   their Gram matrix (2·P·(N0·paths)²); feature space (D = N0·paths), G = ΦᵀΦ once (P·D²), then `energySpaceCosts`'
+ *   D × D flops and two memory-bound passes over Φ (4·P·D, at the JS rate); plus a fixed overhead; EVALUATIONS of
  *   them per solve (one solve per width of a sweep);
- * - (2 + H_tot) predictions on the test set (section e; 2·P·P_test·N0·paths + P²·P_test each);
- * - the kernel PCs of two kernels (dense below P = 200, else LANCZOS_STEPS matrix-vector products of 2·P² each);
+ * - (2 + H_tot) predictions on the test set (section e; sample space 2·P·P_test·D + P²·P_test each, feature space
+ *   2·P_test·D² + 4/3·D³);
+ * - the kernel PCs of two kernels (sample space: dense below P = 200, else LANCZOS_STEPS matrix-vector products of
+ *   2·P² each; feature space: two D × D eigensolves);
  * - for model configs, (H_tot + 1) runs of the model on the test split (2·parameters·T flops per example, with
  *   parameters = file bytes / 4).
  */
@@ -194,8 +198,15 @@ export function estimateSeconds(s: ProblemShape, work: WorkKind): number {
     gemm += 4 * n * s.T * s.N0 * G * Hsum;
     js += 2 * n * Hsum * s.T * s.T * G;
   }
-  const perEval = 2 * s.P * s.P * D + (s.P * s.P * s.P) / 3 + s.P * s.P * D + 2 * s.P * D * D;
-  const perPredict = 2 * s.P * s.P_test * D + s.P * s.P * s.P_test;
+  // The energy space the solve will use (theory/energySpace.ts): sample space is P × P work per evaluation,
+  // feature space D × D work after the Gram matrix G = ΦᵀΦ once, plus passes over Φ that are memory-bound.
+  const { space } = chooseEnergySpace(s.P, s.N0, Q, s.space ?? 'auto', spaceBudget());
+  const feature = space === 'feature';
+  const spaceCost = energySpaceCosts(s.P, s.N0, Q)[space];
+  const perEval = feature ? spaceCost.evaluationFlops : 2 * s.P * s.P * D + (s.P * s.P * s.P) / 3 + s.P * s.P * D + 2 * s.P * D * D;
+  const perEvalJs = feature ? 4 * s.P * D : 0;
+  const perPredict = feature ? 2 * s.P_test * D * D + (4 / 3) * D * D * D : 2 * s.P * s.P_test * D + s.P * s.P * s.P_test;
+  if (feature) gemm += spaceCost.setupFlops;
   let overhead = 0;
   let model = 0;
   if (work.kind === 'silence') gemm += perPredict;
@@ -203,10 +214,15 @@ export function estimateSeconds(s: ProblemShape, work: WorkKind): number {
     const solves = work.kind === 'sweep' ? Math.max(1, work.widths ?? 1) : 1;
     const predictions = work.kind === 'sweep' ? solves + 1 : 2 + Hsum;
     gemm += solves * EVALUATIONS * perEval + predictions * perPredict;
+    js += solves * EVALUATIONS * perEvalJs;
     overhead += solves * EVALUATIONS * EVALUATION_OVERHEAD;
     if (work.kind === 'analyze') {
-      gemm += 2 * 2 * s.P * s.P * D; // the two training kernels
-      js += s.P <= 200 ? 2 * 9 * s.P ** 3 : 2 * LANCZOS_STEPS * 2 * s.P * s.P;
+      if (feature) {
+        gemm += 2 * 9 * D ** 3; // kernel PCs from the D × D side (the nonzero spectrum of K_U is that of (I⊗F)ᵀG(I⊗F))
+      } else {
+        gemm += 2 * 2 * s.P * s.P * D; // the two training kernels
+        js += s.P <= 200 ? 2 * 9 * s.P ** 3 : 2 * LANCZOS_STEPS * 2 * s.P * s.P;
+      }
       if (work.measureHeadRemoval && s.modelBytes) model = (Hsum + 1) * s.P_test * 2 * (s.modelBytes / 4) * s.T;
     }
   }
@@ -219,8 +235,15 @@ function elasticity(f: (s: ProblemShape) => number, s: ProblemShape, key: CostKe
   return Math.log(f(up) / f(s)) / Math.log(1.01);
 }
 
-function dominantKey(f: (s: ProblemShape) => number, s: ProblemShape): CostKey {
-  const keys: CostKey[] = ['P', 'P_test', 'heads', 'N0', 'T'];
+/**
+ * The sizes a user can change for shapes from `source`: a built-in task fixes N0 and T (its config sets P,
+ * P_test and heads); data and models set them all.
+ */
+function adjustableKeys(source: SizeSource): CostKey[] {
+  return source === 'builtin' ? ['P', 'P_test', 'heads'] : ['P', 'P_test', 'heads', 'N0', 'T'];
+}
+
+function dominantKey(f: (s: ProblemShape) => number, s: ProblemShape, keys: CostKey[] = ['P', 'P_test', 'heads', 'N0', 'T']): CostKey {
   let best: CostKey = 'P';
   let bestE = -Infinity;
   for (const k of keys) {
@@ -252,12 +275,19 @@ export const PROCESS_BASE_BYTES = 200 * 2 ** 20;
  */
 export function estimateCost(s: ProblemShape, work: WorkKind = { kind: 'analyze' }): CostEstimate {
   const bytes = PROCESS_BASE_BYTES + estimateMemoryBytes(s) + 3 * (s.modelBytes ?? 0);
-  const memoryKey = dominantKey((x) => estimateMemoryBytes(x), s);
+  // Heads grow every cost steeply (paths multiply), so they lead by elasticity even for a handful of paths; they are
+  // named only when the paths carry the cost: when one example would cost at least half as much as all of them.
+  const keys = adjustableKeys(s.source);
+  const tiny: ProblemShape = { ...s, P: 1, P_test: 1 };
+  const without = (k: CostKey[], pathsCarry: boolean) => (pathsCarry ? k : k.filter((x) => x !== 'heads'));
+  const memKeys = without(keys, estimateMemoryBytes(tiny) >= 0.5 * estimateMemoryBytes(s));
+  const timeKeys = without(keys, estimateSeconds(tiny, work) - BASE_SECONDS >= 0.5 * (estimateSeconds(s, work) - BASE_SECONDS));
+  const memoryKey = dominantKey((x) => estimateMemoryBytes(x), s, memKeys);
   return {
     bytes,
     seconds: estimateSeconds(s, work),
     memoryKey,
-    timeKey: dominantKey((x) => estimateSeconds(x, work), s),
+    timeKey: dominantKey((x) => estimateSeconds(x, work), s, timeKeys),
     pointer: costPointer(memoryKey, s.source),
     shape: s,
   };
@@ -356,7 +386,10 @@ export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?:
   const cost = estimateCost(shape);
   const budget = memoryBudget();
   if (cost.bytes <= BUDGET_SHARE * budget.bytes) return;
-  const key = cost.memoryKey;
+  // The paths are the cause only when even the smallest data set would not fit (the heads' elasticity alone also
+  // points at them for a handful of paths, where P is what to reduce).
+  const pathsAreTheCause = PROCESS_BASE_BYTES + estimateMemoryBytes({ ...s, P: 1, P_test: 1 }) > BUDGET_SHARE * budget.bytes;
+  const key = cost.memoryKey !== 'heads' || pathsAreTheCause ? cost.memoryKey : dominantKey((x) => estimateMemoryBytes(x), shape, adjustableKeys(shape.source).filter((k) => k !== 'heads'));
   if (key === 'heads') {
     // The attention paths (H_1···H_L, multiplying across layers) are the cause: a smaller P cannot help.
     const fix =
@@ -372,7 +405,7 @@ export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?:
   }
   const where = shape.source === 'builtin' ? '' : ` in ${shape.source === 'model' ? "the model's data" : 'the data file'}`;
   throw new ResourceError(
-    cost.pointer,
+    costPointer(key, shape.source),
     `${what} needs about ${formatBytes(cost.bytes)} of memory (P = ${s.P}, P_test = ${s.P_test}, N0 = ${s.N0}, T = ${s.T}, heads [${s.heads.join(', ')}]) ` +
       `but only ${formatBytes(budget.bytes)} is available (${budget.limitedBy}); ${KEY_HINT[key]}${where}`,
   );
