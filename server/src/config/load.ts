@@ -374,6 +374,7 @@ function buildConfig(raw: Record<string, unknown>, source: string, dir: string):
     seed: (raw.seed as number | undefined) ?? CONFIG_DEFAULTS.seed,
   };
   if (solver.space !== undefined) config.solver.space = solver.space as AnalysisConfig['solver']['space'];
+  if (solver.method !== undefined) config.solver.method = solver.method as AnalysisConfig['solver']['method'];
   if (raw.task !== undefined) config.task = raw.task as AnalysisConfig['task'];
   if (raw.data !== undefined) config.data = path.resolve(dir, raw.data as string);
   if (raw.P !== undefined) config.P = raw.P as number;

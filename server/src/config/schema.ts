@@ -209,6 +209,15 @@ export const configSchema: JsonSchema = {
             '`sample` with P × P matrices, `feature` with D × D matrices (D = N0·H_tot; Woodbury identity, for P ≫ D), ' +
             '`auto` the cheaper of the two that fits in memory. The results agree to rounding. Default auto.',
         },
+        method: {
+          type: 'string',
+          enum: ['auto', 'lbfgs', 'newton-cg'],
+          default: 'auto',
+          description:
+            'How the action is minimized (THEORY.md sections d and n): `lbfgs` = L-BFGS on Cholesky factors with a dense Newton polish, ' +
+            '`newton-cg` = trust-region Newton–CG with exact Hessian–vector products (second order at any number of attention paths), ' +
+            '`auto` = Newton–CG when the dense Hessian is not cheap (over 400 order-parameter entries, or N0·H_tot > 4096). Default auto.',
+        },
       },
     },
     seed: {

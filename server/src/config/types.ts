@@ -18,6 +18,11 @@ export interface SolverSettings {
    * `feature` (D × D, D = N0·H_tot) or `auto` (absent: the cheaper one that fits in memory).
    */
   space?: 'auto' | 'sample' | 'feature';
+  /**
+   * `lbfgs` (L-BFGS with a dense Newton polish), `newton-cg` (trust-region Newton–CG with exact Hessian–vector
+   * products) or `auto` (absent: Newton–CG when the dense Hessian is not cheap, theory/solver.ts).
+   */
+  method?: 'auto' | 'lbfgs' | 'newton-cg';
 }
 
 export interface AttentionSettings {

@@ -94,6 +94,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const sol = await minimizeAction(settings, train, task.yTrain, {
     tolerance: config.solver.tolerance,
     maxIterations: config.solver.maxIterations,
+    method: config.solver.method,
     signal: opts.signal,
     energy: ev,
     onProgress: (s) =>
@@ -264,6 +265,7 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
     const sol = await minimizeAction(s, train, task.yTrain, {
       tolerance: config.solver.tolerance,
       maxIterations: config.solver.maxIterations,
+      method: config.solver.method,
       signal: opts.signal,
       init,
       energy: ev,

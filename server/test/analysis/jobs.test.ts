@@ -57,7 +57,7 @@ describe('JobRunner', () => {
     assert.deepEqual(inChild.U, inProcess.U);
     assert.deepEqual(inChild.metrics, inProcess.metrics);
     assert.deepEqual(inChild.kernel_pc_overlap, inProcess.kernel_pc_overlap);
-    assert.deepEqual([...new Set(stages)], ['data', 'attention', 'features', 'solve', 'predict', 'relevance', 'kernel PCs']);
+    assert.deepEqual([...new Set(stages)], ['data', 'attention', 'features', 'solve', 'predict', 'kernel PCs', 'relevance']);
     assert.equal(runner.pending, 0);
   });
 

@@ -56,7 +56,10 @@ test('every function or constant docs/theory.md names in code font is defined in
   const names = new Set([...checked.matchAll(/`([a-z]+[A-Z][A-Za-z0-9]*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map((m) => m[1]));
   assert.ok(names.size > 30, `${names.size} names`);
   for (const n of names) {
-    const defined = new RegExp(`(?:function\\*?|const|let|class|interface|type)\\s+${n}\\b`).test(code);
+    // A declaration, or a method or property of a class or interface (`hessianVectorProduct(U1, dU1)`).
+    const defined =
+      new RegExp(`(?:function\\*?|const|let|class|interface|type)\\s+${n}\\b`).test(code) ||
+      new RegExp(`^\\s+(?:async\\s+|readonly\\s+)?${n}\\??\\s*[(:]`, 'm').test(code);
     assert.ok(defined, `${n} is named in docs/theory.md but defined nowhere in server/src or client/src`);
   }
 });
