@@ -6,6 +6,7 @@
 import type * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import type { ModelChangedParams, ResultsParams } from '../../server/src/protocol';
+import type { ChartsPanel } from './panels/charts';
 
 /** What commands and panels share: the client, the output channel and the events the server sends. */
 export interface ExtensionState {
@@ -14,4 +15,6 @@ export interface ExtensionState {
   output: vscode.OutputChannel;
   onResults: vscode.Event<ResultsParams>;
   onModelChanged: vscode.Event<ModelChangedParams>;
+  /** The open charts panel (for the in-editor tests, which bundle their own copy of the client's modules). */
+  chartsPanel(): ChartsPanel | undefined;
 }

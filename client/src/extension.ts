@@ -5,10 +5,12 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
+import { CLIENT_ID, CONFIG_GLOBS, Commands, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
 import { registerCommands } from './commands';
 import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';
+import { ArraysEditorProvider } from './panels/arraysEditor';
+import { ChartsPanel } from './panels/charts';
 
 let client: LanguageClient | undefined;
 
@@ -37,17 +39,31 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     synchronize: { fileEvents: watchers, configurationSection: 'attentionPaths' },
     outputChannel: output,
     initializationOptions: { trusted: vscode.workspace.isTrusted },
+    // Hovers and inlay-hint tooltips link to docs/theory.md through this one command; no other command runs from them.
+    markdown: { isTrusted: { enabledCommands: [Commands.openTheory] } },
+    middleware: {
+      // LSP 3.17 commands carry no tooltip: the server puts a lens's details in `data.tooltip`.
+      provideCodeLenses: async (document, token, next) => {
+        const lenses = await next(document, token);
+        for (const lens of lenses ?? []) {
+          const tip = (lens as vscode.CodeLens & { data?: { tooltip?: unknown } }).data?.tooltip;
+          if (lens.command && typeof tip === 'string') lens.command.tooltip = tip;
+        }
+        return lenses;
+      },
+    },
   };
   client = new LanguageClient(CLIENT_ID, 'Attention Paths', serverOptions, clientOptions);
 
   const results = new vscode.EventEmitter<ResultsParams>();
   const modelChanged = new vscode.EventEmitter<ModelChangedParams>();
   context.subscriptions.push(results, modelChanged);
-  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event };
+  const state: ExtensionState = { context, client, output, onResults: results.event, onModelChanged: modelChanged.event, chartsPanel: () => ChartsPanel.open };
 
   registerCommands(state);
   context.subscriptions.push(
     OnnxEditorProvider.register(state),
+    ArraysEditorProvider.register(state),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification(TrustGrantedNotification)),
   );
 

@@ -348,6 +348,7 @@ export class ConfigAnalyses {
           signal: opts.signal,
           onStart: () => this.set(doc, key, { state: 'running' }),
           onProgress: (p) => {
+            if (p.stage === 'cache') this.host.log(`${name}: ${p.message}`); // what a re-analysis did not redo
             handle?.report(p);
             opts.onProgress?.(p);
             if (doc.key !== key) return;

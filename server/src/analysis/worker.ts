@@ -12,6 +12,8 @@ import { checkPathLimit } from './limits';
 import { prepare, type ProgressFn } from '../pipeline/prepare';
 import { predictWithHeadsRemoved } from '../pipeline/silence';
 import { inspectModel } from '../onnx/inspect';
+import { blockGraphs } from '../onnx/blockGraph';
+import { summarizeArraysFile } from '../data/summary';
 import { runPruneJob } from '../pipeline/pruneModel';
 import type { JobSpec, WorkerInput, WorkerMessage } from './jobTypes';
 
@@ -23,22 +25,29 @@ const onProgress: ProgressFn = (stage, message, fraction) => post({ type: 'progr
 async function run(spec: JobSpec): Promise<unknown> {
   switch (spec.kind) {
     case 'analyze': {
-      const p = await prepare(spec.config, onProgress);
+      // The stage cache: a width, temperature or variance edit re-runs the solve only.
+      const p = await prepare(spec.config, onProgress, { cache: {} });
       checkPathLimit(p.settings.heads, spec.maxPaths, 'analyse');
-      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true });
+      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true, cache: {} });
     }
     case 'sweep': {
-      const p = await prepare(spec.config, onProgress);
+      const p = await prepare(spec.config, onProgress, { cache: {} });
       checkPathLimit(p.settings.heads, spec.maxPaths, 'sweep');
       return sweepPrepared(p, spec.config, spec.widths, { onProgress });
     }
     case 'silence': {
-      const p = await prepare(spec.config, onProgress);
+      const p = await prepare(spec.config, onProgress, { cache: {} });
       onProgress('predict', `predictor with ${spec.removed.length} head(s) silenced`);
       return predictWithHeadsRemoved(p, spec.U1, spec.removed);
     }
     case 'inspect':
       return inspectModel(spec.path);
+    case 'blockGraphs': {
+      const model = readModel(spec.path);
+      return blockGraphs(model, detectAttention(model));
+    }
+    case 'arrays':
+      return summarizeArraysFile(spec.path);
     case 'pruneModel': {
       // Before the pruner's own analysis of the model: the heads the model's graph declares give the path count.
       const detection = detectAttention(readModel(spec.job.model), spec.job.config?.heads !== undefined ? { heads: spec.job.config.heads } : {});
