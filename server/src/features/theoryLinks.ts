@@ -15,7 +15,7 @@ export function theoryLink(section: string, text = `docs/theory.md section ${sec
 const REFERENCE = /\b(?:THEORY\.md|docs\/theory\.md|theory\.md) (sections?) ([a-o](?:(?:\s*[–-]\s*|,\s*|\s+and\s+)[a-o](?![a-z]))*)(?![a-z])/g;
 
 /**
- * Every "THEORY.md section x" (also "sections d–e", "docs/theory.md section x") in a markdown text as a link to
+ * Every "THEORY.md section g"-style reference (also "sections d–e", "docs/theory.md section g") in a markdown text as a link to
  * docs/theory.md at the first section named.
  */
 export function linkTheory(markdown: string): string {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens } from 'vscode-languageserver';
+import type { CodeLens, Hover, MarkupContent } from 'vscode-languageserver';
 import { FIXTURE_WORKSPACE, serverOnFixture } from './fixture';
 import { findModelSites, pythonCodeLenses } from '../../src/features/python';
 import { headline } from '../../src/features/codeLens';
@@ -119,12 +119,20 @@ describe('models in the workspace, through the server', () => {
       report.head_scores_ascending.map((h) => `${h.layer}:${h.head}`),
     );
     assert.ok(report.head_removal_measured!.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1));
-    // The analysis's warnings (e.g. a model outside the theory's class) are warnings on `attention.model`.
+    // The analysis's warnings (e.g. a model outside the theory's class) are warnings on `attention.model`, one line
+    // each (the headline; the details are in the hover).
     const warnings = (f.s.diagnostics.get(config) ?? []).filter((d) => d.code === 'analysis-warning');
     assert.deepEqual(
       warnings.map((d) => [d.severity, d.range.start.line, d.message]),
-      report.warnings.map((w) => [2, 5, w]),
+      report.warnings.map((w) => [2, 5, w.split('\n')[0]]),
     );
+    assert.ok(warnings.every((d) => !d.message.includes('\n') && d.message.length <= 150), warnings.map((d) => d.message).join(' | '));
+    const hover = await f.s.request<Hover>('textDocument/hover', { textDocument: { uri: config }, position: { line: 5, character: 12 } });
+    const text = (hover.contents as MarkupContent).value;
+    // The hover leads with the head table (measured column included), the details of the warnings below it.
+    assert.match(text, /^\| rank \| head \| score \| measured accuracy without it \|/);
+    assert.ok(text.indexOf('**Warnings**') > text.indexOf('| rank |'));
+    assert.match(text, /The theory's class: attention from the input/);
   });
 
   test('pruning heads of a model config writes a verified, smaller model with measured and predicted effects', async () => {
