@@ -5,6 +5,8 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { JobCancelled, JobError, JobRunner } from '../../src/analysis/jobs';
 import { defaultConfig } from '../../src/config/defaults';
@@ -16,8 +18,13 @@ const small = (): AnalysisConfig => ({ ...defaultConfig(), P: 20, P_test: 40 });
 const full = (): AnalysisConfig => defaultConfig(); // P = 100, P_test = 1000: several seconds
 
 describe('JobRunner', () => {
-  const runner = new JobRunner(WORKER, 1);
-  after(() => runner.dispose());
+  // A stage cache of its own (pipeline/stageCache.ts), so every stage runs here whatever ran before.
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'ap-jobs-cache-'));
+  const runner = new JobRunner(WORKER, 1, () => ({ ...process.env, ATTENTION_PATHS_CACHE_DIR: cacheDir }));
+  after(async () => {
+    await runner.dispose();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
 
   test('an analysis in a worker equals the same analysis in-process', async () => {
     const stages: string[] = [];
