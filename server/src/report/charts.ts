@@ -561,7 +561,8 @@ export function attentionMapsSpec(report: AnalysisReport, theme?: ChartTheme, op
   const T = maps.T;
   const maxHeads = Math.max(...maps.layers.map((l) => l.heads));
   const width = opts.width ?? 900;
-  const tile = Math.max(60, Math.min(240, Math.floor((width - 40) / maxHeads) - 34));
+  // Room for the y axis of every tile (about 45 px) and the colour legend (about 90 px), so nothing is cut off.
+  const tile = Math.max(60, Math.min(240, Math.floor((width - 100) / maxHeads) - 50));
   const tickEvery = Math.max(1, Math.ceil(T / Math.max(2, Math.floor(tile / 22))));
   const ticks = Array.from({ length: T }, (_, i) => i).filter((i) => i % tickEvery === 0);
   const titles = tileTitles(report);
@@ -572,7 +573,7 @@ export function attentionMapsSpec(report: AnalysisReport, theme?: ChartTheme, op
       $schema: VEGA_LITE_SCHEMA,
       title: {
         text: `Attention of each head: test example ${maps.examples[example]} (label ${label > 0 ? '+1' : label < 0 ? '−1' : String(label)})`,
-        subtitle: [`rows: query token, columns: key token (each row sums to 1); ${attentionSourceText(maps.source)}`, 'one row of tiles per layer; tile titles: head, relevance score and rank'],
+        subtitle: ['rows: query token, columns: key token (each row sums to 1)', attentionSourceText(maps.source), 'one row of tiles per layer; tile titles: head, relevance score and rank'],
         anchor: 'start',
         offset: 10,
       },
