@@ -234,7 +234,6 @@ export async function runUiChecks(page, o) {
   });
 
   await step('the quick fix renames the misspelt key', async () => {
-    await runCommand(page, 'View: Hide Panel');
     await quickOpen(page, 'broken.attention.yaml');
     await page.keyboard.press('Control+G');
     await page.keyboard.type('4');
