@@ -310,6 +310,8 @@ export async function runUiChecks(page, o) {
     if (ranked !== 8) throw new Error(`expected relevance on 8 heads, got ${ranked}`);
     await shot('ui-09-onnx-editor-relevance.png');
     // A warning's node name links to that node in its block's drawing.
+    // The names are in the warnings' details (collapsed under each one-line headline): open them first.
+    await view.locator('ul.warnings details').evaluateAll((ds) => ds.forEach((d) => (d.open = true)));
     const link = view.locator('ul.warnings a.node-link').first();
     await link.waitFor({ state: 'visible', timeout: 30_000 });
     await link.click();

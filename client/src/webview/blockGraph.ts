@@ -39,7 +39,7 @@ export function drawBlockGraph(g: BlockGraph): SVGSVGElement {
   const layout = new dagre.graphlib.Graph();
   layout.setGraph({ rankdir: 'TB', nodesep: 18, ranksep: 26, marginx: 8, marginy: 8 });
   layout.setDefaultEdgeLabel(() => ({}));
-  const W = 168;
+  const W = 236;
   for (const n of g.nodes) layout.setNode(n.id, { width: W, height: n.role === 'input' ? 30 : 40 });
   for (const e of g.edges) layout.setEdge(e.from, e.to);
   dagre.layout(layout);
@@ -65,11 +65,11 @@ export function drawBlockGraph(g: BlockGraph): SVGSVGElement {
     title.textContent = n.role === 'input' ? `input tensor ${n.label}` : `${n.label} ${n.name}`;
     group.append(title, svgEl('rect', { width: p.width, height: p.height, rx: 4 }));
     const line1 = svgEl('text', { x: 8, y: n.role === 'input' ? 19 : 16 });
-    line1.textContent = n.role === 'input' ? shorten(n.label, 24) : `${n.label}${ROLE_TEXT[n.role] ? ` · ${ROLE_TEXT[n.role]}` : ''}`;
+    line1.textContent = n.role === 'input' ? shorten(n.label, 34) : `${n.label}${ROLE_TEXT[n.role] ? ` · ${ROLE_TEXT[n.role]}` : ''}`;
     group.append(line1);
     if (n.role !== 'input') {
       const line2 = svgEl('text', { x: 8, y: 32, class: 'name' });
-      line2.textContent = shorten(n.name || '(unnamed)', 26);
+      line2.textContent = shorten(n.name || '(unnamed)', 34);
       group.append(line2);
     }
     svg.append(group);
