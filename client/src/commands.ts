@@ -24,6 +24,7 @@ import {
   type SweepResult,
 } from '../../server/src/protocol';
 import type { ExtensionState } from './ctx';
+import { headName } from '../../server/src/report/names';
 import { ChartsPanel, type RenderInfo } from './panels/charts';
 import { OnnxEditorProvider } from './panels/onnxEditor';
 import { num, parseWidths, pct, pruneMessage, summary } from './text';
@@ -220,15 +221,15 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const measured = report.head_removal_measured;
   const items = ranked.map((h, i) => {
     const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
-    const m = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
+    const row = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head);
     const f = measured?.metric === 'accuracy' ? pct : num;
-    const predictedText = sil ? `silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined;
-    // Model configs: the model's own measured metric with this head removed, next to the prediction.
-    const measuredText = measured && m !== undefined && m !== null ? `measured on the model: ${measured.metric} ${f(m)} (full ${f(measured.full)})` : undefined;
+    // Model configs: the model's own measured metric without this head comes first (it is what pruning will do).
+    const measuredText = measured && row ? (row.value === null ? `not measured: ${row.reason ?? 'the block cannot be masked'}` : `measured ${f(row.value)} without it (full ${f(measured.full)})`) : undefined;
+    const predictedText = sil ? `predicted ${pct(sil.acc_mean_predictor)} (full ${pct(report.metrics.acc_mean_predictor)})` : undefined;
     return {
-      label: `layer ${h.layer} · head ${h.head}`,
-      description: `relevance ${h.score.toFixed(3)} · rank #${i + 1}`,
-      detail: [predictedText, measuredText].filter(Boolean).join(' · ') || undefined,
+      label: headName(h.layer, h.head),
+      description: [measuredText ?? predictedText, `relevance ${h.score.toFixed(3)} · #${i + 1}`].filter(Boolean).join(' · '),
+      detail: [measuredText ? predictedText : undefined, sil ? `predicted ε_g ${num(sil.eg_total)} (full ${num(report.metrics.eg_total)})` : undefined].filter(Boolean).join(' · ') || undefined,
       picked: h.score < threshold,
       head: { layer: h.layer, head: h.head },
     };
@@ -282,4 +283,41 @@ export function registerCommands(state: ExtensionState): void {
     await state.client.restart();
   });
   reg(Commands.showOutput, () => state.output.show(true));
+  reg(Commands.openTheory, (section) => openTheory(state, section));
+  // Saves a chart of the open charts panel (the page's Export buttons ask where; this takes the path): for tests and keybindings.
+  reg('attentionPaths.exportChart', async (id, format, target) => {
+    const panel = ChartsPanel.open;
+    if (!panel || typeof id !== 'string' || (format !== 'svg' && format !== 'png')) return undefined;
+    const bytes = await panel.exportChart(id, format);
+    const uri = asUri(target);
+    if (uri) await vscode.workspace.fs.writeFile(uri, bytes);
+    return bytes.length;
+  });
+}
+
+/**
+ * Opens the shipped theory document docs/theory.md at the heading of `section` (a letter a–o; its headings start
+ * "## a." … as the sections are cited), or at its top. Resolves with the editor, undefined when the file is missing.
+ */
+async function openTheory(state: ExtensionState, section: unknown): Promise<vscode.TextEditor | undefined> {
+  const uri = vscode.Uri.joinPath(state.context.extensionUri, 'docs', 'theory.md');
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+  } catch {
+    showError(state, `the theory document is missing from this installation (${uri.fsPath})`);
+    return undefined;
+  }
+  const letter = typeof section === 'string' && /^[a-o]$/i.test(section) ? section.toLowerCase() : undefined;
+  const line = letter === undefined ? -1 : theoryHeadingLine(text, letter);
+  const pos = new vscode.Position(Math.max(0, line), 0);
+  const editor = await vscode.window.showTextDocument(uri, { preview: true, selection: new vscode.Range(pos, pos) });
+  editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.AtTop);
+  return editor;
+}
+
+/** The 0-based line of the markdown heading of theory section `letter` ("## g. Head relevance", "## (g) …", "## Section g …"), or -1. */
+export function theoryHeadingLine(text: string, letter: string): number {
+  const heading = new RegExp(`^#{1,4}\\s+(?:section\\s+)?\\(?${letter}[.):\\s]`, 'i');
+  return text.split('\n').findIndex((l) => heading.test(l));
 }

@@ -28,6 +28,7 @@ import {
   type LabelledPath,
   writeAnalysisReportDir,
   writeFileSafely,
+  reportJson,
   writeSweepReportDir,
 } from './report/write';
 import { VERSION } from './version';
@@ -225,10 +226,10 @@ export async function main(argv: string[]): Promise<number> {
       config = readConfig(rest[0]);
       planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
       const report = await analyze(config, { onProgress, measureHeadRemoval: true, confirmCost: costConfirmation(!!o.yes) });
-      if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (o.json === '-') process.stdout.write(reportJson(report) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
-        writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
+        writeFileSafely(resolve(o.json), reportJson(report), o.force);
         process.stdout.write(`Report written to ${o.json}\n`);
       }
       if (o.report) {

@@ -16,6 +16,9 @@ import { modelReport } from './modelReport';
 import { kernelPcOverlap, PC_OVERLAP_COMPONENTS } from '../theory/pcOverlap';
 import { measureHeadRemoval } from './headRemoval';
 import { estimateCost, type CostEstimate, type WorkKind } from './resources';
+import { measuredAgreement } from '../report/agreement';
+import { cachedStage, digestPath, stageKey, type StageCacheOptions } from './stageCache';
+import type { HeadRemovalMeasured } from '../report/types';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
@@ -31,6 +34,8 @@ export interface RunOptions {
    * check); may throw to stop (the CLI's confirmation, the language server's question). Default: no question.
    */
   confirmCost?: (cost: CostEstimate) => void | Promise<void>;
+  /** Reuse the measured head removal of an earlier run on the same model, data and split (pipeline/stageCache.ts). */
+  cache?: StageCacheOptions;
 }
 
 /** The `prepare` gate that hands `confirmCost` the cost of `work`. */
@@ -78,17 +83,17 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const { settings, train, test, task } = p;
   const warnings: string[] = [...(p.warnings ?? []), ...singleClassWarnings(p)];
   const t0 = performance.now();
-  opts.onProgress?.('solve', 'minimizing the action over the order parameters U');
+  opts.onProgress?.('solve', 'solving for the order parameters U');
   const sol = await minimizeAction(settings, train, task.yTrain, {
     tolerance: config.solver.tolerance,
     maxIterations: config.solver.maxIterations,
     signal: opts.signal,
     onProgress: (s) =>
-      opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
+      opts.onProgress?.('solve', `solving (${s.phase === 'Newton' ? 'Newton step' : 'step'} ${s.iteration}, gradient ${s.maxGradNormalized.toExponential(0)})`),
   });
   if (!sol.converged) warnings.push(`solver did not converge: ${sol.stopReason}; results are at the last iterate`);
   const t1 = performance.now();
-  opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
+  opts.onProgress?.('predict', `predicting on ${task.test.count} test points (finite width and GP limit)`);
   const U1 = sol.Us[0];
   const pred = await predict(train, test, task.yTrain, U1, settings.temperature);
   const metrics = testMetrics(pred, task.yTest);
@@ -102,7 +107,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const gpPred = await predict(train, test, task.yTrain, Ugp[0], settings.temperature);
   const gpMetrics = testMetrics(gpPred, task.yTest);
   const t2 = performance.now();
-  opts.onProgress?.('relevance', 'head scores and head silencing');
+  opts.onProgress?.('relevance', 'scoring heads and predicting each one silenced');
   const scores = headScores(U1, settings.heads);
   const silencing = [];
   for (const s of scores) {
@@ -111,7 +116,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     silencing.push({ layer: s.layer, head: s.head, eg_total: m.eg_total, acc_mean_predictor: m.acc_mean_predictor });
   }
   const t3 = performance.now();
-  opts.onProgress?.('kernel PCs', `leading principal components of the ${task.train.count} × ${task.train.count} training kernel (finite width and GP limit)`);
+  opts.onProgress?.('kernel PCs', `kernel principal components (${task.train.count} × ${task.train.count} training kernel, finite width and GP limit)`);
   const kernel_pc_overlap = {
     k: Math.min(PC_OVERLAP_COMPONENTS, task.train.count),
     P: task.train.count,
@@ -122,7 +127,15 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   let head_removal_measured: AnalysisReport['head_removal_measured'];
   if (p.model && opts.measureHeadRemoval) {
     try {
-      head_removal_measured = await measureHeadRemoval(p.model, config, scores, { onProgress: opts.onProgress, signal: opts.signal });
+      const measureIt = () => measureHeadRemoval(p.model!, config, scores, { onProgress: opts.onProgress, signal: opts.signal });
+      if (opts.cache) {
+        const att = config.attention;
+        const heads = scores.map((s) => [s.layer, s.head]);
+        const key = stageKey({ version: VERSION, model: await digestPath(att!.model!), data: await digestPath(config.data!), split: att?.split, batchSize: att?.batchSize, configHeads: config.heads, heads });
+        const r = await cachedStage('head-removal', key, async () => ({ meta: await measureIt(), arrays: [] }), opts.cache);
+        head_removal_measured = r.entry.meta as HeadRemovalMeasured;
+        if (r.reused) opts.onProgress?.('cache', 'reused the measured head removal of an earlier run (same model, data and split)');
+      } else head_removal_measured = await measureIt();
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       warnings.push(`the effect of removing each head could not be measured on the model: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
@@ -181,8 +194,13 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     warnings,
     kernel_pc_overlap,
   };
-  if (head_removal_measured) report.head_removal_measured = head_removal_measured;
+  if (head_removal_measured) {
+    report.head_removal_measured = head_removal_measured;
+    const agreement = measuredAgreement(report);
+    if (agreement) head_removal_measured.agreement = agreement;
+  }
   if (p.model) report.model = modelReport(p.model, U1, settings.heads);
+  if (p.attentionMaps) report.attention_maps = p.attentionMaps;
   return report;
 }
 
@@ -212,7 +230,7 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
   let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;
   for (const [i, N] of widths.entries()) {
     opts.signal?.throwIfAborted();
-    opts.onProgress?.('sweep', `width N = ${N} (${i + 1}/${widths.length})`, i / widths.length);
+    opts.onProgress?.('sweep', `solving at width N = ${N} (${i + 1} of ${widths.length})`, i / widths.length);
     const s = { ...settings, widths: settings.widths.map(() => N) };
     const sol = await minimizeAction(s, train, task.yTrain, {
       tolerance: config.solver.tolerance,

@@ -19,6 +19,23 @@ import type { PathInfo } from '../report/types';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
+import { attentionMaps } from './attentionMaps';
+import type { AttentionMaps } from '../report/types';
+import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
+import { VERSION } from '../version';
+
+/**
+ * The stage-cache key of the attention and path features: everything they depend on — the config without the
+ * solve's settings (widths, variances, temperature, solver) and without its own path, the bytes of every input
+ * file, the readout, σ0² (which scales Φ), the heads and the tool version.
+ */
+export async function featureStageKey(config: AnalysisConfig, readout: Readout, sigma0: number, heads: number[]): Promise<string> {
+  const { widths: _w, variances: _v, temperature: _t, solver: _s, source: _src, ...rest } = config;
+  void [_w, _v, _t, _s, _src];
+  const files = [config.data, config.attention?.params, config.attention?.model].filter((p): p is string => typeof p === 'string');
+  const digests = await Promise.all(files.map(async (f) => [f, await digestPath(f)]));
+  return stageKey({ version: VERSION, config: rest, readout, sigma0, heads, digests });
+}
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -39,11 +56,24 @@ export interface Prepared {
   train: PathFeatures;
   /** Φ of the test set [P_test, N0, H_tot]. */
   test: PathFeatures;
+  /** Every head's attention on the first test examples, for the report's attention-map chart. */
+  attentionMaps?: AttentionMaps;
+  /** Stages taken from the stage cache instead of computed (e.g. "attention and path features"). */
+  reused?: string[];
   timings: { data: number; attention: number; features: number };
 }
 
 /** Progress of long work: a stage name, a fraction in [0, 1] when known, and a message. */
 export type ProgressFn = (stage: string, message: string, fraction?: number) => void;
+
+/** Options of `prepare`. */
+export interface PrepareOptions {
+  /**
+   * Reuse the attention and path features of an earlier run with the same inputs (pipeline/stageCache.ts); the
+   * language server's jobs pass it, the CLI does not.
+   */
+  cache?: StageCacheOptions;
+}
 
 /** Input shapes of the built-in tasks (THEORY.md section i), known before generating them. */
 export function builtinSize(config: AnalysisConfig) {
@@ -183,7 +213,7 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
  *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
  */
-export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate): Promise<Prepared> {
+export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate, opts: PrepareOptions = {}): Promise<Prepared> {
   const t0 = performance.now();
   const builtin = builtinSize(config);
   if (builtin && config.attention?.kind !== 'model') {
@@ -226,7 +256,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
   }
   const loading = performance.now() - t0;
-  const p = await prepareWithAttention(config, task, layers, kind, progress);
+  const p = await prepareWithAttention(config, task, layers, kind, progress, model ? 'captured' : undefined, opts);
   return { ...p, ...(model ? { model } : {}), warnings, timings: { ...p.timings, data: loading + p.timings.data } };
 }
 
@@ -244,6 +274,8 @@ export async function prepareWithAttention(
   layers: AttentionLayer[],
   kind: string,
   progress?: ProgressFn,
+  source?: AttentionMaps['source'],
+  opts: PrepareOptions = {},
 ): Promise<Prepared> {
   const t0 = performance.now();
   const heads = layers.map((l) => l.heads);
@@ -254,20 +286,36 @@ export async function prepareWithAttention(
   checkSettings(settings);
   const readout: Readout = config.readout ?? task.readout ?? 'last';
   const t1 = performance.now();
-  progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
-  const attTrain = await allLayerAttention(task.train, layers, 'train');
-  const attTest = await allLayerAttention(task.test, layers, 'test');
-  const t2 = performance.now();
-  progress?.('features', `path features (${pathCount(heads)} paths)`);
   const Q = pathCount(heads);
-  const feats = (X: TaskData['train'], att: typeof attTrain): PathFeatures => ({
-    count: X.count,
-    features: X.features,
-    paths: Q,
-    data: pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]),
-  });
-  const train = feats(task.train, attTrain);
-  const test = feats(task.test, attTest);
+  const mapSource = source ?? (layers.every((l) => l.kind === 'fixed') ? 'given' : 'theory');
+  let tAttention = 0;
+  const compute = async (): Promise<StageEntry> => {
+    progress?.('attention', `computing attention (${L} layer${L === 1 ? '' : 's'}, ${task.train.count} + ${task.test.count} examples)`);
+    const attTrain = await allLayerAttention(task.train, layers, 'train');
+    const attTest = await allLayerAttention(task.test, layers, 'test');
+    tAttention = performance.now() - t1;
+    progress?.('features', `computing path features (${Q} paths)`);
+    const feats = (X: TaskData['train'], att: typeof attTrain) => pathFeatures(X, pathTokenWeights(att, readout), Q, variances[0]);
+    return { meta: attentionMaps(attTest, task.yTest, mapSource), arrays: [feats(task.train, attTrain), feats(task.test, attTest)] };
+  };
+  let entry: StageEntry;
+  const reused: string[] = [];
+  if (opts.cache) {
+    const key = await featureStageKey(config, readout, variances[0], heads);
+    const r = await cachedStage('features', key, compute, opts.cache);
+    entry = r.entry;
+    if (r.reused) {
+      reused.push('attention and path features');
+      progress?.('cache', 'reused the attention and path features of an earlier run (same data, attention, readout and σ0²)');
+    }
+  } else entry = await compute();
+  const t2 = t1 + tAttention;
+  const asFeatures = (X: TaskData['train'], data: Float64Array): PathFeatures => {
+    if (data.length !== X.count * X.features * Q) throw new Error(`path features: ${data.length} entries, expected [${X.count}, ${X.features}, ${Q}]`);
+    return { count: X.count, features: X.features, paths: Q, data };
+  };
+  const train = asFeatures(task.train, entry.arrays[0]);
+  const test = asFeatures(task.test, entry.arrays[1]);
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;
   return {
@@ -280,6 +328,8 @@ export async function prepareWithAttention(
     warnings: [],
     train,
     test,
+    attentionMaps: entry.meta as AttentionMaps,
+    reused,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },
   };
 }

@@ -3,6 +3,9 @@
  * finite width versus the GP limit, solver convergence and timings.
  */
 import type { AnalysisReport, SweepReport } from './types';
+import { headName } from './names';
+import { splitWarning } from './warnings';
+import { agreementSentence } from './agreement';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -46,13 +49,13 @@ export function formatAnalysis(r: AnalysisReport): string {
     'Head relevance (score from |U_1|, max = 1; low = prunable), with the predicted effect of silencing the head' +
       (hm ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):` : ':'),
   );
-  out.push(`  ${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
+  out.push(`  ${pad('rank', 6)}${pad('head', 8)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
   const ranked = [...r.head_scores_ascending].reverse();
   for (const [i, h] of ranked.entries()) {
     const sil = r.head_silencing.find((x) => x.layer === h.layer && x.head === h.head);
     const mv = hm?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     out.push(
-      `  ${pad(String(i + 1), 6)}${pad(String(h.layer), 7)}${pad(String(h.head), 6)}${lpad(h.score.toFixed(3), 8)}` +
+      `  ${pad(String(i + 1), 6)}${pad(headName(h.layer, h.head), 8)}${lpad(h.score.toFixed(3), 8)}` +
         `${lpad(sil ? num(sil.eg_total) : '-', 18)}${lpad(sil ? sil.acc_mean_predictor.toFixed(3) : '-', 17)}` +
         (hm ? lpad(mv === undefined || mv === null ? '-' : hm.metric === 'accuracy' ? mv.toFixed(3) : num(mv), 15) : ''),
     );
@@ -81,7 +84,14 @@ export function formatAnalysis(r: AnalysisReport): string {
       `max |∂(S/max N)/∂U| = ${sv.max_abs_grad_normalized.toExponential(2)} (tolerance ${sv.tolerance}). S/max N = ${num(r.action.normalized, 6)}`,
   );
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
-  for (const w of r.warnings) out.push(`Warning: ${w}`);
+  const agreement = agreementSentence(r);
+  if (agreement) out.push(`Prediction versus measurement: ${agreement}`);
+  for (const w of r.warnings) {
+    // Written as headline + details (report/warnings.ts): the details indented below the headline.
+    const { headline, details } = w.includes('\n') ? splitWarning(w) : { headline: w, details: undefined };
+    out.push(`Warning: ${headline}`);
+    if (details) out.push(`  ${details}`);
+  }
   return out.join('\n');
 }
 
