@@ -293,12 +293,25 @@ export async function main(argv: string[]): Promise<number> {
 export function run(argv: string[]): void {
   quietRuntimeWarnings();
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => exitFlushed(code),
     (e) => {
       printFailure(e, 'attention-paths', (t) => process.stderr.write(t));
-      process.exit(1);
+      exitFlushed(1);
     },
   );
+}
+
+/**
+ * Exits once stdout and stderr have handed over what was written: into a pipe, writes are asynchronous, and an
+ * immediate `process.exit` cut `analyze --json -` off after 64 KiB (one pipe buffer).
+ */
+function exitFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
 
 if (require.main === module) run(process.argv.slice(2));

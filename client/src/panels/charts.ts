@@ -119,7 +119,7 @@ export class ChartsPanel {
         if (doc && doc.scheme === 'file' && isConfigFileName(doc.path) && doc.toString() !== this.uri.toString()) void this.follow(doc);
       }),
       // After a server restart the panel asks again (the server restores the report, or analyses the config anew).
-      state.onServerRestarted(() => void this.follow(this.uri)),
+      state.onServerRestarted(() => void this.follow(this.uri, true)),
     ];
     this.panel.onDidDispose(() => {
       ChartsPanel.current = undefined;
@@ -128,8 +128,13 @@ export class ChartsPanel {
     });
   }
 
-  /** Shows `uri`'s latest report (or its last one here, under the banner of its state). */
-  private async follow(uri: vscode.Uri): Promise<void> {
+  /**
+   * Shows `uri`'s latest report (or its last one here, under the banner of its state).
+   * @param afterRestart the server has just restarted: while it does not know the config yet (it restores its
+   *   report or analyses it anew, and then sends the result) the drawing stays as it is, without a banner that
+   *   would claim the config changed
+   */
+  private async follow(uri: vscode.Uri, afterRestart = false): Promise<void> {
     this.uri = uri;
     const key = uri.toString();
     let r: ReportResult;
@@ -141,6 +146,7 @@ export class ChartsPanel {
       return;
     }
     if (this.uri.toString() !== key) return; // moved on meanwhile
+    if (afterRestart && r.state === 'unknown') return;
     if (r.report) this.results.set(key, { report: r.report, sweep: r.sweep });
     const shown = this.results.get(key);
     const state = r.report ? chartsState('done', undefined, true) : chartsState(r.state, r.error, !!shown);

@@ -26,7 +26,11 @@ export interface BlockGraphNode {
   /** The node's name in the model ('' for inputs). */
   name: string;
   role: BlockNodeRole;
-  /** Output tensors (names), for finding a node from a tensor a message names. */
+  /**
+   * Output tensors (names), for finding a node from a tensor a message names. An input also lists the tensors it
+   * is a re-layout of (back through Transpose, Reshape, … — the detector names the tensor a projection's input
+   * comes from, e.g. a LayerNorm's output before PyTorch's batch-first Transpose).
+   */
   outputs: string[];
 }
 
@@ -39,6 +43,9 @@ export interface BlockGraph {
   /** True when the block had more than `MAX_BLOCK_NODES` nodes and only the ones nearest its end are drawn. */
   truncated: boolean;
 }
+
+/** Ops that only move or reshape values: an input reached through them is the same values in another layout. */
+const LAYOUT_OPS = new Set(['Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);
 
 function graphOf(model: OnnxModel, path: string): OnnxGraph {
   if (!path) return model.graph;
@@ -131,8 +138,19 @@ export function blockGraph(model: OnnxModel, b: AttentionBlock): BlockGraph {
       for (const e of out.edges) if (e.from === id && !after.has(e.to)) (after.add(e.to), stack.push(e.to));
     }
   }
+  // An input's own tensor, then the tensors it is a re-layout of (single data input, pure layout ops).
+  const layoutSources = (t: string): string[] => {
+    const chain = [t];
+    for (let p = index.producer(t); p && LAYOUT_OPS.has(p.opType) && chain.length <= 8; ) {
+      const data = p.inputs.filter((i) => !!i && !isShapeComputation(i));
+      if (data.length !== 1) break;
+      chain.push(data[0]);
+      p = index.producer(data[0]);
+    }
+    return chain;
+  };
   out.nodes = [
-    ...[...inputs].map((t) => ({ id: `input:${t}`, label: t, name: '', role: 'input' as const, outputs: [t] })),
+    ...[...inputs].map((t) => ({ id: `input:${t}`, label: t, name: '', role: 'input' as const, outputs: layoutSources(t) })),
     ...nodes.map((n) => ({ id: ids.get(n)!, label: n.opType, name: n.name, role: roleOf(n, b, after.has(ids.get(n)!)), outputs: n.outputs.filter(Boolean) })),
   ];
   return out;
