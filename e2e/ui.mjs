@@ -95,7 +95,7 @@ export async function runUiChecks(page, o) {
     // Compared without blanks: the editor renders spaces and inlay-hint padding as various blank characters.
     const squeeze = (t) => t.replace(/[\s\p{Zs}\p{Cf}]+/gu, '');
     const lines = async () => page.locator('.view-lines').innerText();
-    const hints = squeeze('heads: [2 h0 .82 #2, h1 .61 #3, 2 h0 1.00 #1, h1 .14 #4]');
+    const hints = squeeze('heads: [2 H0 .82 #2, H1 .61 #3, 2 H0 1.00 #1, H1 .14 #4]');
     await until('the inlay hints', async () => squeeze(await lines()).includes(hints), 30_000).catch(async (e) => {
       const text = await lines();
       throw new Error(`${e.message}; the editor shows: ${JSON.stringify(text)} (code points ${[...text].filter((c) => c.codePointAt(0) > 126).map((c) => c.codePointAt(0).toString(16)).join(' ')})`);
@@ -114,7 +114,57 @@ export async function runUiChecks(page, o) {
     if (cells !== 16 || bars !== 4) throw new Error(`expected 16 heatmap cells and 4 head bars, got ${cells} and ${bars}`);
     const title = await view.locator('#u1-heatmap svg').innerHTML();
     if (!title.includes('Order parameter U₁ (N = 10, T_B = 0.01)')) throw new Error('the heatmap title is missing');
+    // Single charts take the panel's width (Vega width "container").
+    const pageWidth = await view.locator('#root').evaluate((e) => e.clientWidth);
+    const barsWidth = await view.locator('#head-scores svg').evaluate((e) => e.getBoundingClientRect().width);
+    if (!(barsWidth > 0.85 * pageWidth)) throw new Error(`the head chart is ${barsWidth} px wide in a ${pageWidth} px panel`);
     await shot('ui-02-theory-charts.png');
+  });
+
+  await step('the attention maps: one tile per head, one row per layer, with a picker of the test examples', async () => {
+    const view = webview(page);
+    const maps = view.locator('#attention-maps');
+    await maps.locator('svg').waitFor({ state: 'visible', timeout: 60_000 });
+    const tiles = await maps.locator('svg g.mark-rect.role-mark').count();
+    if (tiles !== 4) throw new Error(`expected 4 attention tiles (2 layers × 2 heads), got ${tiles}`);
+    const svg = await maps.locator('svg').innerHTML();
+    for (const t of ['L0·H0 · relevance 0.82 (#2)', 'L1·H1 · relevance 0.14 (#4)']) if (!svg.includes(t)) throw new Error(`no tile titled ${t}`);
+    await view.locator('#attention-example').selectOption('2');
+    await until('the maps of test example 2', async () => (await maps.locator('svg').innerHTML()).includes('test example 2'), 30_000);
+    await maps.scrollIntoViewIfNeeded();
+    await shot('ui-02d-attention-maps.png');
+  });
+
+  await step('a chart is exported as SVG from its toolbar', async () => {
+    const view = webview(page);
+    await view.locator('#head-scores .toolbar button[data-export="svg"]').click();
+    const file = page.locator('.quick-input-widget input');
+    await until('the save dialog', async () => /markov\.head-scores\.svg$/.test(await file.inputValue()), 30_000);
+    await page.keyboard.press('Enter');
+    const saved = path.join(o.workspace, 'markov.head-scores.svg');
+    await until('the exported SVG', () => existsSync(saved) && /^<svg/.test(readFileSync(saved, 'utf8')), 30_000);
+  });
+
+  await step('after an edit whose analysis fails, the charts stay under a "Failed" banner', async () => {
+    // The config's editor is in the first group, the charts beside it: edit there, keeping the charts in view.
+    await runCommand(page, 'View: Focus First Editor Group');
+    // Line 5 is `heads: [2, 2]`: the task's attention has [2, 2] heads, so [3, 2] fails in the analysis.
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type('5');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.type('heads: [3, 2]');
+    const view = webview(page);
+    const banner = view.locator('#state-banner');
+    await until('the failed banner', async () => /^Failed: heads: the config says \[3, 2\]/.test((await banner.innerText().catch(() => '')) ?? ''), 60_000);
+    if ((await view.locator('#u1-heatmap svg').count()) !== 1) throw new Error('the last result is not shown under the banner');
+    await shot('ui-02e-failed-banner.png');
+    // The original line again: the cached result, and no banner.
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.type('heads: [2, 2]');
+    await until('the banner gone', async () => !(await banner.isVisible()), 60_000);
   });
 
   await step('the charts include the kernel-PC overlap (Fig. 2c) and the accuracy with each head removed', async () => {
@@ -154,16 +204,16 @@ export async function runUiChecks(page, o) {
   await step('"Prune Heads..." offers the heads by relevance and writes the plan with the predicted effect', async () => {
     await quickOpen(page, 'markov.attention.yaml');
     await runCommand(page, 'Attention Paths: Prune Heads...');
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'layer 1 · head 1' }).first();
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'L1·H1' }).first();
     await row.waitFor({ state: 'visible', timeout: 60_000 });
     const rowText = await row.innerText();
-    if (!/relevance 0\.138 · rank #4/.test(rowText)) throw new Error(`head row: ${rowText}`);
+    if (!/predicted 93\.5% \(full 96\.5%\) · relevance 0\.138 · #4/.test(rowText)) throw new Error(`head row: ${rowText}`);
     await shot('ui-04-prune-pick.png');
     await page.keyboard.press('Enter'); // accept the pre-selected head (below the threshold)
     const file = page.locator('.quick-input-widget input');
     await until('the save dialog', async () => /pruned-heads\.json$/.test(await file.inputValue()), 30_000);
     await page.keyboard.press('Enter');
-    const toast = page.locator('.notifications-toasts', { hasText: 'Removing L1h1; predicted accuracy 96.5% → 93.5%' });
+    const toast = page.locator('.notifications-toasts', { hasText: 'Removing L1·H1; predicted accuracy 96.5% → 93.5%' });
     await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
     const plan = path.join(o.workspace, 'markov.pruned-heads.json');
     await until('the plan file', () => existsSync(plan), 10_000);
@@ -183,6 +233,36 @@ export async function runUiChecks(page, o) {
     await shot('ui-06-problems.png');
   });
 
+  await step('the quick fix renames the misspelt key', async () => {
+    await quickOpen(page, 'broken.attention.yaml');
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type('4');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Control+.');
+    const fix = page.locator('.action-widget .monaco-list-row', { hasText: 'Rename "widht" to "widths"' }).first();
+    await fix.waitFor({ state: 'visible', timeout: 30_000 });
+    await shot('ui-06b-quick-fix.png');
+    // The menu takes keys (a pointer block lies over it): move to the rename and apply it with Enter.
+    for (let i = 0; i < 4 && !/\bfocused\b/.test((await fix.getAttribute('class')) ?? ''); i++) await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('Enter');
+    await until('the renamed key', async () => (await page.locator('.view-lines').innerText()).replace(/\s+/g, ' ').includes('widths: 10'), 30_000);
+    await until('one error left', async () => (await page.locator('.squiggly-error').count()) === 1, 30_000);
+    await page.keyboard.press('Control+Z');
+  });
+
+  await step('an .npz file opens in the array viewer: keys, shapes, statistics, label balance', async () => {
+    await runCommand(page, 'View: Close All Editors');
+    await quickOpen(page, 'data.npz');
+    const view = webview(page);
+    await view.locator('table.arrays tr[data-array="y"]').waitFor({ state: 'visible', timeout: 60_000 });
+    const x = await view.locator('table.arrays tr[data-array="X"]').innerText();
+    if (!/\[256, 12, 16\]/.test(x)) throw new Error(`X row: ${x}`);
+    const y = await view.locator('#array-y').innerText();
+    if (!/label -1/.test(y) || !/label 1/.test(y)) throw new Error(`y section: ${y}`);
+    await shot('ui-06c-npz-viewer.png');
+  });
+
   await step('the .onnx custom editor opens and lists the attention blocks and heads', async () => {
     await runCommand(page, 'View: Close All Editors');
     await runCommand(page, 'Notifications: Clear All Notifications');
@@ -197,6 +277,14 @@ export async function runUiChecks(page, o) {
     if (!/model\.attention\.yaml names this model/.test(note) || /not available/.test(note)) throw new Error(`model view note: ${note}`);
     await view.locator('.actions button', { hasText: 'Analyze model.attention.yaml' }).waitFor({ state: 'visible' });
     await shot('ui-07-onnx-editor.png');
+    // Each block drawn as its subgraph: projections, scale, softmax, merge, output projection.
+    const graph = view.locator('#block-graph-0');
+    await graph.locator('svg').waitFor({ state: 'visible', timeout: 30_000 });
+    for (const role of ['qkv', 'softmax', 'merge', 'output']) {
+      if ((await graph.locator(`g.node.role-${role}`).count()) < 1) throw new Error(`block 0 draws no ${role} node`);
+    }
+    await graph.scrollIntoViewIfNeeded();
+    await shot('ui-07b-block-subgraph.png');
   });
 
   await step('once a config analyses the model: its prediction next to the Python code, relevance bars in the model view', async () => {
@@ -204,9 +292,16 @@ export async function runUiChecks(page, o) {
     await runCommand(page, 'Notifications: Clear All Notifications');
     await quickOpen(page, 'model.attention.yaml');
     await page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 120_000 });
+    // The model's 8 heads (2 blocks × 4) in one hint on its `model:` line, none cut off: "L0 #.. #.. #.. #.. · L1 …".
+    const squeezeAll = (t) => t.replace(/[\s\p{Zs}\p{Cf}]+/gu, '');
+    await until('the full-width inlay hint', async () => /L0(#\d){4}·L1(#\d){4}/.test(squeezeAll(await page.locator('.view-lines').innerText())), 30_000).catch(async (e) => {
+      throw new Error(`${e.message}; the editor shows: ${JSON.stringify(await page.locator('.view-lines').innerText())}`);
+    });
+    if ((await page.locator('.view-lines').innerText()).includes('…')) throw new Error('an inlay hint is cut off');
+    await shot('ui-08a-model-inlay-hints.png');
     await quickOpen(page, 'train.py');
-    await page.locator('.codelens-decoration', { hasText: 'model.onnx: Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 60_000 });
-    await page.locator('.codelens-decoration', { hasText: 'Head ranking: #1' }).first().waitFor({ state: 'visible' });
+    const pyLens = page.locator('.codelens-decoration', { hasText: /model\.onnx: predicted \d+\.\d% \(measured \d+\.\d%\) · top heads L\d·H\d, L\d·H\d, L\d·H\d/ }).first();
+    await pyLens.waitFor({ state: 'visible', timeout: 60_000 });
     await shot('ui-08-python-codelens.png');
     await quickOpen(page, 'model.onnx');
     const view = webview(page);
@@ -214,6 +309,14 @@ export async function runUiChecks(page, o) {
     const ranked = await view.locator('.head .value', { hasText: /relevance \d\.\d{3} \(#\d\)/ }).count();
     if (ranked !== 8) throw new Error(`expected relevance on 8 heads, got ${ranked}`);
     await shot('ui-09-onnx-editor-relevance.png');
+    // A warning's node name links to that node in its block's drawing.
+    // The names are in the warnings' details (collapsed under each one-line headline): open them first.
+    await view.locator('ul.warnings details').evaluateAll((ds) => ds.forEach((d) => (d.open = true)));
+    const link = view.locator('ul.warnings a.node-link').first();
+    await link.waitFor({ state: 'visible', timeout: 30_000 });
+    await link.click();
+    await view.locator('.block-graph g.node.focused').waitFor({ state: 'visible', timeout: 10_000 });
+    await shot('ui-09b-warning-links-to-node.png');
   });
 
   await step('the model config\'s charts show the measured accuracy of each head\'s removal next to the prediction', async () => {

@@ -25,6 +25,7 @@ import {
   type SweepResult,
 } from '../../server/src/protocol';
 import type { ExtensionState } from './ctx';
+import { headName, layerName } from '../../server/src/report/names';
 import { ChartsPanel, type RenderInfo } from './panels/charts';
 import { OnnxEditorProvider } from './panels/onnxEditor';
 import { num, parseWidths, pct, pruneMessage, summary } from './text';
@@ -222,10 +223,10 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const names = report.model?.head_origins;
   const was = (l: number, h: number) => {
     const o = names?.layers[l];
-    return o && (o.layer !== l || o.heads[h] !== h) ? ` (was layer ${o.layer} · head ${o.heads[h]})` : '';
+    return o && (o.layer !== l || o.heads[h] !== h) ? ` (was ${headName(o.layer, o.heads[h])})` : '';
   };
   if (r.model && report.model && report.model.blocks.length > 0 && report.model.blocks.every((b) => b.prune_blocker)) {
-    const why = [...blocked].map(([l, w]) => `layer ${l}: ${w}`).join('; ');
+    const why = [...blocked].map(([l, w]) => `${layerName(l)}: ${w}`).join('; ');
     void vscode.window.showWarningMessage(`Attention Paths: no head of ${path.basename(r.model)} can be removed: ${why}`);
     return undefined;
   }
@@ -233,17 +234,18 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const measured = report.head_removal_measured;
   const items: (vscode.QuickPickItem & { head?: { layer: number; head: number } })[] = ranked.map((h, i) => {
     const sil = report.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
-    const m = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
+    const row = measured?.heads.find((x) => x.layer === h.layer && x.head === h.head);
     const f = measured?.metric === 'accuracy' ? pct : num;
     // Windowed analyses: the head's own window predicted it (docs/windows.md).
     const full = (h.window !== undefined ? report.windows?.[h.window]?.metrics : undefined) ?? report.metrics;
-    const predictedText = sil ? `${h.window !== undefined ? `window ${h.window}, ` : ''}silenced alone: accuracy ${pct(sil.acc_mean_predictor)} (full ${pct(full.acc_mean_predictor)}), ε_g ${num(sil.eg_total)} (full ${num(full.eg_total)})` : undefined;
-    // Model configs: the model's own measured metric with this head removed, next to the prediction.
-    const measuredText = measured && m !== undefined && m !== null ? `measured on the model: ${measured.metric} ${f(m)} (full ${f(measured.full)})` : undefined;
+    const win = h.window !== undefined ? `window ${h.window}: ` : '';
+    // Model configs: the model's own measured metric without this head comes first (it is what pruning will do).
+    const measuredText = measured && row ? (row.value === null ? `not measured: ${row.reason ?? 'the block cannot be masked'}` : `measured ${f(row.value)} without it (full ${f(measured.full)})`) : undefined;
+    const predictedText = sil ? `${win}predicted ${pct(sil.acc_mean_predictor)} (full ${pct(full.acc_mean_predictor)})` : undefined;
     return {
-      label: `layer ${h.layer} · head ${h.head}${was(h.layer, h.head)}`,
-      description: `relevance ${h.score.toFixed(3)} · rank #${i + 1}`,
-      detail: [predictedText, measuredText].filter(Boolean).join(' · ') || undefined,
+      label: `${headName(h.layer, h.head)}${was(h.layer, h.head)}`,
+      description: [measuredText ?? predictedText, `relevance ${h.score.toFixed(3)} · #${i + 1}`].filter(Boolean).join(' · '),
+      detail: [measuredText ? predictedText : undefined, sil ? `predicted ε_g ${num(sil.eg_total)} (full ${num(full.eg_total)})` : undefined].filter(Boolean).join(' · ') || undefined,
       picked: h.score < threshold,
       head: { layer: h.layer, head: h.head },
     };
@@ -255,7 +257,7 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   if (order && order.length === items.length) items.sort((a, b) => order.indexOf(`${a.head?.layer}:${a.head?.head}`) - order.indexOf(`${b.head?.layer}:${b.head?.head}`));
   else items.reverse();
   const offered = items.filter((it) => it.head && !blocked.has(it.head.layer));
-  for (const [l, why] of blocked) offered.push({ label: `layer ${l} not offered: ${why}`, kind: vscode.QuickPickItemKind.Separator });
+  for (const [l, why] of blocked) offered.push({ label: `${layerName(l)} not offered: ${why}`, kind: vscode.QuickPickItemKind.Separator });
   const picked = await vscode.window.showQuickPick(offered, {
     title: order ? 'Attention Paths: heads to prune (least harmful first: predicted ε_g increase when silenced)' : 'Attention Paths: heads to prune (least relevant first)',
     placeHolder: `pre-selected: relevance below ${threshold} (attentionPaths.prunableScoreThreshold)`,
@@ -324,4 +326,41 @@ export function registerCommands(state: ExtensionState): void {
     await state.client.restart();
   });
   reg(Commands.showOutput, () => state.output.show(true));
+  reg(Commands.openTheory, (section) => openTheory(state, section));
+  // Saves a chart of the open charts panel (the page's Export buttons ask where; this takes the path): for tests and keybindings.
+  reg('attentionPaths.exportChart', async (id, format, target) => {
+    const panel = ChartsPanel.open;
+    if (!panel || typeof id !== 'string' || (format !== 'svg' && format !== 'png')) return undefined;
+    const bytes = await panel.exportChart(id, format);
+    const uri = asUri(target);
+    if (uri) await vscode.workspace.fs.writeFile(uri, bytes);
+    return bytes.length;
+  });
+}
+
+/**
+ * Opens the shipped theory document docs/theory.md at the heading of `section` (a letter a–o; its headings start
+ * "## a." … as the sections are cited), or at its top. Resolves with the editor, undefined when the file is missing.
+ */
+async function openTheory(state: ExtensionState, section: unknown): Promise<vscode.TextEditor | undefined> {
+  const uri = vscode.Uri.joinPath(state.context.extensionUri, 'docs', 'theory.md');
+  let text: string;
+  try {
+    text = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+  } catch {
+    showError(state, `the theory document is missing from this installation (${uri.fsPath})`);
+    return undefined;
+  }
+  const letter = typeof section === 'string' && /^[a-o]$/i.test(section) ? section.toLowerCase() : undefined;
+  const line = letter === undefined ? -1 : theoryHeadingLine(text, letter);
+  const pos = new vscode.Position(Math.max(0, line), 0);
+  const editor = await vscode.window.showTextDocument(uri, { preview: true, selection: new vscode.Range(pos, pos) });
+  editor.revealRange(new vscode.Range(pos, pos), vscode.TextEditorRevealType.AtTop);
+  return editor;
+}
+
+/** The 0-based line of the markdown heading of theory section `letter` ("## g. Head relevance", "## (g) …", "## Section g …"), or -1. */
+export function theoryHeadingLine(text: string, letter: string): number {
+  const heading = new RegExp(`^#{1,4}\\s+(?:section\\s+)?\\(?${letter}[.):\\s]`, 'i');
+  return text.split('\n').findIndex((l) => heading.test(l));
 }

@@ -6,7 +6,7 @@
 import type * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
 import type { ModelChangedParams, ResultsParams } from '../../server/src/protocol';
-import type { RenderInfo } from './panels/charts';
+import type { ChartsPanel, RenderInfo } from './panels/charts';
 
 /** What commands and panels share: the client, the output channel and the events the server sends. */
 export interface ExtensionState {
@@ -19,4 +19,6 @@ export interface ExtensionState {
   onServerRestarted: vscode.Event<void>;
   /** How often the charts panel of a config has drawn, and its last drawing (for the in-editor tests); undefined without a panel. */
   chartDrawings(uri: vscode.Uri): { count: number; info?: RenderInfo } | undefined;
+  /** The open charts panel (for the in-editor tests, which bundle their own copy of the client's modules). */
+  chartsPanel(): ChartsPanel | undefined;
 }

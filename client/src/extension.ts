@@ -5,10 +5,11 @@
  */
 import * as vscode from 'vscode';
 import { State, TransportKind, type LanguageClient, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { CLIENT_ID, CONFIG_GLOBS, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
+import { CLIENT_ID, CONFIG_GLOBS, Commands, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../server/src/protocol';
 import { registerCommands } from './commands';
 import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';
+import { ArraysEditorProvider } from './panels/arraysEditor';
 import { ChartsPanel } from './panels/charts';
 import { ProgressClient } from './progress';
 
@@ -41,6 +42,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     // The server keeps the latest reports here, so that after a restart it restores diagnostics, charts and the
     // model view's relevance without analysing again.
     initializationOptions: { trusted: vscode.workspace.isTrusted, storageDir: (context.storageUri ?? context.globalStorageUri).fsPath },
+    // Hovers and inlay-hint tooltips link to docs/theory.md through this one command; no other command runs from them.
+    markdown: { isTrusted: { enabledCommands: [Commands.openTheory] } },
+    middleware: {
+      // LSP 3.17 commands carry no tooltip: the server puts a lens's details in `data.tooltip`.
+      provideCodeLenses: async (document, token, next) => {
+        const lenses = await next(document, token);
+        for (const lens of lenses ?? []) {
+          const tip = (lens as vscode.CodeLens & { data?: { tooltip?: unknown } }).data?.tooltip;
+          if (lens.command && typeof tip === 'string') lens.command.tooltip = tip;
+        }
+        return lenses;
+      },
+    },
   };
   client = new ProgressClient(CLIENT_ID, 'Attention Paths', serverOptions, clientOptions);
 
@@ -56,6 +70,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
     onModelChanged: modelChanged.event,
     onServerRestarted: restarted.event,
     chartDrawings: (uri) => ChartsPanel.drawings(uri),
+    chartsPanel: () => ChartsPanel.open,
   };
   let starts = 0;
   context.subscriptions.push(
@@ -67,6 +82,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Extens
   registerCommands(state);
   context.subscriptions.push(
     OnnxEditorProvider.register(state),
+    ArraysEditorProvider.register(state),
     vscode.workspace.onDidGrantWorkspaceTrust(() => void client?.sendNotification(TrustGrantedNotification)),
   );
 

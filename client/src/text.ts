@@ -2,6 +2,7 @@
  * The words and numbers the palette commands show (notifications, quick-pick details, the output channel), and the
  * parsing of what the user types. No `vscode` import, so they are unit-tested in Node (client/test/).
  */
+import { headList } from '../../server/src/report/names';
 import * as path from 'node:path';
 import type { AnalysisReport, PruneResult } from '../../server/src/protocol';
 
@@ -31,7 +32,7 @@ export function parseWidths(text: string): number[] | undefined {
 
 /** One sentence: what was removed, measured effect (when there is one) and predicted effect. */
 export function pruneMessage(r: PruneResult): string {
-  const names = r.removed.map((h) => `L${h.layer}h${h.head}`).join(', ');
+  const names = headList(r.removed);
   const parts = [`Removing ${names}`];
   if (r.measured) {
     const f = r.measured.kind === 'accuracy' ? pct : num;

@@ -57,7 +57,7 @@ test('pruneMessage: a pruned model with measured and predicted effects', () => {
   };
   assert.equal(
     pruneMessage(r),
-    'Removing L0h1, L1h3; measured accuracy 95.0% → 93.8% (32 test examples); predicted accuracy 90.0% → 87.5%, ε_g 0.5 → 0.6123. ' +
+    'Removing L0·H1, L1·H3; measured accuracy 95.0% → 93.8% (32 test examples); predicted accuracy 90.0% → 87.5%, ε_g 0.5 → 0.6123. ' +
       'Pruned model written to model.pruned.onnx.',
   );
 });
@@ -72,9 +72,9 @@ test('pruneMessage: a plan with an MSE measurement, or with neither measurement 
   };
   assert.equal(
     pruneMessage({ ...base, measured: { kind: 'mse', before: 0.123456, after: 0.2, count: 10 } }),
-    'Removing L2h0; measured mse 0.1235 → 0.2 (10 test examples). Plan written to a.pruned-heads.json (no model to prune).',
+    'Removing L2·H0; measured mse 0.1235 → 0.2 (10 test examples). Plan written to a.pruned-heads.json (no model to prune).',
   );
-  assert.equal(pruneMessage(base), 'Removing L2h0. Plan written to a.pruned-heads.json (no model to prune).');
+  assert.equal(pruneMessage(base), 'Removing L2·H0. Plan written to a.pruned-heads.json (no model to prune).');
 });
 
 test('pruneMessage: a pruned model with the side-by-side comparison (parameters, file size, latency)', () => {

@@ -10,7 +10,19 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionState } from '../../client/src/ctx';
 import type { RenderInfo } from '../../client/src/panels/charts';
-import { InspectModelRequest, PruneRequest, SweepRequest, type AnalyzeResult, type InspectModelResult, type PruneResult, type SweepResult } from '../../server/src/protocol';
+import {
+  InspectArraysRequest,
+  InspectModelRequest,
+  PruneRequest,
+  ReportRequest,
+  SweepRequest,
+  type AnalyzeResult,
+  type ArraysSummary,
+  type InspectModelResult,
+  type PruneResult,
+  type ReportResult,
+  type SweepResult,
+} from '../../server/src/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';
 
@@ -63,25 +75,46 @@ describe('Attention Paths in VS Code', () => {
     const d = await eventually('the prunable-head diagnostic', () => vscode.languages.getDiagnostics(config).find((x) => x.code === 'prunable-head'));
     assert.equal(d.severity, vscode.DiagnosticSeverity.Information);
     assert.deepEqual([d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character], [4, 11, 4, 12]);
-    assert.match(d.message, /^layer 1 · head 1: relevance score 0\.14 < 0\.2 \(rank 4 of 4\)/);
+    assert.match(d.message, /^L1·H1: relevance score 0\.14 < 0\.2 \(rank 4 of 4\)/);
   });
 
-  it('shows each head\'s relevance and rank as inlay hints on `heads`', async () => {
+  it('shows each head\'s relevance and rank as inlay hints on `heads`, every head within the line\'s limit', async () => {
     const hints = await vscode.commands.executeCommand<vscode.InlayHint[]>('vscode.executeInlayHintProvider', config, new vscode.Range(0, 0, 20, 0));
-    assert.deepEqual(
-      hints.map((h) => [h.position.line, h.position.character, typeof h.label === 'string' ? h.label : h.label.map((p) => p.value).join('')]),
-      [
-        [4, 9, 'h0 .82 #2, h1 .61 #3'],
-        [4, 12, 'h0 1.00 #1, h1 .14 #4'],
-      ],
-    );
+    // Expected from the analysis itself: scores with two decimals, ranks by score.
+    const { report } = await api.client.sendRequest<ReportResult>(ReportRequest, { uri: config.toString() });
+    const ranked = [...report!.head_scores_ascending].reverse();
+    const text = (l: number) =>
+      [0, 1].map((h) => `H${h} ${report!.head_scores_ascending.find((x) => x.layer === l && x.head === h)!.score.toFixed(2).replace(/^0\./, '.')} #${ranked.findIndex((x) => x.layer === l && x.head === h) + 1}`).join(', ');
+    const labels = hints.map((h) => [h.position.line, h.position.character, typeof h.label === 'string' ? h.label : h.label.map((p) => p.value).join('')]);
+    assert.deepEqual(labels, [
+      [4, 9, text(0)],
+      [4, 12, text(1)],
+    ]);
+    assert.deepEqual(labels.map((l) => l[2]), ['H0 .82 #2, H1 .61 #3', 'H0 1.00 #1, H1 .14 #4']);
   });
 
   it('explains a value on hover (quantity, value, how it was computed)', async () => {
     const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', config, new vscode.Position(1, 8));
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /\| finite width \(N = 10\) \| 96\.5% \| 0\.5264 \|/);
-    assert.match(text, /THEORY\.md section d/);
+    // The theory reference is a link that opens the shipped docs/theory.md at that section.
+    assert.match(text, /\[docs\/theory\.md section d\]\(command:attentionPaths\.openTheory\?%5B%22d%22%5D/);
+  });
+
+  it('quick fix: the misspelt key of the broken config is renamed by its code action', async () => {
+    const doc = await vscode.workspace.openTextDocument(broken);
+    await vscode.window.showTextDocument(doc);
+    const diag = await eventually('the unknown-key diagnostic', () => vscode.languages.getDiagnostics(broken).find((d) => /unknown key "widht"/.test(d.message)));
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', broken, diag.range, vscode.CodeActionKind.QuickFix.value);
+    const rename = actions.find((a) => a.title === 'Rename "widht" to "widths"');
+    assert.ok(rename?.edit, `code actions: ${actions.map((a) => a.title).join(' | ')}`);
+    assert.ok(await vscode.workspace.applyEdit(rename.edit));
+    assert.equal(doc.lineAt(3).text, 'widths: 10');
+    await eventually('one error left', () => (vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 1 ? true : undefined));
+    // Back to the file on disk for the tests below.
+    await vscode.commands.executeCommand('workbench.action.files.revert');
+    await eventually('both errors again', () => (vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 2 ? true : undefined));
+    await vscode.window.showTextDocument(config);
   });
 
   it('reports a broken config\'s errors at the right lines', async () => {
@@ -103,16 +136,52 @@ describe('Attention Paths in VS Code', () => {
   it('"Show Theory Charts" draws the U₁ heatmap, head relevance, head removal and kernel-PC overlap in a webview', async () => {
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
     assert.ok(info, 'the command returned no render information');
-    assert.equal(info.charts, 4);
+    assert.equal(info.charts, 5);
     // Mark groups and items: 16 heatmap cells; 4 bars; the head-removal chart's full-model rule and one predicted
     // point per head (nothing measured: no model); the kernel-PC chart's two lines (finite width, GP) with 30
-    // points each (k = min(30, P = 60)).
+    // points each (k = min(30, P = 60)); the attention maps: one tile per head of T × T = 31 × 31 cells.
     assert.deepEqual(info.perChart, {
       'u1-heatmap': { groups: 1, items: 16 },
       'head-scores': { groups: 1, items: 4 },
       'head-removal': { groups: 2, items: 5 },
       'pc-overlap': { groups: 3, items: 62 },
+      'attention-maps': { groups: 4, items: 4 * 31 * 31 },
     });
+    assert.equal(info.banner, '');
+  });
+
+  it('the charts export as SVG and PNG', async () => {
+    const svg = workspaceFile('attention-maps.svg');
+    const png = workspaceFile('head-scores.png');
+    await vscode.commands.executeCommand('attentionPaths.exportChart', 'attention-maps', 'svg', svg);
+    await vscode.commands.executeCommand('attentionPaths.exportChart', 'head-scores', 'png', png);
+    assert.match(readFileSync(svg.fsPath, 'utf8'), /^<svg[^>]*>[\s\S]*L1·H1 · relevance 0\.14 \(#4\)/);
+    assert.deepEqual([...readFileSync(png.fsPath).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+  });
+
+  it('the charts say when they are not current: "Failed: …" over the last result after an edit whose analysis fails', async () => {
+    const editor = await vscode.window.showTextDocument(config);
+    const panel = api.chartsPanel()!;
+    const original = editor.document.getText();
+    const line = editor.document.lineAt(4);
+    await editor.edit((e) => e.replace(line.range, 'heads: [3, 2]'));
+    const failed = await eventually('the failed banner', () => (/^Failed: heads: the config says \[3, 2\] but the attention has \[2, 2\]/.test(panel.banner) ? panel.banner : undefined));
+    assert.match(failed, /The charts below are from the last result\.$/);
+    await editor.edit((e) => e.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), original));
+    await eventually('the banner gone', () => (panel.banner === '' ? true : undefined));
+  });
+
+  it('one charts panel follows the active config', async () => {
+    const panel = api.chartsPanel()!;
+    // The broken config has no result: the panel says so instead of showing another config's charts.
+    const drawnFor = (uri: vscode.Uri) => eventually(`the charts of ${path.basename(uri.fsPath)}`, () => (panel.lastRender?.config === uri.toString() ? panel.lastRender : undefined), 60_000);
+    await vscode.window.showTextDocument(broken);
+    const info = await drawnFor(broken);
+    assert.equal(info.charts, 0);
+    assert.match(info.banner, /^Out of date \(config changed\): fix the config's errors|^Not analysed yet/);
+    assert.equal(api.chartsPanel(), panel);
+    await vscode.window.showTextDocument(config);
+    assert.equal((await drawnFor(config)).charts, 5);
   });
 
   it('a width sweep gives finite-width values that approach the GP limit, and the charts add the sweep', async () => {
@@ -121,7 +190,7 @@ describe('Attention Paths in VS Code', () => {
     assert.equal(n10.metrics.acc_mean_predictor, 0.965);
     assert.ok(Math.abs(nBig.metrics.eg_total - r.sweep.gp.eg_total) < Math.abs(n10.metrics.eg_total - r.sweep.gp.eg_total));
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
-    assert.equal(info.charts, 5);
+    assert.equal(info.charts, 6);
     assert.ok(info.perChart.sweep.items >= 2 * 3, JSON.stringify(info.perChart.sweep));
   });
 
@@ -176,7 +245,7 @@ describe('Attention Paths in VS Code', () => {
       const t = await lensTitles(py);
       return t.length ? t : undefined;
     });
-    assert.equal(titles.filter((t) => t.startsWith('model.onnx: Predicted test accuracy')).length, 3);
+    assert.equal(titles.filter((t) => t.startsWith('model.onnx: predicted ')).length, 3);
   });
 
   it('the model config\'s charts put the measured accuracy of each head\'s removal next to the prediction', async () => {
@@ -188,7 +257,8 @@ describe('Attention Paths in VS Code', () => {
 
   it('after "Restart Server" the open charts panel draws again and the code lens and diagnostics come back, from the kept reports', async () => {
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', config);
-    assert.equal(info.charts, 5);
+    // The analysis's five charts and the sweep of the test before.
+    assert.equal(info.charts, 6);
     const before = api.chartDrawings(config)!.count;
     const diagnostics = vscode.languages.getDiagnostics(config).map((d) => d.message);
     await vscode.commands.executeCommand('attentionPaths.restartServer');
@@ -196,7 +266,10 @@ describe('Attention Paths in VS Code', () => {
       const d = api.chartDrawings(config);
       return d && d.count > before ? d : undefined;
     });
-    // The restored report has no sweep (a sweep is not kept), so the four charts of the analysis.
+    // The restored report has no sweep (a sweep is not kept), so the five charts of the analysis, current (no
+    // "Out of date" banner while the new server does not know the config yet).
+    assert.equal(after.info?.charts, 5);
+    assert.equal(after.info?.banner, '');
     assert.deepEqual(after.info?.perChart['u1-heatmap'], { groups: 1, items: 16 });
     const titles = await eventually('the code lens after the restart', async () => {
       const t = await lensTitles(config);
@@ -207,6 +280,30 @@ describe('Attention Paths in VS Code', () => {
       const now = vscode.languages.getDiagnostics(config).map((d) => d.message);
       return JSON.stringify(now) === JSON.stringify(diagnostics) ? now : undefined;
     });
+  });
+
+  it('the model view gets each attention block\'s subgraph: projections, scale, mask, softmax, merge', async () => {
+    const m = await api.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: workspaceFile('models', 'model.onnx').toString() });
+    assert.equal(m.graphs?.length, 2);
+    for (const g of m.graphs!) {
+      const roles = new Set(g.nodes.map((n) => n.role));
+      for (const r of ['qkv', 'scale', 'scores', 'softmax', 'context', 'merge', 'output']) assert.ok(roles.has(r as never), `block ${g.layer} lacks ${r}: ${[...roles].join(', ')}`);
+      assert.ok(g.edges.every((e) => g.nodes.some((n) => n.id === e.from) && g.nodes.some((n) => n.id === e.to)));
+    }
+  });
+
+  it('an .npz file opens in the read-only array viewer: keys, shapes, statistics and the label balance', async () => {
+    const data = workspaceFile('models', 'data.npz');
+    await vscode.commands.executeCommand('vscode.open', data);
+    const tab = await eventually('the array viewer tab', () =>
+      vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputCustom && t.input.viewType === 'attentionPaths.arrays'),
+    );
+    assert.equal(path.basename((tab.input as vscode.TabInputCustom).uri.fsPath), 'data.npz');
+    const a = await api.client.sendRequest<ArraysSummary>(InspectArraysRequest, { uri: data.toString() });
+    const y = a.arrays.find((x) => x.name === 'y')!;
+    assert.deepEqual(a.arrays.find((x) => x.name === 'X')?.shape, [256, 12, 16]);
+    assert.equal(y.labels!.reduce((n, l) => n + l.count, 0), 256);
+    assert.deepEqual(y.labels!.map((l) => l.value).sort(), [-1, 1]);
   });
 
   it('"Create Config for ONNX Model" writes a config beside a model with data, never over a file, and analyses it', async () => {

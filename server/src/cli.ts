@@ -28,6 +28,7 @@ import {
   type LabelledPath,
   writeAnalysisReportDir,
   writeFileSafely,
+  reportJson,
   writeSweepReportDir,
 } from './report/write';
 import { VERSION } from './version';
@@ -239,10 +240,10 @@ export async function main(argv: string[]): Promise<number> {
       config = readConfig(rest[0]);
       planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
       const report = await analyze(config, { onProgress, measureHeadRemoval: true, confirmCost: costConfirmation(!!o.yes), maxPaths: parseMaxPaths(o['max-paths']) });
-      if (o.json === '-') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (o.json === '-') process.stdout.write(reportJson(report) + '\n');
       else process.stdout.write(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
-        writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
+        writeFileSafely(resolve(o.json), reportJson(report), o.force);
         process.stdout.write(`Report written to ${o.json}\n`);
       }
       if (o.report) {
@@ -307,12 +308,25 @@ export async function main(argv: string[]): Promise<number> {
 export function run(argv: string[]): void {
   quietRuntimeWarnings();
   main(argv).then(
-    (code) => process.exit(code),
+    (code) => exitFlushed(code),
     (e) => {
       printFailure(e, 'attention-paths', (t) => process.stderr.write(t));
-      process.exit(1);
+      exitFlushed(1);
     },
   );
+}
+
+/**
+ * Exits once stdout and stderr have handed over what was written: into a pipe, writes are asynchronous, and an
+ * immediate `process.exit` cut `analyze --json -` off after 64 KiB (one pipe buffer).
+ */
+function exitFlushed(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
 }
 
 if (require.main === module) run(process.argv.slice(2));

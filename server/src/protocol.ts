@@ -14,8 +14,10 @@ import type { PruneSummary } from './pipeline/pruneModel';
 
 /** Original versus pruned model (`attention-paths prune`'s comparison). */
 export type PruneComparison = PruneSummary['comparison'];
+import type { BlockGraph } from './onnx/blockGraph';
+import type { ArraysSummary } from './data/summary';
 
-export type { AnalysisReport, SweepReport, Metrics, HeadScore };
+export type { AnalysisReport, SweepReport, Metrics, HeadScore, BlockGraph, ArraysSummary };
 
 /** The language client's id; `attentionPaths.trace.server` is read under this name. */
 export const CLIENT_ID = 'attentionPaths';
@@ -46,6 +48,8 @@ export const Commands = {
   createModelConfig: 'attentionPaths.createModelConfig',
   restartServer: 'attentionPaths.restartServer',
   showOutput: 'attentionPaths.showOutput',
+  /** Opens the shipped docs/theory.md at a section: argument the section letter a–j. */
+  openTheory: 'attentionPaths.openTheory',
 } as const;
 
 /** Settings under `attentionPaths.*` that the server uses (package.json `contributes.configuration`). */
@@ -245,6 +249,19 @@ export interface InspectModelResult {
   createConfig?: { data: string; config: string };
   /** One or two sentences on where relevance scores come from for this model, and what to do to get them. */
   analysisNote: string;
+  /** Each attention block's subgraph (projections, scale, mask, Softmax, merge), for the view's drawing. */
+  graphs?: BlockGraph[];
+  /** The warnings of the analysis that gave the relevance scores (they may name the model's nodes). */
+  warnings?: string[];
+}
+
+/**
+ * `attentionPaths/inspectArrays`: what an `.npz` or `.npy` file holds (for the read-only array viewer): each
+ * array's name, dtype, shape, min/max/mean, the label balance of label-like arrays and a small preview.
+ */
+export const InspectArraysRequest = 'attentionPaths/inspectArrays';
+export interface InspectArraysParams {
+  uri: string;
 }
 
 /**

@@ -14,6 +14,7 @@ import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  CodeActionKind,
   CodeLensRefreshRequest,
   createConnection,
   ErrorCodes,
@@ -42,6 +43,7 @@ import { readModel } from './onnx/read';
 import { configCodeLenses } from './features/codeLens';
 import { configDiagnostics } from './features/diagnostics';
 import { configHover } from './features/hover';
+import { configCodeActions } from './features/codeActions';
 import { configInlayHints } from './features/inlayHints';
 import { pythonCodeLenses } from './features/python';
 import { rankedHeads } from './features/heads';
@@ -50,6 +52,7 @@ import {
   AnalyzeRequest,
   CreateModelConfigRequest,
   DEFAULT_SETTINGS,
+  InspectArraysRequest,
   InspectModelRequest,
   CreatePrunedConfigRequest,
   ModelChangedNotification,
@@ -67,6 +70,8 @@ import {
   type InitializationOptions,
   type InspectModelParams,
   type CreatePrunedConfigParams,
+  type InspectArraysParams,
+  type ArraysSummary,
   type InspectModelResult,
   type ModelHead,
   type PruneParams,
@@ -194,7 +199,7 @@ function beginProgress(title: string, cancel: () => void): ProgressHandle | unde
     () => undefined, // the client refused a progress: the work runs without one
   );
   return {
-    report: (p) => void reporter.then((r) => r?.report(p.percent ?? 0, `${p.stage}: ${p.message}`)),
+    report: (p) => void reporter.then((r) => r?.report(p.percent ?? 0, p.message)),
     done: () => {
       ended = true;
       void reporter.then((r) => r?.done());
@@ -206,7 +211,7 @@ function beginProgress(title: string, cancel: () => void): ProgressHandle | unde
 function progressOf(params: WithProgressToken): (p: JobProgress) => void {
   if (params.workDoneToken === undefined) return () => undefined;
   const reporter = connection.window.attachWorkDoneProgress(params.workDoneToken);
-  return (p) => reporter.report(p.percent ?? 0, `${p.stage}: ${p.message}`);
+  return (p) => reporter.report(p.percent ?? 0, p.message);
 }
 
 /** An AbortSignal that fires when the LSP request is cancelled. */
@@ -275,6 +280,7 @@ connection.onInitialize((params): InitializeResult => {
       codeLensProvider: { resolveProvider: false },
       inlayHintProvider: { resolveProvider: false },
       hoverProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
     serverInfo: { name: 'attention-paths' },
   };
@@ -368,6 +374,11 @@ connection.languages.inlayHint.on((params) => {
   return doc ? configInlayHints(doc) : [];
 });
 
+connection.onCodeAction((params) => {
+  const doc = analyses.get(params.textDocument.uri);
+  return doc ? configCodeActions(doc, params.context.diagnostics) : [];
+});
+
 connection.onHover((params) => {
   const doc = analyses.get(params.textDocument.uri);
   return doc ? configHover(doc, params.position.line, params.position.character) : null;
@@ -430,7 +441,14 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
     if (!analysis && configs.length === 0 && data && trusted) base.createConfig = { data, config: freeConfigPath(file) };
     base.analysisNote = modelNote(file, analysis?.doc.path, configs, data);
     try {
-      const summary = await runner.run(`inspect:${await fileDigest(file)}`, { kind: 'inspect', path: file }, { signal: signalOf(token) });
+      const digest = await fileDigest(file);
+      const summary = await runner.run(`inspect:${digest}`, { kind: 'inspect', path: file }, { signal: signalOf(token) });
+      // The drawing of each block: a failure here leaves the rest of the view as it is.
+      const graphs = await runner.run(`blockGraphs:${digest}`, { kind: 'blockGraphs', path: file }, { signal: signalOf(token) }).catch((e: unknown) => {
+        if (e instanceof JobCancelled) throw e;
+        connection.console.warn(`${file}: the attention blocks could not be drawn: ${userMessage(e)}`);
+        return undefined;
+      });
       const ranked = analysis ? rankedHeads(analysis.report) : [];
       const heads: ModelHead[] = summary.attention.blocks.flatMap((b) =>
         Array.from({ length: b.queryHeads ?? 0 }, (_, h) => {
@@ -440,11 +458,19 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
           return { layer: b.index, head: h, score: r?.score, rank: r?.rank, ...(original ? { original } : {}) };
         }),
       );
-      return { ...base, summary, heads, analysisConfig: analysis?.doc.path };
+      return { ...base, summary, heads, analysisConfig: analysis?.doc.path, graphs, warnings: analysis?.report.warnings };
     } catch (e) {
       if (e instanceof JobCancelled) throw e;
       return { ...base, error: userMessage(e) };
     }
+  }),
+);
+
+connection.onRequest(InspectArraysRequest, (params: InspectArraysParams, token) =>
+  answer<ArraysSummary>(async () => {
+    if (!params.uri.startsWith('file:') || !/\.np[yz]$/i.test(params.uri)) throw new ResponseError(ErrorCodes.InvalidParams, `not an .npz or .npy file: ${params.uri}`);
+    const file = fileURLToPath(params.uri);
+    return runner.run(`arrays:${await fileDigest(file)}`, { kind: 'arrays', path: file }, { signal: signalOf(token) });
   }),
 );
 

@@ -15,9 +15,9 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions 
 /**
  * The page. `img-src data:` lets vega-embed show nothing remote but inline images; there is no
  * 'unsafe-eval': charts use vega's expression interpreter instead of compiled expressions.
- * @param kind which view the page script builds ('charts' or 'model'), set as a body attribute
+ * @param kind which view the page script builds ('charts', 'model' or 'arrays'), set as a body attribute
  */
-export function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, kind: 'charts' | 'model'): string {
+export function pageHtml(webview: vscode.Webview, extensionUri: vscode.Uri, title: string, kind: 'charts' | 'model' | 'arrays'): string {
   const nonce = randomBytes(16).toString('base64');
   const media = (f: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', f)).toString();
   const csp = [

@@ -1,15 +1,31 @@
 /**
- * Messages between the extension (panels/) and its webview page (webview/main.ts). Internal to the client:
+ * Messages between the extension (panels/) and its webview pages (webview/main.ts). Internal to the client:
  * the language-server protocol is server/src/protocol.ts.
  */
-import type { AnalysisReport, InspectModelResult, SweepReport } from '../../../server/src/protocol';
+import type { AnalysisReport, ArraysSummary, InspectModelResult, SweepReport } from '../../../server/src/protocol';
+
+/**
+ * How current the charts are (the banner over them): `current` (no banner), `analysing` (a new result is being
+ * computed), `stale` (the config changed and has errors, or its analysis was cancelled), `failed` (the analysis of
+ * the current text failed), `none` (no result yet). `text` is the banner's sentence.
+ */
+export interface ChartsState {
+  kind: 'current' | 'analysing' | 'stale' | 'failed' | 'none';
+  text: string;
+}
 
 /** Extension → page. */
 export type ToPage =
-  /** Draw the theory charts of a config (the sweep chart too when a sweep exists). */
-  | { type: 'charts'; title: string; report: AnalysisReport; sweep?: SweepReport }
+  /** Draw the theory charts of a config (the sweep chart too when a sweep exists), under the state's banner. */
+  | { type: 'charts'; title: string; report?: AnalysisReport; sweep?: SweepReport; state: ChartsState }
+  /** Only the banner changed: keep the charts drawn, change the banner over them. */
+  | { type: 'state'; title: string; state: ChartsState }
+  /** Export the chart `id` (SVG text or a PNG data URL), answered with an `exported` message. */
+  | { type: 'export'; id: string; format: 'svg' | 'png'; request: number }
   /** Show what an `.onnx` file holds. */
-  | { type: 'model'; title: string; model: InspectModelResult }
+  | { type: 'model'; title: string; model: InspectModelResult; focus?: string }
+  /** Show what an `.npz` / `.npy` file holds. */
+  | { type: 'arrays'; title: string; arrays: ArraysSummary }
   /** Something went wrong producing the content. */
   | { type: 'error'; message: string };
 
@@ -19,12 +35,14 @@ export type FromPage =
   | { type: 'ready' }
   /**
    * Charts were drawn: how many, how many SVG mark groups they hold, and per chart (by its id: u1-heatmap,
-   * head-scores, head-removal, pc-overlap, sweep) the mark groups and the mark items in them (for the tests and the
-   * log).
+   * head-scores, head-removal, pc-overlap, attention-maps, sweep) the mark groups and the mark items in them (for the
+   * tests and the log). `banner`: the banner's text shown over them ('' when current).
    */
-  | { type: 'rendered'; charts: number; marks: number; perChart: Record<string, { groups: number; items: number }> }
+  | { type: 'rendered'; charts: number; marks: number; perChart: Record<string, { groups: number; items: number }>; banner: string; width: number }
   /** Drawing failed. */
   | { type: 'renderError'; message: string }
+  /** The user asked to export a chart (its toolbar), or the extension did (`request` > 0): the chart's bytes. */
+  | { type: 'exported'; id: string; format: 'svg' | 'png'; data: string; request: number }
   /**
    * Run an extension command (links and buttons in the model view): show a config's charts, analyse a config, or
    * create a config for the model and analyse it. `path`: the config's file path (showCharts, analyze); `uri`: the

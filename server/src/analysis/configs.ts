@@ -437,6 +437,7 @@ export class ConfigAnalyses {
           confirm: (cost) => this.confirmCost(doc, key, cost),
           onStart: () => this.set(doc, key, { state: 'running' }),
           onProgress: (p) => {
+            if (p.stage === 'cache') this.host.log(`${name}: ${p.message}`); // what a re-analysis did not redo
             handle?.report(p);
             opts.onProgress?.(p);
             if (doc.key !== key) return;

@@ -16,8 +16,11 @@ import { prepare, type ProgressFn, type ShapeGate } from '../pipeline/prepare';
 import { estimateCost, type CostEstimate, type WorkKind } from '../pipeline/resources';
 import { predictWithHeadsRemoved } from '../pipeline/silence';
 import { inspectModel } from '../onnx/inspect';
+import { blockGraphs } from '../onnx/blockGraph';
+import { summarizeArraysFile } from '../data/summary';
 import { runPruneJob } from '../pipeline/pruneModel';
 import { ConfigValueError } from '../config/types';
+import type { StageCacheOptions } from '../pipeline/stageCache';
 import type { ChildMessage, JobSpec, ParentMessage } from './jobTypes';
 
 if (!process.send) {
@@ -26,6 +29,12 @@ if (!process.send) {
 }
 const send = (m: ChildMessage) => process.send!(m);
 const onProgress: ProgressFn = (stage, message, fraction) => send({ type: 'progress', stage, message, fraction });
+
+/**
+ * The stage cache of every job (pipeline/stageCache.ts): the default folder ($ATTENTION_PATHS_CACHE_DIR, which
+ * the process inherits from the server, else the OS temp folder), shared by all jobs and servers.
+ */
+const cacheOptions: StageCacheOptions = {};
 
 let go: (() => void) | undefined;
 let started = false;
@@ -49,21 +58,28 @@ async function run(spec: JobSpec): Promise<unknown> {
     case 'analyze': {
       // Layer windows: the path limit per window before the model runs, then the summed cost question.
       if (isWindowed(spec.config)) return analyzeWindows(spec.config, { onProgress, measureHeadRemoval: true, maxPaths: spec.maxPaths, confirmCost: ask });
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'), { maxPaths: spec.maxPaths });
-      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true });
+      // The stage cache: a width, temperature or variance edit re-runs the solve only.
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'), { maxPaths: spec.maxPaths, cache: cacheOptions });
+      return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true, cache: cacheOptions });
     }
     case 'sweep': {
       if (isWindowed(spec.config)) return sweep(spec.config, spec.widths); // refused: sweeps do not run windows
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'), { maxPaths: spec.maxPaths, action: 'sweep' });
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'), { maxPaths: spec.maxPaths, action: 'sweep', cache: cacheOptions });
       return sweepPrepared(p, spec.config, spec.widths, { onProgress });
     }
     case 'silence': {
-      const p = await prepare(spec.config, onProgress);
+      const p = await prepare(spec.config, onProgress, undefined, { cache: cacheOptions });
       onProgress('predict', `predictor with ${spec.removed.length} head(s) silenced`);
       return predictWithHeadsRemoved(p, spec.U1, spec.removed);
     }
     case 'inspect':
       return inspectModel(spec.path);
+    case 'blockGraphs': {
+      const model = readModel(spec.path);
+      return blockGraphs(model, detectAttention(model));
+    }
+    case 'arrays':
+      return summarizeArraysFile(spec.path);
     case 'pruneModel': {
       // Before the pruner's own analysis of the model: the heads the model's graph declares give the path count.
       const detection = detectAttention(readModel(spec.job.model), spec.job.config?.heads !== undefined ? { heads: spec.job.config.heads } : {});

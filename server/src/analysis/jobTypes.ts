@@ -5,6 +5,8 @@
 import type { AnalysisConfig } from '../config/types';
 import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
 import type { InspectSummary } from '../onnx/inspect';
+import type { BlockGraph } from '../onnx/blockGraph';
+import type { ArraysSummary } from '../data/summary';
 import type { HeadIndex } from '../pipeline/silence';
 import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
 import type { CostEstimate } from '../pipeline/resources';
@@ -21,6 +23,10 @@ export type JobSpec =
   | { kind: 'silence'; config: AnalysisConfig; U1: number[][]; removed: HeadIndex[] }
   /** Model summary of an `.onnx` file (onnx/inspect.ts). */
   | { kind: 'inspect'; path: string }
+  /** Each attention block's subgraph of an `.onnx` file, for the model view's drawing (onnx/blockGraph.ts). */
+  | { kind: 'blockGraphs'; path: string }
+  /** What an `.npz` / `.npy` file holds, for the array viewer (data/summary.ts). */
+  | { kind: 'arrays'; path: string }
   /** Prune heads from an ONNX model, verify and measure (pipeline/pruneModel.ts). Refused beyond `maxPaths` paths (the model's head counts). */
   | { kind: 'pruneModel'; job: Omit<PruneJob, 'onProgress'>; maxPaths: number };
 
@@ -30,6 +36,8 @@ export interface JobResults {
   sweep: SweepReport;
   silence: Metrics;
   inspect: InspectSummary;
+  blockGraphs: BlockGraph[];
+  arrays: ArraysSummary;
   pruneModel: PruneSummary;
 }
 

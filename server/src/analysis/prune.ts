@@ -10,6 +10,7 @@ import type { PruneSummary } from '../pipeline/pruneModel';
 import type { AnalysisReport, Metrics } from '../report/types';
 import { writeFileSafely } from '../report/write';
 import { VERSION } from '../version';
+import { headName } from '../report/names';
 
 /** Why a plan has no measured effect (shown to the user and written into the plan). */
 export const NO_MEASURED_EFFECT =
@@ -40,7 +41,7 @@ export function writePrunePlan(configPath: string, uri: string, report: Analysis
   const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
   const rows = removed.map((h) => {
     const i = ranked.findIndex((r) => r.layer === h.layer && r.head === h.head);
-    if (i < 0) throw new Error(`layer ${h.layer} · head ${h.head} is not a head of this analysis (heads per layer [${report.settings.heads.join(', ')}], 0-based)`);
+    if (i < 0) throw new Error(`${headName(h.layer, h.head)} is not a head of this analysis (heads per layer [${report.settings.heads.join(', ')}], 0-based)`);
     return { layer: h.layer, head: h.head, score: ranked[i].score, rank: i + 1 };
   });
   const plan: PrunePlan = {

@@ -6,12 +6,12 @@
  * `ConfigError` on errors. Every issue carries 1-based line/column spans and the JSON pointer of the
  * offending value.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml';
-import { ConfigError, type AnalysisConfig, type AttentionSettings, type ConfigIssue } from './types';
+import { ConfigError, type AnalysisConfig, type AttentionSettings, type ConfigFix, type ConfigIssue } from './types';
 import { CONFIG_DEFAULTS } from './defaults';
-import { displayName, lengthMessage, showValue } from './messages';
+import { displayName, lengthMessage, showValue, suggest } from './messages';
 import { PositionMapper, type Span } from './positions';
 import { schemaIssues, type RawIssue } from './validate';
 import { jsonSyntaxError } from './jsonSyntax';
@@ -89,8 +89,8 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const mapper = new PositionMapper(text, lineCounter);
   const issues: ConfigIssue[] = [];
-  const push = (span: Span, pointer: string, message: string, severity: 'error' | 'warning' = 'error') =>
-    issues.push({ message, file: filePath, ...span, pointer, severity });
+  const push = (span: Span, pointer: string, message: string, severity: 'error' | 'warning' = 'error', fix?: ConfigFix) =>
+    issues.push({ message, file: filePath, ...span, pointer, severity, ...(fix ? { fix } : {}) });
 
   // 1. Syntax.
   // Only the first syntax error: the parser's later ones follow from it (one broken line yields several). For
@@ -135,7 +135,7 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
     } else {
       span = mapper.locate(doc, r.pointer, r.target);
     }
-    push(span, r.pointer, r.message, r.severity);
+    push(span, r.pointer, r.message, r.severity, r.fix);
   };
   const schemaProblems = schemaIssues(value);
   schemaProblems.forEach(place);
@@ -158,13 +158,35 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
     const wantDir = /[\\/]$/.test(rel);
     if (kind !== (wantDir ? 'directory' : 'file')) {
       const what = kind === 'missing' ? 'not found' : kind === 'directory' ? 'is a directory, not a file' : 'is a file, not a folder';
-      push(mapper.locate(doc, pointer), pointer, `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`);
+      const fix = kind === 'missing' ? missingFileFix(abs, rel, wantDir) : undefined;
+      push(mapper.locate(doc, pointer), pointer, `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`, 'error', fix);
     }
   }
 
   const sorted = sortIssues(issues);
   if (sorted.some((i) => i.severity === 'error')) return { issues: sorted };
   return { config: buildConfig(raw, source, dir), issues: sorted };
+}
+
+/**
+ * For a file reference that does not exist: the closest existing name in the same folder with the same extension
+ * ("data.npz" for "dat.npz"), as a replacement of the written path. Undefined when the folder is missing or holds
+ * nothing close.
+ */
+function missingFileFix(abs: string, rel: string, wantDir: boolean): ConfigFix | undefined {
+  if (wantDir) return undefined;
+  const folder = path.dirname(abs);
+  const ext = path.extname(abs).toLowerCase();
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter((n) => path.extname(n).toLowerCase() === ext);
+  } catch {
+    return undefined;
+  }
+  const s = suggest(path.basename(abs), names);
+  if (!s) return undefined;
+  const written = rel.replace(/[^\\/]*$/, s);
+  return { kind: 'replaceValue', value: written, title: `Change to "${written}" (the file beside it)` };
 }
 
 /**

@@ -81,7 +81,15 @@ export interface ConfigIssue {
   /** JSON pointer of the offending value, e.g. "/solver/tolerance". */
   pointer: string;
   severity: 'error' | 'warning';
+  /** The edit that fixes it, when the check knows one (the editor offers it as a quick fix). */
+  fix?: ConfigFix;
 }
+
+/**
+ * A fix for a config issue, applied to the issue's span: `renameKey` writes another key name (a misspelt key),
+ * `replaceValue` another value (a clamp into range, a suggested enum value or file); `title` says what it does.
+ */
+export type ConfigFix = { kind: 'renameKey'; to: string; title: string } | { kind: 'replaceValue'; value: string | number; title: string };
 
 /** Thrown by `loadConfig` when a file has errors; `issues` lists every one, `message` the first, as `file:line:col: …`. */
 export class ConfigError extends Error {

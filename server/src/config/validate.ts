@@ -5,6 +5,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { configSchema, type JsonSchema } from './schema';
 import { describeSchema, displayName, showValue, suggest } from './messages';
+import type { ConfigFix } from './types';
 
 /** A schema problem before positions are attached. */
 export interface RawIssue {
@@ -15,6 +16,7 @@ export interface RawIssue {
   /** Missing keys: the span is the enclosing mapping's key, or the first line for the root. */
   missing?: boolean;
   severity: 'error' | 'warning';
+  fix?: ConfigFix;
 }
 
 let validator: ValidateFunction | undefined;
@@ -103,6 +105,7 @@ function translate(e: ErrorObject): RawIssue {
         message: s ? `unknown key "${key}"${where}; did you mean "${s}"?` : `unknown key "${key}"${where}; allowed keys: ${allowed.join(', ')}`,
         target: 'key',
         severity: 'error',
+        ...(s ? { fix: { kind: 'renameKey' as const, to: s, title: `Rename "${key}" to "${s}"` } } : {}),
       };
     }
     case 'required': {
@@ -125,6 +128,7 @@ function translate(e: ErrorObject): RawIssue {
         message: `${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}${got}${s ? `; did you mean "${s}"?` : ''}`,
         target: 'value',
         severity: 'error',
+        ...(s ? { fix: { kind: 'replaceValue' as const, value: s, title: `Change to "${s}"` } } : {}),
       };
     }
     case 'pattern': {
@@ -145,17 +149,41 @@ function translate(e: ErrorObject): RawIssue {
       const hint = LENGTH_HINTS[ptr] ? `, ${LENGTH_HINTS[ptr]}` : '';
       return { pointer: ptr, message: `${name} must have at least ${String(params.limit)} ${params.limit === 1 ? 'entry' : 'entries'}${hint} (got ${n})`, target: 'value', severity: 'error' };
     }
-    case 'type':
     case 'minimum':
     case 'exclusiveMinimum':
     case 'maximum':
-    case 'exclusiveMaximum':
+    case 'exclusiveMaximum': {
+      const fix = clampFix(e.keyword, Number(params.limit), parent, e.data);
+      return { pointer: ptr, message: `${name} must be ${describeSchema(parent)}${got}`, target: 'value', severity: 'error', ...(fix ? { fix } : {}) };
+    }
+    case 'type':
     case 'anyOf':
     case 'oneOf':
       return { pointer: ptr, message: `${name} must be ${describeSchema(parent)}${got}`, target: 'value', severity: 'error' };
     default:
       return { pointer: ptr, message: `${name} ${e.message ?? 'is invalid'}${got}`, target: 'value', severity: 'error' };
   }
+}
+
+/**
+ * The clamp of a number out of range: to the bound itself for `minimum` / `maximum`; past an exclusive bound, to
+ * the schema's default when it is in range, else (integers) the next integer inside. Undefined when none is sure.
+ */
+function clampFix(keyword: string, limit: number, schema: JsonSchema, value: unknown): ConfigFix | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(limit)) return undefined;
+  const integer = schema.type === 'integer';
+  const inRange = (x: number) => {
+    const lo = schema.exclusiveMinimum !== undefined ? x > Number(schema.exclusiveMinimum) : schema.minimum === undefined || x >= Number(schema.minimum);
+    const hi = schema.exclusiveMaximum !== undefined ? x < Number(schema.exclusiveMaximum) : schema.maximum === undefined || x <= Number(schema.maximum);
+    return lo && hi && (!integer || Number.isInteger(x));
+  };
+  let to: number | undefined;
+  if (keyword === 'minimum' || keyword === 'maximum') to = limit;
+  else if (typeof schema.default === 'number' && inRange(schema.default)) to = schema.default;
+  else if (integer) to = keyword === 'exclusiveMinimum' ? Math.floor(limit) + 1 : Math.ceil(limit) - 1;
+  if (to === undefined || !inRange(to)) return undefined;
+  const how = keyword === 'minimum' || keyword === 'maximum' ? 'the nearest allowed value' : typeof schema.default === 'number' && to === schema.default ? 'the default' : 'the nearest allowed value';
+  return { kind: 'replaceValue', value: to, title: `Change ${value} to ${to} (${how})` };
 }
 
 function escape(key: string): string {

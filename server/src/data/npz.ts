@@ -38,6 +38,28 @@ export function decodeNpz(bytes: Uint8Array, name: string): Map<string, NpyArray
   return out;
 }
 
+/**
+ * Decodes each `.npy` member of an `.npz` archive on its own, for the array viewer: one member that cannot be
+ * decoded gives its reason and the others still come. Each member is inflated as in `decodeNpz` (bounded by its
+ * `.npy` header, so a zip bomb is refused after one chunk).
+ * @returns per member in archive order: its key (name without `.npy`) and the array, or why it could not be read
+ * @throws Error for an archive `listZip` rejects (not a ZIP, a bad directory)
+ */
+export function decodeNpzMembers(bytes: Uint8Array, name: string): Array<{ key: string; array?: NpyArray; error?: string }> {
+  const out: Array<{ key: string; array?: NpyArray; error?: string }> = [];
+  for (const m of listZip(bytes, name)) {
+    const isNpyName = m.name.endsWith('.npy');
+    const key = isNpyName ? m.name.slice(0, -4) : m.name;
+    try {
+      const a = decodeMember(m, isNpyName);
+      if (a) out.push({ key, array: a });
+    } catch (e) {
+      out.push({ key, error: (e instanceof Error ? e.message : String(e)).split('\n')[0] });
+    }
+  }
+  return out;
+}
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
 /** True while the bytes seen so far agree with the `.npy` magic (all of it, or as much as there is). */

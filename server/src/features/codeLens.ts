@@ -53,7 +53,7 @@ export function configCodeLenses(doc: ConfigDoc): CodeLens[] {
       return [lens(headline(doc.report), Commands.showCharts), ...reportActions(doc.uri).map((command) => ({ range, command }))];
     case 'queued':
     case 'running': {
-      const what = doc.progress ? `${doc.progress.stage}: ${doc.progress.message}` : doc.state === 'queued' ? 'waiting for a worker' : 'starting';
+      const what = doc.progress ? doc.progress.message : doc.state === 'queued' ? 'waiting for a worker' : 'starting';
       return [lens(`$(sync~spin) Attention Paths: analyzing… ${what}`, Commands.showOutput)];
     }
     case 'error':

@@ -9,6 +9,8 @@ import { formatNumber } from '../report/charts';
 import { headsPlacement, percent, rankedHeads, scoreText } from './heads';
 import { toRange } from './ranges';
 import { describeCost } from '../pipeline/resources';
+import { headName } from '../report/names';
+import { splitWarning } from '../report/warnings';
 
 /** `source` of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'attention-paths';
@@ -40,7 +42,7 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
     source: DIAGNOSTIC_SOURCE,
     code: 'config',
     message: i.message,
-    data: { pointer: i.pointer },
+    data: { pointer: i.pointer, ...(i.fix ? { fix: i.fix } : {}) },
   }));
   if (doc.state === 'error' && doc.error) {
     const pointer = doc.errorPointer ?? errorPointer(doc.error);
@@ -65,8 +67,9 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
     // What the analysis wants the user to know (a model outside the theory's class, a solver that did not
     // converge, …): on the attention entry when the config has one, else on the first line.
     const span = doc.outline.span('/attention/model') ?? doc.outline.span('/attention') ?? doc.outline.firstLine();
+    // One line each (the hover on the entry has the details below its table).
     for (const w of report.warnings) {
-      out.push({ range: toRange(span), severity: DiagnosticSeverity.Warning, source: DIAGNOSTIC_SOURCE, code: 'analysis-warning', message: w });
+      out.push({ range: toRange(span), severity: DiagnosticSeverity.Warning, source: DIAGNOSTIC_SOURCE, code: 'analysis-warning', message: splitWarning(w).headline });
     }
   }
   if (report) {
@@ -83,7 +86,7 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
         severity: DiagnosticSeverity.Information,
         source: DIAGNOSTIC_SOURCE,
         code: 'prunable-head',
-        message: `layer ${h.layer} · head ${h.head}: relevance score ${scoreText(h.score)} < ${threshold} (rank ${h.rank} of ${report.head_scores_ascending.length}), a pruning candidate.${effect}`,
+        message: `${headName(h.layer, h.head)}: relevance score ${scoreText(h.score)} < ${threshold} (rank ${h.rank} of ${report.head_scores_ascending.length}), a pruning candidate.${effect}`,
         data: { layer: h.layer, head: h.head, score: h.score },
       });
     }

@@ -10,6 +10,10 @@ import { pointerSegments } from '../config/positions';
 import { formatNumber, notConvergedNote, widthLabel } from '../report/charts';
 import type { AnalysisReport, Metrics } from '../report/types';
 import { headsTable, percent } from './heads';
+import { linkTheory } from './theoryLinks';
+import { splitWarning } from '../report/warnings';
+import { agreementText } from '../report/agreement';
+import { layerName } from '../report/names';
 import { toRange } from './ranges';
 
 /** The schema node of a pointer, or undefined; an array index keeps the array's node (its items are described there). */
@@ -44,7 +48,16 @@ function solverLine(r: AnalysisReport): string {
   return `Solver: ${s.method}; ${s.converged ? 'converged' : 'did not converge'} after ${s.iterations} iterations (${s.evaluations} evaluations), max |∂(S/max N)/∂U| = ${s.max_abs_grad_normalized.toExponential(2)} (tolerance ${s.tolerance}). S/max N = ${formatNumber(r.action.normalized)}.`;
 }
 
-/** What the analysis says about the entry at `pointer` (markdown), or '' when it adds nothing. */
+/** The report's warnings, each as its one-line headline in bold with the details below (config hovers, model view). */
+export function warningsSection(r: AnalysisReport): string {
+  if (!r.warnings.length) return '';
+  return ['**Warnings**', ...r.warnings.map((w) => {
+    const { headline, details } = splitWarning(w);
+    return details ? `- **${headline}**\n\n  ${details}` : `- **${headline}**`;
+  })].join('\n\n');
+}
+
+/** What the analysis says about the entry at `pointer` (markdown, its table first), or '' when it adds nothing. */
 export function analysisNote(pointer: string, r: AnalysisReport): string {
   const top = pointerSegments(pointer)[0];
   switch (top) {
@@ -55,36 +68,41 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
       const t = r.task;
       const paths = r.paths.map((p) => `${p.label} (${p.heads.join(',')})`).join(', ');
       return [
-        `**${t.name}**: P = ${t.P} training and ${t.P_test} test sequences, N0 = ${t.N0} features, T = ${t.T} tokens; ${r.paths.length} attention paths: ${paths}.`,
         metricsTable(r),
+        `**${t.name}**: P = ${t.P} training and ${t.P_test} test sequences, N0 = ${t.N0} features, T = ${t.T} tokens; ${r.paths.length} attention paths: ${paths}.`,
+        agreementText(r),
         HOW_PREDICTED,
         solverLine(r),
-      ].join('\n\n');
+        top === 'data' ? warningsSection(r) : '',
+      ].filter(Boolean).join('\n\n');
     }
     case 'heads': {
       const seg = pointerSegments(pointer)[1];
       const layer = seg !== undefined && /^\d+$/.test(seg) ? Number(seg) : undefined;
       return [
-        `Relevance of each head${layer === undefined ? '' : ` of layer ${layer}`} (THEORY.md section g): the union of the rows and columns of |U₁| over the paths through the head, divided by the largest such sum. ` +
-          'The accuracy and ε_g columns predict the effect of silencing the head alone (its paths zeroed in U₁, no re-optimization).',
         headsTable(r, layer),
-      ].join('\n\n');
+        `Relevance of each head${layer === undefined ? '' : ` of layer ${layerName(layer)}`} (THEORY.md section g): the union of the rows and columns of |U₁| over the paths through the head, divided by the largest such sum. ` +
+          'The predicted columns are the effect of silencing the head alone (its paths zeroed in U₁, no re-optimization)' +
+          (r.head_removal_measured ? '; the measured column is the model run in ONNX Runtime with the head masked.' : '.'),
+        agreementText(r),
+      ].filter(Boolean).join('\n\n');
     }
     case 'widths':
-      return [`Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (THEORY.md section c):`, metricsTable(r)].join('\n\n');
+      return [metricsTable(r), `Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (THEORY.md section c).`].join('\n\n');
     case 'variances':
       return `Variances used [σ0², σ1²…σL², σa²] = [${r.settings.variances.map(formatNumber).join(', ')}]; the GP limit scales U₁ = σa²Πσl²·I = ${formatNumber(r.gp.scale)}·I.`;
     case 'temperature':
-      return `T_B = ${formatNumber(r.settings.temperature)} enters only K + T_B I (THEORY.md section e). At the minimum U_a = ${formatNumber(r.U_a)}.\n\n${metricsTable(r)}`;
+      return `${metricsTable(r)}\n\nT_B = ${formatNumber(r.settings.temperature)} enters only K + T_B I (THEORY.md section e). At the minimum U_a = ${formatNumber(r.U_a)}.`;
     case 'solver':
       return solverLine(r);
     case 'attention':
     case 'readout':
-      if (r.windows) {
-        const ws = r.windows.map((w) => `blocks ${w.layers[0]}–${w.layers[1]}: ${w.paths} paths, predicted accuracy ${formatNumber(w.metrics.acc_mean_predictor)} (GP ${formatNumber(w.gp_metrics.acc_mean_predictor)})`);
-        return `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] in ${r.windows.length} layer window(s), each solved on its own (docs/windows.md):\n\n${ws.map((w) => `- ${w}`).join('\n')}`;
-      }
-      return `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] → ${r.paths.length} paths.`;
+      const attentionLine = r.windows
+        ? `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] in ${r.windows.length} layer window(s), each solved on its own (docs/windows.md):\n\n${r.windows
+            .map((w) => `- blocks ${w.layers[0]}–${w.layers[1]}: ${w.paths} paths, predicted accuracy ${formatNumber(w.metrics.acc_mean_predictor)} (GP ${formatNumber(w.gp_metrics.acc_mean_predictor)})`)
+            .join('\n')}`
+        : `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] → ${r.paths.length} paths.`;
+      return [r.model ? headsTable(r) : '', attentionLine, agreementText(r), warningsSection(r)].filter(Boolean).join('\n\n');
     default:
       return '';
   }
@@ -100,10 +118,8 @@ export function configHover(doc: ConfigDoc, line: number, character: number): Ho
   const parts: string[] = [];
   const name = hit.pointer.slice(1).replace(/\//g, '.');
   const described = schema?.description as string | undefined;
-  if (described) parts.push(`**${name}** — ${described}`);
-  else parts.push(`**${name}**`);
-  if (schema && schema.default !== undefined && hit.part === 'key') parts.push(`Default: \`${JSON.stringify(schema.default)}\``);
   const report = doc.state === 'done' ? doc.report : undefined;
+  // On a value, what the analysis made of it comes first (its table), the schema's description after it.
   if (report && hit.part === 'value') {
     const note = analysisNote(hit.pointer, report);
     const unconverged = notConvergedNote(report.solver);
@@ -112,5 +128,7 @@ export function configHover(doc: ConfigDoc, line: number, character: number): Ho
   } else if (hit.part === 'value' && doc.state !== 'done') {
     parts.push(`_No analysis result yet (${doc.state})._`);
   }
-  return { contents: { kind: MarkupKind.Markdown, value: parts.join('\n\n') }, range: toRange(hit.span) };
+  parts.push(described ? `**${name}** — ${described}` : `**${name}**`);
+  if (schema && schema.default !== undefined && hit.part === 'key') parts.push(`Default: \`${JSON.stringify(schema.default)}\``);
+  return { contents: { kind: MarkupKind.Markdown, value: linkTheory(parts.join('\n\n')) }, range: toRange(hit.span) };
 }

@@ -320,13 +320,18 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   }
   const theoryClass = checkTheoryClass(ctx, detection, x, found);
   if (!theoryClass.inClass) {
+    // Headline, then the details on the next line (report/warnings.ts): the editor shows the first line only.
+    const n = theoryClass.reasons.length;
     warnings.push(
-      `the model is outside the theory's class (attention from the input, linear value path, no residual/MLP/LayerNorm): ${theoryClass.reasons.join('; ')}. ` +
-        'The theory is applied to its captured attention as fixed attention, with the theory\'s own Bayesian value weights.',
+      `the model is outside the theory's class (${n} reason${n === 1 ? '' : 's'}); the theory is applied to its captured attention with its own Bayesian value weights\n` +
+        `The theory's class: attention from the input, a linear value path, no residual, MLP or LayerNorm. Here: ${theoryClass.reasons.join('; ')}.`,
     );
   }
   if (x.embedding) {
-    warnings.push(`the first block reads '${x.blockInput}', a linear embedding ('${x.embedding.weight.node}') of '${x.tensor}'; x is '${x.tensor}' and the embedding plays the theory's V⁰`);
+    warnings.push(
+      `the model's input '${x.tensor}' enters through a linear embedding; the theory takes '${x.tensor}' as its input and the embedding as its input-layer weights\n` +
+        `The first block reads '${x.blockInput}', the linear embedding '${x.embedding.weight.node}' of '${x.tensor}' (the theory's V⁰).`,
+    );
   }
   const name = basename(opts.model);
   const task: TaskData = {

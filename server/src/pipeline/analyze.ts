@@ -20,6 +20,9 @@ import { measureHeadRemoval } from './headRemoval';
 import { estimateCost, type CostEstimate, type WorkKind } from './resources';
 import { addSilencingDeltas, pruningOrder, rankCorrelations } from './headRanking';
 import { analyzeWindows, isWindowed } from './windows';
+import { measuredAgreement } from '../report/agreement';
+import { cachedStage, digestPath, stageKey, type StageCacheOptions } from './stageCache';
+import type { HeadRemovalMeasured } from '../report/types';
 
 export interface RunOptions {
   onProgress?: ProgressFn;
@@ -41,6 +44,8 @@ export interface RunOptions {
    * --max-paths, the editor's attentionPaths.maxPaths; no limit when absent.
    */
   maxPaths?: number;
+  /** Reuse the measured head removal of an earlier run on the same model, data and split (pipeline/stageCache.ts). */
+  cache?: StageCacheOptions;
 }
 
 /** The `prepare` gate that hands `confirmCost` the cost of `work`. */
@@ -89,7 +94,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const warnings: string[] = [...(p.warnings ?? []), ...singleClassWarnings(p)];
   const t0 = performance.now();
   const choice = energySpaceFor(train, config.solver.space);
-  opts.onProgress?.('solve', `minimizing the action over the order parameters U (${choice.space} space)`);
+  opts.onProgress?.('solve', `solving for the order parameters U (${choice.space} space)`);
   const ev = await createEnergyEvaluator(train, task.yTrain, settings.temperature, choice.space);
   const sol = await minimizeAction(settings, train, task.yTrain, {
     tolerance: config.solver.tolerance,
@@ -98,7 +103,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     signal: opts.signal,
     energy: ev,
     onProgress: (s) =>
-      opts.onProgress?.('solve', `${s.phase} iteration ${s.iteration}: S/maxN = ${s.value.toFixed(8)}, max|∇| = ${s.maxGradNormalized.toExponential(2)}`),
+      opts.onProgress?.('solve', `solving (${s.phase === 'Newton' ? 'Newton step' : 'step'} ${s.iteration}, gradient ${s.maxGradNormalized.toExponential(0)})`),
   });
   if (!sol.converged) {
     // First, so that it is the first thing every surface lists.
@@ -108,7 +113,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     );
   }
   const t1 = performance.now();
-  opts.onProgress?.('predict', `predictor on ${task.test.count} test points (finite width and GP limit)`);
+  opts.onProgress?.('predict', `predicting on ${task.test.count} test points (finite width and GP limit)`);
   const U1 = sol.Us[0];
   // The finite-width predictor first: in sample space it reuses the solver's last factorization and L⁻¹Φ.
   const pred = await ev.predict(test, U1);
@@ -138,7 +143,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   const gpPred = await pev.predict(test, Ugp[0]);
   const gpMetrics = testMetrics(gpPred, task.yTest);
   const t2 = performance.now();
-  opts.onProgress?.('relevance', 'head scores and head silencing');
+  opts.onProgress?.('relevance', 'scoring heads and predicting each one silenced');
   const scores = headScores(U1, settings.heads);
   const silencing = [];
   for (const s of scores) {
@@ -153,7 +158,15 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
   let head_removal_measured: AnalysisReport['head_removal_measured'];
   if (p.model && opts.measureHeadRemoval) {
     try {
-      head_removal_measured = await measureHeadRemoval(p.model, config, scores, { onProgress: opts.onProgress, signal: opts.signal });
+      const measureIt = () => measureHeadRemoval(p.model!, config, scores, { onProgress: opts.onProgress, signal: opts.signal });
+      if (opts.cache) {
+        const att = config.attention;
+        const heads = scores.map((s) => [s.layer, s.head]);
+        const key = stageKey({ version: VERSION, model: await digestPath(att!.model!), data: await digestPath(config.data!), split: att?.split, batchSize: att?.batchSize, configHeads: config.heads, heads });
+        const r = await cachedStage('head-removal', key, async () => ({ meta: await measureIt(), arrays: [] }), opts.cache);
+        head_removal_measured = r.entry.meta as HeadRemovalMeasured;
+        if (r.reused) opts.onProgress?.('cache', 'reused the measured head removal of an earlier run (same model, data and split)');
+      } else head_removal_measured = await measureIt();
     } catch (e) {
       if (opts.signal?.aborted) throw e;
       warnings.push(`the effect of removing each head could not be measured on the model: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
@@ -220,8 +233,11 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     report.head_removal_measured = head_removal_measured;
     const rc = rankCorrelations(scores, silencing, head_removal_measured);
     if (rc) report.rank_correlations = rc;
+    const agreement = measuredAgreement(report);
+    if (agreement) head_removal_measured.agreement = agreement;
   }
   if (p.model) report.model = modelReport(p.model, U1, settings.heads);
+  if (p.attentionMaps) report.attention_maps = p.attentionMaps;
   return report;
 }
 
@@ -260,7 +276,7 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
   let init = undefined as undefined | ReturnType<typeof gpOrderParameters>;
   for (const [i, N] of widths.entries()) {
     opts.signal?.throwIfAborted();
-    opts.onProgress?.('sweep', `width N = ${N} (${i + 1}/${widths.length})`, i / widths.length);
+    opts.onProgress?.('sweep', `solving at width N = ${N} (${i + 1} of ${widths.length})`, i / widths.length);
     const s = { ...settings, widths: settings.widths.map(() => N) };
     const sol = await minimizeAction(s, train, task.yTrain, {
       tolerance: config.solver.tolerance,

@@ -19,6 +19,7 @@ import { measure, runAll } from '../onnx/verify';
 import { ModelEditor } from '../onnx/edit';
 import type { HeadRemovalMeasured, HeadScore } from '../report/types';
 import type { ProgressFn } from './prepare';
+import { headName } from '../report/names';
 
 /**
  * Measures every single-head removal (see module doc).
@@ -49,7 +50,7 @@ export async function measureHeadRemoval(
   const rows: HeadRemovalMeasured['heads'] = [];
   for (const [i, h] of heads.entries()) {
     opts.signal?.throwIfAborted();
-    opts.onProgress?.('heads', `measuring the model without layer ${h.layer} · head ${h.head} (${i + 1}/${heads.length})`, (i + 1) / (heads.length + 1));
+    opts.onProgress?.('heads', `measuring the model without ${headName(h.layer, h.head)} (${i + 1}/${heads.length})`, (i + 1) / (heads.length + 1));
     let bytes: Uint8Array;
     try {
       bytes = maskedModel(model, m.detection, maskFactors(planRemoval(m.detection, [h]))).bytes();
@@ -57,7 +58,7 @@ export async function measureHeadRemoval(
       rows.push({ layer: h.layer, head: h.head, value: null, reason: e instanceof Error ? e.message.split('\n')[0] : String(e) });
       continue;
     }
-    const r = await run(bytes, `${m.model.file} without head ${h.layer}:${h.head}`);
+    const r = await run(bytes, `${m.model.file} without ${headName(h.layer, h.head)}`);
     rows.push({ layer: h.layer, head: h.head, value: r.value });
   }
   return { metric: full.kind, count: full.count, output, full: full.value, heads: rows };

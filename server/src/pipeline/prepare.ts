@@ -20,6 +20,23 @@ import { modelTask, type ModelTask } from '../onnx/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
 import { checkPathLimit } from '../analysis/limits';
+import { attentionMaps } from './attentionMaps';
+import type { AttentionMaps } from '../report/types';
+import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
+import { VERSION } from '../version';
+
+/**
+ * The stage-cache key of the attention and path features: everything they depend on — the config without the
+ * solve's settings (widths, variances, temperature, solver) and without its own path, the bytes of every input
+ * file, the readout, σ0² (which scales Φ), the heads and the tool version.
+ */
+export async function featureStageKey(config: AnalysisConfig, readout: Readout, sigma0: number, heads: number[]): Promise<string> {
+  const { widths: _w, variances: _v, temperature: _t, solver: _s, source: _src, ...rest } = config;
+  void [_w, _v, _t, _s, _src];
+  const files = [config.data, config.attention?.params, config.attention?.model].filter((p): p is string => typeof p === 'string');
+  const digests = await Promise.all(files.map(async (f) => [f, await digestPath(f)]));
+  return stageKey({ version: VERSION, config: rest, readout, sigma0, heads, digests });
+}
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
 export const DEFAULT_RANDOM_HEADS = [4, 4];
@@ -40,11 +57,31 @@ export interface Prepared {
   train: PathFeatures;
   /** Φ of the test set [P_test, N0, H_tot]. */
   test: PathFeatures;
+  /** Every head's attention on the first test examples, for the report's attention-map chart. */
+  attentionMaps?: AttentionMaps;
+  /** Stages taken from the stage cache instead of computed (e.g. "attention and path features"). */
+  reused?: string[];
   timings: { data: number; attention: number; features: number };
 }
 
 /** Progress of long work: a stage name, a fraction in [0, 1] when known, and a message. */
 export type ProgressFn = (stage: string, message: string, fraction?: number) => void;
+
+/** Options of `prepare`. */
+export interface PrepareOptions {
+  /**
+   * Reuse the attention and path features of an earlier run with the same inputs (pipeline/stageCache.ts); the
+   * language server's jobs pass it, the CLI does not.
+   */
+  cache?: StageCacheOptions;
+  /**
+   * Refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known: for model configs
+   * before the model runs on the data, always before any path feature is built.
+   */
+  maxPaths?: number;
+  /** The work named in that refusal. */
+  action?: 'analyse' | 'sweep';
+}
 
 /** Input shapes of the built-in tasks (THEORY.md section i), known before generating them. */
 export function builtinSize(config: AnalysisConfig) {
@@ -183,17 +220,17 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
  * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
  *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
- * @param limits.maxPaths refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known:
- *   for model configs before the model runs on the data, always before any path feature is built; `action` names
- *   the work in that message.
+ * @param opts.maxPaths refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known:
+ *   for model configs before the model runs on the data, always before any path feature is built; `opts.action`
+ *   names the work in that message. `opts.cache`: the stage cache of the attention and path features.
  */
-export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate, limits: { maxPaths?: number; action?: 'analyse' | 'sweep' } = {}): Promise<Prepared> {
+export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gate?: ShapeGate, opts: PrepareOptions = {}): Promise<Prepared> {
   const t0 = performance.now();
   const builtin = builtinSize(config);
   if (builtin && config.attention?.kind !== 'model') {
     const shape: ProblemShape = { ...builtin, source: 'builtin', ...builtinAttention(config) };
     // The path limit first: too many paths is a refusal, not a question of memory or time.
-    if (limits.maxPaths !== undefined) checkPathLimit(shape.heads, limits.maxPaths, limits.action ?? 'analyse');
+    if (opts.maxPaths !== undefined) checkPathLimit(shape.heads, opts.maxPaths, opts.action ?? 'analyse');
     checkMemory(shape, `task ${config.task}`);
     await gate?.(shape);
   }
@@ -212,7 +249,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
       heads: config.heads,
       // Refuse too many paths before the model runs on the data.
       windowStarts: (heads) => {
-        if (limits.maxPaths !== undefined) checkPathLimit(heads, limits.maxPaths, limits.action ?? 'analyse', { windows: true });
+        if (opts.maxPaths !== undefined) checkPathLimit(heads, opts.maxPaths, opts.action ?? 'analyse', { windows: true });
         return [];
       },
       onProgress: (m) => progress?.('data', m),
@@ -222,7 +259,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
   const { layers, kind } = resolveAttention(config, task);
   if (!builtin || config.attention?.kind === 'model') {
     const shape = loadedShape(config, task, layers);
-    if (limits.maxPaths !== undefined) checkPathLimit(shape.heads, limits.maxPaths, limits.action ?? 'analyse', { windows: shape.source === 'model' });
+    if (opts.maxPaths !== undefined) checkPathLimit(shape.heads, opts.maxPaths, opts.action ?? 'analyse', { windows: shape.source === 'model' });
     checkMemory(shape, task.name);
     await gate?.(shape);
   }
@@ -238,7 +275,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
   }
   const loading = performance.now() - t0;
-  const p = await prepareWithAttention(config, task, layers, kind, progress);
+  const p = await prepareWithAttention(config, task, layers, kind, progress, model ? 'captured' : undefined, opts);
   return { ...p, ...(model ? { model } : {}), warnings: [...warnings, ...(p.warnings ?? [])], timings: { ...p.timings, data: loading + p.timings.data } };
 }
 
@@ -256,6 +293,8 @@ export async function prepareWithAttention(
   layers: AttentionLayer[],
   kind: string,
   progress?: ProgressFn,
+  source?: AttentionMaps['source'],
+  opts: PrepareOptions = {},
 ): Promise<Prepared> {
   const t0 = performance.now();
   const heads = layers.map((l) => l.heads);
@@ -266,24 +305,45 @@ export async function prepareWithAttention(
   checkSettings(settings);
   const readout: Readout = config.readout ?? task.readout ?? 'last';
   const t1 = performance.now();
-  progress?.('attention', `attention of ${L} layer(s) on ${task.train.count} + ${task.test.count} examples`);
-  const attTrain = await allLayerAttention(task.train, layers, 'train');
-  const attTest = await allLayerAttention(task.test, layers, 'test');
-  const t2 = performance.now();
-  progress?.('features', `path features (${pathCount(heads)} paths)`);
   const Q = pathCount(heads);
-  const pad = { padWeight: 0 };
-  const feats = async (X: TaskData['train'], att: typeof attTrain): Promise<PathFeatures> => ({
-    count: X.count,
-    features: X.features,
-    paths: Q,
-    data: await pathFeaturesFromAttention(X, att, readout, variances[0], pad),
-  });
-  const train = await feats(task.train, attTrain);
-  const test = await feats(task.test, attTest);
+  const mapSource = source ?? (layers.every((l) => l.kind === 'fixed') ? 'given' : 'theory');
+  let tAttention = 0;
+  // The cached entry's meta: the attention maps, and the largest weight a path put on padding tokens (for the warning).
+  type FeatureMeta = { maps: AttentionMaps; padWeight: number };
+  const compute = async (): Promise<StageEntry> => {
+    progress?.('attention', `computing attention (${L} layer${L === 1 ? '' : 's'}, ${task.train.count} + ${task.test.count} examples)`);
+    const attTrain = await allLayerAttention(task.train, layers, 'train');
+    const attTest = await allLayerAttention(task.test, layers, 'test');
+    tAttention = performance.now() - t1;
+    progress?.('features', `computing path features (${Q} paths)`);
+    const pad = { padWeight: 0 };
+    const feats = (X: TaskData['train'], att: typeof attTrain) => pathFeaturesFromAttention(X, att, readout, variances[0], pad);
+    const arrays = [await feats(task.train, attTrain), await feats(task.test, attTest)];
+    const meta: FeatureMeta = { maps: attentionMaps(attTest, task.yTest, mapSource), padWeight: pad.padWeight };
+    return { meta, arrays };
+  };
+  let entry: StageEntry;
+  const reused: string[] = [];
+  if (opts.cache) {
+    const key = await featureStageKey(config, readout, variances[0], heads);
+    const r = await cachedStage('features', key, compute, opts.cache);
+    entry = r.entry;
+    if (r.reused) {
+      reused.push('attention and path features');
+      progress?.('cache', 'reused the attention and path features of an earlier run (same data, attention, readout and σ0²)');
+    }
+  } else entry = await compute();
+  const meta = entry.meta as FeatureMeta;
+  const t2 = t1 + tAttention;
+  const asFeatures = (X: TaskData['train'], data: Float64Array): PathFeatures => {
+    if (data.length !== X.count * X.features * Q) throw new Error(`path features: ${data.length} entries, expected [${X.count}, ${X.features}, ${Q}]`);
+    return { count: X.count, features: X.features, paths: Q, data };
+  };
+  const train = asFeatures(task.train, entry.arrays[0]);
+  const test = asFeatures(task.test, entry.arrays[1]);
   const warnings: string[] = [];
-  if (pad.padWeight > 1e-6) {
-    warnings.push(`the attention reads padding tokens (a path put up to ${pad.padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
+  if (meta.padWeight > 1e-6) {
+    warnings.push(`the attention reads padding tokens (a path put up to ${meta.padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
   }
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;
@@ -297,6 +357,8 @@ export async function prepareWithAttention(
     warnings,
     train,
     test,
+    attentionMaps: meta.maps,
+    reused,
     timings: { data: t1 - t0, attention: t2 - t1, features: t3 - t2 },
   };
 }

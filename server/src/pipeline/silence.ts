@@ -7,6 +7,7 @@ import { fromRows, type Matrix } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
 import type { Metrics } from '../report/types';
+import { headName } from '../report/names';
 import type { Prepared } from './prepare';
 
 /** A head, 0-based layer and head. */
@@ -31,7 +32,7 @@ export async function predictWithHeadsRemoved(p: Prepared, U1rows: number[][], r
   let U: Matrix = fromRows(U1rows);
   for (const { layer, head } of removed) {
     if (!(layer >= 0 && layer < heads.length && head >= 0 && head < heads[layer])) {
-      throw new Error(`layer ${layer} · head ${head} does not exist (heads per layer [${heads.join(', ')}], 0-based)`);
+      throw new Error(`${headName(layer, head)} does not exist (heads per layer [${heads.join(', ')}], 0-based)`);
     }
     U = silenceHead(U, heads, layer, head);
   }

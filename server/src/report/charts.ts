@@ -7,6 +7,9 @@
  */
 import type { AnalysisReport, SweepReport } from './types';
 import { VEGA_LITE_SCHEMA, withTheme, type ChartTheme, type VegaLiteSpec } from './theme';
+import { headList, headName } from './names';
+import { measuredAgreement, PREDICTION_MEANS } from './agreement';
+import type { HeadRemovalMeasured, MeasuredAgreement } from './types';
 
 /** A number for titles: up to 4 significant digits, no trailing zeros (0.01, 1e-9, 12.35). */
 export function formatNumber(x: number): string {
@@ -135,7 +138,7 @@ function windowTitle(report: AnalysisReport): string {
 export interface HeadBar {
   layer: number;
   head: number;
-  /** "layer l · head h", 0-based like the path labels. */
+  /** "L0·H1" (report/names.ts), 0-based like the path labels. */
   label: string;
   /** Max-normalized relevance score in [0, 1] (THEORY.md section g). */
   score: number;
@@ -157,7 +160,7 @@ export function headBars(report: AnalysisReport): HeadBar[] {
     return {
       layer: s.layer,
       head: s.head,
-      label: `layer ${s.layer} · head ${s.head}`,
+      label: headName(s.layer, s.head),
       score: s.score,
       acc_silenced: sil ? sil.acc_mean_predictor : null,
       eg_silenced: sil ? sil.eg_total : null,
@@ -192,7 +195,7 @@ export function headScoresSubtitle(report: AnalysisReport): string {
 
 /**
  * Horizontal bars of the head relevance score (THEORY.md section g: max-normalized union of the rows and
- * columns of |U₁| through the head), one bar per head labelled "layer l · head h" with **0-based** layer and
+ * columns of |U₁| through the head), one bar per head labelled "L0·H1" with **0-based** layer and
  * head (the same numbering as the path labels and the report), sorted by score (most relevant on top),
  * coloured by layer. The tooltip gives the predicted accuracy and ε_g after silencing that head
  * (`report.head_silencing`: its paths zeroed in U₁, no re-optimization).
@@ -412,7 +415,7 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
 export interface HeadRemovalPoint {
   layer: number;
   head: number;
-  /** "layer l · head h", 0-based. */
+  /** "L0·H1" (report/names.ts), 0-based. */
   label: string;
   /** Relevance score (THEORY.md section g), for the sort order. */
   score: number;
@@ -448,7 +451,7 @@ export function headRemovalPoints(report: AnalysisReport): HeadRemovalPoint[] {
 
 /**
  * Effect of removing each head alone (THEORY.md section g; the paper's Fig. 3e pairs head score with the measured
- * drop): per head (rows, 0-based "layer l · head h", most relevant first), the accuracy with that head removed as
+ * drop): per head (rows, 0-based "L0·H1", most relevant first), the accuracy with that head removed as
  * points — the theory's prediction (`head_silencing`: its paths zeroed in U₁, no re-optimization) and, for configs
  * whose attention is an ONNX model, the measurement (`head_removal_measured`: the head masked in the model, run in
  * ONNX Runtime on the test split). A dashed vertical rule per series marks the full model's accuracy, so a point
@@ -473,8 +476,12 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   let subtitle: string[];
   if (hasMeasured) subtitle = [`each head removed alone; measured on ${m!.count} test examples (model output '${m!.output}')`];
   else if (m && m.metric !== 'accuracy') subtitle = [`predicted only: the model was measured by ${m.metric.toUpperCase()}, not accuracy`];
-  else if (m) subtitle = ['predicted only: no head of the model could be masked', '(the reasons are in head_removal_measured)'];
+  else if (m) subtitle = ['predicted only: no head of the model could be masked'];
   else subtitle = ['predicted only: nothing measured (no ONNX model analysed:', 'that needs a config with attention.kind model)'];
+  // Why a head has no measured point, where the chart shows it: heads grouped by their reason.
+  if (m) subtitle.push(...unmeasuredLines(m));
+  const agreement = m?.agreement ?? measuredAgreement(report);
+  if (agreement) subtitle.push(...agreementLines(agreement));
   subtitle.push(report.windows && report.windows.length > 1 ? 'dashed: the full model (predicted: one per window); heads by window, then relevance' : 'dashed: the full model; heads by relevance, most relevant on top');
   const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } };
   const labels = [...new Set(values.map((v) => v.label))];
@@ -518,4 +525,191 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
     },
     theme,
   );
+}
+
+/** One cell of the attention-map chart: how much query token `query` of one head reads from key token `key`. */
+export interface AttentionCell {
+  layer: number;
+  head: number;
+  /** The tile's title: "L0·H1 · relevance 0.82 (#2)". */
+  tile: string;
+  query: number;
+  key: number;
+  value: number;
+}
+
+/** Options of `attentionMapsSpec`. */
+export interface AttentionMapsOptions {
+  /** Which kept example (an index into `attention_maps.examples`); default 0, the first test example. */
+  example?: number;
+  /** Width available to the chart in pixels (the webview passes its own); default 900. */
+  width?: number;
+}
+
+/** Tile titles "L0·H1 · relevance 0.82 (#2)", keyed "layer.head". */
+function tileTitles(report: AnalysisReport): Map<string, string> {
+  const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
+  return new Map(ranked.map((h, i) => [`${h.layer}.${h.head}`, `${headName(h.layer, h.head)} · relevance ${h.score.toFixed(2)} (#${i + 1})`]));
+}
+
+/**
+ * The cells of `attentionMapsSpec` for one kept example, layer by layer, head by head, row-major (query, then key).
+ * @throws Error when the report has no attention maps or `example` is not one of them
+ */
+export function attentionCells(report: AnalysisReport, example = 0): AttentionCell[] {
+  const a = report.attention_maps;
+  if (!a) throw new Error('attentionMapsSpec: the report has no attention_maps (analyse the config again with this version)');
+  if (!(Number.isInteger(example) && example >= 0 && example < a.examples.length)) {
+    throw new Error(`attentionMapsSpec: example ${example} is not kept (the report keeps ${a.examples.length}${a.omitted ? `: ${a.omitted}` : ''})`);
+  }
+  const titles = tileTitles(report);
+  const out: AttentionCell[] = [];
+  for (const l of a.layers) {
+    for (let h = 0; h < l.heads; h++) {
+      const m = l.maps[example][h];
+      const tile = titles.get(`${l.layer}.${h}`) ?? headName(l.layer, h);
+      for (let t = 0; t < a.T; t++) for (let s = 0; s < a.T; s++) out.push({ layer: l.layer, head: h, tile, query: t, key: s, value: m[t * a.T + s] });
+    }
+  }
+  return out;
+}
+
+/** Where the attention comes from, in words (subtitle of the attention maps). */
+function attentionSourceText(source: 'captured' | 'theory' | 'given'): string {
+  if (source === 'captured') return "captured from the model's attention blocks (the attention the theory uses)";
+  if (source === 'given') return 'fixed attention from the data file';
+  return "the theory's attention, computed from the config's attention parameters";
+}
+
+/**
+ * Attention maps (THEORY.md section a): for one test example, the attention matrix of every head as a heatmap
+ * tile — rows the query token t, columns the key token s, colour the weight A[s, t] (each row sums to 1) — one row
+ * of tiles per layer, heads left to right; each tile titled with the head (`L0·H1`), its relevance score and rank.
+ * The attention is the one the theory uses: captured from the ONNX model for model configs, else computed from the
+ * attention parameters. Tiles are sized to `opts.width` (between 60 and 240 pixels each).
+ * When the report keeps no example (`attention_maps.omitted`), the chart is a title saying why.
+ * @param report the analysis report (reads `attention_maps`, `head_scores_ascending`)
+ * @param theme optional page colours
+ * @throws Error when the report has no `attention_maps`, or `opts.example` is not a kept example
+ */
+export function attentionMapsSpec(report: AnalysisReport, theme?: ChartTheme, opts: AttentionMapsOptions = {}): VegaLiteSpec {
+  const a = report.attention_maps;
+  if (a && a.examples.length === 0) {
+    return withTheme(
+      { $schema: VEGA_LITE_SCHEMA, title: { text: 'Attention of each head', subtitle: `not kept in this report: ${a.omitted ?? 'no example'}`, anchor: 'start' }, data: { values: [{}] }, mark: { type: 'text', text: '' }, width: 300, height: 10 },
+      theme,
+    );
+  }
+  const example = opts.example ?? 0;
+  const values = attentionCells(report, example);
+  const maps = a!;
+  const T = maps.T;
+  const maxHeads = Math.max(...maps.layers.map((l) => l.heads));
+  const width = opts.width ?? 900;
+  // Room for the y axis of every tile (about 45 px) and the colour legend (about 90 px), so nothing is cut off.
+  const tile = Math.max(60, Math.min(240, Math.floor((width - 100) / maxHeads) - 50));
+  const tickEvery = Math.max(1, Math.ceil(T / Math.max(2, Math.floor(tile / 22))));
+  const ticks = Array.from({ length: T }, (_, i) => i).filter((i) => i % tickEvery === 0);
+  const titles = tileTitles(report);
+  const label = maps.labels[example];
+  const axis = (title: string) => ({ title, values: ticks, labelAngle: 0, labelFontSize: 9, titleFontSize: 10, ticks: false, domain: false });
+  return withTheme(
+    {
+      $schema: VEGA_LITE_SCHEMA,
+      title: {
+        text: `Attention of each head: test example ${maps.examples[example]} (label ${label > 0 ? '+1' : label < 0 ? '−1' : String(label)})`,
+        subtitle: ['rows: query token, columns: key token (each row sums to 1)', attentionSourceText(maps.source), 'one row of tiles per layer; tile titles: head, relevance score and rank'],
+        anchor: 'start',
+        offset: 10,
+      },
+      // Compact data: one datum per tile with its T² weights row-major; flattened back to cells, whose row number
+      // within the tile gives the query (row) and key (column) tokens.
+      vconcat: maps.layers.map((l) => ({
+        data: { values: tilesOf(values, l.layer) },
+        transform: [
+          { flatten: ['weights'], as: ['value'] },
+          { window: [{ op: 'row_number', as: 'cell' }], groupby: ['tile'] },
+          { calculate: `floor((datum.cell - 1) / ${T})`, as: 'query' },
+          { calculate: `(datum.cell - 1) % ${T}`, as: 'key' },
+        ],
+        facet: {
+          column: {
+            field: 'tile',
+            type: 'nominal',
+            title: null,
+            sort: Array.from({ length: l.heads }, (_, h) => titles.get(`${l.layer}.${h}`) ?? headName(l.layer, h)),
+            header: { labelFontSize: 11, labelLimit: tile + 30 },
+          },
+        },
+        spec: {
+          width: tile,
+          height: tile,
+          mark: { type: 'rect' },
+          encoding: {
+            x: { field: 'key', type: 'ordinal', axis: axis('key token'), scale: { paddingInner: 0, paddingOuter: 0 } },
+            y: { field: 'query', type: 'ordinal', axis: axis('query token'), scale: { paddingInner: 0, paddingOuter: 0 } },
+            color: { field: 'value', type: 'quantitative', title: 'attention', scale: { scheme: 'viridis', domain: [0, 1] } },
+            tooltip: [
+              { field: 'tile', type: 'nominal', title: 'head' },
+              { field: 'query', type: 'ordinal', title: 'query token' },
+              { field: 'key', type: 'ordinal', title: 'key token' },
+              { field: 'value', type: 'quantitative', title: 'attention', format: '.3f' },
+            ],
+          },
+        },
+        resolve: { scale: { x: 'independent', y: 'independent' } },
+      })),
+      resolve: { scale: { color: 'shared' } },
+      spacing: 16,
+    },
+    theme,
+  );
+}
+
+/** The cells of one layer grouped into tiles: { layer, head, tile, weights (row-major T²) } (see attentionMapsSpec). */
+function tilesOf(cells: AttentionCell[], layer: number): Array<{ layer: number; head: number; tile: string; weights: number[] }> {
+  const tiles = new Map<string, { layer: number; head: number; tile: string; weights: number[] }>();
+  for (const c of cells) {
+    if (c.layer !== layer) continue;
+    let t = tiles.get(c.tile);
+    if (!t) tiles.set(c.tile, (t = { layer: c.layer, head: c.head, tile: c.tile, weights: [] }));
+    t.weights.push(c.value);
+  }
+  return [...tiles.values()];
+}
+
+/** "not measured: L0·H1, L0·H2 — <reason>", one line per distinct reason (reasons cut to 90 characters). */
+export function unmeasuredLines(m: HeadRemovalMeasured): string[] {
+  const byReason = new Map<string, Array<{ layer: number; head: number }>>();
+  for (const h of m.heads) {
+    if (h.value !== null) continue;
+    const reason = h.reason ?? 'the block cannot be masked';
+    byReason.set(reason, [...(byReason.get(reason) ?? []), h]);
+  }
+  return [...byReason].map(([reason, heads]) => `not measured: ${headList(heads)} — ${reason.length > 90 ? `${reason.slice(0, 89)}…` : reason}`);
+}
+
+/** The trust lines of the head-removal chart: the full-model gap, the two rank correlations, what the prediction is. */
+export function agreementLines(a: MeasuredAgreement): string[] {
+  const rho = (x: number | null) => (x === null ? 'n/a' : `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(2)}`);
+  const gap = `${a.gap >= 0 ? '+' : '−'}${Math.abs(100 * a.gap).toFixed(1)} points`;
+  return [
+    `full model: measured ${(100 * a.measured_full).toFixed(1)}% vs predicted ${(100 * a.predicted_full).toFixed(1)}% (${gap}); Spearman ρ with the measured drop:`,
+    `relevance ${rho(a.spearman_score_vs_measured_drop)}, predicted drop ${rho(a.spearman_predicted_vs_measured_drop)} (${a.heads} heads)`,
+    ...splitSentence(PREDICTION_MEANS, 80),
+  ];
+}
+
+/** A sentence in lines of at most `width` characters (at spaces). */
+function splitSentence(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(' ')) {
+    if (line && line.length + 1 + w.length > width) {
+      lines.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines;
 }

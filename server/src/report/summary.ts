@@ -4,6 +4,9 @@
  */
 import type { AnalysisReport, SweepReport, WindowReport } from './types';
 import { formatCorrelation, notConvergedNote } from './charts';
+import { headName } from './names';
+import { splitWarning } from './warnings';
+import { agreementSentence } from './agreement';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -101,7 +104,7 @@ export function formatAnalysis(r: AnalysisReport): string {
       (hm ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):` : ':'),
   );
   if (ws) out.push('  (scores are normalized and ranked within each window; the predicted effect is that window\'s)');
-  out.push(`  ${ws ? pad('window', 8) : ''}${pad('rank', 6)}${pad('layer', 7)}${pad('head', 6)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
+  out.push(`  ${ws ? pad('window', 8) : ''}${pad('rank', 6)}${pad('head', 8)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
   // Most relevant first; windowed: by window, then by score within it.
   const ranked = [...r.head_scores_ascending].reverse();
   if (ws) ranked.sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
@@ -111,7 +114,7 @@ export function formatAnalysis(r: AnalysisReport): string {
     const sil = r.head_silencing.find((x) => x.layer === h.layer && x.head === h.head);
     const mv = hm?.heads.find((x) => x.layer === h.layer && x.head === h.head)?.value;
     out.push(
-      `  ${ws ? pad(String(h.window ?? ''), 8) : ''}${pad(String(rank), 6)}${pad(String(h.layer), 7)}${pad(String(h.head), 6)}${lpad(h.score.toFixed(3), 8)}` +
+      `  ${ws ? pad(String(h.window ?? ''), 8) : ''}${pad(String(rank), 6)}${pad(headName(h.layer, h.head), 8)}${lpad(h.score.toFixed(3), 8)}` +
         `${lpad(sil ? num(sil.eg_total) : '-', 18)}${lpad(sil ? sil.acc_mean_predictor.toFixed(3) : '-', 17)}` +
         (hm ? lpad(mv === undefined || mv === null ? '-' : hm.metric === 'accuracy' ? mv.toFixed(3) : num(mv), 15) : ''),
     );
@@ -148,7 +151,14 @@ export function formatAnalysis(r: AnalysisReport): string {
     out.push(`Energy, predictor and kernel PCs in ${sv.space} space (${dims} matrices; ${sv.space_reason}).`);
   }
   out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
-  for (const w of r.warnings) out.push(`Warning: ${w}`);
+  const agreement = agreementSentence(r);
+  if (agreement) out.push(`Prediction versus measurement: ${agreement}`);
+  for (const w of r.warnings) {
+    // Written as headline + details (report/warnings.ts): the details indented below the headline.
+    const { headline, details } = w.includes('\n') ? splitWarning(w) : { headline: w, details: undefined };
+    out.push(`Warning: ${headline}`);
+    if (details) out.push(`  ${details}`);
+  }
   return out.join('\n');
 }
 

@@ -146,6 +146,23 @@ export interface HeadRemovalMeasured {
    * masked.
    */
   heads: Array<{ layer: number; head: number; value: number | null; reason?: string }>;
+  /** How prediction and measurement agree (report/agreement.ts); accuracy only. */
+  agreement?: MeasuredAgreement;
+}
+
+/**
+ * Agreement of the theory with a measured model (report/agreement.ts `measuredAgreement`): Spearman ρ of the
+ * measured accuracy drop of removing each head against its relevance score and against its predicted drop, and
+ * the gap measured − predicted of the full model's accuracy (fractions). ρ is null below 3 heads or without spread.
+ */
+export interface MeasuredAgreement {
+  /** Heads with both a measurement and a prediction. */
+  heads: number;
+  spearman_score_vs_measured_drop: number | null;
+  spearman_predicted_vs_measured_drop: number | null;
+  predicted_full: number;
+  measured_full: number;
+  gap: number;
 }
 
 export interface SolverInfo {
@@ -293,6 +310,35 @@ export interface AnalysisReport {
    * first window (docs/windows.md).
    */
   windows?: WindowReport[];
+  /** Per-head attention of the first few test examples, for the attention-map chart (pipeline/attentionMaps.ts). */
+  attention_maps?: AttentionMaps;
+}
+
+/**
+ * The attention matrix of every head for the first K test examples (K ≤ 8, fewer when H_tot·T² is large: at most
+ * `ATTENTION_MAP_BUDGET` numbers in all; none when one example alone is over it, with `omitted` saying why).
+ * The attention the theory uses: captured from the ONNX model for `attention: { kind: model }`, else computed from
+ * the config's Q/K or W parameters (THEORY.md section a).
+ */
+export interface AttentionMaps {
+  /**
+   * `captured`: read from (or recomputed for) the model's attention blocks; `theory`: computed from the Q/K or W
+   * parameters; `given`: fixed attention read from the data file.
+   */
+  source: 'captured' | 'theory' | 'given';
+  /** Tokens T. */
+  T: number;
+  /** Test-set indices of the kept examples (0 … K−1). */
+  examples: number[];
+  /** Their labels y_test. */
+  labels: number[];
+  /**
+   * `maps[k][h]` for each layer: example k, head h, a T × T matrix row-major as [query t][key s] (each row sums to
+   * 1: how much query token t reads from each key token s), rounded to 3 decimals.
+   */
+  layers: Array<{ layer: number; heads: number; maps: number[][][] }>;
+  /** Why no example was kept (when `examples` is empty). */
+  omitted?: string;
 }
 
 /** One row of a width sweep (the paper's Fig. 2a / 3b analogue). */

@@ -6,7 +6,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AnalysisReport, SweepReport } from './types';
-import { headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from './charts';
+import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from './charts';
 import { renderSvg } from './svg';
 
 /** Thrown when writing would replace a file the user owns. */
@@ -28,6 +28,8 @@ export const ANALYSIS_REPORT_FILES = [
   'pc-overlap.vl.json',
   'head-removal.svg',
   'head-removal.vl.json',
+  'attention-maps.svg',
+  'attention-maps.vl.json',
 ];
 /** Files `writeSweepReportDir` writes into its folder. */
 export const SWEEP_REPORT_FILES = ['sweep.json', 'sweep.svg', 'sweep.vl.json'];
@@ -223,9 +225,20 @@ export function writeFileSafely(path: string, text: string, force = false): void
 
 
 /**
- * Writes report.json and four charts as SVG with their Vega-Lite specs (*.vl.json) into `dir`
+ * A report as indented JSON, except `attention_maps`, whose thousands of weights stay on one line (the report
+ * stays readable and about a third of the size).
+ */
+export function reportJson(report: AnalysisReport): string {
+  if (!report.attention_maps) return JSON.stringify(report, null, 2);
+  const MARK = '"__attention_maps__"';
+  return JSON.stringify({ ...report, attention_maps: '__attention_maps__' }, null, 2).replace(MARK, JSON.stringify(report.attention_maps));
+}
+
+/**
+ * Writes report.json and five charts as SVG with their Vega-Lite specs (*.vl.json) into `dir`
  * (`ANALYSIS_REPORT_FILES`): u1-heatmap (U₁), head-scores (relevance), pc-overlap (kernel PCs versus the labels,
- * the paper's Fig. 2c) and head-removal (accuracy with each head removed, predicted and, for models, measured).
+ * the paper's Fig. 2c), head-removal (accuracy with each head removed, predicted and, for models, measured) and
+ * attention-maps (every head's attention on the first test example).
  * @returns the paths written.
  * @throws WouldOverwriteError when one of these files exists and !force (nothing is written then); Error when
  *   the report has no `kernel_pc_overlap` (a report from before that field existed).
@@ -236,6 +249,7 @@ export async function writeAnalysisReportDir(dir: string, report: AnalysisReport
     'head-scores': headScoresSpec(report),
     'pc-overlap': pcOverlapSpec(report),
     'head-removal': headRemovalSpec(report),
+    'attention-maps': attentionMapsSpec(report),
   };
   checkOutputDir(dir, ANALYSIS_REPORT_FILES, force);
   const svgs = await Promise.all(Object.values(charts).map((s) => renderSvg(s)));
@@ -245,10 +259,11 @@ export async function writeAnalysisReportDir(dir: string, report: AnalysisReport
     writeFileSafely(p, text, force);
     written.push(p);
   };
-  put('report.json', JSON.stringify(report, null, 2));
+  put('report.json', reportJson(report));
   Object.entries(charts).forEach(([name, spec], i) => {
     put(`${name}.svg`, svgs[i]);
-    put(`${name}.vl.json`, JSON.stringify(spec, null, 2));
+    // The attention maps' data (thousands of weights) on one line per tile rather than one line per number.
+    put(`${name}.vl.json`, name === 'attention-maps' ? JSON.stringify(spec) : JSON.stringify(spec, null, 2));
   });
   return written;
 }

@@ -7,6 +7,8 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { JobCancelled, JobDeclined, JobDied, JobError, JobRunner } from '../../src/analysis/jobs';
 import { defaultConfig } from '../../src/config/defaults';
@@ -45,8 +47,13 @@ function lcg(seed: number): () => number {
 }
 
 describe('JobRunner', () => {
-  const runner = new JobRunner(JOB, 1, undefined, { spare: true });
-  after(() => runner.dispose());
+  // A stage cache of its own (pipeline/stageCache.ts), so every stage runs here whatever ran before.
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'ap-jobs-cache-'));
+  const runner = new JobRunner(JOB, 1, undefined, { spare: true, env: () => ({ ...process.env, ATTENTION_PATHS_CACHE_DIR: cacheDir }) });
+  after(async () => {
+    await runner.dispose();
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
 
   test('an analysis in a job process equals the same analysis in-process', async () => {
     const stages: string[] = [];

@@ -163,6 +163,22 @@ describe('attention-paths errors', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.deepEqual(readdirSync(dir).sort(), ['c.yaml', 'd.json']);
   });
+  it('analyze --json - into a pipe prints the whole report, also beyond one 64 KiB pipe buffer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'c.yaml'), 'task: markov\nP: 20\nP_test: 40\nwidths: 10\n');
+    // The installed command (the bundle, which the test runner builds first) into a shell pipe, as `| jq` would: the
+    // first write fills the pipe buffer and the rest waits for the reader.
+    const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, join(ROOT, 'bin', 'attention-paths.js'), 'analyze', join(dir, 'c.yaml'), '--json', '-', '--quiet'].map(q).join(' ');
+    const p = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} | cat`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 * 2 ** 20 });
+    const r = { code: p.status, stdout: p.stdout, stderr: p.stderr };
+    assert.equal(r.code, 0, r.stderr);
+    // The attention maps make this report about 110 KB; an exit before stdout drained cut it at 65536 bytes.
+    assert.ok(r.stdout.length > 65536, `${r.stdout.length} characters`);
+    const rep = JSON.parse(r.stdout);
+    assert.equal(rep.task.P, 20);
+    assert.ok(rep.attention_maps, 'the report has its attention maps');
+  });
   it('usage errors exit with 2', () => {
     assert.equal(run(['frobnicate']).code, 2);
     assert.equal(run(['sweep']).code, 2);

@@ -4,7 +4,8 @@
  * the way VS Code would (settings, progress creation, refreshes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
@@ -89,8 +90,12 @@ export class LspSession {
 
   /** Starts the server and completes the initialize handshake. */
   static async start(opts: SessionOptions): Promise<LspSession> {
+    // Each session has its own stage cache (pipeline/stageCache.ts), so no test sees another run's entries.
+    const cacheDir = mkdtempSync(path.join(tmpdir(), 'ap-stage-cache-'));
+    const env = { ...process.env, ATTENTION_PATHS_CACHE_DIR: cacheDir, ...opts.env };
     const [cmd, ...pre] = opts.wrap?.length ? [...opts.wrap, process.execPath] : [process.execPath];
-    const proc = spawn(cmd, [...pre, opts.serverJs ?? SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const proc = spawn(cmd, [...pre, opts.serverJs ?? SERVER_JS, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    proc.once('exit', () => rmSync(cacheDir, { recursive: true, force: true }));
     const conn = createProtocolConnection(new StreamMessageReader(proc.stdout!), new StreamMessageWriter(proc.stdin!));
     const s = new LspSession(conn, proc, opts.settings ?? {});
     proc.stderr!.on('data', (d: Buffer) => s.log.push(d.toString()));

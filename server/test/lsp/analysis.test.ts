@@ -74,16 +74,18 @@ describe('analysis of the fixture config', () => {
   });
 
   test('inlay hints on each layer of `heads`: score and rank of every head', async () => {
+    const byHead = new Map(expected.head_scores_ascending.map((h) => [`${h.layer}.${h.head}`, h.score]));
+    // Scores as the hint prints them: two decimals, no leading zero (the ranks follow from the fixture's scores below).
+    const short = (l: number, h: number) => byHead.get(`${l}.${h}`)!.toFixed(2).replace(/^0\./, '.');
     const hints = await s.request<InlayHint[]>('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } });
     // `heads: [2, 2]` is line 4 (0-based); its items end at characters 9 and 12.
     assert.deepEqual(
       hints.map((h) => [h.position.line, h.position.character, h.label]),
       [
-        [4, 9, 'h0 .82 #2, h1 .61 #3'],
-        [4, 12, 'h0 1.00 #1, h1 .14 #4'],
+        [4, 9, `H0 ${short(0, 0)} #2, H1 ${short(0, 1)} #3`],
+        [4, 12, `H0 ${short(1, 0)} #1, H1 ${short(1, 1)} #4`],
       ],
     );
-    const byHead = new Map(expected.head_scores_ascending.map((h) => [`${h.layer}.${h.head}`, h.score]));
     assertClose([byHead.get('0.0')!, byHead.get('0.1')!, byHead.get('1.0')!, byHead.get('1.1')!], [0.82, 0.613, 1, 0.138], 0, 5e-3, 'head scores');
   });
 
@@ -94,7 +96,7 @@ describe('analysis of the fixture config', () => {
     const sil = expected.head_silencing.find((h) => h.layer === 1 && h.head === 1)!;
     assert.equal(
       d[0].message,
-      `layer 1 · head 1: relevance score 0.14 < 0.2 (rank 4 of 4), a pruning candidate. Silencing it predicts accuracy ${(100 * sil.acc_mean_predictor).toFixed(1)}% (full model 96.5%) and ε_g ${Number(sil.eg_total.toPrecision(4))} (0.5264).`,
+      `L1·H1: relevance score 0.14 < 0.2 (rank 4 of 4), a pruning candidate. Silencing it predicts accuracy ${(100 * sil.acc_mean_predictor).toFixed(1)}% (full model 96.5%) and ε_g ${Number(sil.eg_total.toPrecision(4))} (0.5264).`,
     );
   });
 
@@ -121,8 +123,10 @@ describe('analysis of the fixture config', () => {
     assert.match(keyText, /Default: `0\.01`/);
     const onHeads = await s.request<Hover>('textDocument/hover', { textDocument: { uri }, position: { line: 4, character: 11 } });
     const headsText = (onHeads.contents as MarkupContent).value;
-    assert.match(headsText, /Relevance of each head of layer 1 \(THEORY\.md section g\)/);
-    assert.match(headsText, /\| 4 \| 1 \| 1 \| 0\.14 \| 93\.5% \| 0\.3664 \|/);
+    // The table first, then what it means, with a link that opens the shipped theory document at section g.
+    assert.match(headsText, /^\| rank \| head \| score \|/);
+    assert.match(headsText, /\| 4 \| L1·H1 \| 0\.14 \| 93\.5% \| 0\.3664 \|/);
+    assert.match(headsText, /Relevance of each head of layer L1 \(\[docs\/theory\.md section g\]\(command:attentionPaths\.openTheory\?%5B%22g%22%5D/);
     const onTask = await s.request<Hover>('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 8 } });
     const taskText = (onTask.contents as MarkupContent).value;
     assert.match(taskText, /P = 60 training and 200 test sequences/);
@@ -143,6 +147,28 @@ describe('analysis of the fixture config', () => {
     assert.equal(r.summary?.metrics.acc_mean_predictor, expected.metrics.acc_mean_predictor);
   });
 
+  test('a width edit re-runs the solve only: the attention and path features come from the stage cache (and the log says so)', async () => {
+    const text = readFileSync(path.join(ws.dir, 'markov.attention.yaml'), 'utf8');
+    const logged = s.log.length;
+    await s.change(uri, 3, text.replace('widths: 10', 'widths: 30'));
+    const reportAt = (N: number) =>
+      s.poll(`the report at N = ${N}`, async () => {
+        const r = await s.request<ReportResult>(ReportRequest, { uri });
+        if (r.state === 'error') throw new Error(r.error);
+        return r.state === 'done' && r.report?.settings.widths[0] === N ? r.report : undefined;
+      }, 90_000);
+    const report = await reportAt(30);
+    const other = path.join(ws.dir, 'markov-30.yaml'); // not a config name: the server does not pick it up
+    writeFileSync(other, text.replace('widths: 10', 'widths: 30'));
+    const fresh = await analyze(loadConfig(other));
+    // Exactly what a fresh run computes, without computing the attention again.
+    assert.deepEqual(comparable(report), comparable(fresh));
+    assert.equal(report.timings_ms.attention, 0);
+    assert.ok(s.log.slice(logged).some((l) => /reused the attention and path features/.test(l)), s.log.slice(logged).join('\n'));
+    await s.change(uri, 4, text);
+    await reportAt(10);
+  });
+
   test('prune: removing one head predicts what the report says for silencing it, written as a plan', async () => {
     const output = path.join(ws.dir, 'plan.json');
     const r = await s.request<PruneResult>(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }], output });
@@ -161,7 +187,7 @@ describe('analysis of the fixture config', () => {
     await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 0, head: 0 }], output }), /already exists/);
     const two = await s.request<PruneResult>(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }, { layer: 0, head: 1 }], output, overwrite: true });
     assert.notEqual(two.predicted!.after.eg_total, r.predicted!.after.eg_total);
-    await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 2, head: 0 }], output, overwrite: true }), /layer 2 · head 0 does not exist/);
+    await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 2, head: 0 }], output, overwrite: true }), /L2·H0 does not exist/);
   });
 
   test('sweep: at N = 10 the sweep reproduces the analysis; the GP row is the GP limit', async () => {

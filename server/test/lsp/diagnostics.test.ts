@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens, Diagnostic } from 'vscode-languageserver';
+import type { CodeAction, CodeLens, Diagnostic } from 'vscode-languageserver';
 import { serverOnFixture } from './fixture';
 import { AnalyzeRequest } from '../../src/protocol';
 
@@ -29,6 +29,29 @@ describe('config diagnostics', () => {
         [1, 'attention-paths', 3, 0, 3, 5, 'unknown key "widht"; did you mean "widths"?'],
       ],
     );
+  });
+
+  test('quick fixes: the misspelt key renamed, the temperature clamped to its default, a missing file to the one beside it', async () => {
+    const uri = pathToFileURL(path.join(f.dir, 'broken.attention.yaml')).href;
+    const diags = await f.s.waitFor('diagnostics of broken.attention.yaml', () => f.s.diagnostics.get(uri));
+    const actions = await f.s.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } }, context: { diagnostics: diags } });
+    assert.deepEqual(
+      actions.map((a) => [a.title, a.kind, a.edit?.changes?.[uri].map((e) => [...range({ range: e.range } as Diagnostic), e.newText])]),
+      [
+        ['Change -0.5 to 0.01 (the default)', 'quickfix', [[2, 13, 2, 17, '0.01']]],
+        ['Rename "widht" to "widths"', 'quickfix', [[3, 0, 3, 5, 'widths']]],
+      ],
+    );
+    // A model config whose data file is misspelt: the file beside it, the labelled data beside the model, or a new
+    // config made from the model.
+    const file = path.join(f.dir, 'typo.attention.yaml');
+    const text = 'data: models/dat.npz\nattention:\n  kind: model\n  model: models/model.onnx\n';
+    const typo = await f.s.open(file, 'yaml', text);
+    const d = await f.s.waitFor('the missing data file', () => f.s.diagnostics.get(typo)?.find((x) => /data file not found/.test(x.message)));
+    const fixes = await f.s.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri: typo }, range: d.range, context: { diagnostics: [d] } });
+    assert.deepEqual(fixes.map((a) => a.title), ['Change to "models/data.npz" (the file beside it)', 'Create a config from model.onnx and data.npz']);
+    assert.deepEqual(fixes[0].edit?.changes?.[typo].map((e) => e.newText), ['"models/data.npz"']);
+    assert.deepEqual(fixes[1].command?.arguments, [pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href]);
   });
 
   test('editing fixes and breaks the config, with the ranges following the text', async () => {

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CodeLens } from 'vscode-languageserver';
+import type { CodeLens, Hover, MarkupContent } from 'vscode-languageserver';
 import { FIXTURE_WORKSPACE, serverOnFixture } from './fixture';
 import { findModelSites, pythonCodeLenses } from '../../src/features/python';
 import { headline } from '../../src/features/codeLens';
+import { percent, rankedHeads } from '../../src/features/heads';
 import {
   CreateModelConfigRequest,
   CreatePrunedConfigRequest,
@@ -48,13 +49,12 @@ describe('Python sites of a model', () => {
     assert.deepEqual(pythonCodeLenses(text, dir, ['/ws'], () => undefined), []);
     const lenses: CodeLens[] = pythonCodeLenses(text, dir, ['/ws'], (p) => (p === model ? { report, configUri: 'file:///ws/m.attention.yaml' } : undefined));
     assert.deepEqual([...new Set(lenses.map((l) => l.range.start.line))], [20, 8, 9]);
-    const onExport = lenses.filter((l) => l.range.start.line === 20).map((l) => l.command!.title);
-    assert.deepEqual(onExport, [
-      'model.onnx: Predicted test accuracy 93.3% (GP limit 82.9%) · ε_g 0.577 (GP limit 0.792) at N = 10, T_B = 0.01',
-      'Head ranking: #1 L0h0 1.00 · #2 L1h0 0.90 · #3 L0h1 0.27 · #4 L1h1 0.21',
-      'Show charts',
-      'Prune heads...',
-    ]);
+    const onExport = lenses.filter((l) => l.range.start.line === 20);
+    // Short: the model, the prediction and the three most relevant heads; the details in the tooltip.
+    assert.deepEqual(onExport.map((l) => l.command!.title), ['model.onnx: predicted 93.3% · top heads L0·H0, L1·H0, L0·H1', 'Prune heads...']);
+    const tip = (onExport[0].data as { tooltip: string }).tooltip;
+    assert.equal(tip.split('\n')[0], 'Predicted test accuracy 93.3% (GP limit 82.9%) · ε_g 0.577 (GP limit 0.792) at N = 10, T_B = 0.01');
+    assert.equal(tip.split('\n')[1], 'Heads by relevance: #1 L0·H0 1.00, #2 L1·H0 0.90, #3 L0·H1 0.27, #4 L1·H1 0.21');
   });
 });
 
@@ -99,8 +99,13 @@ describe('models in the workspace, through the server', () => {
     const py = pathToFileURL(path.join(f.dir, 'train.py')).href;
     const lenses = await f.s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri: py } });
     assert.deepEqual([...new Set(lenses.map((l) => l.range.start.line))], [20, 8, 9]);
-    assert.equal(lenses[0].command?.title, `model.onnx: ${headline(report)}`);
-    assert.deepEqual(lenses[2].command?.arguments, [config]);
+    // Built from the report: predicted and measured full-model accuracy, the three most relevant heads.
+    const top = rankedHeads(report).slice(0, 3).map((h) => `L${h.layer}·H${h.head}`).join(', ');
+    const m0 = report.head_removal_measured!;
+    assert.equal(lenses[0].command?.title, `model.onnx: predicted ${percent(report.metrics.acc_mean_predictor)} (measured ${percent(m0.full)}) · top heads ${top}`);
+    assert.match((lenses[0].data as { tooltip: string }).tooltip, new RegExp(`^${headline(report).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    assert.deepEqual(lenses[0].command?.arguments, [config]);
+    assert.deepEqual(lenses[1].command?.arguments, [config]);
     // The model view shows the same relevance scores as the report, block by block.
     const m = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href });
     const scores = new Map(report.head_scores_ascending.map((h) => [`${h.layer}.${h.head}`, h.score]));
@@ -116,12 +121,20 @@ describe('models in the workspace, through the server', () => {
       report.head_scores_ascending.map((h) => `${h.layer}:${h.head}`),
     );
     assert.ok(report.head_removal_measured!.heads.every((h) => h.value !== null && h.value >= 0 && h.value <= 1));
-    // The analysis's warnings (e.g. a model outside the theory's class) are warnings on `attention.model`.
+    // The analysis's warnings (e.g. a model outside the theory's class) are warnings on `attention.model`, one line
+    // each (the headline; the details are in the hover).
     const warnings = (f.s.diagnostics.get(config) ?? []).filter((d) => d.code === 'analysis-warning');
     assert.deepEqual(
       warnings.map((d) => [d.severity, d.range.start.line, d.message]),
-      report.warnings.map((w) => [2, 5, w]),
+      report.warnings.map((w) => [2, 5, w.split('\n')[0]]),
     );
+    assert.ok(warnings.every((d) => !d.message.includes('\n') && d.message.length <= 150), warnings.map((d) => d.message).join(' | '));
+    const hover = await f.s.request<Hover>('textDocument/hover', { textDocument: { uri: config }, position: { line: 5, character: 12 } });
+    const text = (hover.contents as MarkupContent).value;
+    // The hover leads with the head table (measured column included), the details of the warnings below it.
+    assert.match(text, /^\| rank \| head \| score \| measured accuracy without it \|/);
+    assert.ok(text.indexOf('**Warnings**') > text.indexOf('| rank |'));
+    assert.match(text, /The theory's class: attention from the input/);
   });
 
   test('pruning heads of a model config writes a verified, smaller model with measured and predicted effects', async () => {

@@ -59,7 +59,7 @@ describe('responsiveness during a long analysis', () => {
     const first = (f.s.progress as ProgressNote[]).filter((p) => p.token === firstToken).map((p) => p.value);
     assert.equal(first[first.length - 1].kind, 'end', 'the stale job\'s progress ended');
     assert.equal(
-      first.some((v) => /^relevance:/.test(v.message ?? '')),
+      first.some((v) => /^scoring heads/.test(v.message ?? '')),
       false,
       `the stale job reached its last stage: ${first.map((v) => v.message).join(' | ')}`,
     );

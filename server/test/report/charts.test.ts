@@ -100,10 +100,10 @@ describe('headScoresSpec', () => {
     assert.deepEqual(
       values.map((v) => [v.label, v.score, v.acc_silenced, v.eg_silenced, v.acc_full]),
       [
-        ['layer 0 · head 0', 1, 0.61, 0.95, 0.933],
-        ['layer 1 · head 0', 0.9, 0.7, 0.9, 0.933],
-        ['layer 0 · head 1', 0.27, 0.93, 0.6, 0.933],
-        ['layer 1 · head 1', 0.21, 0.931, 0.58, 0.933],
+        ['L0·H0', 1, 0.61, 0.95, 0.933],
+        ['L1·H0', 0.9, 0.7, 0.9, 0.933],
+        ['L0·H1', 0.27, 0.93, 0.6, 0.933],
+        ['L1·H1', 0.21, 0.931, 0.58, 0.933],
       ],
     );
     assert.deepEqual(spec.encoding.y.sort, values.map((v) => v.label));
@@ -123,8 +123,8 @@ describe('headScoresSpec', () => {
     const bars = markItems(svg, 'rect');
     assert.equal(bars.length, 4);
     assert.deepEqual(
-      axisLabels(svg).filter((l) => l.startsWith('layer')),
-      ['layer 0 · head 0', 'layer 1 · head 0', 'layer 0 · head 1', 'layer 1 · head 1'],
+      axisLabels(svg).filter((l) => l.startsWith('L')),
+      ['L0·H0', 'L1·H0', 'L0·H1', 'L1·H1'],
     );
     // Bar lengths are proportional to the score (x domain [0, 1], width 360).
     const widths = bars.map((b) => Number(/d="M0,[\d.]+h([\d.]+)/.exec(b)?.[1]));
@@ -226,18 +226,22 @@ describe('headRemovalSpec', () => {
     assert.deepEqual(
       points.map((v) => [v.label, v.series.split(' ')[0], v.value, Number(v.change.toFixed(3))]),
       [
-        ['layer 0 · head 0', 'predicted', 0.61, -0.323],
-        ['layer 0 · head 0', 'measured', 0.65, -0.15],
-        ['layer 1 · head 0', 'predicted', 0.7, -0.233],
-        ['layer 1 · head 0', 'measured', 0.72, -0.08],
-        ['layer 0 · head 1', 'predicted', 0.93, -0.003],
-        ['layer 1 · head 1', 'predicted', 0.931, -0.002],
-        ['layer 1 · head 1', 'measured', 0.79, -0.01],
+        ['L0·H0', 'predicted', 0.61, -0.323],
+        ['L0·H0', 'measured', 0.65, -0.15],
+        ['L1·H0', 'predicted', 0.7, -0.233],
+        ['L1·H0', 'measured', 0.72, -0.08],
+        ['L0·H1', 'predicted', 0.93, -0.003],
+        ['L1·H1', 'predicted', 0.931, -0.002],
+        ['L1·H1', 'measured', 0.79, -0.01],
       ],
     );
     assert.deepEqual(spec.layer[0].data.values.map((r: Obj) => r.full), [0.933, 0.8]);
-    assert.deepEqual(spec.layer[1].encoding.y.sort, ['layer 0 · head 0', 'layer 1 · head 0', 'layer 0 · head 1', 'layer 1 · head 1']);
+    assert.deepEqual(spec.layer[1].encoding.y.sort, ['L0·H0', 'L1·H0', 'L0·H1', 'L1·H1']);
     assert.match(spec.title.subtitle[0], /measured on 128 test examples \(model output 'y'\)/);
+    // Where the chart lacks a measured point it says why; then how far to trust the prediction.
+    assert.equal(spec.title.subtitle[1], 'not measured: L0·H1 — layer 0: removing all 1 heads would remove the block; keep at least one head');
+    assert.equal(spec.title.subtitle[2], 'full model: measured 80.0% vs predicted 93.3% (−13.3 points); Spearman ρ with the measured drop:');
+    assert.equal(spec.title.subtitle[3], 'relevance +1.00, predicted drop +1.00 (3 heads)');
     const svg = await renderSvg(spec);
     assert.equal(markItems(svg, 'symbol').length, 7);
     assert.equal(markItems(svg, 'rule').length, 2);
