@@ -95,7 +95,7 @@ test('pruneMessage: a pruned model with the side-by-side comparison (parameters,
   };
   assert.equal(
     pruneMessage(r),
-    'Removing L0h1; measured accuracy 95.0% → 95.0% (100 test examples); parameters 152,913 → 148,769, file 630.9 KB → 611.0 KB, ' +
+    'Removing L0·H1; measured accuracy 95.0% → 95.0% (100 test examples); parameters 152,913 → 148,769, file 630.9 KB → 611.0 KB, ' +
       'latency 47.90 → 47.75 ms per batch of 64. Pruned model written to model.pruned.onnx.',
   );
 });

@@ -18,6 +18,7 @@
  * A window covering every block is the plain analysis, number for number.
  */
 import type { AnalysisConfig } from '../config/types';
+import { measuredAgreement } from '../report/agreement';
 import { ConfigValueError } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';
@@ -265,6 +266,9 @@ export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = 
     report.head_removal_measured = measured;
     const rc = rankCorrelations(scores, silencing, measured);
     if (rc) report.rank_correlations = rc;
+    // The full model's predicted accuracy is the last window's: its readout is the model's own.
+    const agreement = measuredAgreement({ ...report, metrics: windows[windows.length - 1].metrics });
+    if (agreement) measured.agreement = agreement;
   }
   // The model section: the whole model's facts; U from its weights only when one window covers every block.
   const fullWindow = plan.length === 1 && plan[0].first === 0 && plan[0].last === L - 1;

@@ -153,7 +153,7 @@ describe('parseConfig: errors with message and position', () => {
       r.issues.map((i) => [i.message, ...span(i), i.pointer]),
       [
         ['unknown key "tol" in solver; did you mean "tolerance"?', 3, 3, 3, 6, '/solver/tol'],
-        ['unknown key "color" in solver; allowed keys: tolerance, maxIterations, space', 4, 3, 4, 8, '/solver/color'],
+        ['unknown key "color" in solver; allowed keys: tolerance, maxIterations, space, method', 4, 3, 4, 8, '/solver/color'],
       ],
     );
   });
