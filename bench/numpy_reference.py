@@ -3,7 +3,7 @@
 
 Reads the .npz the bench writes (X_train [P, N0, T], X_test, y_train, y_test, Q_l and K_l [H_l, G, N0] per
 layer, heads, widths, variances, temperature, tolerance, mean readout) and runs the same algorithm as the
-project (THEORY.md sections a-e, g, i): attention from Q/K, path token weights and features, the action with
+project (docs/theory.md §a-e, §g, §i): attention from Q/K, path token weights and features, the action with
 U_a in closed form, L-BFGS (SciPy's L-BFGS-B, memory 12) on the Cholesky factors U_l = L_l L_l^T until
 max |d(S/max N)/dU_l| < tolerance, then the predictor at finite width and in the GP limit, each head silenced,
 and the overlap of the first 30 kernel PCs with the labels. The energy is evaluated in sample space (P x P) or,

@@ -1,4 +1,4 @@
-// The pieces of a real-VS-Code test run, following shared/e2e/RECIPE.md: code-server 4.100.3 (VS Code
+// The pieces of a real-VS-Code test run, as README.md (Testing the extension) describes it: code-server 4.100.3 (VS Code
 // 1.100.3) in its own process group on a free loopback port, and Debian's chromium driven by
 // playwright-core. Everything a run writes (user data, extensions, browser profile) lives in one folder.
 import { spawn } from 'node:child_process';

@@ -98,7 +98,7 @@ describe('Attention Paths in VS Code', () => {
     const text = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(text, /\| finite width \(N = 10\) \| 96\.5% \| 0\.5264 \|/);
     // The theory reference is a link that opens the shipped docs/theory.md at that section.
-    assert.match(text, /\[docs\/theory\.md section d\]\(command:attentionPaths\.openTheory\?%5B%22d%22%5D/);
+    assert.match(text, /\[docs\/theory\.md §d\]\(command:attentionPaths\.openTheory\?%5B%22d%22%5D/);
   });
 
   it('quick fix: the misspelt key of the broken config is renamed by its code action', async () => {

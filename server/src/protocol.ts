@@ -56,7 +56,7 @@ export const Commands = {
 export interface ServerSettings {
   /** T_B used when a config leaves `temperature` out. Default 0.01 (the CLI's default). */
   temperature: number;
-  /** Heads whose relevance score (max-normalized, THEORY.md section g) is below this get an information diagnostic. */
+  /** Heads whose relevance score (max-normalized, docs/theory.md §g) is below this get an information diagnostic. */
   prunableScoreThreshold: number;
   /** Configs with more attention paths H_1···H_L than this are not analysed, swept or pruned (the solve grows with paths²). */
   maxPaths: number;
@@ -153,7 +153,7 @@ export interface ReportResult {
   model?: string;
 }
 
-/** `attentionPaths/sweep`: finite-width versus GP accuracy and ε_g over widths N (THEORY.md sections c, e). */
+/** `attentionPaths/sweep`: finite-width versus GP accuracy and ε_g over widths N (docs/theory.md §c, §e). */
 export const SweepRequest = 'attentionPaths/sweep';
 export interface SweepParams extends WithProgressToken {
   uri: string;
@@ -171,7 +171,7 @@ export interface SweepResult {
  * original with the same heads masked; with labelled data the effect is measured on the test split next to
  * the theory's prediction. For other configs there is no model to prune: a pruning plan (JSON) is written
  * with the theory's prediction of removing the heads together (their paths zeroed in U₁, no
- * re-optimization; THEORY.md section g).
+ * re-optimization; docs/theory.md §g).
  */
 export const PruneRequest = 'attentionPaths/prune';
 export interface PruneParams extends WithProgressToken {

@@ -258,7 +258,7 @@ export class ConfigAnalyses {
   }
 
   /**
-   * Width sweep of the config at `uri` (finite width versus GP, THEORY.md sections c and e).
+   * Width sweep of the config at `uri` (finite width versus GP, docs/theory.md §c and §e).
    * @throws as `analyze`
    */
   async sweep(uri: string, widths: number[], opts: RequestOptions = {}): Promise<SweepReport> {

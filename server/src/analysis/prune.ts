@@ -2,7 +2,7 @@
  * What "Prune heads..." writes. For a config that analyses an ONNX model: the pruned model, through the
  * same pipeline as `attention-paths prune` (pipeline/pruneModel.ts), run in a worker. For any other config
  * there is no model to prune, so a pruning plan: which heads to remove, their relevance scores, and the
- * theory's predicted effect of removing them together (THEORY.md section g); the plan says that nothing was
+ * theory's predicted effect of removing them together (docs/theory.md §g); the plan says that nothing was
  * measured instead of leaving a blank number.
  */
 import type { HeadRef, PruneResult } from '../protocol';

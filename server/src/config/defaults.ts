@@ -6,21 +6,21 @@ import type { AnalysisConfig } from './types';
 
 /** Defaults applied by `parseConfig` to keys a config file leaves out. */
 export const CONFIG_DEFAULTS = {
-  /** Width N of every layer and the readout (THEORY.md section a). */
+  /** Width N of every layer and the readout (docs/theory.md §a). */
   widths: 10,
-  /** Prior variance σ² of every weight group (THEORY.md section a). */
+  /** Prior variance σ² of every weight group (docs/theory.md §a). */
   variances: 1,
-  /** Bayesian temperature T_B, the likelihood variance (THEORY.md section c). */
+  /** Bayesian temperature T_B, the likelihood variance (docs/theory.md §c). */
   temperature: 0.01,
-  /** Solver stop: max |∂(S/max N)/∂U_l| (THEORY.md section d). */
+  /** Solver stop: max |∂(S/max N)/∂U_l| (docs/theory.md §d). */
   tolerance: 1e-9,
   maxIterations: 500,
   seed: 0,
 } as const;
 
 /**
- * The embedded default config, used when no config file is given: the 4-path Markov task (THEORY.md
- * section i) with widths N = 10, variances 1, T_B = 0.01, last-token readout, solver tolerance 1e-9
+ * The embedded default config, used when no config file is given: the 4-path Markov task (docs/theory.md
+ * §i) with widths N = 10, variances 1, T_B = 0.01, last-token readout, solver tolerance 1e-9
  * (500 iterations) and seed 0. Returns a fresh object each call (safe to mutate).
  */
 export function defaultConfig(): AnalysisConfig {

@@ -6,7 +6,7 @@ import { lengthMessage, showValue } from './messages';
 
 /**
  * Expands `config.widths` to [N_1, …, N_L, N_a] (L + 1 entries) and `config.variances` to
- * [σ0², σ1², …, σL², σa²] (L + 2 entries) (THEORY.md section a). A single number is repeated; an array
+ * [σ0², σ1², …, σL², σa²] (L + 2 entries) (docs/theory.md §a). A single number is repeated; an array
  * must already have the right length.
  *
  * @param config the validated config (only `widths` and `variances` are read)

@@ -1,5 +1,5 @@
 /**
- * Wording of config messages: display names of keys (with their THEORY.md symbol), short descriptions of
+ * Wording of config messages: display names of keys (with their docs/theory.md symbol), short descriptions of
  * what a schema node accepts, "did you mean" suggestions, and the width/variance length messages shared
  * by `load.ts` and `expand.ts`.
  */

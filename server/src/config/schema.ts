@@ -9,18 +9,18 @@
  *
  * Besides standard draft-07 keywords the schema uses `patternErrorMessage` (a VS Code JSON/YAML
  * extension keyword; Ajv is told about it in `load.ts`).
- * Symbols in descriptions follow THEORY.md: widths N_1..N_L, N_a; variances σ0²..σL², σa²; heads H_l;
+ * Symbols in descriptions follow docs/theory.md: widths N_1..N_L, N_a; variances σ0²..σL², σa²; heads H_l;
  * Bayesian temperature T_B.
  */
 
 /** A JSON Schema node, as far as this project uses it (plain JSON, no functions). */
 export type JsonSchema = { [keyword: string]: unknown };
 
-/** Built-in tasks (THEORY.md section i). */
+/** Built-in tasks (docs/theory.md §i). */
 export const BUILTIN_TASKS = ['markov', 'markov-2paths', 'mnist-oneshot'] as const;
-/** Attention parametrizations (THEORY.md section a). */
+/** Attention parametrizations (docs/theory.md §a). */
 export const ATTENTION_KINDS = ['qk', 'w', 'random-qk', 'model'] as const;
-/** Readouts of the last layer (THEORY.md section a). */
+/** Readouts of the last layer (docs/theory.md §a). */
 export const READOUTS = ['first', 'last', 'mean'] as const;
 
 const positiveInt = (description: string, defaultValue?: number): JsonSchema =>
@@ -46,7 +46,7 @@ export const configSchema: JsonSchema = {
       type: 'string',
       enum: [...BUILTIN_TASKS],
       description:
-        'A built-in task (THEORY.md section i): `markov` = hidden Markov chain classification with 4 paths ' +
+        'A built-in task (docs/theory.md §i): `markov` = hidden Markov chain classification with 4 paths ' +
         '(heads [2, 2], W-form attention, last-token readout); `markov-2paths` = the 2-path variant (heads [2, 1], ' +
         'out-of-plane noise 5); `mnist-oneshot` = one-shot in-context image classification built from MNIST digits ' +
         '(support images + a query, Q/K attention, mean readout). Exclusive with `data`.',
@@ -60,14 +60,14 @@ export const configSchema: JsonSchema = {
         'Path of a `.npz` or `.json` data file (or a folder ending in `/` holding X_train.npy, …) with X_train [P, N0, T], y_train [P] (labels ±1), X_test, y_test, ' +
         'relative to this config file. Exclusive with `task`.',
     },
-    P: evenCount('Number of training examples P of a built-in task, even: half per class (THEORY.md section i; Markov default 100, one-shot 600).'),
-    P_test: evenCount('Number of test examples of a built-in task, even: half per class; ε_g and the accuracies are averaged over them (THEORY.md section e).'),
+    P: evenCount('Number of training examples P of a built-in task, even: half per class (docs/theory.md §i; Markov default 100, one-shot 600).'),
+    P_test: evenCount('Number of test examples of a built-in task, even: half per class; ε_g and the accuracies are averaged over them (docs/theory.md §e).'),
     attention: {
       type: 'object',
       additionalProperties: false,
       required: ['kind'],
       description:
-        'The fixed attention A^l_h(x) of every layer (THEORY.md section a: computed from the raw input only, never learned). ' +
+        'The fixed attention A^l_h(x) of every layer (docs/theory.md §a: computed from the raw input only, never learned). ' +
         'Built-in tasks bring their own; give this to override it or for `data` files.',
       properties: {
         kind: {
@@ -130,7 +130,7 @@ export const configSchema: JsonSchema = {
             { type: 'string', enum: ['auto'] },
           ],
         },
-        G: positiveInt('Query/key dimension G of kind `random-qk` (THEORY.md section a).'),
+        G: positiveInt('Query/key dimension G of kind `random-qk` (docs/theory.md §a).'),
       },
       allOf: [
         {
@@ -146,7 +146,7 @@ export const configSchema: JsonSchema = {
     heads: {
       description:
         'Heads per layer [H_1, …, H_L] (L = number of attention layers), or one number H for every layer. ' +
-        'There are H_tot = H_1···H_L attention paths (THEORY.md section b). Defaults to what the attention gives.',
+        'There are H_tot = H_1···H_L attention paths (docs/theory.md §b). Defaults to what the attention gives.',
       anyOf: [
         { type: 'integer', minimum: 1 },
         { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1 } },
@@ -155,7 +155,7 @@ export const configSchema: JsonSchema = {
     widths: {
       description:
         'Widths [N_1, …, N_L, N_a] of the value layers and the readout (L + 1 entries), or one N for all ' +
-        '(THEORY.md section a). The theory holds for N, P → ∞ at fixed α = P/N; N → ∞ is the GP limit. Default 10.',
+        '(docs/theory.md §a). The theory holds for N, P → ∞ at fixed α = P/N; N → ∞ is the GP limit. Default 10.',
       default: 10,
       // Beyond 1e15 the action's terms overflow double precision (1e308 gives NaN); 1e15 is already the GP limit.
       anyOf: [
@@ -166,7 +166,7 @@ export const configSchema: JsonSchema = {
     variances: {
       description:
         'Prior variances [σ0², σ1², …, σL², σa²] of the value weights V⁰, V^1..V^L and the readout a (L + 2 entries), ' +
-        'or one number for all (THEORY.md section a; variances, not standard deviations). Default 1.',
+        'or one number for all (docs/theory.md §a; variances, not standard deviations). Default 1.',
       default: 1,
       anyOf: [
         { type: 'number', exclusiveMinimum: 0 },
@@ -179,25 +179,25 @@ export const configSchema: JsonSchema = {
       default: 0.01,
       description:
         'Bayesian temperature T_B: the variance of the Gaussian likelihood, i.e. the weight of the MSE loss in the ' +
-        'posterior (THEORY.md section c). Enters only the train×train matrix K + T_B I. Default 0.01.',
+        'posterior (docs/theory.md §c). Enters only the train×train matrix K + T_B I. Default 0.01.',
     },
     readout: {
       type: 'string',
       enum: [...READOUTS],
       description:
-        'Which query token(s) the last layer reads out (THEORY.md section a): `first` = token 0, `last` = token T−1, ' +
+        'Which query token(s) the last layer reads out (docs/theory.md §a): `first` = token 0, `last` = token T−1, ' +
         '`mean` = average pooling. Defaults to the task\'s own (Markov: last, one-shot: mean), else `last`.',
     },
     solver: {
       type: 'object',
       additionalProperties: false,
-      description: 'Settings of the saddle-point solver that minimizes the action S(U) (THEORY.md section d).',
+      description: 'Settings of the saddle-point solver that minimizes the action S(U) (docs/theory.md §d).',
       properties: {
         tolerance: {
           type: 'number',
           exclusiveMinimum: 0,
           default: 1e-9,
-          description: 'Stop when max |∂(S/max N)/∂U_l| < tolerance, the normalized action gradient (THEORY.md section d). Default 1e-9.',
+          description: 'Stop when max |∂(S/max N)/∂U_l| < tolerance, the normalized action gradient (docs/theory.md §d). Default 1e-9.',
         },
         maxIterations: positiveInt('Iteration cap of the quasi-Newton phase of the solver. Default 500.', 500),
         space: {
@@ -205,7 +205,7 @@ export const configSchema: JsonSchema = {
           enum: ['auto', 'sample', 'feature'],
           default: 'auto',
           description:
-            'Where the energy ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y, the predictor and the kernel PCs are computed (THEORY.md sections d–e): ' +
+            'Where the energy ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y, the predictor and the kernel PCs are computed (docs/theory.md §d–e): ' +
             '`sample` with P × P matrices, `feature` with D × D matrices (D = N0·H_tot; Woodbury identity, for P ≫ D), ' +
             '`auto` the cheaper of the two that fits in memory. The results agree to rounding. Default auto.',
         },
@@ -214,7 +214,7 @@ export const configSchema: JsonSchema = {
           enum: ['auto', 'lbfgs', 'newton-cg'],
           default: 'auto',
           description:
-            'How the action is minimized (THEORY.md sections d and n): `lbfgs` = L-BFGS on Cholesky factors with a dense Newton polish, ' +
+            'How the action is minimized (docs/theory.md §d and §n): `lbfgs` = L-BFGS on Cholesky factors with a dense Newton polish, ' +
             '`newton-cg` = trust-region Newton–CG with exact Hessian–vector products (second order at any number of attention paths), ' +
             '`auto` = Newton–CG when the dense Hessian is not cheap (over 400 order-parameter entries, or N0·H_tot > 4096). Default auto.',
         },

@@ -1,7 +1,7 @@
 /**
  * Loading a task (train/test sequences and ±1 labels) and fixed attention parameters from `.npz` or `.json`.
  *
- * Array names and shapes (THEORY.md section a: `x ∈ R^{N0×T}`, a batch is [P, N0, T]):
+ * Array names and shapes (docs/theory.md §a: `x ∈ R^{N0×T}`, a batch is [P, N0, T]):
  *  - `X_train` [P, N0, T], `y_train` [P], `X_test` [P_test, N0, T], `y_test` [P_test] (labels ±1);
  *  - Q/K form: `Q_l`, `K_l` [H_l, G, N0] for l = 1..L, `score[s,t] = (K x_s)·(Q x_t)/√G`;
  *  - W form:   `W_l` [H_l, N0, N0], `score[s,t] = x_sᵀ W x_t`.
@@ -13,7 +13,7 @@ import type { NpyArray } from './npy';
 import type { AttentionLayer, QKLayer, SequenceBatch, TaskData, WLayer } from './types';
 
 /**
- * Loads a task file (inputs x ∈ R^{N0×T} per example, THEORY.md section a; ±1 labels, section c).
+ * Loads a task file (inputs x ∈ R^{N0×T} per example, docs/theory.md §a; ±1 labels, section c).
  *
  * @param path `.npz` or `.json` file with `X_train` [P, N0, T], `y_train` [P], `X_test` [P_test, N0, T],
  *   `y_test` [P_test] (labels may also be stored as [P, 1]); or a golden-case JSON (`inputs.*`).
@@ -67,7 +67,7 @@ export function loadTaskFile(path: string): TaskData {
 }
 
 /**
- * Loads fixed attention parameters of every layer (THEORY.md section a: Q/K form or W form, softmax over keys).
+ * Loads fixed attention parameters of every layer (docs/theory.md §a: Q/K form or W form, softmax over keys).
  *
  * @param path `.npz` or `.json` holding `Q_1`, `K_1`, `Q_2`, `K_2`, ... each [H_l, G_l, N0] (kind 'qk'), or
  *   `W_1`, `W_2`, ... each [H_l, N0, N0] (kind 'w'); golden-case JSON `attention_params` also works.

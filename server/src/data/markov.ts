@@ -1,8 +1,8 @@
 /**
- * The hidden-Markov-chain classification task of the paper (THEORY.md section i, "Hidden Markov chain
+ * The hidden-Markov-chain classification task of the paper (docs/theory.md §i, "Hidden Markov chain
  * classification" and its "Precise details"), with its hand-designed W-form attention heads.
  *
- * Input layout (THEORY.md section a, batch [P, N0, T] row-major): with `n` visible features (paper: 200)
+ * Input layout (docs/theory.md §a, batch [P, N0, T] row-major): with `n` visible features (paper: 200)
  * and `S` Markov steps (paper: 30), every sequence has `T = S + 1` tokens and `N0 = n + S + 1` features:
  *  - features 0..n−1: the visible state v± plus noise (token 0 = BOS: all zeros, no noise);
  *  - features n..n+S: one-hot position, feature n + t is 1 on token t (BOS is position 0).
@@ -44,11 +44,11 @@ export const MARKOV_STAY = { plus: 0.7, minus: 0.3 } as const;
 /** The BOS score of the same_token head: (1 + 1 + max(1 − 1, 1))/2 in the authors' code. */
 export const MARKOV_BOS_STRENGTH = 1.5;
 
-/** Paper defaults (THEORY.md section i). */
+/** Paper defaults (docs/theory.md §i). */
 export const MARKOV_DEFAULTS = { P: 100, P_test: 1000, steps: 30, visible: 200, beta: 10 } as const;
 
 /**
- * Builds the hidden-Markov-chain task (THEORY.md section i).
+ * Builds the hidden-Markov-chain task (docs/theory.md §i).
  *
  * @returns TaskData with train [P, N0, T] and test [P_test, N0, T] (N0 = n + S + 1 = 231, T = S + 1 = 31 by
  *   default), labels +1 for the first half and −1 for the second, readout 'last', W-form attention × β:
@@ -88,7 +88,7 @@ export function markovTask(opts: MarkovOptions): TaskData {
   return {
     name: `markov-${opts.variant}`,
     description:
-      `Hidden Markov chain (THEORY.md §i), ${opts.variant} variant: P=${P}, P_test=${Ptest}, N0=${N0} (${n} visible + ${S + 1} positions), ` +
+      `Hidden Markov chain (docs/theory.md §i), ${opts.variant} variant: P=${P}, P_test=${Ptest}, N0=${N0} (${n} visible + ${S + 1} positions), ` +
       `T=${S + 1} tokens (BOS + ${S}), noise ∥=${noise.parallel} ⊥=${noise.perpendicular} out-of-plane=${noise.outOfPlane}, β=${beta}, seed ${opts.seed}`,
     train: train.batch,
     yTrain: train.y,
@@ -102,7 +102,7 @@ export function markovTask(opts: MarkovOptions): TaskData {
 }
 
 /**
- * Draws labelled Markov sequences (THEORY.md section i, `prepare_dataset_markov_optionE`).
+ * Draws labelled Markov sequences (docs/theory.md §i, `prepare_dataset_markov_optionE`).
  *
  * Draw order, all from `rng`: for each sequence (the +1 half first), a uniform u (first state +1 iff u ≥ 0.5)
  * and one uniform per step (stay iff u < stay probability); then, for each sequence, feature i and step t
@@ -170,7 +170,7 @@ export function markovSequences(
 }
 
 /**
- * The same_token head (THEORY.md section i, Precise details), W ∈ R^{N0×N0} with N0 = n + S + 1:
+ * The same_token head (docs/theory.md §i, Precise details), W ∈ R^{N0×N0} with N0 = n + S + 1:
  * feature block q qᵀ with q = (v+ − v−)/n (so q·v± = ±1); position block 1 at [s, s+1] for s = 1..S−1
  * (score[s,t] = x_sᵀ W x_t with s the key: query t reads key t − 1); BOS row [0, t] = 1.5 for t ≥ 1 and
  * [0, 0] = 0; cross blocks 0; everything × β. So a query reads the previous token when it is in the same
@@ -189,7 +189,7 @@ export function sameTokenW(n: number, S: number, beta: number): Float64Array {
 
 /**
  * The uniform head: feature block 0, position block all ones, × β. Every score is β, so the attention is
- * exactly uniform over the S + 1 tokens (THEORY.md section i).
+ * exactly uniform over the S + 1 tokens (docs/theory.md §i).
  * @returns W [N0, N0] row-major, N0 = n + S + 1.
  */
 export function uniformW(n: number, S: number, beta: number): Float64Array {
@@ -200,7 +200,7 @@ export function uniformW(n: number, S: number, beta: number): Float64Array {
 }
 
 /**
- * A random ("blank" + perturbation) head (THEORY.md section i): feature block p·G/n, position block p·G,
+ * A random ("blank" + perturbation) head (docs/theory.md §i): feature block p·G/n, position block p·G,
  * both cross blocks p·G/√n, each G iid N(0,1), all × β. Draw order: feature block, position block, the
  * features×positions block, the positions×features block (each row-major). With p = 0 nothing is drawn and
  * W = 0 (exactly uniform attention over all tokens, BOS included).
@@ -220,7 +220,7 @@ export function randomW(rng: Random, n: number, S: number, beta: number, perturb
 }
 
 /**
- * The attention heads of each variant (THEORY.md section i), as W-form layers [H_l, N0, N0].
+ * The attention heads of each variant (docs/theory.md §i), as W-form layers [H_l, N0, N0].
  * 4paths: [[same_token, random p=1], [uniform, random p=1]]; 2paths: [[same_token, random p=0], [uniform]].
  * Random heads draw from `rng` in layer order.
  */

@@ -1,6 +1,6 @@
 /**
  * A one-shot in-context image classification task on real MNIST digits, in the style of the paper's
- * Omniglot task (THEORY.md section i, "One-shot image classification"; MNIST is one of its
+ * Omniglot task (docs/theory.md §i, "One-shot image classification"; MNIST is one of its
  * out-of-distribution test sets).
  *
  * A sequence is 3 images (support 1, support 2, query), each 28×28 zero-padded by 2 pixels to 32×32 and
@@ -208,7 +208,7 @@ export function mnistOneShotTask(opts: { seed: number; P?: number; P_test?: numb
   return {
     name: 'mnist-oneshot',
     description:
-      `One-shot MNIST (THEORY.md §i style): 2 labelled support digits + 1 query, 8×8 patches, P=${P}, P_test=${Ptest}, ` +
+      `One-shot MNIST (docs/theory.md §i style): 2 labelled support digits + 1 query, 8×8 patches, P=${P}, P_test=${Ptest}, ` +
       `N0=${ONESHOT_LAYOUT.N0}, T=${ONESHOT_TOKENS}, seed ${opts.seed}; train images and test images disjoint`,
     train: train.batch,
     yTrain: train.y,
@@ -219,7 +219,7 @@ export function mnistOneShotTask(opts: { seed: number; P?: number; P_test?: numb
 }
 
 /**
- * Random Q/K attention (THEORY.md section a, "random initialization": entries iid N(0, 1/N0)).
+ * Random Q/K attention (docs/theory.md §a, "random initialization": entries iid N(0, 1/N0)).
  * Draw order: layer by layer, Q [H_l, G, N0] then K [H_l, G, N0], each row-major.
  * @param heads H_l per layer, first layer first.
  * @returns one QKLayer per layer.

@@ -3,7 +3,7 @@
  *
  * JSON files come in two layouts:
  *  - flat: `{ "X_train": [[[...]]], "y_train": [...], "Q_1": [...], ... }` (plus optional `"readout"`);
- *  - golden-case layout (`/work/shared/golden/*.json`): `{ "inputs": { X_train, y_train, X_test, y_test,
+ *  - golden-case layout (`test-fixtures/golden/*.json`): `{ "inputs": { X_train, y_train, X_test, y_test,
  *    readout, attention_kind, attention_params: [{Q, K} | {W}, ...] } }`, whose layer list is exposed
  *    as `Q_1`, `K_1`, `Q_2`, ... or `W_1`, ... so that both layouts read the same way.
  * JSON arrays are converted lazily, so unrelated keys (widths, expected results) are never touched.

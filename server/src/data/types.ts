@@ -3,7 +3,7 @@
  *
  * Layout: row-major Float64Array. A batch of sequences `X` has shape [P, N0, T]: entry
  * `X[p][i][t]` (feature i of token t of example p) is `data[(p * N0 + i) * T + t]`
- * (THEORY.md section a: `x ∈ R^{N0×T}`, column `x_t` = token t).
+ * (docs/theory.md §a: `x ∈ R^{N0×T}`, column `x_t` = token t).
  */
 export interface SequenceBatch {
   /** Number of examples P. */
@@ -22,7 +22,7 @@ export interface SequenceBatch {
   tokenMask?: Float64Array;
 }
 
-/** Which query token(s) the last layer reads out (THEORY.md section a). */
+/** Which query token(s) the last layer reads out (docs/theory.md §a). */
 export type Readout = 'first' | 'last' | 'mean';
 
 /** Q/K form of one layer: `score[s,t] = (K x_s)·(Q x_t)/√G`. */

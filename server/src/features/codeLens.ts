@@ -1,6 +1,6 @@
 /**
  * Code lenses of a config file, on its first line: the predicted test accuracy and ε_g at finite width
- * next to the GP limit (THEORY.md sections c and e), with "Show charts" and "Prune heads..." — or, while
+ * next to the GP limit (docs/theory.md §c and §e), with "Show charts" and "Prune heads..." — or, while
  * there is no result, what the analysis is doing and why.
  */
 import type { CodeLens, Command } from 'vscode-languageserver';
@@ -12,7 +12,7 @@ import { percent } from './heads';
 
 /**
  * The headline of a report: "accuracy 95.7% (GP limit 82.5%) · ε_g 0.4275 (GP limit 0.744) at N = 10, T_B = 0.01".
- * Accuracy is that of the mean predictor on the test set; ε_g = bias + variance (THEORY.md section e).
+ * Accuracy is that of the mean predictor on the test set; ε_g = bias + variance (docs/theory.md §e).
  */
 export function headline(report: AnalysisReport): string {
   const ws = report.windows;

@@ -1,7 +1,7 @@
 /**
  * Diagnostics of a config: every issue of `parseConfig` at its exact span, an analysis failure at the
  * entry it names, the analysis's warnings, and an information-level note on each head whose relevance
- * score is below the prunable threshold (THEORY.md section g), placed on that layer's `heads` entry.
+ * score is below the prunable threshold (docs/theory.md §g), placed on that layer's `heads` entry.
  */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import type { ConfigDoc } from '../analysis/configs';

@@ -1,5 +1,5 @@
 /**
- * Heads as the editor shows them: ranked by relevance (THEORY.md section g), with the predicted effect of
+ * Heads as the editor shows them: ranked by relevance (docs/theory.md §g), with the predicted effect of
  * silencing each one, and where in a config each layer's heads are written.
  */
 import type { ConfigOutline } from '../config/outline';

@@ -1,7 +1,7 @@
 /**
  * Hover in a config: on a key, the schema's description of it (the same text editors get from
  * schemas/attention-paths.schema.json); on a value, that description plus what the latest analysis made
- * of it — the THEORY.md quantity, its value, and how it was computed.
+ * of it — the docs/theory.md quantity, its value, and how it was computed.
  */
 import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { ConfigDoc } from '../analysis/configs';
@@ -39,7 +39,7 @@ function metricsTable(r: AnalysisReport): string {
 }
 
 const HOW_PREDICTED =
-  'How: the action S(U) is minimized over the order parameters U_a, U_L … U₁ (THEORY.md section d); U₁ weighs the ' +
+  'How: the action S(U) is minimized over the order parameters U_a, U_L … U₁ (docs/theory.md §d); U₁ weighs the ' +
   'path-pair kernels into K_U, and the predictor mean k(x*)ᵀ(K + T_B I)⁻¹y and variance give, averaged over the test set, ' +
   'ε_g = bias + variance and the accuracy of the mean predictor mean[sign⟨f⟩ = y] (section e). The GP limit uses U₁ = σa²Πσl²·I.';
 
@@ -81,18 +81,18 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
       const layer = seg !== undefined && /^\d+$/.test(seg) ? Number(seg) : undefined;
       return [
         headsTable(r, layer),
-        `Relevance of each head${layer === undefined ? '' : ` of layer ${layerName(layer)}`} (THEORY.md section g): the union of the rows and columns of |U₁| over the paths through the head, divided by the largest such sum. ` +
+        `Relevance of each head${layer === undefined ? '' : ` of layer ${layerName(layer)}`} (docs/theory.md §g): the union of the rows and columns of |U₁| over the paths through the head, divided by the largest such sum. ` +
           'The predicted columns are the effect of silencing the head alone (its paths zeroed in U₁, no re-optimization)' +
           (r.head_removal_measured ? '; the measured column is the model run in ONNX Runtime with the head masked.' : '.'),
         agreementText(r),
       ].filter(Boolean).join('\n\n');
     }
     case 'widths':
-      return [metricsTable(r), `Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (THEORY.md section c).`].join('\n\n');
+      return [metricsTable(r), `Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (docs/theory.md §c).`].join('\n\n');
     case 'variances':
       return `Variances used [σ0², σ1²…σL², σa²] = [${r.settings.variances.map(formatNumber).join(', ')}]; the GP limit scales U₁ = σa²Πσl²·I = ${formatNumber(r.gp.scale)}·I.`;
     case 'temperature':
-      return `${metricsTable(r)}\n\nT_B = ${formatNumber(r.settings.temperature)} enters only K + T_B I (THEORY.md section e). At the minimum U_a = ${formatNumber(r.U_a)}.`;
+      return `${metricsTable(r)}\n\nT_B = ${formatNumber(r.settings.temperature)} enters only K + T_B I (docs/theory.md §e). At the minimum U_a = ${formatNumber(r.U_a)}.`;
     case 'solver':
       return solverLine(r);
     case 'attention':

@@ -1,6 +1,6 @@
 /**
  * Inlay hints on a config's `heads` entry: after each layer's head count, that layer's heads in head order with
- * their relevance score and rank ("H0 .82 #2, H1 .61 #3"; THEORY.md section g). When the config does not list
+ * their relevance score and rank ("H0 .82 #2, H1 .61 #3"; docs/theory.md §g). When the config does not list
  * heads per layer (a single number, or heads that come with the task or the model), one hint lists every layer
  * ("L0 #8 #7 #2 #5 · L1 #1 #3 #6 #4"). Every head of every layer is always shown: when the hints of a line would
  * pass VS Code's per-line limit (`INLAY_LINE_BUDGET`) they drop to ranks, then to score bars ("▆▄▇▁"). The full
@@ -19,7 +19,7 @@ const LEGEND: Record<HintDetail, string> = {
 };
 
 const TOOLTIP_HEAD =
-  'Head relevance score (THEORY.md section g): the sum of |U₁| over the rows and columns of every attention path ' +
+  'Head relevance score (docs/theory.md §g): the sum of |U₁| over the rows and columns of every attention path ' +
   'through the head, divided by the largest such sum. Low scores are pruning candidates.';
 
 /** The inlay hints of a config document (none until an analysis is done). */

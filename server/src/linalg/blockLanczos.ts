@@ -1,7 +1,7 @@
 /**
  * The k largest eigenpairs of a symmetric n × n matrix by block Lanczos with full reorthogonalization (Golub &
  * Van Loan, "Matrix Computations", 4th ed., section 10.3.6), for the kernel-PC overlap of large training sets
- * (THEORY.md section i). Unlike the single-vector Lanczos of topEigen.ts, whose n² matrix–vector product per step
+ * (docs/theory.md §i). Unlike the single-vector Lanczos of topEigen.ts, whose n² matrix–vector product per step
  * runs in JS, every O(n²) and O(n·m) operation here is a GEMM with a block of b vectors: A·V_j, the projections
  * onto the basis and their removal (twice: "twice is enough"), and the Ritz vectors. Blocks are orthonormalized
  * by Cholesky QR, twice; a block that has (numerically) left no new directions — the Krylov space closed, as it

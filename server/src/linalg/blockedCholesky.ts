@@ -1,6 +1,6 @@
 /**
  * Left-looking blocked Cholesky factorization and forward substitution whose work is GEMMs on contiguous row
- * panels (THEORY.md sections d–e need ln det, solves and L⁻¹Φ of the training matrix K_U + T_B I).
+ * panels (docs/theory.md §d–e need ln det, solves and L⁻¹Φ of the training matrix K_U + T_B I).
  *
  * The matrix to factor is never needed as a whole: `blockedCholesky` asks for one column panel at a time
  * (rows j0..n, columns j0..j1 of the lower triangle), so the training matrix T_B I + A Aᵀ is built panel by panel

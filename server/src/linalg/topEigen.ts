@@ -1,5 +1,5 @@
 /**
- * The k largest eigenpairs of a symmetric matrix, for the kernel-PC overlap (THEORY.md section i, the
+ * The k largest eigenpairs of a symmetric matrix, for the kernel-PC overlap (docs/theory.md §i, the
  * paper's Fig. 2c), where only the first ~30 principal components of a P × P kernel are needed.
  *
  * - n ≤ `denseLimit` (default 200): the full decomposition (`symmetricEigen`, EISPACK tred2/tql2), exact.

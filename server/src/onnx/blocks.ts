@@ -145,7 +145,7 @@ export interface AttentionBlock {
   masks: MaskRef[];
   /**
    * Present when the block has no output projection and adds its heads instead (the theory's own network,
-   * THEORY.md section a): a ReduceSum over the head axis, or a Split along it joined by Add/Sum (headSum.ts).
+   * docs/theory.md §a): a ReduceSum over the head axis, or a Split along it joined by Add/Sum (headSum.ts).
    */
   headSum?: HeadSumRef;
   kvCache: KvCacheRef | null;

@@ -1,6 +1,6 @@
 /**
  * Summed heads: blocks whose heads are added together instead of concatenated and projected, as in the theory's
- * own network (THEORY.md section a: z^l = (1/√(H_l N_l)) Σ_h V^l_h z^{l−1} A^l_h, no output projection).
+ * own network (docs/theory.md §a: z^l = (1/√(H_l N_l)) Σ_h V^l_h z^{l−1} A^l_h, no output projection).
  *
  * From the context (the per-head P·V products, heads on one axis) the walk goes forward through layout ops
  * (Transpose, Reshape, Identity, Cast, Unsqueeze, Squeeze) and constant scalar scales (Mul/Div) to either

@@ -12,7 +12,7 @@
  *   - otherwise keys `<input>` for every model input and `y`: the first round(split · P) examples (in file order)
  *     train, the rest test (split defaults to 0.5).
  * Also: the readout the model applies (first/last/mean token, when recognizable), the theory-class check and, in
- * class, the model's effective value weights (THEORY.md section f).
+ * class, the model's effective value weights (docs/theory.md §f).
  *
  * Layer windows (pipeline/windows.ts): for a window starting at block a > 0, its x is the activation that feeds
  * block a's value projection (walked back through layout ops), captured in the same ONNX Runtime runs

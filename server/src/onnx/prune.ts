@@ -7,7 +7,7 @@
  * attributes of fused operators (`num_heads`, `q_num_heads`, `kv_num_heads`, `qkv_hidden_sizes`); slices masks
  * and biases that hold a value per head (constants in place, computed ones through an inserted Gather); removes
  * grouped-query heads only by whole key/value groups; optionally rescales the remaining heads of a block by
- * √(H / (H − removed)) (THEORY.md section g, as in the paper's GD experiment); and drops nodes left unused.
+ * √(H / (H − removed)) (docs/theory.md §g, as in the paper's GD experiment); and drops nodes left unused.
  * Masking multiplies each head's slice of the output projection's input by a factor (0 = removed), which is what
  * pruning must reproduce. Summed heads (headSum.ts) lose their Q/K/V slices and their term of the sum. The pruned
  * model's metadata carries the head map (headOrigins.ts). Layers and heads are 0-based; head numbers are query heads.

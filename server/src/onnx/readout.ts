@@ -1,5 +1,5 @@
 /**
- * The token readout of a model (THEORY.md section a: the network's output reads one token, or the token mean, of
+ * The token readout of a model (docs/theory.md §a: the network's output reads one token, or the token mean, of
  * the last layer): which selection the model's first output applies to the last block's tokens.
  *
  * Recognized, walking back from the first graph output (breadth-first, stopping at Softmax nodes so that nothing

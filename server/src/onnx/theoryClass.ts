@@ -1,5 +1,5 @@
 /**
- * Relating a model to the theory's network class (THEORY.md section a): where the theory's input x enters the
+ * Relating a model to the theory's network class (docs/theory.md §a): where the theory's input x enters the
  * first attention block, which query token(s) the output reads, whether the model *is* in the class (attention
  * computed from x alone, a linear value path of value and output projections from block to block without
  * residual, normalization, nonlinearity or bias, and a linear readout of one token or the token mean), and, when
@@ -134,7 +134,7 @@ export interface ClassCheck {
   inClass: boolean;
   /** Why it is not (one sentence each); empty when in class. */
   reasons: string[];
-  /** The model's value weights in the theory's parametrization (THEORY.md section a), when in class. */
+  /** The model's value weights in the theory's parametrization (docs/theory.md §a), when in class. */
   weights?: ValueWeights;
 }
 
@@ -259,7 +259,7 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     }
   }
   if (reasons.length) return { inClass: false, reasons };
-  // Value weights in the theory's parametrization (THEORY.md section a): the model computes
+  // Value weights in the theory's parametrization (docs/theory.md §a): the model computes
   // z^l = Σ_h c_l W_O,h W_V,h z^{l−1} A_h (c_l: scalar factors on the value path) and f = c_a a_modelᵀ r, where the
   // theory has z^l = (1/√(H_l N_l)) Σ_h V^l_h z^{l−1} A_h and f = aᵀ r/√N_a; so V^l_h = √(H_l N_l) c_l W_O,h W_V,h
   // and a = √N_a c_a a_model (query head h uses key/value head ⌊h·H_kv/H⌋).

@@ -1,6 +1,6 @@
 /**
  * The main job: minimize the action, predict at finite width and in the GP limit, score and silence
- * heads, and assemble the report (THEORY.md sections d–g). The CLI and the language server both call
+ * heads, and assemble the report (docs/theory.md §d–g). The CLI and the language server both call
  * this; neither has analysis logic of its own.
  */
 import { ConfigValueError, type AnalysisConfig } from '../config/types';

@@ -1,5 +1,5 @@
 /**
- * Ranking heads for pruning and checking the ranking against measurement (THEORY.md section g).
+ * Ranking heads for pruning and checking the ranking against measurement (docs/theory.md §g).
  *
  * The relevance score is max-normalized within one U₁, so it cannot rank heads of different layer windows against
  * each other, and on real models it often misranks heads of one U₁ too. The predicted effect of silencing a head —

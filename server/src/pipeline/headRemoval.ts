@@ -1,6 +1,6 @@
 /**
  * Measured effect of removing each head from a real model (`attention: { kind: model }`), next to the theory's
- * prediction (`head_silencing`, THEORY.md section g). For every head alone, the model is edited so that the
+ * prediction (`head_silencing`, docs/theory.md §g). For every head alone, the model is edited so that the
  * head's slice of its block's output-projection input is multiplied by 0 — or, for a block that sums its heads
  * (the theory's own network, onnx/headSum.ts), the head's term of the sum (onnx/prune.ts `maskedModel` — the
  * reference that `attention-paths prune` checks a pruned model against, so the numbers equal those of the

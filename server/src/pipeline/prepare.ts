@@ -83,7 +83,7 @@ export interface PrepareOptions {
   action?: 'analyse' | 'sweep';
 }
 
-/** Input shapes of the built-in tasks (THEORY.md section i), known before generating them. */
+/** Input shapes of the built-in tasks (docs/theory.md §i), known before generating them. */
 export function builtinSize(config: AnalysisConfig) {
   if (config.task === 'markov' || config.task === 'markov-2paths') {
     return { P: config.P ?? 100, P_test: config.P_test ?? 1000, N0: 231, T: 31, heads: config.task === 'markov' ? [2, 2] : [2, 1] };
@@ -282,7 +282,7 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
 /**
  * The second half of `prepare`, for a task and attention already in hand (also used by `train`'s
  * pruning experiment): expands the settings, computes the attention of every layer and the path
- * features of the train and test sets (THEORY.md sections a–b).
+ * features of the train and test sets (docs/theory.md §a–b).
  * @param kind how the attention was obtained, for the report.
  * @throws ConfigValueError for settings that do not fit the attention; Error for a problem too large
  *   for the machine's memory.

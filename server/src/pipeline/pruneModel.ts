@@ -9,8 +9,8 @@
  *    1) on the data given (the test split for labelled data), or on random inputs when no data is given and the
  *    inputs allow it;
  * 4. with labels: measure the metric (accuracy of sign(output) for ±1 labels, else MSE) before and after — fast,
- *    two runs of the model — and, next to it, the theory's prediction of silencing the same heads in U₁ (THEORY.md
- *    section g) only when asked (`predict`) or when the theory is estimated cheap (`theoryIsCheap`), with
+ *    two runs of the model — and, next to it, the theory's prediction of silencing the same heads in U₁ (docs/theory.md
+ *    §g) only when asked (`predict`) or when the theory is estimated cheap (`theoryIsCheap`), with
  *    the analysis's warnings (unconverged solve, model outside the class, readout not recognized);
  * 5. write the model atomically, with external data beside it when the input had some;
  * 6. compare original and pruned: heads, parameters, file size, measured metric and (with `latency`) the median

@@ -2,7 +2,7 @@
  * What an analysis will cost, known from the shapes before any large allocation: peak memory (a rough upper
  * bound) and run time (a rough estimate), and the memory this process may really use (RAM, cgroup limit,
  * data-size rlimit). An oversized run stops at once with a reason that names the config key to change, and a
- * long one can be confirmed first (THEORY.md section j lists the arrays: inputs, attention, path features,
+ * long one can be confirmed first (docs/theory.md §j lists the arrays: inputs, attention, path features,
  * the P×P kernels and their factors).
  */
 import { freemem, totalmem } from 'node:os';
@@ -131,7 +131,7 @@ export function estimateMemoryBytes(s: ProblemSize): number {
 }
 
 /**
- * Float64 entries the solver holds beyond the arrays above (THEORY.md section d), by the branch
+ * Float64 entries the solver holds beyond the arrays above (docs/theory.md §d), by the branch
  * `minimizeAction` takes: with the dense Newton Hessian (N0·H_tot ≤ 4096 and at most 400 entries in
  * all U_l) two D×D Gram matrices (D = N0·H_tot), the H_tot⁴ contraction and the Hessian itself; with
  * Newton–CG the cached L⁻¹Φ of its point and two more P×D products per Hessian–vector product, and about
@@ -168,7 +168,7 @@ const BASE_SECONDS = 1.5;
 const LANCZOS_STEPS = 200;
 
 /**
- * Estimated wall seconds of a job on the shapes `s` (THEORY.md sections a–g), for an idle 2-core machine:
+ * Estimated wall seconds of a job on the shapes `s` (docs/theory.md §a–g), for an idle 2-core machine:
  * - attention (section a): projections as GEMMs (W: 2·n·T·N0² per head; Q/K: 4·n·T·N0·G per head) and the
  *   batched scores in JS (2·n·H·T²·N0, or ·G);
  * - per action evaluation (section d), in the energy space the solve will use (`chooseEnergySpace`): sample space,

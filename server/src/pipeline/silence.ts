@@ -1,5 +1,5 @@
 /**
- * Predicted effect of removing several heads at once (THEORY.md section g, the theory-side alternative
+ * Predicted effect of removing several heads at once (docs/theory.md §g, the theory-side alternative
  * to pruning a trained network): zero every row and column of U₁ through each removed head, keep the
  * 1/H_tot normalization, and recompute the predictor on the test set. No re-optimization of U.
  */

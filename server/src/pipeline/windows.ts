@@ -3,7 +3,7 @@
  *
  * The attention paths of a model multiply across layers (H_1···H_L: 4096 for 6 layers of 4 heads, 12¹² for a
  * 12 × 12 BERT), so the theory cannot take a deep model whole. A window [a, b] of blocks is analysed as a network of
- * the theory's form (THEORY.md sections a–b) of its own:
+ * the theory's form (docs/theory.md §a–b) of its own:
  * - its input tokens x are the activations that feed block a's value projection, captured in ONNX Runtime on the
  *   data (for a = 0: the model's theory input, as in a plain analysis, onnx/modelTask.ts);
  * - its fixed attention is the captured attention of blocks a..b;

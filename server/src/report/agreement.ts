@@ -1,7 +1,7 @@
 /**
  * How far to trust the theory's numbers on a measured model (`attention: { kind: model }`): how the ranking of
  * heads agrees with what removing each head does to the real model, and how far the predicted full-model accuracy
- * is from the measured one (THEORY.md section g pairs head scores with measured drops, as the paper's Fig. 3e).
+ * is from the measured one (docs/theory.md §g pairs head scores with measured drops, as the paper's Fig. 3e).
  *
  * What the prediction is: the accuracy of the theory's Bayesian network — this model's captured attention held
  * fixed, the value weights those of the theory's posterior at the configured width and temperature — not of the

@@ -54,7 +54,7 @@ export interface U1Cell {
 }
 
 /**
- * The cells of U₁ (THEORY.md section d: the path × path order parameter, `report.U[0]`), row-major,
+ * The cells of U₁ (docs/theory.md §d: the path × path order parameter, `report.U[0]`), row-major,
  * labelled with `report.paths[i].label`. Labels that repeat are made unique as "index:label".
  * @throws Error when U₁ is missing or is not paths.length × paths.length
  */
@@ -78,8 +78,8 @@ function pathLabels(report: AnalysisReport): string[] {
 }
 
 /**
- * Heatmap of the order parameter U₁ (THEORY.md section d; the paper's U): rows π and columns π′ are the
- * attention paths in flattened order (THEORY.md section b), labelled by `report.paths[i].label`. Colour is
+ * Heatmap of the order parameter U₁ (docs/theory.md §d; the paper's U): rows π and columns π′ are the
+ * attention paths in flattened order (docs/theory.md §b), labelled by `report.paths[i].label`. Colour is
  * a diverging scale centred on 0 (domainMid 0) with the symmetric domain ±max|U₁| (as the paper's figures);
  * the tooltip shows both paths and the value.
  * Title: "Order parameter U₁ (N = …, T_B = …)".
@@ -140,7 +140,7 @@ export interface HeadBar {
   head: number;
   /** "L0·H1" (report/names.ts), 0-based like the path labels. */
   label: string;
-  /** Max-normalized relevance score in [0, 1] (THEORY.md section g). */
+  /** Max-normalized relevance score in [0, 1] (docs/theory.md §g). */
   score: number;
   /** Predicted accuracy of the mean predictor with this head silenced (null when the report has none). */
   acc_silenced: number | null;
@@ -194,7 +194,7 @@ export function headScoresSubtitle(report: AnalysisReport): string {
 }
 
 /**
- * Horizontal bars of the head relevance score (THEORY.md section g: max-normalized union of the rows and
+ * Horizontal bars of the head relevance score (docs/theory.md §g: max-normalized union of the rows and
  * columns of |U₁| through the head), one bar per head labelled "L0·H1" with **0-based** layer and
  * head (the same numbering as the path labels and the report), sorted by score (most relevant on top),
  * coloured by layer. The tooltip gives the predicted accuracy and ε_g after silencing that head
@@ -306,7 +306,7 @@ function sweepPanel(points: SweepPoint[], metric: 'accuracy' | 'eg', title: stri
 }
 
 /**
- * Predicted performance versus width N (the paper's Fig. 2a analogue; THEORY.md sections c and e): two
+ * Predicted performance versus width N (the paper's Fig. 2a analogue; docs/theory.md §c and §e): two
  * stacked panels, the test accuracy of the mean predictor and the generalization error ε_g, each with the
  * finite-width theory as a line with points over a log-scaled N axis and the GP limit (N → ∞) as a
  * horizontal dashed rule. Tooltips give α = P/N and whether the solver converged.
@@ -368,8 +368,7 @@ export function pcOverlapPoints(report: AnalysisReport): PcOverlapPoint[] {
 }
 
 /**
- * Overlap of the training kernel's principal components with the labels (the paper's Fig. 2c; THEORY.md section
- * i): the cumulative overlap Σ_{j ≤ i} (v_jᵀ y)² / |y|² against the PC rank i = 1…k (k = min(30, P), eigenvalues
+ * Overlap of the training kernel's principal components with the labels (the paper's Fig. 2c; docs/theory.md §i): the cumulative overlap Σ_{j ≤ i} (v_jᵀ y)² / |y|² against the PC rank i = 1…k (k = min(30, P), eigenvalues
  * descending), two lines with points — the renormalized kernel K_U at the solution (finite width) and the GP kernel.
  * A curve that rises faster means the kernel's leading directions carry more of the task. The y axis is [0, 1]
  * (all P components together give 1). Tooltips: rank, eigenvalue, the single overlap and the cumulative one.
@@ -417,7 +416,7 @@ export interface HeadRemovalPoint {
   head: number;
   /** "L0·H1" (report/names.ts), 0-based. */
   label: string;
-  /** Relevance score (THEORY.md section g), for the sort order. */
+  /** Relevance score (docs/theory.md §g), for the sort order. */
   score: number;
   /** Which number: the theory's prediction or the model's measurement. */
   series: string;
@@ -450,7 +449,7 @@ export function headRemovalPoints(report: AnalysisReport): HeadRemovalPoint[] {
 }
 
 /**
- * Effect of removing each head alone (THEORY.md section g; the paper's Fig. 3e pairs head score with the measured
+ * Effect of removing each head alone (docs/theory.md §g; the paper's Fig. 3e pairs head score with the measured
  * drop): per head (rows, 0-based "L0·H1", most relevant first), the accuracy with that head removed as
  * points — the theory's prediction (`head_silencing`: its paths zeroed in U₁, no re-optimization) and, for configs
  * whose attention is an ONNX model, the measurement (`head_removal_measured`: the head masked in the model, run in
@@ -582,7 +581,7 @@ function attentionSourceText(source: 'captured' | 'theory' | 'given'): string {
 }
 
 /**
- * Attention maps (THEORY.md section a): for one test example, the attention matrix of every head as a heatmap
+ * Attention maps (docs/theory.md §a): for one test example, the attention matrix of every head as a heatmap
  * tile — rows the query token t, columns the key token s, colour the weight A[s, t] (each row sums to 1) — one row
  * of tiles per layer, heads left to right; each tile titled with the head (`L0·H1`), its relevance score and rank.
  * The attention is the one the theory uses: captured from the ONNX model for model configs, else computed from the

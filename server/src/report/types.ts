@@ -1,13 +1,13 @@
 /**
  * The analysis report: what `attention-paths analyze --json` writes, what the language server sends to
- * the client, and what the charts are drawn from. Field names follow `shared/golden` (snake_case there),
+ * the client, and what the charts are drawn from. Field names follow `test-fixtures/golden` (snake_case there),
  * so a report can be compared with a golden case field by field.
  *
  * Matrices are nested arrays, rows first. Layers and heads are 0-based. Paths are in flattened order
- * (THEORY.md section b: h_1 slowest, h_L fastest).
+ * (docs/theory.md §b: h_1 slowest, h_L fastest).
  */
 
-/** Test-set metrics of one predictor (THEORY.md section e). Dimensionless; accuracies in [0, 1]. */
+/** Test-set metrics of one predictor (docs/theory.md §e). Dimensionless; accuracies in [0, 1]. */
 export interface Metrics {
   eg_bias: number;
   eg_variance: number;
@@ -28,7 +28,7 @@ export interface PathInfo {
 export interface HeadScore {
   layer: number;
   head: number;
-  /** Max-normalized union of rows and columns of |U_1| through this head (THEORY.md section g), in [0, 1]; in a
+  /** Max-normalized union of rows and columns of |U_1| through this head (docs/theory.md §g), in [0, 1]; in a
    *  windowed analysis normalized within the head's window. */
   score: number;
   /** Windowed analyses: index of the head's window in `windows`. */
@@ -102,7 +102,7 @@ export interface WindowReport {
 }
 
 /**
- * Overlap of the kernel's leading principal components with the training labels y (THEORY.md section i, the
+ * Overlap of the kernel's leading principal components with the training labels y (docs/theory.md §i, the
  * paper's Fig. 2c), for the renormalized training kernel K_U at the solution (`finite`) and for the GP kernel
  * (`gp`, U₁ = σa²Πσl²·I). Computed in pipeline/analyze.ts with theory/pcOverlap.ts.
  */
@@ -228,7 +228,7 @@ export interface ModelReport {
    *  which the readout and the path features skip. */
   token_mask?: { input: string; padding_tokens: number; tokens: number };
   /**
-   * In class only: U₁ computed from the model's own value weights (THEORY.md section f: w_π = V^1_{h1}ᵀ ··· V^L_{hL}ᵀ a
+   * In class only: U₁ computed from the model's own value weights (docs/theory.md §f: w_π = V^1_{h1}ᵀ ··· V^L_{hL}ᵀ a
    * with V^l_h = W_O,h W_V,h, U = w wᵀ/N_1), compared with the theory's U₁ as patterns: `pearson` correlation of the
    * entries, `cosine` similarity of the matrices (Frobenius), `head_score_spearman` rank correlation of the head
    * scores (section g) computed from each (null where a quantity is constant). The model's U is in the theory's
@@ -318,7 +318,7 @@ export interface AnalysisReport {
  * The attention matrix of every head for the first K test examples (K ≤ 8, fewer when H_tot·T² is large: at most
  * `ATTENTION_MAP_BUDGET` numbers in all; none when one example alone is over it, with `omitted` saying why).
  * The attention the theory uses: captured from the ONNX model for `attention: { kind: model }`, else computed from
- * the config's Q/K or W parameters (THEORY.md section a).
+ * the config's Q/K or W parameters (docs/theory.md §a).
  */
 export interface AttentionMaps {
   /**

@@ -1,6 +1,6 @@
 /**
  * The action S(U_L, …, U_1) with U_a eliminated in closed form, and its exact gradient
- * (THEORY.md section d).
+ * (docs/theory.md §d).
  *
  *   S = N_a (U_a/σa² − ln U_a)
  *     + Σ_{l=1}^{L} N_l ( tr(U_{l+1}⁻¹ Tr_{h_l}[U_l]) / σl² − ln det U_l + H_l ln det U_{l+1} )   ("entropy")
@@ -197,7 +197,7 @@ export interface ActionResult {
 }
 
 /**
- * The full action at [U_1, …, U_L] and, when asked, its gradient (THEORY.md section d), with the energy from
+ * The full action at [U_1, …, U_L] and, when asked, its gradient (docs/theory.md §d), with the energy from
  * the direct sample-space `energy` (the reference the faster evaluators of energySpace.ts are tested against).
  * @throws NumericalError for a non-PD U_l or training kernel, or non-finite values.
  */
@@ -222,7 +222,7 @@ export async function actionWithEnergy(
 
 /**
  * S = entropy + energy and, when asked, ∂S/∂U_l (the energy only adds to U_1), from the two parts
- * (THEORY.md section d). Takes ownership of `ent.grads`.
+ * (docs/theory.md §d). Takes ownership of `ent.grads`.
  */
 export function combineAction(s: TheorySettings, ent: EntropyResult, en: { value: number; grad?: Matrix }, wantGrad: boolean): ActionResult {
   const maxWidth = Math.max(...s.widths);

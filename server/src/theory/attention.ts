@@ -1,5 +1,5 @@
 /**
- * Attention computed from the raw input only (THEORY.md section a).
+ * Attention computed from the raw input only (docs/theory.md §a).
  *
  * Output layout: A [P, H, T, T] row-major, entry `A[p, h, s, t]` = how much query token t reads from key
  * token s; the softmax runs over the key index s, so every column t sums to 1.
@@ -141,7 +141,7 @@ export async function allLayerAttention(
 }
 
 /**
- * Readout weights r^L_h(x) ∈ R^T of the last layer (THEORY.md section a):
+ * Readout weights r^L_h(x) ∈ R^T of the last layer (docs/theory.md §a):
  * first → A[:, 0]; last → A[:, T−1]; mean → (1/T) Σ_t A[:, t].
  * With a token mask (padded token inputs, 1 = token, 0 = padding) the readout reads real tokens only: first →
  * the first unmasked query, last → the last unmasked query, mean → the average over the unmasked queries. An

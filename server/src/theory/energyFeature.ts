@@ -1,5 +1,5 @@
 /**
- * The energy and what shares its factorization, in feature space (THEORY.md sections d–e, i; see energySpace.ts).
+ * The energy and what shares its factorization, in feature space (docs/theory.md §d–e, §i; see energySpace.ts).
  *
  * With Φ the [P, D] path features, G = ΦᵀΦ and b = Φᵀy (computed once, by row blocks of Φ), and U_1 = F Fᵀ
  * (psdFactor, F [Q, r], F̃ = I_N0 ⊗ F, d = N0·r), the training matrix is M = T I_P + A Aᵀ with A = ΦF̃, and

@@ -1,5 +1,5 @@
 /**
- * Second derivatives of the energy E(U_1) = ln det(K + T_B I) + yᵀ(K + T_B I)⁻¹y (THEORY.md section d), from
+ * Second derivatives of the energy E(U_1) = ln det(K + T_B I) + yᵀ(K + T_B I)⁻¹y (docs/theory.md §d), from
  * two objects that both the sample and the feature space can produce:
  *
  *   G_M = Φᵀ M⁻¹ Φ   [D, D], M = K_U + T_B I, Φ the [P, D] path features (D = N0·Q, index (i, q)),

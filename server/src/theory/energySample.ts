@@ -1,5 +1,5 @@
 /**
- * The energy and what shares its factorization, in sample space (THEORY.md sections d–e; see energySpace.ts).
+ * The energy and what shares its factorization, in sample space (docs/theory.md §d–e; see energySpace.ts).
  *
  * K_U = Φ Ũ Φᵀ (Ũ = I_N0 ⊗ U_1) is never formed as a whole: M = K_U + T_B I is factored panel by panel
  * (linalg/blockedCholesky.ts), panel j being Φ[j0:P] (Φ_j Ũ)ᵀ — one GEMM, with Φ_j Ũ a small product of w rows

@@ -1,6 +1,6 @@
 /**
- * The energy part of the action, E(U_1) = ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y (THEORY.md section d), and
- * everything else built on the training matrix K_U + T_B I (predictor, THEORY.md section e; kernel PCs,
+ * The energy part of the action, E(U_1) = ln det(K_U + T_B I) + yᵀ(K_U + T_B I)⁻¹y (docs/theory.md §d), and
+ * everything else built on the training matrix K_U + T_B I (predictor, docs/theory.md §e; kernel PCs,
  * section i), evaluated in one of two spaces behind one interface:
  *
  * - **sample space** (energySample.ts): P × P matrices. K_U = A Aᵀ with A = Φ(I ⊗ F), U_1 = F Fᵀ, factored
@@ -41,7 +41,7 @@ export interface EnergyEvaluator {
   readonly P: number;
   readonly D: number;
   /**
-   * The energy at U_1 and, if asked, ∂E/∂U_1 (THEORY.md section d).
+   * The energy at U_1 and, if asked, ∂E/∂U_1 (docs/theory.md §d).
    * @param U1 [Q, Q] symmetric positive semi-definite.
    * @throws NumericalError when K + T_B I is not positive definite, U_1 is not positive semi-definite, or a
    *   value is not finite.
@@ -55,7 +55,7 @@ export interface EnergyEvaluator {
   /** The energy Hessian over the Q(Q+1)/2 symmetric entries of U_1 (upper triangle, row order), raw. */
   energyHessian(U1: Matrix): Promise<Matrix>;
   /**
-   * Predictor mean and variance on test points (THEORY.md section e) with kernel K_U at U1.
+   * Predictor mean and variance on test points (docs/theory.md §e) with kernel K_U at U1.
    * @param test Φ of the test points [P_test, N0, Q].
    */
   predict(test: PathFeatures, U1: Matrix): Promise<Prediction>;

@@ -1,5 +1,5 @@
 /**
- * Exact Hessian–vector products of the entropy part of the action (THEORY.md section n), for the
+ * Exact Hessian–vector products of the entropy part of the action (docs/theory.md §n), for the
  * Newton–CG solver. With A_l = U_l⁻¹, T_l = Tr_{h_l}[U_l] and B_l = A_l dU_l A_l, differentiating the
  * gradient
  *   G_l = N_l (J_l − A_l) + [l ≥ 2] N_{l−1} (H_{l−1} A_l − A_l T_{l−1} A_l / σ_{l−1}²)

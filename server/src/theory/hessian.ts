@@ -1,6 +1,6 @@
 /**
  * Exact Hessian of the energy ln det(K + T_B I) + yᵀ(K + T_B I)⁻¹y with respect to the symmetric
- * entries of U_1 (THEORY.md section d; the Newton polish of the solver uses it).
+ * entries of U_1 (docs/theory.md §d; the Newton polish of the solver uses it).
  *
  * With M = K + T_B I, α = M⁻¹y and K = Σ_{qr} U_qr K_qr, K_qr = Σ_i φ_{iq} φ_{ir}ᵀ (φ_{iq} = Φ[:, i, q]):
  *   ∂²E = −tr(M⁻¹ dK₁ M⁻¹ dK₂) + 2 αᵀ dK₁ M⁻¹ dK₂ α.

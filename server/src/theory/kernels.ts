@@ -1,5 +1,5 @@
 /**
- * Path-pair kernels and the renormalized kernel (THEORY.md section b).
+ * Path-pair kernels and the renormalized kernel (docs/theory.md §b).
  *
  * Path features are stored as Φ [P, N0, Q] (Q = H_tot), which is also a [P·N0, Q] matrix and a
  * [P, N0·Q] matrix without copying. K_U = einsum('miq,qr,nir->mn', Φ, U, Φ) is then
@@ -66,7 +66,7 @@ export async function renormalizedKernelDiagonal(A: PathFeatures, U: Matrix): Pr
 }
 
 /**
- * Cholesky factor of the training matrix K_U + T_B·I (THEORY.md sections d–e; T_B only on the
+ * Cholesky factor of the training matrix K_U + T_B·I (docs/theory.md §d–e; T_B only on the
  * train×train block).
  * @param train Φ [P, N0, Q]; U1 [Q, Q]; temperature T_B > 0.
  * @returns L [P, P] lower triangular with L Lᵀ = K_U + T_B I.

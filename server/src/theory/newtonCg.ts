@@ -1,5 +1,5 @@
 /**
- * Newton–CG minimization of the action over the order parameters (THEORY.md section n; the action of
+ * Newton–CG minimization of the action over the order parameters (docs/theory.md §n; the action of
  * section d): a trust-region
  * Newton method whose subproblem is solved by truncated, preconditioned conjugate gradients
  * (Steihaug–Toint), with exact Hessian–vector products — the entropy's analytically
@@ -206,7 +206,7 @@ async function kronIdentityTimes(H: number, E: Matrix, U: Matrix): Promise<Matri
 }
 
 /**
- * Minimizes S / max N from `start` by trust-region Newton–CG (see the module doc; THEORY.md section d).
+ * Minimizes S / max N from `start` by trust-region Newton–CG (see the module doc; docs/theory.md §d).
  * @param energy the energy part on the training set (its cache follows the last evaluated U_1).
  * @param start [U_1, …, U_L], symmetric positive definite.
  * @returns the last accepted point with convergence information; never throws for non-convergence.

@@ -1,5 +1,5 @@
 /**
- * The hierarchy of order parameters (THEORY.md section d): a scalar U_a and symmetric positive-definite
+ * The hierarchy of order parameters (docs/theory.md §d): a scalar U_a and symmetric positive-definite
  * matrices U_L, …, U_1. U_l has linear size n_l = H_l·H_{l+1}···H_L with multi-index (h_l, …, h_L),
  * h_l slowest; U_1 is the H_tot × H_tot path-by-path matrix that enters the kernel.
  *
@@ -55,7 +55,7 @@ export function gpScale(s: TheorySettings, l = 1): number {
   return g;
 }
 
-/** GP-limit order parameters [U_1, …, U_L], U_l = σa² Π_{k≥l} σk² · I (THEORY.md section h.1). */
+/** GP-limit order parameters [U_1, …, U_L], U_l = σa² Π_{k≥l} σk² · I (docs/theory.md §h.1). */
 export function gpOrderParameters(s: TheorySettings): Matrix[] {
   return orderParameterSizes(s.heads).map((n, i) => identity(n, gpScale(s, i + 1)));
 }
@@ -85,7 +85,7 @@ export function kronIdentity(H: number, A: Matrix): Matrix {
 }
 
 /**
- * U_a at its own stationary point given U_L (closed form, THEORY.md section d):
+ * U_a at its own stationary point given U_L (closed form, docs/theory.md §d):
  * U_a = (−β + √(β² + 4γ))/2, β = σa²(H_L N_L/N_a − 1), γ = tr(U_L) N_L σa² / (N_a σL²).
  * @param traceUL tr U_L. @returns U_a > 0 (for tr U_L > 0).
  */
@@ -104,7 +104,7 @@ export function closedFormUa(s: TheorySettings, traceUL: number): number {
 }
 
 /**
- * dU_a/d(tr U_L) of the closed form above (THEORY.md section d), for second derivatives of the action:
+ * dU_a/d(tr U_L) of the closed form above (docs/theory.md §d), for second derivatives of the action:
  * from U_a² + β U_a − γ = 0, dU_a/dt = c / (2U_a + β) = c / √(β² + 4γ), c = N_L σa² / (N_a σL²).
  * @param traceUL tr U_L (> 0).
  */

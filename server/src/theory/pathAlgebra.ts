@@ -1,5 +1,5 @@
 /**
- * The Kronecker structure of the renormalized kernel (THEORY.md section b): with Φ the path features as a
+ * The Kronecker structure of the renormalized kernel (docs/theory.md §b): with Φ the path features as a
  * [P, D] matrix, D = N0·Q, index (i, q) = i·Q + q (feature i slowest, path q fastest), the kernel is
  *
  *     K_U = Φ (I_N0 ⊗ U) Φᵀ,

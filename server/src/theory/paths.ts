@@ -1,5 +1,5 @@
 /**
- * Attention paths, their token weights and path features (THEORY.md section b).
+ * Attention paths, their token weights and path features (docs/theory.md §b).
  *
  * A path π = (h_1, …, h_L) picks one head per layer; paths are flattened row-major, h_1 slowest and
  * h_L fastest: idx = (…((h_1·H_2 + h_2)·H_3 + h_3)…).
@@ -125,8 +125,8 @@ export function pathFeatures(X: SequenceBatch, c: Float64Array, Htot: number, si
 }
 
 /**
- * Path features Φ [P, N0, H_tot] straight from the attention, one example at a time (THEORY.md
- * section b): the same numbers as `pathFeatures(X, pathTokenWeights(attention, readout), …)`, but the
+ * Path features Φ [P, N0, H_tot] straight from the attention, one example at a time (docs/theory.md
+ * §b): the same numbers as `pathFeatures(X, pathTokenWeights(attention, readout), …)`, but the
  * token weights c_π(x) exist only for the example at hand ([H_tot, T] instead of [P, H_tot, T] per
  * level), and both products are matrix products: c ← c·A_hᵀ per head going down the layers, then
  * Φ_p = x_p cᵀ ([N0, T] × [T, H_tot]), which `gemm` sends to ONNX Runtime when they are large. With a token

@@ -1,8 +1,8 @@
 /**
- * Overlap of the kernel's principal components with the training labels (THEORY.md section i: the paper's
+ * Overlap of the kernel's principal components with the training labels (docs/theory.md §i: the paper's
  * Fig. 2c, "overlap of kernel PCs with Y (N = 10 vs GP, first 30 PCs)"; Fig. 3 uses the first 50).
  *
- * For the renormalized training kernel K = K_U(x_μ, x_ν) (P × P, THEORY.md section b, without T_B: adding
+ * For the renormalized training kernel K = K_U(x_μ, x_ν) (P × P, docs/theory.md §b, without T_B: adding
  * T_B·I shifts every eigenvalue by T_B and leaves the eigenvectors unchanged) with eigenpairs (λ_i, v_i),
  * λ_1 ≥ λ_2 ≥ …, the overlap of PC i with the labels y ∈ {±1}^P is
  *

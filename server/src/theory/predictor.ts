@@ -1,5 +1,5 @@
 /**
- * Predictor statistics on test points and the test metrics (THEORY.md section e).
+ * Predictor statistics on test points and the test metrics (docs/theory.md §e).
  *
  *   ⟨f(x*)⟩  = k(x*)ᵀ (K + T_B I)⁻¹ y
  *   Var f(x*) = K_U(x*, x*) − k(x*)ᵀ (K + T_B I)⁻¹ k(x*)        (T_B only in the train×train matrix)
@@ -45,7 +45,7 @@ export async function predict(
 }
 
 /**
- * Test metrics of a prediction (THEORY.md section e): bias = mean (⟨f⟩ − y)², variance = mean Var f,
+ * Test metrics of a prediction (docs/theory.md §e): bias = mean (⟨f⟩ − y)², variance = mean Var f,
  * ε_g = bias + variance, accuracy of the mean predictor = mean [sign⟨f⟩ = y] (a zero mean counts as
  * wrong), probabilistic accuracy = mean Φ(y⟨f⟩/√Var f).
  * @param y [P_test] labels ±1.

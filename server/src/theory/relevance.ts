@@ -1,5 +1,5 @@
 /**
- * Head relevance and head silencing (THEORY.md section g).
+ * Head relevance and head silencing (docs/theory.md §g).
  */
 import type { Matrix } from '../linalg/matrix';
 import { clone } from '../linalg/matrix';

@@ -1,6 +1,6 @@
 /**
  * The energy E(U_1) = ln det M + yᵀM⁻¹y, M = K_{U_1} + T_B I_P, with its gradient and its exact
- * Hessian–vector product, evaluated in sample space (P×P) — THEORY.md section d; the product: section n.
+ * Hessian–vector product, evaluated in sample space (P×P) — docs/theory.md §d; the product: section n.
  *
  * With Φ_i = Φ[:, i, :] ([P, Q], one slice per input feature i), K = Σ_i Φ_i U_1 Φ_iᵀ, α = M⁻¹y:
  *   ∇E      = Σ_i Φ_iᵀ (M⁻¹ − ααᵀ) Φ_i
@@ -22,7 +22,7 @@ import type { EnergyResult } from './action';
 import { NumericalError } from './errors';
 
 /**
- * The energy part of the action as the solver needs it (THEORY.md section d). Implementations may cache
+ * The energy part of the action as the solver needs it (docs/theory.md §d). Implementations may cache
  * the factorization of the last point they evaluated; `hessianVectorProduct` at that point is then cheap.
  */
 export interface HvpEnergy {
@@ -69,7 +69,7 @@ interface Point {
 }
 
 /**
- * Sample-space energy evaluator on the training path features (THEORY.md section d).
+ * Sample-space energy evaluator on the training path features (docs/theory.md §d).
  * Memory: besides Φ, one P×(N0·Q) array Z for the cached point and two more transiently per
  * Hessian–vector product.
  * @param train Φ [P, N0, Q]; y [P] labels; temperature T_B > 0.

@@ -1,5 +1,5 @@
 /**
- * Minimization of the action over the order parameters (THEORY.md section d, "Reference solver").
+ * Minimization of the action over the order parameters (docs/theory.md §d, "Reference solver").
  *
  * Phase 1: L-BFGS on Cholesky factors, U_l = L_l L_lᵀ, which keeps every U_l positive semi-definite by
  * construction (a step that makes one singular is rejected by the line search, since S → +∞ there).
@@ -201,7 +201,7 @@ function isPositiveDefinite(U: Matrix): boolean {
 }
 
 /**
- * Minimizes S / max N over [U_1, …, U_L] (THEORY.md section d).
+ * Minimizes S / max N over [U_1, …, U_L] (docs/theory.md §d).
  * @param train Φ [P, N0, H_tot] of the training set; y [P] labels.
  * @returns the minimizer, the action there, and convergence information (never throws for
  *   non-convergence: `converged` is false and `stopReason` says why).

@@ -1,5 +1,5 @@
 /**
- * Order parameters from given value weights (THEORY.md section f), and the forward pass of the
+ * Order parameters from given value weights (docs/theory.md §f), and the forward pass of the
  * theory's network (section a) used by the Monte-Carlo oracle of section h.6.
  */
 import type { Matrix } from '../linalg/matrix';
@@ -66,7 +66,7 @@ export function orderParametersFromWeights(w: ValueWeights): { Us: Matrix[]; Ua:
 
 /**
  * Network output f(x) = aᵀ z^L/√N_a for one input, given the path token weights and V⁰
- * (THEORY.md sections a–b), evaluated layer by layer — independent of the path decomposition, so it
+ * (docs/theory.md §a–b), evaluated layer by layer — independent of the path decomposition, so it
  * can check it.
  * @param x [N0, T] one input; attention per layer [H_l, T, T] for this input (columns sum to 1);
  * @param readoutWeights r^L_h for this input, [H_L, T]; V0 [N_1, N0].

@@ -1,5 +1,5 @@
 /**
- * The paper's pruning experiment on a gradient-descent-trained network (THEORY.md sections f and g):
+ * The paper's pruning experiment on a gradient-descent-trained network (docs/theory.md §f and §g):
  *  - measured: remove each single head from the trained network at evaluation time (no retraining; the remaining
  *    heads of its layer rescaled by √(H_l/(H_l−1))) and measure the test accuracy drop;
  *  - theory: the attention-path theory on the same task with the network's trained Q/K as fixed attention
@@ -58,7 +58,7 @@ export function singleHeadRemoval(net: TfNetwork, X: SequenceBatch, y: Float64Ar
   return { accuracy: acc0, mse: mse0, removals, skippedLayers };
 }
 
-/** The trained Q/K as the theory's fixed attention (THEORY.md section a, Q/K form). */
+/** The trained Q/K as the theory's fixed attention (docs/theory.md §a, Q/K form). */
 export function trainedAttention(p: NetworkParams): QKLayer[] {
   return p.shape.heads.map((H, l) => ({ kind: 'qk' as const, heads: H, G: p.shape.G, Q: p.Q[l], K: p.K[l] }));
 }

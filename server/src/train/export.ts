@@ -17,7 +17,7 @@
  *   f = readout · readout.weight                                  readout.weight = a/√N_a, [N_a, 1]
  *   output f [B, 1]
  *
- * Every layer's Q and K read the raw input tokens (attention from the input, THEORY.md section a); only the values
+ * Every layer's Q and K read the raw input tokens (attention from the input, docs/theory.md §a); only the values
  * flow through the layers. The head sum of the theory is the head merge followed by `output.weight`, a stack of
  * identity blocks scaled by 1/√(H_l N_l): an output projection in form, so pruning tools that slice heads out of
  * Q/K/V and the output projection work unchanged, and removing head h is slicing its rows out of that stack.
@@ -133,7 +133,7 @@ export function exportOnnx(p: NetworkParams, opts: { producerVersion?: string; d
   nodes.push({ name: 'readout', opType: 'MatMul', domain: '', input: [r, 'readout.weight'], output: [ONNX_OUTPUT], attribute: [] });
 
   const meta = {
-    class: 'attention-paths theory network (THEORY.md section a): attention from the input at every layer, linear value path, no residual/MLP/LayerNorm',
+    class: 'attention-paths theory network (docs/theory.md §a): attention from the input at every layer, linear value path, no residual/MLP/LayerNorm',
     N0,
     T,
     heads,

@@ -1,5 +1,5 @@
 /**
- * The theory's network class (THEORY.md section a) with learned attention, as trained by gradient descent.
+ * The theory's network class (docs/theory.md §a) with learned attention, as trained by gradient descent.
  *
  * For an input x ∈ R^{N0×T} (column x_t = token t):
  *  - attention of every layer from the raw input: A^l_h[s,t] = softmax_s( (K^l_h x_s)·(Q^l_h x_t)/√G ),
@@ -7,11 +7,11 @@
  *  - embedding z⁰ = V⁰ x / √N0, V⁰ ∈ R^{N_1×N0};
  *  - layer l = 1..L: z^l_{:,t} = (1/√(H_l N_l)) Σ_h g^l_h V^l_h Σ_s z^{l−1}_{:,s} A^l_h[s,t], V^l_h ∈ R^{N_{l+1}×N_l}
  *    (N_{L+1} ≡ N_a); the head gains g^l_h are 1 for the trained network and are used only to remove heads at
- *    evaluation time (0 for a removed head, √(H_l/(H_l−1)) for the others: THEORY.md section g);
+ *    evaluation time (0 for a removed head, √(H_l/(H_l−1)) for the others: docs/theory.md §g);
  *  - readout r: z^L at query 0 (`first`), at query T−1 (`last`), or averaged over queries (`mean`);
  *  - output f(x) = aᵀ r / √N_a, a ∈ R^{N_a}. No residual, MLP, LayerNorm or bias.
  *
- * Normalization: exactly THEORY.md section a (1/√N0, 1/√(H_l N_l), 1/√N_a, weights of order 1), so
+ * Normalization: exactly docs/theory.md §a (1/√N0, 1/√(H_l N_l), 1/√N_a, weights of order 1), so
  * `theory/weights.ts` `networkOutput` is an exact oracle for the forward pass and `orderParametersFromWeights`
  * gives the normalized U_GD = W Wᵀ/N_1 of section f. The GD model of section f sums heads with 1/√H_l and has no
  * width factors; the extra 1/√N_l here are per-layer constants, so U_GD's pattern (all that section f compares) is
@@ -119,7 +119,7 @@ export function unitGains(heads: number[]): HeadGains {
 
 /**
  * Gains that remove head `head` of layer `layer` (0-based) at evaluation time, rescaling the remaining heads of
- * that layer by √(H_l/(H_l−1)) so their sum keeps the 1/√(H_l−1) normalization (THEORY.md section g).
+ * that layer by √(H_l/(H_l−1)) so their sum keeps the 1/√(H_l−1) normalization (docs/theory.md §g).
  * @throws Error when the layer or head does not exist, or the layer has a single head (removing it removes the layer).
  */
 export function removalGains(heads: number[], layer: number, head: number): HeadGains {

@@ -1,7 +1,7 @@
 /**
  * The whole `attention-paths train` job, without argument parsing: load the task, train the theory's network
  * class by gradient descent, export it to ONNX and check the export in ONNX Runtime and the attention detector,
- * measure single-head removals, run the theory with the trained Q/K, compare (THEORY.md sections a, f, g), and
+ * measure single-head removals, run the theory with the trained Q/K, compare (docs/theory.md §a, §f, §g), and
  * write DIR/model.onnx, DIR/attention.npz, DIR/weights.npz, DIR/data.npz (the theory's training sequences and the
  * test set, keyed x_train/x_test/y_train/y_test after the exported model's input), DIR/model.attention.yaml (a
  * config that analyses model.onnx on data.npz with the theory settings used here) and DIR/train-report.json.
@@ -140,7 +140,7 @@ export interface TrainReport {
     /** The theory's predicted ε_g increase when silenced against the accuracy drop. */
     spearman_predicted_vs_drop: number | null;
     heads: PruningComparison['heads'];
-    /** W Wᵀ/N_1 from the trained value weights (THEORY.md section f, normalized). */
+    /** W Wᵀ/N_1 from the trained value weights (docs/theory.md §f, normalized). */
     U_GD: number[][];
     U_pattern: PruningComparison['uPattern'];
   };
@@ -281,7 +281,7 @@ export function attentionArrays(p: NetworkParams): Record<string, { shape: numbe
 
 /**
  * Arrays of weights.npz: `V0` [N_1, N0]; `V_l` [H_l, N_{l+1}, N_l] (V^l_h = V_l[h]); `a` [N_a]; `widths`
- * [N_1, …, N_L, N_a]; `heads` [H_1, …, H_L]; `U_GD` [H_tot, H_tot] = W Wᵀ/N_1 (THEORY.md section f, normalized).
+ * [N_1, …, N_L, N_a]; `heads` [H_1, …, H_L]; `U_GD` [H_tot, H_tot] = W Wᵀ/N_1 (docs/theory.md §f, normalized).
  */
 export function weightArrays(p: NetworkParams): Record<string, { shape: number[]; data: Float64Array }> {
   const { heads, widths, N0 } = p.shape;
@@ -409,7 +409,7 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
         ...shape,
         parameters: parameterCount(shape),
         input: `x [batch, N0=${shape.N0}, T=${shape.T}]`,
-        normalization: 'THEORY.md section a: z0 = V0 x/√N0; z_l = Σ_h V_h z_{l-1} A_h/√(H_l N_l); f = a·z_L/√N_a; Q/K scores (K x_s)·(Q x_t)/√G',
+        normalization: 'docs/theory.md §a: z0 = V0 x/√N0; z_l = Σ_h V_h z_{l-1} A_h/√(H_l N_l); f = a·z_L/√N_a; Q/K scores (K x_s)·(Q x_t)/√G',
       },
       training: {
         optimizer: 'Adam (tfjs defaults β1 = 0.9, β2 = 0.999, ε = 1e-7)',
@@ -446,7 +446,7 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
         })),
       },
       head_removal: {
-        rescaling: 'remaining heads of the layer × √(H_l/(H_l−1)) (THEORY.md section g)',
+        rescaling: 'remaining heads of the layer × √(H_l/(H_l−1)) (docs/theory.md §g)',
         full_accuracy: removal.accuracy,
         full_mse: removal.mse,
         removals: removal.removals,

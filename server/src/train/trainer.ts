@@ -1,6 +1,6 @@
 /**
  * Gradient-descent training of the theory's network class (model.ts) with TensorFlow.js: Adam on the mean squared
- * error to ±1 labels (THEORY.md section c treats binary classification as regression; section i: the GD models
+ * error to ±1 labels (docs/theory.md §c treats binary classification as regression; section i: the GD models
  * were trained with "binary MSE" and Adam).
  *
  * Determinism: initialization (model.ts `initParams`) and minibatch order come from the project's seeded

@@ -1,7 +1,7 @@
 /**
  * The complementary error function erfc(x) to full double precision (W. J. Cody, "Rational Chebyshev
  * approximations for the error function", Math. Comp. 23 (1969), the coefficients of his CALERF).
- * Used for the probabilistic accuracy Φ(z) = ½ erfc(−z/√2) of THEORY.md section e.
+ * Used for the probabilistic accuracy Φ(z) = ½ erfc(−z/√2) of docs/theory.md §e.
  */
 const A = [3.1611237438705656, 113.86415415105016, 377.485237685302, 3209.3775891384694, 0.18577770618460315];
 const B = [23.601290952344122, 244.02463793444417, 1282.6165260773723, 2844.2368334391704];

@@ -1,5 +1,5 @@
 /**
- * Rank and pattern statistics: head scores against measured accuracy drops (THEORY.md section g) and the
+ * Rank and pattern statistics: head scores against measured accuracy drops (docs/theory.md §g) and the
  * pattern of the theory's U against U from a network's own weights (section f). Used by the pruning
  * experiment of `train` and by the `model` section of analysis reports.
  */
@@ -69,7 +69,7 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number | n
 }
 
 /**
- * How similar two symmetric matrices are in pattern (THEORY.md section f compares only U's pattern):
+ * How similar two symmetric matrices are in pattern (docs/theory.md §f compares only U's pattern):
  *  - `pearson`: correlation of the entries on and above the diagonal (centered, scale-free);
  *  - `cosine`: ⟨A, B⟩_F / (‖A‖_F ‖B‖_F) over all entries (uncentered, scale-free, sign-sensitive).
  * @param a, b [n, n] row-major.

@@ -62,7 +62,7 @@ describe('attention-paths analyze on the embedded default', () => {
     const acc = (label: RegExp) => Number(r.stdout.match(label)![1]);
     const fw = acc(/finite width \(N = 10\)\s+([\d.]+)/);
     const gp = acc(/GP limit \(N → ∞\)\s+([\d.]+)/);
-    // THEORY.md section i: task-relevant kernel combination makes N = 10 beat the GP limit on this task.
+    // docs/theory.md §i: task-relevant kernel combination makes N = 10 beat the GP limit on this task.
     assert.ok(fw > gp + 0.05, `finite width ${fw} vs GP ${gp}`);
     const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     // The good path g is up-weighted and anti-correlated with the denoising path d; adversarial paths are suppressed.

@@ -11,7 +11,7 @@ const N0 = 231;
 const T = 31;
 const beta = 10;
 
-/** Attention A[s,t] = softmax over keys s of x_sᵀ W x_t for sequence p (THEORY.md section a), [T, T]. */
+/** Attention A[s,t] = softmax over keys s of x_sᵀ W x_t for sequence p (docs/theory.md §a), [T, T]. */
 function attention(W: Float64Array, b: SequenceBatch, p: number): Float64Array {
   const D = b.features;
   const L = b.tokens;

@@ -126,7 +126,7 @@ describe('analysis of the fixture config', () => {
     // The table first, then what it means, with a link that opens the shipped theory document at section g.
     assert.match(headsText, /^\| rank \| head \| score \|/);
     assert.match(headsText, /\| 4 \| L1·H1 \| 0\.14 \| 93\.5% \| 0\.3664 \|/);
-    assert.match(headsText, /Relevance of each head of layer L1 \(\[docs\/theory\.md section g\]\(command:attentionPaths\.openTheory\?%5B%22g%22%5D/);
+    assert.match(headsText, /Relevance of each head of layer L1 \(\[docs\/theory\.md §g\]\(command:attentionPaths\.openTheory\?%5B%22g%22%5D/);
     const onTask = await s.request<Hover>('textDocument/hover', { textDocument: { uri }, position: { line: 1, character: 8 } });
     const taskText = (onTask.contents as MarkupContent).value;
     assert.match(taskText, /P = 60 training and 200 test sequences/);

@@ -5,7 +5,7 @@
  * - `captureAttention` returns the network's own attention, recomputed from the saved Q/K (attention.npz) with
  *   theory/attention.ts, to 1e-5;
  * - `analyze` with `attention: { kind: model }` runs, recognizes the model as in the theory's class, and reports
- *   `model.weights_U` equal to U from the saved value weights (weights.npz, THEORY.md section f);
+ *   `model.weights_U` equal to U from the saved value weights (weights.npz, docs/theory.md §f);
  * - pruning each single head (`runPruneJob`) writes a model that runs in ONNX Runtime and equals the original with
  *   that head's output rows zeroed (an independent mask) and the tfjs network with that head removed, to 1e-5 —
  *   without rescaling, and with `--rescale` (the network's single-head removal, other heads × √(H/(H−1)));
@@ -340,7 +340,7 @@ describe('regressions found on generated models', () => {
     ]);
     assert.equal(mt.theoryClass.inClass, true, mt.theoryClass.reasons.join('; '));
     assert.equal(mt.modelReadout, 'mean');
-    // f(x) by the theory's forward pass (THEORY.md section a) with V⁰ = √N0·Eᵀ and the reported weights.
+    // f(x) by the theory's forward pass (docs/theory.md §a) with V⁰ = √N0·Eᵀ and the reported weights.
     const e = toFloat64(readModel(model).graph.initializers.get('E')!);
     const V0 = new Float64Array(N * N0);
     for (let i = 0; i < N; i++) for (let k = 0; k < N0; k++) V0[i * N0 + k] = Math.sqrt(N0) * e[k * N + i];

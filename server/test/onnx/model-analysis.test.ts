@@ -1,7 +1,7 @@
 /**
  * `attention: { kind: model }`: the theory run on attention captured from ONNX models — the PyTorch fixtures
  * (outside the theory's class, said in the warnings) and a synthetic model of the theory's class, whose effective
- * value weights must reproduce the model's own output through the theory's forward pass (THEORY.md sections a, f).
+ * value weights must reproduce the model's own output through the theory's forward pass (docs/theory.md §a, §f).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -140,7 +140,7 @@ export function msGqa(o: { packed?: boolean } = {}): Uint8Array {
 }
 
 /**
- * A network of the theory's class (THEORY.md section a): L layers of H heads whose queries and keys are computed
+ * A network of the theory's class (docs/theory.md §a): L layers of H heads whose queries and keys are computed
  * from the input x [batch, T, N0] itself, values from the previous layer's output (no bias, residual or
  * normalization), heads merged by the output projection; readout of the last token by a vector a (no bias).
  */
@@ -266,7 +266,7 @@ export function vitStyleModel(o: { layers?: number; H?: number; E?: number; read
 }
 
 /**
- * A network of the theory's class whose heads are summed, with no output projection (THEORY.md section a):
+ * A network of the theory's class whose heads are summed, with no output projection (docs/theory.md §a):
  * z^l = c_l Σ_h A^l_h-weighted (z^{l−1} W_V,h), queries and keys from the input x [batch, T, N0] at every layer,
  * readout of one token (or the mean) by a vector a. The head sum is `ReduceSum` over the head axis of the context
  * [batch, H, T, N] (`reducesum`), or a `Split` along it with the parts squeezed and added by an `Add` chain

@@ -1,5 +1,5 @@
 /**
- * The theory's own network class with summed heads (no output projection; THEORY.md section a): recognized as in
+ * The theory's own network class with summed heads (no output projection; docs/theory.md §a): recognized as in
  * class, with value weights that reproduce the model's output through the theory's forward pass; each head masked
  * for the measured comparison by zeroing its term of the sum; pruned by removing its Q/K/V slices and its term,
  * every constant kept, so the pruned model equals the masked original to 1e-5 — and equals an independent
@@ -103,7 +103,7 @@ for (const [form, scale] of FORMS) {
     const { maps, errors } = headMaps(model, det);
     det.blocks.forEach((b, i) => assert.equal(pruneBlocker(b, maps[i], errors[i]), null, `block ${i}`));
 
-    // In class, and the effective weights reproduce the model's output (THEORY.md sections a, f).
+    // In class, and the effective weights reproduce the model's output (docs/theory.md §a, §f).
     const ctx = mainCtx(model);
     const x = findTheoryInput(ctx, det.blocks[0]);
     const ro = detectReadout(ctx, 5);

@@ -57,7 +57,7 @@ describe('kernel PCs versus the labels on the 4-path Markov task (the paper\'s F
       assert.ok(s.max_relative_residual < 1e-12);
       for (let i = 1; i < 30; i++) assert.ok(s.eigenvalues[i] <= s.eigenvalues[i - 1]);
     }
-    // THEORY.md section i: U₁ up-weights the good and denoising paths, so the top kernel directions carry the task.
+    // docs/theory.md §i: U₁ up-weights the good and denoising paths, so the top kernel directions carry the task.
     assert.ok(o.finite.cumulative[4] > 0.7, `finite width, 5 PCs: ${o.finite.cumulative[4]}`);
     assert.ok(o.gp.cumulative[4] < 0.3, `GP, 5 PCs: ${o.gp.cumulative[4]}`);
     assert.ok(o.finite.cumulative[29] > o.gp.cumulative[29]);

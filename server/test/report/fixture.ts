@@ -1,6 +1,6 @@
 /**
  * A small, hand-made AnalysisReport / SweepReport for the chart tests: 2 layers × 2 heads, 4 paths with
- * the Markov task's names (flattened order g, a1, d, a2; THEORY.md section i). Numbers are made up but
+ * the Markov task's names (flattened order g, a1, d, a2; docs/theory.md §i). Numbers are made up but
  * shaped like a real run (U₁ symmetric with a negative g–d entry).
  */
 import type { AnalysisReport, Metrics, SweepReport } from '../../src/report/types';

@@ -31,10 +31,16 @@ describe('notation and words', () => {
 
   test('theory references become links to the shipped docs/theory.md at their section', () => {
     assert.equal(
-      linkTheory('score (THEORY.md section g) and THEORY.md sections d–e.'),
-      'score ([docs/theory.md section g](command:attentionPaths.openTheory?%5B%22g%22%5D "Open docs/theory.md at section g")) and ' +
-        '[docs/theory.md sections d–e](command:attentionPaths.openTheory?%5B%22d%22%5D "Open docs/theory.md at section d").',
+      linkTheory('score (docs/theory.md §g) and docs/theory.md §d–e.'),
+      'score ([docs/theory.md §g](command:attentionPaths.openTheory?%5B%22g%22%5D "Open docs/theory.md at section g")) and ' +
+        '[docs/theory.md §d–e](command:attentionPaths.openTheory?%5B%22d%22%5D "Open docs/theory.md at section d").',
     );
+    // The older citation form (reports written before the rewrite) links the same way.
+    assert.equal(
+      linkTheory('THEORY.md sections c and e'),
+      '[docs/theory.md §c and e](command:attentionPaths.openTheory?%5B%22c%22%5D "Open docs/theory.md at section c")',
+    );
+    assert.equal(linkTheory('docs/theory.md §c and §e'), '[docs/theory.md §c and §e](command:attentionPaths.openTheory?%5B%22c%22%5D "Open docs/theory.md at section c")');
     assert.equal(linkTheory('a THEORY.md sectional view'), 'a THEORY.md sectional view');
   });
 });

@@ -44,7 +44,7 @@ function assertScaled(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, w
   }
 }
 
-/** Dense K between two feature sets by the definition (THEORY.md section b). */
+/** Dense K between two feature sets by the definition (docs/theory.md §b). */
 function denseKernel(A: PathFeatures, B: PathFeatures, U: Matrix): number[][] {
   const { features: N0, paths: Q } = A;
   const K: number[][] = [];
@@ -65,7 +65,7 @@ function denseKernel(A: PathFeatures, B: PathFeatures, U: Matrix): number[][] {
   return K;
 }
 
-/** Predictor mean and variance by the formulas of THEORY.md section e with dense matrices. */
+/** Predictor mean and variance by the formulas of docs/theory.md §e with dense matrices. */
 function densePredict(c: Case, U: Matrix): { mean: number[]; variance: number[] } {
   const P = c.train.count;
   const K = denseKernel(c.train, c.train, U);

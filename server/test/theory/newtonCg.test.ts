@@ -1,5 +1,5 @@
 /**
- * The many-path solver (THEORY.md section d): exact Hessian–vector products against central differences
+ * The many-path solver (docs/theory.md §d): exact Hessian–vector products against central differences
  * of the exact gradient, Newton–CG against the L-BFGS + dense-Newton solver on small cases, and a
  * many-path case converged to 1e-9.
  */

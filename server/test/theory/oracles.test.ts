@@ -1,5 +1,5 @@
 /**
- * The test oracles of THEORY.md section h, as property tests on seeded random problems.
+ * The test oracles of docs/theory.md §h, as property tests on seeded random problems.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

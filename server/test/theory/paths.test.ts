@@ -1,4 +1,4 @@
-/** Path features built one example at a time equal the reference construction (THEORY.md section b). */
+/** Path features built one example at a time equal the reference construction (docs/theory.md §b). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { smallProblem } from '../helpers/problem';

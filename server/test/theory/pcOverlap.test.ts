@@ -13,7 +13,7 @@ import { assertClose } from '../helpers/close';
 import { randomSpd, smallProblem } from '../helpers/problem';
 import type { PathFeatures } from '../../src/theory/kernels';
 
-/** K[m][n] = Σ_{π,π'} U[π,π'] Σ_i Φ[m,i,π] Φ[n,i,π'] by plain loops (THEORY.md section b). */
+/** K[m][n] = Σ_{π,π'} U[π,π'] Σ_i Φ[m,i,π] Φ[n,i,π'] by plain loops (docs/theory.md §b). */
 function kernelByLoops(F: PathFeatures, U: Matrix): number[][] {
   const { count: P, features: N0, paths: Q } = F;
   const at = (m: number, i: number, q: number) => F.data[(m * N0 + i) * Q + q];

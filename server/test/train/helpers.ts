@@ -16,7 +16,7 @@ export function smallMarkov(P = 40, P_test = 20, seed = 0): TaskData {
 
 /**
  * f(x) for every example of X by the oracle: attention of each layer from theory/attention.ts (Q/K form), the
- * readout weights r^L, then `networkOutput` (THEORY.md section a, float64). Head gains are applied by scaling the
+ * readout weights r^L, then `networkOutput` (docs/theory.md §a, float64). Head gains are applied by scaling the
  * value matrices V^l_h by g^l_h, which is the definition of the gains.
  */
 export async function oracleOutputs(p: NetworkParams, X: SequenceBatch, gains?: HeadGains): Promise<Float64Array> {

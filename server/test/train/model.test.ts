@@ -1,5 +1,5 @@
 /**
- * The tfjs network (train/model.ts) against the independent float64 forward pass of THEORY.md section a
+ * The tfjs network (train/model.ts) against the independent float64 forward pass of docs/theory.md §a
  * (theory/attention.ts + theory/weights.ts networkOutput), for every readout, several depths and head counts, with
  * and without head removal; plus the parameter layouts and input checks.
  */
@@ -26,7 +26,7 @@ before(async () => {
   await selectBackend('auto');
 });
 
-describe('forward pass equals the float64 oracle (THEORY.md section a)', () => {
+describe('forward pass equals the float64 oracle (docs/theory.md §a)', () => {
   const cases: [string, NetworkShape][] = [
     ['L = 2, heads [2, 2], last', { ...base, heads: [2, 2], widths: [6, 5, 4], readout: 'last' }],
     ['L = 2, heads [3, 2], first', { ...base, heads: [3, 2], widths: [5, 6, 3], readout: 'first' }],
