@@ -15,7 +15,7 @@ export function theoryLink(section: string, text = `docs/theory.md §${section}`
 const REFERENCE = /\b(?:THEORY\.md|docs\/theory\.md|theory\.md) (?:sections? |§)([a-o](?:(?:\s*[–-]\s*|,\s*|\s+and\s+)§?[a-o](?![a-z]))*)(?![a-z])/g;
 
 /**
- * Every "docs/theory.md §g"-style reference (also "§d–e", "§c and §e", and the older "THEORY.md section g") in a
+ * Every "docs/theory.md §g"-style reference (also "§d–e", "§c and §e", and the form of older reports, "THEORY.md" then "section g") in a
  * markdown text as a link to docs/theory.md at the first section named.
  */
 export function linkTheory(markdown: string): string {

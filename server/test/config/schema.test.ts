@@ -32,7 +32,7 @@ test('every property has a description; the theory symbols are named', () => {
   walk(props, '');
   assert.deepEqual(missing, []);
   assert.match(props.temperature.description as string, /T_B/);
-  assert.match(props.temperature.description as string, /section c/);
+  assert.match(props.temperature.description as string, /docs\/theory\.md §c/);
   assert.match(props.widths.description as string, /\[N_1, …, N_L, N_a\]/);
   assert.match(props.variances.description as string, /\[σ0², σ1², …, σL², σa²\]/);
 });
