@@ -35,7 +35,8 @@ export async function featureStageKey(config: AnalysisConfig, readout: Readout, 
   void [_w, _v, _t, _s, _src];
   const files = [config.data, config.attention?.params, config.attention?.model].filter((p): p is string => typeof p === 'string');
   const digests = await Promise.all(files.map(async (f) => [f, await digestPath(f)]));
-  return stageKey({ version: VERSION, config: rest, readout, sigma0, heads, digests });
+  // `entry: 2`: the entry's meta holds the attention maps and the padding weight (entry 1, the maps alone, is not read).
+  return stageKey({ version: VERSION, entry: 2, config: rest, readout, sigma0, heads, digests });
 }
 
 /** Default heads and Q/K dimension G for tasks that come without attention (MNIST one-shot, plain data). */
