@@ -273,6 +273,17 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     if (why) throw new Error(`${why.includes('; ') ? 'these layers cannot be pruned' : 'cannot prune'} ${why}`);
   } else if (blockers.every(Boolean)) {
     throw new Error(`no head of ${basename(job.model)} can be removed: ${blockerText(detection, blockers)}`);
+  } else if (job.dropLowest !== undefined) {
+    // What the model alone decides is refused before any data is read or theory runs.
+    const K = job.dropLowest;
+    const counts = detection.blocks.map((b) => b.queryHeads);
+    if (!Number.isInteger(K) || K < 1) throw new Error(`--drop-lowest must be a positive integer (got ${K})`);
+    if (counts.every((h): h is number => typeof h === 'number')) {
+      const total = counts.reduce((a, h) => a + h, 0);
+      if (K >= total) throw new Error(`--drop-lowest ${K} would remove all ${total} heads`);
+      const removable = counts.reduce((a, h, l) => a + (blockers[l] ? 0 : Math.max(0, h - 1)), 0);
+      if (K > removable) throw new Error(`--drop-lowest ${K}: only ${removable} head(s) can be removed, keeping one head per layer`);
+    }
   }
 
   // Data: labelled (split into train/test) or plain inputs.

@@ -57,7 +57,9 @@ export function agreementSentence(r: AnalysisReport): string {
   return (
     `Measured ${(100 * a.measured_full).toFixed(1)}% against predicted ${(100 * a.predicted_full).toFixed(1)}% for the full model (${points(a.gap)}); ` +
     `rank correlation with the measured drop of removing each head (${a.heads} heads): relevance score ρ = ${rhoText(a.spearman_score_vs_measured_drop)}, ` +
-    `predicted drop ρ = ${rhoText(a.spearman_predicted_vs_measured_drop)}. ${PREDICTION_MEANS}`
+    `predicted accuracy drop ρ = ${rhoText(a.spearman_predicted_vs_measured_drop)}` +
+    (r.windows && r.windows.length > 1 ? ' (the full model predicted by the last layer window, whose readout is the model\'s)' : '') +
+    `. ${PREDICTION_MEANS}`
   );
 }
 

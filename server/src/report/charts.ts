@@ -694,7 +694,7 @@ export function agreementLines(a: MeasuredAgreement): string[] {
   const gap = `${a.gap >= 0 ? '+' : '−'}${Math.abs(100 * a.gap).toFixed(1)} points`;
   return [
     `full model: measured ${(100 * a.measured_full).toFixed(1)}% vs predicted ${(100 * a.predicted_full).toFixed(1)}% (${gap}); Spearman ρ with the measured drop:`,
-    `relevance ${rho(a.spearman_score_vs_measured_drop)}, predicted drop ${rho(a.spearman_predicted_vs_measured_drop)} (${a.heads} heads)`,
+    `relevance ${rho(a.spearman_score_vs_measured_drop)}, predicted accuracy drop ${rho(a.spearman_predicted_vs_measured_drop)} (${a.heads} heads)`,
     ...splitSentence(PREDICTION_MEANS, 80),
   ];
 }

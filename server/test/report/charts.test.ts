@@ -241,7 +241,7 @@ describe('headRemovalSpec', () => {
     // Where the chart lacks a measured point it says why; then how far to trust the prediction.
     assert.equal(spec.title.subtitle[1], 'not measured: L0·H1 — layer 0: removing all 1 heads would remove the block; keep at least one head');
     assert.equal(spec.title.subtitle[2], 'full model: measured 80.0% vs predicted 93.3% (−13.3 points); Spearman ρ with the measured drop:');
-    assert.equal(spec.title.subtitle[3], 'relevance +1.00, predicted drop +1.00 (3 heads)');
+    assert.equal(spec.title.subtitle[3], 'relevance +1.00, predicted accuracy drop +1.00 (3 heads)');
     const svg = await renderSvg(spec);
     assert.equal(markItems(svg, 'symbol').length, 7);
     assert.equal(markItems(svg, 'rule').length, 2);
