@@ -36,8 +36,8 @@ import { DEFAULT_SETTINGS } from './protocol';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
-import { createInterface } from 'node:readline/promises';
-import { CONFIRM_ABOVE_SECONDS, describeCost, type CostEstimate } from './pipeline/resources';
+import { CONFIRM_ABOVE_SECONDS } from './pipeline/resources';
+import { costConfirmation } from './commands/confirm';
 import { printFailure, quietRuntimeWarnings } from './commands/failure';
 
 /** The path limit of `analyze` and `sweep` without --max-paths (the editor's attentionPaths.maxPaths default). */
@@ -76,33 +76,6 @@ Options:
 CONFIG is a YAML or JSON file (schema: schemas/attention-paths.schema.json).`;
 
 class UsageError extends Error {}
-
-/** A long run that was not confirmed (declined at the prompt, or no terminal to ask on and no --yes). */
-class NotConfirmed extends Error {}
-
-/**
- * The confirmation before a run estimated above CONFIRM_ABOVE_SECONDS: a y/N question on the terminal, or a
- * refusal that names --yes when stdin or stderr is not a terminal. Undefined with --yes (nothing is asked).
- */
-function costConfirmation(yes: boolean): ((cost: CostEstimate) => Promise<void>) | undefined {
-  if (yes) return undefined;
-  return async (cost) => {
-    if (cost.seconds <= CONFIRM_ABOVE_SECONDS) return;
-    const what = `this run needs ${describeCost(cost)}`;
-    if (!process.stdin.isTTY || !process.stderr.isTTY) throw new NotConfirmed(`${what}; not started without a terminal to confirm on: pass --yes to run it`);
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      // End of input (Ctrl-D, a closed terminal) counts as "no": the question must not leave the process idle.
-      const answer = await new Promise<string>((resolve, reject) => {
-        rl.once('close', () => reject(new NotConfirmed(`${what}; not started (no answer)`)));
-        rl.question(`attention-paths: ${what}. Run it? [y/N] `).then(resolve, reject);
-      });
-      if (!/^y(es)?$/i.test(answer.trim())) throw new NotConfirmed(`${what}; not started (answer y, or pass --yes, to run it)`);
-    } finally {
-      rl.close();
-    }
-  };
-}
 
 function parseMaxPaths(text: string | undefined): number {
   if (text === undefined) return DEFAULT_MAX_PATHS;

@@ -12,6 +12,8 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
 import { parseHeadList } from '../onnx/prune';
 import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
+import { CONFIRM_ABOVE_SECONDS } from '../pipeline/resources';
+import { costConfirmation } from './confirm';
 import { printFailure } from './failure';
 import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
 
@@ -43,6 +45,8 @@ Options:
                       never over an existing file), analyse the pruned model with it, and time both models
   --rescale           multiply the remaining heads of each pruned layer by sqrt(H / (H - removed))
   --force             replace an existing OUT.onnx
+  --yes               run the theory without asking when its estimate exceeds ${CONFIRM_ABOVE_SECONDS} s (otherwise asked on a
+                      terminal, refused without one), as analyze does
   --json [FILE]       write the summary as JSON to FILE (or stdout with a bare --json)
   --quiet             no progress on stderr`;
 
@@ -162,6 +166,7 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
         analyze: { type: 'boolean', default: false },
         rescale: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
+        yes: { type: 'boolean', short: 'y', default: false },
         json: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -232,6 +237,7 @@ export async function runPrune(argv: string[], io: PruneIO = { stdout: (t) => pr
       ...(headCounts ? { headCounts: headCounts.length === 1 ? headCounts[0] : headCounts } : {}),
       predict: o.predict,
       analyze: o.analyze,
+      confirmCost: costConfirmation(!!o.yes),
       onProgress: (stage, message) => {
         const now = Date.now();
         if (o.quiet || now - start < 1000 || now - last < 250) return;

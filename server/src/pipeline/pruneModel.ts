@@ -38,7 +38,7 @@ import { shapeOf } from '../onnx/trace';
 import type { DetectionResult } from '../onnx/blocks';
 import type { OnnxModel } from '../onnx/types';
 import { writePrunedConfig } from './prunedConfig';
-import { estimateSeconds, formatSeconds, type ProblemShape } from './resources';
+import { estimateCost, estimateSeconds, formatSeconds, type CostEstimate, type ProblemShape } from './resources';
 import { fromRows } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
@@ -77,6 +77,12 @@ export interface PruneJob {
   tolerance?: number;
   /** Refuse an analysis with more attention paths than this (per window for windowed configs); default 256. */
   maxPaths?: number;
+  /**
+   * Called with the estimated cost before each run of the theory (the analysis for the head scores, and the pruned
+   * model's with `analyze`); may throw to stop it — the CLI's question above its time limit, or its refusal without a
+   * terminal and --yes. Default: no question.
+   */
+  confirmCost?: (cost: CostEstimate) => void | Promise<void>;
   onProgress?: ProgressFn;
 }
 
@@ -346,9 +352,11 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     try {
       if (isWindowed(config)) {
         // Layer windows: one U₁ per window, so there is no single Prepared to silence several heads in.
-        report = await analyzeWindows(config, { onProgress: progress, maxPaths: job.maxPaths ?? 256 });
+        report = await analyzeWindows(config, { onProgress: progress, maxPaths: job.maxPaths ?? 256, confirmCost: job.confirmCost });
       } else {
-        prepared = await prepare(config, progress, undefined, { maxPaths: job.maxPaths ?? 256 });
+        const confirm = job.confirmCost;
+        const gate = confirm && ((shape: ProblemShape) => confirm(estimateCost(shape, { kind: 'analyze' })));
+        prepared = await prepare(config, progress, gate, { maxPaths: job.maxPaths ?? 256 });
         report = await analyzePrepared(prepared, config, { onProgress: progress });
       }
     } catch (e) {
@@ -472,7 +480,7 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     notes.push(`config for the pruned model written to ${made.config}`);
     progress?.('analysis', `analysing ${basename(job.out)} with ${basename(made.config)}`);
     const pConfig: AnalysisConfig = { ...config, source: made.config, attention: { ...config.attention!, model: resolve(job.out) }, ...(config.heads !== undefined ? { heads: pruned.after } : {}) };
-    const r = await analyze(pConfig, { onProgress: progress, measureHeadRemoval: true });
+    const r = await analyze(pConfig, { onProgress: progress, measureHeadRemoval: true, confirmCost: job.confirmCost });
     const po = readHeadOrigins(written, detectAttention(written, pConfig.heads !== undefined ? { heads: pConfig.heads } : {})).origins;
     summary.analysis = {
       config: made.config,

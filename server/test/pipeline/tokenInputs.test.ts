@@ -196,3 +196,17 @@ test('--drop-lowest more heads than the model can lose is refused from the model
   assert.deepEqual(stages, [], 'nothing ran before the refusal');
   assert.ok(!existsSync(join(tmp, 'drop-8.onnx')));
 });
+
+test('prune asks before the theory it runs: a declined cost stops --drop-lowest before anything is written', async () => {
+  const config = fast(loadConfig(join(DIR, 'text.attention.yaml')));
+  const out = join(tmp, 'declined.onnx');
+  const costs: number[] = [];
+  const confirmCost = (c: { seconds: number }) => {
+    costs.push(c.seconds);
+    throw new Error('declined');
+  };
+  await assert.rejects(runPruneJob({ model: config.attention!.model!, out, config, dropLowest: 2, confirmCost }), /^Error: declined$/);
+  assert.equal(costs.length, 1);
+  assert.ok(costs[0] > 0);
+  assert.ok(!existsSync(out));
+});
