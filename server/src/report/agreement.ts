@@ -29,9 +29,10 @@ export function measuredAgreement(r: Pick<AnalysisReport, 'metrics' | 'head_scor
   const rows = m.heads.flatMap((h) => {
     const score = r.head_scores_ascending.find((s) => s.layer === h.layer && s.head === h.head)?.score;
     const sil = r.head_silencing.find((s) => s.layer === h.layer && s.head === h.head);
+    if (h.value === null || score === undefined || !sil) return [];
     // The predicted drop against the head's own full prediction (its window's, for layer windows: `delta_acc`).
-    const predictedDrop = sil ? (sil.delta_acc !== undefined ? -sil.delta_acc : r.metrics.acc_mean_predictor - sil.acc_mean_predictor) : 0;
-    return h.value === null || score === undefined || !sil ? [] : [{ score, measuredDrop: m.full - h.value, predictedDrop }];
+    const predictedDrop = sil.delta_acc !== undefined ? -sil.delta_acc : r.metrics.acc_mean_predictor - sil.acc_mean_predictor;
+    return [{ score, measuredDrop: m.full - h.value, predictedDrop }];
   });
   const rho = (a: number[], b: number[]) => (rows.length >= 3 ? spearman(a, b) : null);
   return {

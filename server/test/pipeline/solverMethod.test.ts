@@ -8,13 +8,17 @@ import assert from 'node:assert/strict';
 import { analyze } from '../../src/pipeline/analyze';
 import { parseConfig } from '../../src/config';
 import { assertClose } from '../helpers/close';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
+// The config is parsed from text; its path only names it in messages (the built-in task reads no file).
+const FILE = join(tmpdir(), 'solver-method.attention.yaml');
 const text = (method: string) => `task: markov\nP: 40\nP_test: 60\nwidths: 10\nsolver:\n  method: ${method}\n`;
 
 describe('solver.method', () => {
   it('lbfgs and newton-cg give the same U to 1e-8, each named in the report', async () => {
     const configs = ['lbfgs', 'newton-cg'].map((m) => {
-      const r = parseConfig(text(m), '/tmp/m.attention.yaml');
+      const r = parseConfig(text(m), FILE);
       assert.deepEqual(r.issues.filter((i) => i.severity === 'error'), []);
       assert.equal(r.config!.solver.method, m);
       return r.config!;
@@ -28,7 +32,7 @@ describe('solver.method', () => {
   });
 
   it('an unknown method is an error at its line and column', () => {
-    const r = parseConfig(text('newton'), '/tmp/m.attention.yaml');
+    const r = parseConfig(text('newton'), FILE);
     const e = r.issues.find((i) => i.severity === 'error');
     assert.ok(e, 'no error');
     assert.equal(e.line, 6);
