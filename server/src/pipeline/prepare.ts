@@ -3,6 +3,7 @@
  * expanded hyperparameters and the path features of the train and test sets. Shared by `analyze` and
  * `sweep`, the CLI and the language server.
  */
+import { placingFileErrors } from './fileErrors';
 import { ConfigValueError, type AnalysisConfig } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { AttentionLayer, Readout, TaskData } from '../data/types';
@@ -242,9 +243,10 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
     const att = config.attention;
     if (!att.model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
     if (!config.data) throw new Error(`attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`);
-    model = await modelTask({
-      model: att.model,
-      data: config.data,
+    const [modelPath, dataPath] = [att.model, config.data];
+    model = await placingFileErrors(config, () => modelTask({
+      model: modelPath,
+      data: dataPath,
       split: att.split,
       batchSize: att.batchSize,
       heads: config.heads,
@@ -254,10 +256,10 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
         return [];
       },
       onProgress: (m) => progress?.('data', m),
-    });
+    }));
     task = model.task;
-  } else task = loadTask(config);
-  const { layers, kind } = resolveAttention(config, task);
+  } else task = await placingFileErrors(config, () => loadTask(config));
+  const { layers, kind } = await placingFileErrors(config, () => resolveAttention(config, task));
   if (!builtin || config.attention?.kind === 'model') {
     const shape = loadedShape(config, task, layers);
     if (opts.maxPaths !== undefined) checkPathLimit(shape.heads, opts.maxPaths, opts.action ?? 'analyse', { windows: shape.source === 'model' });

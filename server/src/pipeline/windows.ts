@@ -17,6 +17,7 @@
  *
  * A window covering every block is the plain analysis, number for number.
  */
+import { placingFileErrors } from './fileErrors';
 import type { AnalysisConfig } from '../config/types';
 import { measuredAgreement } from '../report/agreement';
 import { ConfigValueError } from '../config/types';
@@ -105,9 +106,10 @@ export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = 
   const progress = opts.onProgress;
   progress?.('data', 'loading the model and its data');
   let plan: LayerWindow[] = [];
-  const m: ModelTask = await modelTask({
-    model: att.model,
-    data: config.data,
+  const [modelPath, dataPath] = [att.model, config.data];
+  const m: ModelTask = await placingFileErrors(config, () => modelTask({
+    model: modelPath,
+    data: dataPath,
     split: att.split,
     batchSize: att.batchSize,
     heads: config.heads,
@@ -117,7 +119,7 @@ export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = 
       return plan.map((w) => w.first);
     },
     onProgress: (msg) => progress?.('data', msg),
-  });
+  }));
   const heads = m.layers.map((l) => l.heads);
   const L = heads.length;
   if (config.heads !== undefined) {

@@ -159,7 +159,8 @@ describe('attention-paths errors', () => {
     writeFileSync(join(dir, 'c.yaml'), 'data: d.json\n');
     const r = run(['analyze', join(dir, 'c.yaml')]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^attention-paths: .*X_test has shape \[1, 1, 3\]; expected \[P_test, N0=1, T=2\]/);
+    // placed at the config's data entry (line 1, column 7), the data file named
+    assert.match(r.stderr, /^.*c\.yaml:1:7: .*d\.json: .*X_test has shape \[1, 1, 3\]; expected \[P_test, N0=1, T=2\]/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
     assert.deepEqual(readdirSync(dir).sort(), ['c.yaml', 'd.json']);
   });

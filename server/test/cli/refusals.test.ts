@@ -76,7 +76,8 @@ function buildCases(): Case[] {
       name: `analyze ${m.name}`,
       argv: ['analyze', config, '--json', at(`${m.name}.report.json`), '--report', at(`${m.name}-report`), '--quiet'],
       code: 1,
-      line: new RegExp(`^attention-paths: ${esc(model)}: invalid model: .*${reason}$`),
+      // placed at the config's attention.model entry (line 4, column 10)
+      line: new RegExp(`^${esc(config)}:4:10: ${esc(model)}: invalid model: .*${reason}$`),
       absent: [at(`${m.name}.report.json`), at(`${m.name}-report`)],
     });
   }
@@ -106,7 +107,7 @@ function buildCases(): Case[] {
   analyzeOne('json trailing comma', j2, new RegExp(`^${esc(j2)}:1:19: JSON syntax error: a trailing comma before '}' is not allowed in JSON$`));
   const j3 = config('e.attention.json', '{"task": "mar');
   analyzeOne('json unterminated string', j3, new RegExp(`^${esc(j3)}:1:10: JSON syntax error: the string opened here is never closed with "$`));
-  // Data files.
+  // Data files: placed at the config's `data` entry (line 1, column 7), then the data file's own words.
   const npy = encodeNpy({ shape: [2], data: [1, 2] });
   const block = deflateRawSync(new Uint8Array(1 << 20), { level: 9, finishFlush: constants.Z_SYNC_FLUSH });
   const bomb = Buffer.concat([deflateRawSync(npy, { finishFlush: constants.Z_SYNC_FLUSH }), ...new Array<Buffer>(2048).fill(block), Buffer.from([3, 0])]);
@@ -115,7 +116,7 @@ function buildCases(): Case[] {
   analyzeOne(
     'npz member inflating to 2 GiB',
     b1,
-    new RegExp(`^attention-paths: ${esc(at('bomb.npz'))}: member X_train\\.npy: inflates to more than the 144 bytes declared for it`),
+    new RegExp(`^${esc(b1)}:1:7: ${esc(at('bomb.npz'))}: member X_train\\.npy: inflates to more than the 144 bytes declared for it`),
   );
   mkdirSync(at('cut'));
   writeFileSync(at('cut', 'X_train.npy'), encodeNpy({ shape: [4, 3, 2], data: new Float64Array(24) }).subarray(0, 150));
@@ -124,7 +125,7 @@ function buildCases(): Case[] {
     'truncated npy',
     c1,
     new RegExp(
-      `^attention-paths: ${esc(at('cut', 'X_train.npy'))}: shape \\[4, 3, 2\\] of dtype <f8 needs 192 data bytes, but 22 are present \\(truncated file\\)$`,
+      `^${esc(c1)}:1:7: ${esc(at('cut', 'X_train.npy'))}: shape \\[4, 3, 2\\] of dtype <f8 needs 192 data bytes, but 22 are present \\(truncated file\\)$`,
     ),
   );
   writeFileSync(at('bad.json'), '{"X_train": [[[1, 2]]] "y_train": [1]}');
@@ -132,12 +133,12 @@ function buildCases(): Case[] {
   analyzeOne(
     'malformed data JSON',
     d1,
-    new RegExp(`^attention-paths: ${esc(at('bad.json'))}:1:24: not valid JSON: expected ',' or '}' after a member, found '"'$`),
+    new RegExp(`^${esc(d1)}:1:7: ${esc(at('bad.json'))}:1:24: not valid JSON: expected ',' or '}' after a member, found '"'$`),
   );
   copyFileSync(join(GOLDEN, 'data.npz'), at('golden.npz'));
   writeFileSync(at('wrong.json'), JSON.stringify({ X_train: 'abc', y_train: {}, X_test: [[[1]]], y_test: [1] }));
   const d2 = config('wrongtypes.attention.yaml', 'data: wrong.json\n');
-  analyzeOne('data of the wrong types', d2, /^attention-paths: .*wrong\.json: /);
+  analyzeOne('data of the wrong types', d2, new RegExp(`^${esc(d2)}:1:7: .*wrong\\.json: `));
   // Usage errors are one line too (exit 2).
   cases.push({
     name: 'train negative epochs',
