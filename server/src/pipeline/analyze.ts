@@ -85,6 +85,12 @@ export function singleClassWarnings(p: Pick<Prepared, 'task' | 'model'>): string
   return out;
 }
 
+/** The settings as a report states them: the expanded hyperparameters, the readout and the attention's kind. */
+function reportedSettings(p: Prepared): AnalysisReport['settings'] {
+  const s = p.settings;
+  return { heads: s.heads, widths: s.widths, variances: s.variances, temperature: s.temperature, readout: p.readout, attention_kind: p.attentionKind };
+}
+
 /**
  * Full analysis of prepared inputs (see `analyze`).
  * @throws NumericalError when the theory breaks down numerically (never a silent NaN).
@@ -178,14 +184,7 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
     tool: 'attention-paths',
     version: VERSION,
     task: taskSummary(p),
-    settings: {
-      heads: settings.heads,
-      widths: settings.widths,
-      variances: settings.variances,
-      temperature: settings.temperature,
-      readout: p.readout,
-      attention_kind: p.attentionKind,
-    },
+    settings: reportedSettings(p),
     paths: p.paths,
     U: sol.Us.map(toRows),
     U_a: a.Ua,
@@ -291,14 +290,8 @@ export async function sweepPrepared(p: Prepared, config: AnalysisConfig, widths:
     rows.push({ N, alpha: task.train.count / N, metrics: m, converged: sol.converged, iterations: sol.iterations });
   }
   const gp = testMetrics(await ev.predict(test, gpOrderParameters(settings)[0]), task.yTest);
-  const { widths: _w, ...rest } = {
-    heads: settings.heads,
-    widths: settings.widths,
-    variances: settings.variances,
-    temperature: settings.temperature,
-    readout: p.readout,
-    attention_kind: p.attentionKind,
-  };
+  // A sweep's widths are its rows.
+  const { widths: _w, ...rest } = reportedSettings(p);
   void _w;
   return { tool: 'attention-paths', version: VERSION, task: taskSummary(p), settings: rest, rows, gp };
 }

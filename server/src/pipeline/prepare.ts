@@ -218,6 +218,24 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
 }
 
 /**
+ * The model task of an `attention.kind: model` config: the model run on the config's data (onnx/modelTask.ts), its
+ * file errors placed at the config entry naming the file (`placingFileErrors`).
+ * @param windowStarts as `modelTask`'s: called with the heads per block before the model runs on the data; returns
+ *   the first block of every layer window whose input activations are to be captured.
+ * @throws Error when the config lacks `attention.model` or `data`; ConfigValueError for a bad file; Error as `modelTask`.
+ */
+export async function configModelTask(config: AnalysisConfig, progress: ProgressFn | undefined, windowStarts: (heads: number[]) => number[]): Promise<ModelTask> {
+  const att = config.attention;
+  const [model, data] = [att?.model, config.data];
+  if (!att || !model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
+  if (!data)
+    throw new Error(`attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`);
+  return placingFileErrors(config, () =>
+    modelTask({ model, data, split: att.split, batchSize: att.batchSize, heads: config.heads, windowStarts, onProgress: (m) => progress?.('data', m) }),
+  );
+}
+
+/**
  * Everything the theory needs for a config: data, attention, settings and path features.
  * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
@@ -240,23 +258,11 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
   let model: ModelTask | undefined;
   let task: TaskData;
   if (config.attention?.kind === 'model') {
-    const att = config.attention;
-    if (!att.model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
-    if (!config.data) throw new Error(`attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`);
-    const [modelPath, dataPath] = [att.model, config.data];
-    model = await placingFileErrors(config, () => modelTask({
-      model: modelPath,
-      data: dataPath,
-      split: att.split,
-      batchSize: att.batchSize,
-      heads: config.heads,
-      // Refuse too many paths before the model runs on the data.
-      windowStarts: (heads) => {
-        if (opts.maxPaths !== undefined) checkPathLimit(heads, opts.maxPaths, opts.action ?? 'analyse', { windows: true });
-        return [];
-      },
-      onProgress: (m) => progress?.('data', m),
-    }));
+    // Refuse too many paths before the model runs on the data.
+    model = await configModelTask(config, progress, (heads) => {
+      if (opts.maxPaths !== undefined) checkPathLimit(heads, opts.maxPaths, opts.action ?? 'analyse', { windows: true });
+      return [];
+    });
     task = model.task;
   } else task = await placingFileErrors(config, () => loadTask(config));
   const { layers, kind } = await placingFileErrors(config, () => resolveAttention(config, task));

@@ -17,19 +17,18 @@
  *
  * A window covering every block is the plain analysis, number for number.
  */
-import { placingFileErrors } from './fileErrors';
 import type { AnalysisConfig } from '../config/types';
 import { measuredAgreement } from '../report/agreement';
 import { ConfigValueError } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';
-import { modelTask, type ModelTask } from '../onnx/modelTask';
+import type { ModelTask } from '../onnx/modelTask';
 import type { AnalysisReport, HeadScore, HeadSilencing, WindowReport } from '../report/types';
 import { checkWindowPathLimit } from '../analysis/limits';
 import { measureHeadRemoval } from './headRemoval';
 import { pruningOrder, rankCorrelations } from './headRanking';
 import { modelReport } from './modelReport';
-import { prepareWithAttention } from './prepare';
+import { configModelTask, prepareWithAttention } from './prepare';
 import { planWindows, windowLabel, type LayerWindow } from './windowPlan';
 import { analyzePrepared, type RunOptions } from './analyze';
 import { fromRows } from '../linalg/matrix';
@@ -97,29 +96,15 @@ function windowsCost(m: ModelTask, plan: LayerWindow[], modelFile: string, measu
  */
 export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
   const att = config.attention!;
-  if (!att.model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
-  if (!config.data)
-    throw new Error(
-      `attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`,
-    );
   const t0 = performance.now();
   const progress = opts.onProgress;
   progress?.('data', 'loading the model and its data');
   let plan: LayerWindow[] = [];
-  const [modelPath, dataPath] = [att.model, config.data];
-  const m: ModelTask = await placingFileErrors(config, () => modelTask({
-    model: modelPath,
-    data: dataPath,
-    split: att.split,
-    batchSize: att.batchSize,
-    heads: config.heads,
-    windowStarts: (heads) => {
-      plan = planWindows(heads, { layers: att.layers, windows: att.windows }, opts.maxPaths ?? 256);
-      if (opts.maxPaths !== undefined) checkWindowPathLimit(heads, plan, opts.maxPaths);
-      return plan.map((w) => w.first);
-    },
-    onProgress: (msg) => progress?.('data', msg),
-  }));
+  const m: ModelTask = await configModelTask(config, progress, (heads) => {
+    plan = planWindows(heads, { layers: att.layers, windows: att.windows }, opts.maxPaths ?? 256);
+    if (opts.maxPaths !== undefined) checkWindowPathLimit(heads, plan, opts.maxPaths);
+    return plan.map((w) => w.first);
+  });
   const heads = m.layers.map((l) => l.heads);
   const L = heads.length;
   if (config.heads !== undefined) {
@@ -133,7 +118,7 @@ export async function analyzeWindows(config: AnalysisConfig, opts: RunOptions = 
   if (config.readout && m.modelReadout && config.readout !== m.modelReadout)
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${m.modelReadout}"`);
   const { widths, variances } = expandSettings(config, L, heads);
-  if (opts.confirmCost) await opts.confirmCost(windowsCost(m, plan, att.model, !!opts.measureHeadRemoval));
+  if (opts.confirmCost) await opts.confirmCost(windowsCost(m, plan, att.model!, !!opts.measureHeadRemoval));
   const loading = performance.now() - t0;
 
   const reports: { w: LayerWindow; r: AnalysisReport }[] = [];
