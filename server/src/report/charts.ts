@@ -19,7 +19,8 @@ export function formatNumber(x: number): string {
 
 /** A rank correlation for titles and summaries: "+0.69", "−0.17", or "undefined" when a quantity was constant. */
 export function formatCorrelation(r: number | null): string {
-  if (r === null) return 'undefined';
+  // Spearman's ρ has no value when one side has no spread (e.g. no head's removal changed the measured accuracy).
+  if (r === null) return 'undefined (no spread)';
   return `${r >= 0 ? '+' : '−'}${Math.abs(r).toFixed(2)}`;
 }
 

@@ -47,8 +47,22 @@ function correlationLines(r: AnalysisReport): string[] {
 function pruningLine(r: AnalysisReport, shown = 8): string[] {
   const po = r.pruning_order;
   if (!po || po.length === 0) return [];
-  const list = po.slice(0, shown).map((h) => `${h.layer}:${h.head} (${h.delta_eg >= 0 ? '+' : '−'}${num(Math.abs(h.delta_eg))})`);
+  const list = po.slice(0, shown).map((h) => `${headName(h.layer, h.head)} (${h.delta_eg >= 0 ? '+' : '−'}${num(Math.abs(h.delta_eg))})`);
   return [`Pruning order (least harmful first, by the predicted ε_g increase when silenced${r.windows ? ', comparable across windows' : ''}): ${list.join(', ')}${po.length > shown ? `, … (${po.length} heads)` : ''}`];
+}
+
+/** Longest tensor name the windows table shows whole (PyTorch exports' names run to 60 characters and more). */
+const TENSOR_LABEL_MAX = 48;
+
+/**
+ * A tensor name for a table column: whole up to `TENSOR_LABEL_MAX` characters, else its start and its end around an
+ * ellipsis. Why not just the end: exported names differ in the middle ('/encoder/layers.1/norm2/…_output_0' and
+ * '/encoder/layers.3/norm2/…_output_0'), so the end alone showed two windows' different inputs as one name.
+ */
+export function tensorLabel(name: string, max = TENSOR_LABEL_MAX): string {
+  if (name.length <= max) return name;
+  const head = Math.ceil((max - 1) / 2);
+  return `${name.slice(0, head)}…${name.slice(name.length - (max - 1 - head))}`;
 }
 
 /** The per-window table of a windowed analysis. */
@@ -56,10 +70,12 @@ function windowLines(r: AnalysisReport): string[] {
   const ws = r.windows;
   if (!ws) return [];
   const out = ['Layer windows (each solved on its own; x = the activation feeding the first block\'s value projection):'];
-  out.push(`  ${pad('window', 8)}${pad('blocks', 12)}${lpad('paths', 7)}  ${pad('x', 34)}${lpad('acc', 8)}${lpad('ε_g', 10)}${lpad('acc GP', 9)}${lpad('ε_g GP', 10)}  solver`);
-  for (const w of ws) {
+  const xs = ws.map((w) => `${tensorLabel(w.input.tensor)} (N0 ${w.input.N0})`);
+  const xWidth = Math.max(...xs.map((x) => x.length)) + 2;
+  out.push(`  ${pad('window', 8)}${pad('blocks', 12)}${lpad('paths', 7)}  ${pad('x', xWidth)}${lpad('acc', 8)}${lpad('ε_g', 10)}${lpad('acc GP', 9)}${lpad('ε_g GP', 10)}  solver`);
+  for (const [k, w] of ws.entries()) {
     out.push(
-      `  ${pad(String(w.index), 8)}${pad(blocksText(w).replace(/^blocks? /, ''), 12)}${lpad(String(w.paths), 7)}  ${pad(`${w.input.tensor.slice(-28)} (N0 ${w.input.N0})`, 34)}` +
+      `  ${pad(String(w.index), 8)}${pad(blocksText(w).replace(/^blocks? /, ''), 12)}${lpad(String(w.paths), 7)}  ${pad(xs[k], xWidth)}` +
         `${lpad(w.metrics.acc_mean_predictor.toFixed(3), 8)}${lpad(num(w.metrics.eg_total), 10)}${lpad(w.gp_metrics.acc_mean_predictor.toFixed(3), 9)}${lpad(num(w.gp_metrics.eg_total), 10)}` +
         `  ${w.solver.converged ? 'converged' : 'NOT converged'} (${w.solver.iterations} it.)`,
     );

@@ -4,6 +4,7 @@
  * first block's value projection (checked by the theory's forward pass reproducing the model's output from it), and
  * a window of the full depth equal to the plain analysis — and of the 6-layer × 4-head PyTorch encoder.
  */
+import { headName } from '../../src/report/names';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -205,6 +206,9 @@ test('windows of 2 blocks over a 4-layer model: every head with its window, rele
   assert.match(text, /Layer windows \(each solved on its own/);
   assert.match(text, /Rank correlation \(Spearman\) with the measured drop over 8 heads: relevance score [+−]\d\.\d\d|undefined/);
   assert.match(text, /Pruning order \(least harmful first, by the predicted ε_g increase when silenced, comparable across windows\)/);
+  // in the one head notation, in pruning order (a newcomer found layer:head here and L·H everywhere else)
+  const order = r.pruning_order!.slice(0, 8).map((h) => headName(h.layer, h.head));
+  assert.match(text, new RegExp(`comparable across windows\\): ${order.map((h) => `${h} \\([+−][\\d.]+\\)`).join(', ')}`));
   assert.equal((headScoresSpec(r).data as { values: unknown[] }).values.length, 8);
   const title = (headRemovalSpec(r).title as { text: string[] }).text;
   assert.match(title[1], /^Spearman vs measured drop \(8 heads\): score .+, predicted effect .+$/);

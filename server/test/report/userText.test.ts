@@ -7,6 +7,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { headList, headName } from '../../src/report/names';
 import { splitWarning } from '../../src/report/warnings';
+import { tensorLabel } from '../../src/report/summary';
+import { formatCorrelation } from '../../src/report/charts';
 import { agreementSentence, measuredAgreement } from '../../src/report/agreement';
 import { fitLayerHints, INLAY_LINE_BUDGET, rankedHeads, scoreBar, type RankedHead } from '../../src/features/heads';
 import { attentionMaps, ATTENTION_MAP_BUDGET } from '../../src/pipeline/attentionMaps';
@@ -20,6 +22,21 @@ describe('notation and words', () => {
   test('heads are written L<layer>·H<head>, both 0-based like the CLI\'s layer:head', () => {
     assert.equal(headName(0, 1), 'L0·H1');
     assert.equal(headList([{ layer: 1, head: 0 }, { layer: 0, head: 3 }]), 'L1·H0, L0·H3');
+  });
+
+  test('a long tensor name keeps its start and its end, so windows whose inputs differ in the middle stay apart', () => {
+    const a = '/encoder/layers.1/norm2/LayerNormalization_output_0';
+    const b = '/encoder/layers.3/norm2/LayerNormalization_output_0';
+    assert.equal(tensorLabel('/Add_output_0'), '/Add_output_0');
+    assert.equal(tensorLabel(a).length, 48);
+    assert.notEqual(tensorLabel(a), tensorLabel(b));
+    assert.equal(tensorLabel(a), '/encoder/layers.1/norm2/…rNormalization_output_0');
+  });
+
+  test('a rank correlation without spread says so, and a value has its sign', () => {
+    assert.equal(formatCorrelation(null), 'undefined (no spread)');
+    assert.equal(formatCorrelation(-0.456), '−0.46');
+    assert.equal(formatCorrelation(0.5), '+0.50');
   });
 
   test('a warning is its first line in the editor, the rest below; a long one-line warning is cut at its first clause', () => {
