@@ -254,8 +254,6 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
   let stopReason = '';
   let converged = cur.r.maxGradNormalized! < tol;
   let rejectedInARow = 0;
-  let pairs = new CurvaturePairs(MEMORY_PAIRS);
-  let local = false;
 
   while (!converged && iterations < opts.maxIterations) {
     iterations++;
@@ -270,12 +268,8 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
       for (let i = 0; i < e.data.length; i++) out[0].data[i] += e.data[i];
       return scaled(out, scale);
     };
-    // The previous subproblem's CG directions d_j with H d_j update the gauge preconditioner into a
-    // limited-memory quasi-Newton one (see `CurvaturePairs`); this subproblem's directions feed the next.
-    const gauge = gaugePreconditioner(s, here.Us, curvature.inverses);
-    const precondition = local || !process.env.AP_NCG_LOCALONLY ? pairs.preconditioner(gauge) : gauge;
-    pairs = new CurvaturePairs(MEMORY_PAIRS);
-    const sub = await steihaug(g, hess, precondition, radius, maxCg, 0.3 * tol, pairs);
+    const precondition = gaugePreconditioner(s, here.Us, curvature.inverses);
+    const sub = await steihaug(g, hess, precondition, radius, maxCg, 0.3 * tol);
     cgTotal += sub.iterations;
     const pNorm = Math.sqrt(sub.pMp);
     // Try the step, shortening it (t = 1, 1/4, 1/16, …) when the trial leaves the domain or the
@@ -287,10 +281,7 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
     for (let k = 0; k < 8; k++, t *= 0.25) {
       const trialUs = axpy(here.Us, t, sub.p);
       const pt = await evaluate(trialUs);
-      if (!pt) {
-        if (process.env.AP_NCG_DEBUG) process.stderr.write(`ncg trial t ${t} outside the domain\n`);
-        continue;
-      }
+      if (!pt) continue;
       const pred = -(t * sub.gp + 0.5 * t * t * sub.pHp);
       const gNew: Vec = pt.r.grads!.map((G) => ({ rows: G.rows, cols: G.cols, data: G.data.map((v) => v * scale) }));
       let ared = here.f - pt.f;
@@ -298,7 +289,6 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
       // from the gradients instead (trapezoid rule along the step, exact for a quadratic).
       if (pred < 1e-10 * Math.max(1, Math.abs(here.f))) ared = -0.5 * t * (dot(g, sub.p) + dot(gNew, sub.p));
       rho = pred > 0 ? ared / pred : -1;
-      if (process.env.AP_NCG_DEBUG && rho <= 1e-4) process.stderr.write(`ncg trial t ${t} rho ${rho}\n`);
       if (rho > 1e-4) {
         accepted = pt;
         break;
@@ -325,8 +315,6 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
     if (energy.hessianPrecision === 'float32' && !sub.hitBoundary && sub.forcing < 0.05 && Math.abs(rho - 1) < 0.1 && ratio > 0.5) {
       energy.hessianPrecision = 'float64';
     }
-    if (process.env.AP_NCG_DEBUG) process.stderr.write(`ncg it ${iterations} t ${t} rho ${rho.toFixed(3)} radius ${radius.toExponential(2)} pNorm ${pNorm.toExponential(2)} cg ${sub.iterations} bnd ${sub.hitBoundary} grad ${accepted.r.maxGradNormalized!.toExponential(2)} prec ${energy.hessianPrecision} ${new Date().toISOString().slice(14,19)}\n`);
-    local = t === 1 && !sub.hitBoundary && Math.abs(rho - 1) < 0.2;
     cur = accepted;
     converged = cur.r.maxGradNormalized! < tol;
     opts.onProgress?.({ iteration: iterations, value: cur.f, maxGradNormalized: cur.r.maxGradNormalized!, cgIterations: sub.iterations });
@@ -345,69 +333,6 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
     stopReason,
     maxGradNormalized: cur.r.maxGradNormalized!,
   };
-}
-
-/** Curvature pairs kept from one subproblem for the next one's preconditioner. */
-const MEMORY_PAIRS = Number(process.env.AP_NCG_MEM ?? 20);
-
-/**
- * Limited-memory quasi-Newton preconditioning of CG (Morales & Nocedal, SIAM J. Optim. 10, 2000): the
- * pairs (d_j, H d_j) of the conjugate directions of one Newton iteration's CG run define an L-BFGS
- * inverse-Hessian approximation whose initial matrix is the gauge preconditioner of the next point.
- * Why: at high load α = P/N the energy's curvature (the data) dominates the entropy's, which is all the
- * gauge preconditioner knows, and CG then needs tens of iterations per Newton step, each a
- * Hessian–vector product; between neighbouring Newton iterates the Hessian changes little, so the
- * directions CG already explored are preconditioned almost exactly in the next run. The operator stays
- * symmetric positive definite because only pairs of positive curvature dᵀHd > 0 are kept. When more
- * than `capacity` pairs arrive, every other one is dropped (spreading the kept ones over the run:
- * early directions carry the large-curvature part, late ones the fine one).
- */
-export class CurvaturePairs {
-  private s: Vec[] = [];
-  private y: Vec[] = [];
-  private rho: number[] = [];
-  private seen = 0;
-  constructor(private readonly capacity: number) {}
-
-  /** Keeps the pair (d, H d) with curvature dᵀHd = `curvature` > 0 (copies are not needed: CG makes new vectors). */
-  add(d: Vec, Hd: Vec, curvature: number): void {
-    if (!(curvature > 0) || this.capacity <= 0) return;
-    this.seen++;
-    this.s.push(d);
-    this.y.push(Hd);
-    this.rho.push(1 / curvature);
-    if (this.s.length > this.capacity) {
-      const keep = (_: unknown, i: number) => i % 2 === 0;
-      this.s = this.s.filter(keep);
-      this.y = this.y.filter(keep);
-      this.rho = this.rho.filter(keep);
-    }
-  }
-
-  get size(): number {
-    return this.s.length;
-  }
-
-  /** The two-loop recursion r ↦ H_m r with H_0 = `base` (the identity map on `base` when no pairs are kept). */
-  preconditioner(base: (r: Vec) => Promise<Vec>): (r: Vec) => Promise<Vec> {
-    if (!this.s.length) return base;
-    const { s, y, rho } = this;
-    return async (r) => {
-      const m = s.length;
-      const a = new Array<number>(m);
-      let q = r;
-      for (let i = m - 1; i >= 0; i--) {
-        a[i] = rho[i] * dot(s[i], q);
-        q = axpy(q, -a[i], y[i]);
-      }
-      let z = await base(q);
-      for (let i = 0; i < m; i++) {
-        const b = rho[i] * dot(y[i], z);
-        z = axpy(z, a[i] - b, s[i]);
-      }
-      return z;
-    };
-  }
 }
 
 interface SubproblemStep {
@@ -436,7 +361,6 @@ async function steihaug(
   radius: number,
   maxIterations: number,
   enough: number,
-  pairs?: CurvaturePairs,
 ): Promise<SubproblemStep> {
   let z = zerosLike(g);
   let r = g;
@@ -444,7 +368,7 @@ async function steihaug(
   let ry = dot(r, y);
   if (!(ry > 0)) return { p: zerosLike(g), gp: 0, pHp: 0, pMp: 0, iterations: 0, hitBoundary: false, forcing: 0 };
   const gNorm = Math.sqrt(Math.max(ry, 0));
-  const forcing = Math.min(Number(process.env.AP_NCG_ETA ?? 0.5), Math.sqrt(gNorm));
+  const forcing = Math.min(0.5, Math.sqrt(gNorm));
   const target = forcing * gNorm;
   let d = scaled(y, -1);
   let zMz = 0;
@@ -471,7 +395,6 @@ async function steihaug(
     const rd = dot(r, d);
     const gd = dot(g, d);
     if (!(kappa > 0)) return toBoundary(kappa, rd, gd, j + 1);
-    pairs?.add(d, Hd, kappa);
     const alpha = ry / kappa;
     const zMzNext = zMz + 2 * alpha * zMd + alpha * alpha * dMd;
     if (zMzNext >= radius * radius) return toBoundary(kappa, rd, gd, j + 1);
