@@ -33,7 +33,7 @@ import {
 } from './report/write';
 import { VERSION } from './version';
 import { DEFAULT_SETTINGS } from './protocol';
-import { formatInspect, inspectModel } from './onnx/inspect';
+import { formatInspect, inspectModel } from './onnx/detect/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
 import { CONFIRM_ABOVE_SECONDS } from './pipeline/resources';

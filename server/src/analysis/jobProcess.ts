@@ -9,14 +9,14 @@
 import { analyzePrepared, sweep, sweepPrepared } from '../pipeline/analyze';
 import { analyzeWindows, isWindowed } from '../pipeline/windows';
 import { planWindows } from '../pipeline/windowPlan';
-import { detectAttention } from '../onnx/detect';
-import { readModel } from '../onnx/read';
+import { detectAttention } from '../onnx/detect/detect';
+import { readModel } from '../onnx/format/read';
 import { checkPathLimit, checkWindowPathLimit } from './limits';
 import { prepare, type ProgressFn, type ShapeGate } from '../pipeline/prepare';
 import { estimateCost, type CostEstimate, type WorkKind } from '../pipeline/resources';
 import { predictWithHeadsRemoved } from '../pipeline/silence';
-import { inspectModel } from '../onnx/inspect';
-import { blockGraphs } from '../onnx/blockGraph';
+import { inspectModel } from '../onnx/detect/inspect';
+import { blockGraphs } from '../onnx/detect/blockGraph';
 import { summarizeArraysFile } from '../data/summary';
 import { runPruneJob } from '../pipeline/pruneModel';
 import { ConfigValueError } from '../config/types';

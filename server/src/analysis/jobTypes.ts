@@ -4,8 +4,8 @@
  */
 import type { AnalysisConfig } from '../config/types';
 import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
-import type { InspectSummary } from '../onnx/inspect';
-import type { BlockGraph } from '../onnx/blockGraph';
+import type { InspectSummary } from '../onnx/detect/inspect';
+import type { BlockGraph } from '../onnx/detect/blockGraph';
 import type { ArraysSummary } from '../data/summary';
 import type { HeadIndex } from '../pipeline/silence';
 import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
@@ -21,9 +21,9 @@ export type JobSpec =
   | { kind: 'sweep'; config: AnalysisConfig; widths: number[]; maxPaths: number }
   /** Metrics with several heads silenced together, from a report's U₁ (`U1` = report.U[0]). */
   | { kind: 'silence'; config: AnalysisConfig; U1: number[][]; removed: HeadIndex[] }
-  /** Model summary of an `.onnx` file (onnx/inspect.ts). */
+  /** Model summary of an `.onnx` file (onnx/detect/inspect.ts). */
   | { kind: 'inspect'; path: string }
-  /** Each attention block's subgraph of an `.onnx` file, for the model view's drawing (onnx/blockGraph.ts). */
+  /** Each attention block's subgraph of an `.onnx` file, for the model view's drawing (onnx/detect/blockGraph.ts). */
   | { kind: 'blockGraphs'; path: string }
   /** What an `.npz` / `.npy` file holds, for the array viewer (data/summary.ts). */
   | { kind: 'arrays'; path: string }

@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
-import { parseHeadList } from '../onnx/prune';
+import { parseHeadList } from '../onnx/edit/prune';
 import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
 import { CONFIRM_ABOVE_SECONDS } from '../pipeline/resources';
 import { costConfirmation } from './confirm';

@@ -16,7 +16,7 @@ import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
-import { modelTask, type ModelTask } from '../onnx/modelTask';
+import { modelTask, type ModelTask } from './model/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
 import { checkPathLimit } from '../analysis/limits';

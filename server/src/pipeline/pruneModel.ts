@@ -3,7 +3,7 @@
  * 0. refuse at once what cannot be pruned (blocks whose heads are fixed by graph inputs, have no output projection
  *    and are not summed, carry a key/value cache, …), before any data is read or any theory runs;
  * 1. choose the heads (given, or the K lowest theory head scores among the prunable heads, never a layer's last);
- * 2. prune (`onnx/prune.ts`; the pruned model's metadata carries the head map of `onnx/headOrigins.ts`);
+ * 2. prune (`onnx/edit/prune.ts`; the pruned model's metadata carries the head map of `onnx/edit/headOrigins.ts`);
  * 3. verify: the pruned model must load in ONNX Runtime and reproduce the original model with the same heads
  *    masked to zero (and the kept ones rescaled, with `rescale`) to 1e-5 (relative to the outputs' magnitude above
  *    1) on the data given (the test split for labelled data), or on random inputs when no data is given and the
@@ -22,21 +22,21 @@ import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import { CONFIG_DEFAULTS } from '../config/defaults';
-import { detectAttention } from '../onnx/detect';
-import { ModelEditor, writeModelFile } from '../onnx/edit';
+import { detectAttention } from '../onnx/detect/detect';
+import { ModelEditor, writeModelFile } from '../onnx/edit/edit';
 import { checkOutputFile } from '../report/write';
-import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/feeds';
-import { splitModelData } from '../onnx/modelTask';
-import { maskedModel, maskFactors, planRemoval, pruneBlockers, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/prune';
-import { readModel } from '../onnx/read';
-import { compareOutputs, measure, runAll, type MeasuredMetric } from '../onnx/verify';
-import { fileBytes, measureLatency, parameterCount, type LatencyMeasure } from '../onnx/footprint';
-import { originalHead, readHeadOrigins, type HeadName } from '../onnx/headOrigins';
-import { mainCtx } from '../onnx/headmap';
-import { findTheoryInput } from '../onnx/theoryClass';
-import { shapeOf } from '../onnx/trace';
-import type { DetectionResult } from '../onnx/blocks';
-import type { OnnxModel } from '../onnx/types';
+import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/run/feeds';
+import { splitModelData } from './model/modelTask';
+import { maskedModel, maskFactors, planRemoval, pruneBlockers, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/edit/prune';
+import { readModel } from '../onnx/format/read';
+import { compareOutputs, measure, runAll, type MeasuredMetric } from '../onnx/run/verify';
+import { fileBytes, measureLatency, parameterCount, type LatencyMeasure } from '../onnx/run/footprint';
+import { originalHead, readHeadOrigins, type HeadName } from '../onnx/edit/headOrigins';
+import { mainCtx } from '../onnx/edit/headMap';
+import { findTheoryInput } from './model/theoryClass';
+import { shapeOf } from '../onnx/detect/trace';
+import type { DetectionResult } from '../onnx/detect/blocks';
+import type { OnnxModel } from '../onnx/format/types';
 import { writePrunedConfig } from './prunedConfig';
 import { estimateCost, estimateSeconds, formatSeconds, type CostEstimate, type ProblemShape } from './resources';
 import { fromRows } from '../linalg/matrix';

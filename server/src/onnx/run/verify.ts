@@ -5,7 +5,7 @@
 import { concatAlong } from './capture';
 import { sliceInputs, type ModelInputs } from './feeds';
 import { ModelRunner, type HostArray } from './runtime';
-import { DataType, type OnnxModel } from './types';
+import { DataType, type OnnxModel } from '../format/types';
 
 /**
  * Runs serialized model bytes over every example (batched as `inputs` allows) and returns its graph outputs,

@@ -14,9 +14,9 @@
  *   [B, L, Nkv·d]; past_key/past_value [B, Nkv, P, d]; seqlens_k, total_sequence_length, cos/sin caches,
  *   position_ids, attention_bias; attributes num_heads, kv_num_heads, do_rotary, local_window_size, softcap, scale.
  */
-import { attrFloat, attrInt, attrInts, label } from './graph';
-import { type Dim, isNum } from './dims';
-import type { OnnxNode } from './types';
+import { attrFloat, attrInt, attrInts, label } from '../format/graph';
+import { type Dim, isNum } from '../shapes/dims';
+import type { OnnxNode } from '../format/types';
 import type { AttentionBlock, AttentionForm, MaskRef, ProjectionRef } from './blocks';
 import { type Ctx, findOutputProjection, maskRef, numAt, shapeOf, tensorRef, traceOperand } from './trace';
 

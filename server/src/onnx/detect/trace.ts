@@ -3,10 +3,10 @@
  * Reshape/Transpose head split, scales, packed-QKV slices and grouped-query repeats), and from the context forward
  * to the output projection. Shared by the fused and unfused detectors.
  */
-import { attrInt, attrInts, GraphIndex, label } from './graph';
-import { type Dim, dimDivExact, dimToJson, isNum } from './dims';
-import type { ShapeMap } from './shapes';
-import type { OnnxGraph, OnnxModel, OnnxNode } from './types';
+import { attrInt, attrInts, GraphIndex, label } from '../format/graph';
+import { type Dim, dimDivExact, dimToJson, isNum } from '../shapes/dims';
+import type { ShapeMap } from '../shapes/shapes';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '../format/types';
 import type { BiasRef, JsonDim, MaskRef, ProjectionRef, TensorRef, WeightRef } from './blocks';
 
 /** What the matchers need about one graph: the model, the graph, its producer/consumer index and inferred shapes. */

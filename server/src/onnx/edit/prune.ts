@@ -13,14 +13,14 @@
  * model's metadata carries the head map (headOrigins.ts). Layers and heads are 0-based; head numbers are query heads.
  */
 import { onnx } from 'onnx-proto';
-import { attrInt, label } from './graph';
-import { type Dim, dimEq, isNum, shapeToString } from './dims';
-import type { AttentionBlock, DetectionResult, HeadSumRef, ProjectionRef } from './blocks';
+import { attrInt, label } from '../format/graph';
+import { type Dim, dimEq, isNum, shapeToString } from '../shapes/dims';
+import type { AttentionBlock, DetectionResult, HeadSumRef, ProjectionRef } from '../detect/blocks';
 import { ModelEditor, makeTensor, rawTensor, sliceAxis, tensorElements, type NumericArray } from './edit';
-import { buildHeadMap, HeadMapError, isExact, keptIndices, mainCtx, newAxisSize, type BlockHeadMap, type HeadPos, type HeadSegment } from './headmap';
-import { shapeOf, type Ctx } from './trace';
+import { buildHeadMap, HeadMapError, isExact, keptIndices, mainCtx, newAxisSize, type BlockHeadMap, type HeadPos, type HeadSegment } from './headMap';
+import { shapeOf, type Ctx } from '../detect/trace';
 import { identityOrigins, prunedOrigins, readHeadOrigins, writeHeadOrigins, type HeadOrigins } from './headOrigins';
-import { DataType, type OnnxModel, type OnnxNode } from './types';
+import { DataType, type OnnxModel, type OnnxNode } from '../format/types';
 
 /** A head to remove (0-based block and query head). */
 export interface HeadRef {

@@ -5,10 +5,10 @@
 import { basename } from 'node:path';
 import { detectAttention } from './detect';
 import type { AttentionBlock, DetectionResult, DetectOptions, JsonDim, MaskRef, ProjectionRef } from './blocks';
-import { readModel, type ReadOptions } from './read';
-import { dataTypeName } from './tensor';
-import type { OnnxValueInfo } from './types';
-import { originalHead, readHeadOrigins, renames, type HeadOrigins } from './headOrigins';
+import { readModel, type ReadOptions } from '../format/read';
+import { dataTypeName } from '../format/tensor';
+import type { OnnxValueInfo } from '../format/types';
+import { originalHead, readHeadOrigins, renames, type HeadOrigins } from '../edit/headOrigins';
 
 /** A graph input or output as `inspect` lists it. */
 export interface InspectIO {

@@ -7,14 +7,14 @@
  * - `ReduceSum` over exactly the head axis (any keepdims), or
  * - `Split` along the head axis into one part per head, each part (after optional Squeeze/Reshape/Identity/Cast)
  *   joined by a tree of `Add` nodes or one `Sum`.
- * Heads are followed with the head-map rules of `headmap.ts` (`stepPos`), so a head axis folded into the batch
+ * Heads are followed with the head-map rules of `headMap.ts` (`stepPos`), so a head axis folded into the batch
  * (PyTorch's [batch·H, T, d]) is recognized once a Reshape unfolds it.
  */
-import { attrInt, attrInts, label } from './graph';
-import { isNum } from './dims';
-import { type HeadPos, isExact, stepPos } from './headmap';
+import { attrInt, attrInts, label } from '../format/graph';
+import { isNum } from '../shapes/dims';
+import { type HeadPos, isExact, stepPos } from '../edit/headMap';
 import { constNumber, type Ctx, scalarLike, shapeOf } from './trace';
-import type { OnnxNode } from './types';
+import type { OnnxNode } from '../format/types';
 
 /** How a block's heads are summed (see module doc). */
 export interface HeadSumRef {

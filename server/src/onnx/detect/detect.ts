@@ -2,14 +2,14 @@
  * Finds the multi-head attention blocks of an ONNX model, in graph order: fused operators (ai.onnx `Attention`,
  * com.microsoft `Attention` / `MultiHeadAttention` / `GroupQueryAttention`) and unfused Softmax-rooted subgraphs.
  * Subgraphs (If/Loop/Scan bodies) are searched after their parent graph's own nodes. See `blocks.ts` for what is
- * reported and `detect-fused.ts` / `detect-unfused.ts` for the forms and their spec sources.
+ * reported and `detectFused.ts` / `detectUnfused.ts` for the forms and their spec sources.
  */
-import { GraphIndex, label } from './graph';
-import { inferShapes, type ShapeMap } from './shapes';
-import type { OnnxGraph, OnnxModel } from './types';
+import { GraphIndex, label } from '../format/graph';
+import { inferShapes, type ShapeMap } from '../shapes/shapes';
+import type { OnnxGraph, OnnxModel } from '../format/types';
 import type { AttentionBlock, CandidateFailure, DetectionResult, DetectOptions } from './blocks';
-import { matchFused, OTHER_FUSED } from './detect-fused';
-import { matchSoftmax } from './detect-unfused';
+import { matchFused, OTHER_FUSED } from './detectFused';
+import { matchSoftmax } from './detectUnfused';
 import { type Ctx, inputSources, isConstant } from './trace';
 
 export type { AttentionBlock, CandidateFailure, DetectionResult, DetectOptions } from './blocks';

@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { sliceInputs, type ModelInputs } from './feeds';
 import { ModelRunner } from './runtime';
-import { DataType, type OnnxModel } from './types';
+import { DataType, type OnnxModel } from '../format/types';
 
 /** Median latency of one batch. */
 export interface LatencyMeasure {

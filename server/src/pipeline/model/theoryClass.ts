@@ -11,14 +11,14 @@
  * Unsqueeze, Flatten); the value path may also pass constant scalar scales (folded into the weights). Every
  * failed condition becomes one sentence in `reasons`.
  */
-import { attrInts, label } from './graph';
-import { isNum } from './dims';
-import type { AttentionBlock, DetectionResult, ProjectionRef } from './blocks';
-import { constNumber, type Ctx, findProjection, scalarLike, shapeOf, traceOperand } from './trace';
-import { toFloat64 } from './tensor';
-import type { OnnxNode } from './types';
-import type { Readout } from '../data/types';
-import type { ValueWeights } from '../theory/weights';
+import { attrInts, label } from '../../onnx/format/graph';
+import { isNum } from '../../onnx/shapes/dims';
+import type { AttentionBlock, DetectionResult, ProjectionRef } from '../../onnx/detect/blocks';
+import { constNumber, type Ctx, findProjection, scalarLike, shapeOf, traceOperand } from '../../onnx/detect/trace';
+import { toFloat64 } from '../../onnx/format/tensor';
+import type { OnnxNode } from '../../onnx/format/types';
+import type { Readout } from '../../data/types';
+import type { ValueWeights } from '../../theory/weights';
 
 const LAYOUT = new Set(['Transpose', 'Reshape', 'Identity', 'Cast', 'Dropout', 'Squeeze', 'Unsqueeze', 'Flatten']);
 
@@ -118,7 +118,7 @@ export function findTheoryInput(ctx: Ctx, first: AttentionBlock): TheoryInput {
   return { tensor: x, embedding, blockInput: e, batchAxis, featureAxis };
 }
 
-export { detectReadout, type TokenReadout } from './readout';
+export { detectReadout, type TokenReadout } from '../../onnx/detect/readout';
 
 /** Size of the axis a ReduceSum readout sums over (null when unknown). */
 function tokensSummed(ctx: Ctx, n: OnnxNode): number | null {

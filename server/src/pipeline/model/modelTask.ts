@@ -23,21 +23,21 @@
  * theory's readout and path features skip padding tokens.
  */
 import { basename } from 'node:path';
-import type { FixedLayer, Readout, SequenceBatch, TaskData } from '../data/types';
-import type { DetectionResult } from './blocks';
-import { captureAttention, type BlockCapture } from './capture';
-import { detectAttention } from './detect';
-import { checkInputs, readInputArrays, type ModelInputs } from './feeds';
-import { mainCtx } from './headmap';
-import { readModel } from './read';
-import type { HostArray } from './runtime';
+import type { FixedLayer, Readout, SequenceBatch, TaskData } from '../../data/types';
+import type { DetectionResult } from '../../onnx/detect/blocks';
+import { captureAttention, type BlockCapture } from '../../onnx/run/capture';
+import { detectAttention } from '../../onnx/detect/detect';
+import { checkInputs, readInputArrays, type ModelInputs } from '../../onnx/run/feeds';
+import { mainCtx } from '../../onnx/edit/headMap';
+import { readModel } from '../../onnx/format/read';
+import type { HostArray } from '../../onnx/run/runtime';
 import { checkTheoryClass, detectReadout, findTheoryInput, walkBack, type ClassCheck, type TheoryInput } from './theoryClass';
-import { attrInts } from './graph';
-import { isNum } from './dims';
-import { shapeOf, traceOperand, type Ctx } from './trace';
-import type { AttentionBlock } from './blocks';
-import type { OnnxModel } from './types';
-import type { ValueWeights } from '../theory/weights';
+import { attrInts } from '../../onnx/format/graph';
+import { isNum } from '../../onnx/shapes/dims';
+import { shapeOf, traceOperand, type Ctx } from '../../onnx/detect/trace';
+import type { AttentionBlock } from '../../onnx/detect/blocks';
+import type { OnnxModel } from '../../onnx/format/types';
+import type { ValueWeights } from '../../theory/weights';
 
 /** Options of `modelTask`. */
 export interface ModelTaskOptions {

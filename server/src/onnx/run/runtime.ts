@@ -8,8 +8,8 @@
  * for every batch it runs; sessions run with one intra-op thread and warnings silenced, so several runners can
  * share a small machine and stderr stays clean.
  */
-import { DataType } from './types';
-import { bfloat16ToNumber, dataTypeName, halfToNumber } from './tensor';
+import { DataType } from '../format/types';
+import { bfloat16ToNumber, dataTypeName, halfToNumber } from '../format/tensor';
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;

@@ -23,10 +23,10 @@
 import type { onnx } from 'onnx-proto';
 import { OnnxReadError } from './errors';
 import { attrInts, label } from './graph';
-import { inferShapes, type ShapeMap } from './shapes';
+import { inferShapes, type ShapeMap } from '../shapes/shapes';
 import { arrayLength, byteSize, dataTypeName, toBig } from './tensor';
 import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxValueInfo } from './types';
-import { isNum } from './dims';
+import { isNum } from '../shapes/dims';
 
 /**
  * Most elements one tensor may declare: 2^40 (a tebi-element; 4 TiB of float32). Far above any real weight, far

@@ -12,12 +12,12 @@
  * multiplied (non-zero attends), or selected by `Where(c, scores, −∞)` (true attends) or `Where(c, −∞, scores)`
  * (true masks, as `masked_fill` exports it).
  */
-import { attrInt, attrInts, attrTensor, label } from './graph';
-import { isNum } from './dims';
+import { attrInt, attrInts, attrTensor, label } from '../format/graph';
+import { isNum } from '../shapes/dims';
 import type { MaskRef } from './blocks';
 import { constNumber, type Ctx, scalarLike, shapeOf } from './trace';
-import { toFloat64 } from './tensor';
-import type { OnnxNode, OnnxTensor } from './types';
+import { toFloat64 } from '../format/tensor';
+import type { OnnxNode, OnnxTensor } from '../format/types';
 
 /** How a mask tensor is applied to the scores. */
 export interface MaskUse {

@@ -9,8 +9,8 @@
  * inputs.
  */
 import type { AttentionBlock, DetectionResult } from './blocks';
-import { GraphIndex, label } from './graph';
-import type { OnnxGraph, OnnxModel, OnnxNode } from './types';
+import { GraphIndex, label } from '../format/graph';
+import type { OnnxGraph, OnnxModel, OnnxNode } from '../format/types';
 
 /** Nodes drawn per block at most (a block larger than this is cut, and says so). */
 export const MAX_BLOCK_NODES = 80;

@@ -11,11 +11,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { openArrayFile } from '../data/source';
-import { readNpy } from '../data/npy';
-import { toFloat64, wrapTensor } from './tensor';
+import { openArrayFile } from '../../data/source';
+import { readNpy } from '../../data/npy';
+import { toFloat64, wrapTensor } from '../format/tensor';
 import type { HostArray } from './runtime';
-import type { DimSpec, OnnxModel, OnnxValueInfo } from './types';
+import type { DimSpec, OnnxModel, OnnxValueInfo } from '../format/types';
 
 /** Checked inputs for a model. */
 export interface ModelInputs {

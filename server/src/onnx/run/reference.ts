@@ -25,8 +25,8 @@
  *   at positions `past + s`; softcap; `smooth_softmax` and `head_sink` add exp(sink − m) to the denominator.
  * Arrays are row-major; probabilities come as [B, H_q, S, T] (query rows summing to 1 over keys).
  */
-import { attrFloat, attrInt, attrInts } from './graph';
-import type { OnnxNode } from './types';
+import { attrFloat, attrInt, attrInts } from '../format/graph';
+import type { OnnxNode } from '../format/types';
 import type { HostArray } from './runtime';
 
 /** Per-head attention of one fused operator call, and the operator's output recomputed from it. */

@@ -8,9 +8,9 @@
  * `axis`, default 1), MatMul (numpy batching), Reshape (0 copies, -1 infers), and the ai.onnx Attention function
  * body (onnx/defs/nn/defs.cc), whose expansion is the reference unfused form.
  */
-import { attrInt, label } from './graph';
-import { isNum } from './dims';
-import type { OnnxNode } from './types';
+import { attrInt, label } from '../format/graph';
+import { isNum } from '../shapes/dims';
+import type { OnnxNode } from '../format/types';
 import type { AttentionBlock, CandidateFailure, MaskRef } from './blocks';
 import { causalMask, causalNote } from './causal';
 import { findHeadSum, type HeadSumRef } from './headSum';

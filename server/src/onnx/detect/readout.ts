@@ -15,11 +15,11 @@
  * batch axis (the axis holding a graph input's symbolic batch dim, else axis 0), with T tokens when its size is
  * known (a symbolic or unknown size is accepted: exports with dynamic sequence length do not fold it).
  */
-import { attrInt, attrInts, label } from './graph';
-import { dimEq, isNum, type Dim } from './dims';
+import { attrInt, attrInts, label } from '../format/graph';
+import { dimEq, isNum, type Dim } from '../shapes/dims';
 import { constNumber, type Ctx, shapeOf } from './trace';
-import type { OnnxNode } from './types';
-import type { Readout } from '../data/types';
+import type { OnnxNode } from '../format/types';
+import type { Readout } from '../../data/types';
 
 /** A token readout found in a model's graph. */
 export interface TokenReadout {

@@ -8,9 +8,9 @@
  * values. Operators follow the ONNX operator specs (docs/Operators.md) for the opset the model imports; anything
  * not handled gets an unknown shape rather than a guess. Declared `value_info` shapes fill dims left unknown.
  */
-import { toFloat64 } from './tensor';
-import { attrFloat, attrInt, attrInts, attrTensor } from './graph';
-import { DataType, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from './types';
+import { toFloat64 } from '../format/tensor';
+import { attrFloat, attrInt, attrInts, attrTensor } from '../format/graph';
+import { DataType, type OnnxGraph, type OnnxNode, type OnnxTensor, type OnnxValueInfo } from '../format/types';
 import { type Dim, dimAdd, dimDivExact, dimEq, dimMul, dimProd, dimSub, isNum, sym, symbol } from './dims';
 
 /** Tensors with more elements than this do not get folded values (shape vectors and scalars are far smaller). */

@@ -10,9 +10,9 @@
  * was edited after pruning) is ignored with a note, and heads keep their current numbers.
  */
 import { basename } from 'node:path';
-import type { DetectionResult } from './blocks';
+import type { DetectionResult } from '../detect/blocks';
 import type { ModelEditor } from './edit';
-import type { OnnxModel } from './types';
+import type { OnnxModel } from '../format/types';
 
 /** `metadata_props` key of the head map. */
 export const HEAD_MAP_KEY = 'attention_paths.head_map';

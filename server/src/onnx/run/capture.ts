@@ -12,16 +12,16 @@
  * Runs are batched along axis 0 of the batched inputs (`feeds.ts`) and reuse one session. The ONNX layout
  * [query, key] is kept here (rows sum to 1); `pipeline/prepare.ts` transposes to the theory's keys × queries.
  */
-import type { AttentionBlock, DetectionResult } from './blocks';
-import { detectAttention } from './detect';
-import { ModelEditor } from './edit';
+import type { AttentionBlock, DetectionResult } from '../detect/blocks';
+import { detectAttention } from '../detect/detect';
+import { ModelEditor } from '../edit/edit';
 import { sliceInputs, type ModelInputs } from './feeds';
-import { inferShapes, type ShapeMap } from './shapes';
+import { inferShapes, type ShapeMap } from '../shapes/shapes';
 import { fusedReference } from './reference';
 import { ModelRunner, type HostArray } from './runtime';
-import { toFloat64 } from './tensor';
-import { DataType, type OnnxModel, type OnnxNode } from './types';
-import { label } from './graph';
+import { toFloat64 } from '../format/tensor';
+import { DataType, type OnnxModel, type OnnxNode } from '../format/types';
+import { label } from '../format/graph';
 
 /** Result of checking a fused operator's recomputed output against ONNX Runtime's. */
 export interface FusedCheck {

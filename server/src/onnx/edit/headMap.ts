@@ -12,12 +12,12 @@
  * axis k (elements `inner × Π dims[k+1:]` apart) lands on the output axis j with Π out[j+1:] dividing that stride.
  * Anything the map cannot follow is reported with the node that broke it, so callers refuse rather than guess.
  */
-import { attrInt, attrInts, GraphIndex, label } from './graph';
-import { type Dim, dimDivExact, dimEq, dimMul, dimProd, isNum, shapeToString } from './dims';
-import { inferShapes } from './shapes';
-import type { AttentionBlock, HeadSumRef, ProjectionRef } from './blocks';
-import type { OnnxModel, OnnxNode } from './types';
-import { type Ctx, findOutputProjection, shapeOf, traceOperand } from './trace';
+import { attrInt, attrInts, GraphIndex, label } from '../format/graph';
+import { type Dim, dimDivExact, dimEq, dimMul, dimProd, isNum, shapeToString } from '../shapes/dims';
+import { inferShapes } from '../shapes/shapes';
+import type { AttentionBlock, HeadSumRef, ProjectionRef } from '../detect/blocks';
+import type { OnnxModel, OnnxNode } from '../format/types';
+import { type Ctx, findOutputProjection, shapeOf, traceOperand } from '../detect/trace';
 
 /** One run of heads along an axis. `role` says which removal set applies (query heads, or key/value heads). */
 export interface HeadSegment {

@@ -12,10 +12,10 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { DataType, type OnnxModel, type OnnxTensor, type TensorArray } from './types';
-import { dataTypeName, elementBytes } from './tensor';
-import { numberToHalf } from './runtime';
-import { checkOutputFile, makeFolder } from '../report/write';
+import { DataType, type OnnxModel, type OnnxTensor, type TensorArray } from '../format/types';
+import { dataTypeName, elementBytes } from '../format/tensor';
+import { numberToHalf } from '../run/runtime';
+import { checkOutputFile, makeFolder } from '../../report/write';
 
 /** Typed arrays that hold tensor elements (no strings). */
 export type NumericArray = Exclude<TensorArray, string[]>;
