@@ -11,30 +11,15 @@
  * [400000, 16]·[16, 16], 8 ms against 22 ms for [128, 128]·[128, 3200]; see `useSingleThread`).
  */
 import type { Matrix, Matrix32 } from './matrix';
+import { ortIfAvailable } from '../onnx/run/runtime';
 
-type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
 
-let ort: Ort | null | undefined;
 const sessions = new Map<string, Promise<Session>>();
 
-function loadOrt(): Ort | null {
-  if (ort === undefined) {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      ort = require('onnxruntime-node') as Ort;
-      // ONNX Runtime's own log goes to stderr: nothing belongs there (its errors come back as exceptions with reasons).
-      ort.env.logLevel = 'fatal';
-    } catch {
-      ort = null; // no native engine on this platform: every product falls back to JS loops
-    }
-  }
-  return ort;
-}
-
-/** Whether ONNX Runtime's native engine could be loaded (else all products run in JS). */
+/** Whether ONNX Runtime's native engine could be loaded (onnx/run/runtime.ts, its one loader; else all products run in JS). */
 export function ortAvailable(): boolean {
-  return process.env.ATTENTION_PATHS_NO_ORT !== '1' && loadOrt() !== null;
+  return process.env.ATTENTION_PATHS_NO_ORT !== '1' && ortIfAvailable() !== null;
 }
 
 /** What one ORT product computes: out = alpha·op(A)·op(B) (+ C when `addC`, i.e. beta = 1). */
@@ -83,7 +68,7 @@ function session(k: OrtGemmKind): Promise<Session> {
   const key = `${+k.transA}${+k.transB}|${k.alpha ?? 1}|${+!!k.addC}|${+!!k.singleThread}|${+!!k.float32}`;
   let s = sessions.get(key);
   if (!s) {
-    const o = loadOrt()!;
+    const o = ortIfAvailable()!;
     s = o.InferenceSession.create(gemmModelBytes(k), {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
@@ -106,7 +91,7 @@ export function useSingleThread(m: number, k: number, n: number): boolean {
 
 /** op(A)·op(B) in float32 in ONNX Runtime (its MLAS SGEMM, about twice the float64 rate here). */
 export async function ortGemm32(A: Matrix32, B: Matrix32, transA: boolean, transB: boolean): Promise<Float32Array> {
-  const o = loadOrt()!;
+  const o = ortIfAvailable()!;
   const m = transA ? A.cols : A.rows;
   const n = transB ? B.rows : B.cols;
   const k = transA ? A.rows : A.cols;
@@ -157,7 +142,7 @@ function shapeClass(m: number, k: number, n: number): string {
  * `out` must not overlap A, B or C.
  */
 export async function ortGemmInto(A: Matrix, B: Matrix, kind: OrtGemmKind, C?: Float64Array, out?: Float64Array): Promise<Float64Array> {
-  const o = loadOrt()!;
+  const o = ortIfAvailable()!;
   const s = await session({ ...kind, addC: C !== undefined });
   const m = kind.transA ? A.cols : A.rows;
   const n = kind.transB ? B.rows : B.cols;

@@ -21,6 +21,7 @@ import { encodeNpz } from '../data/npz';
 import { stringify as toYaml } from 'yaml';
 import { decodeModel } from '../onnx/format/read';
 import { detectAttention } from '../onnx/detect/detect';
+import { loadOrt } from '../onnx/run/runtime';
 import type { ProgressFn } from '../pipeline/prepare';
 import type { AnalysisReport } from '../report/types';
 import { WouldOverwriteError } from '../report/write';
@@ -247,9 +248,7 @@ function writeAll(dir: string, files: [string, Uint8Array | string][], force: bo
  * @throws Error when ONNX Runtime cannot load the model or its output does not have shape [batch, 1].
  */
 export async function runOnnx(bytes: Uint8Array, X: TaskData['train']): Promise<Float64Array> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  ort.env.logLevel = 'fatal';
+  const ort = loadOrt();
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 4 });
   const { count: P, features: N0, tokens: T } = X;
   const out = new Float64Array(P);

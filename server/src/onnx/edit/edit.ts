@@ -12,13 +12,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { DataType, type OnnxModel, type OnnxTensor, type TensorArray } from '../format/types';
-import { dataTypeName, elementBytes } from '../format/tensor';
-import { numberToHalf } from '../run/runtime';
+import { DataType, type OnnxModel, type OnnxTensor } from '../format/types';
+import { dataTypeName, elementBytes, encodeNumbers, ortElementType, type NumericArray } from '../format/tensor';
 import { checkOutputFile, makeFolder } from '../../report/write';
-
-/** Typed arrays that hold tensor elements (no strings). */
-export type NumericArray = Exclude<TensorArray, string[]>;
 
 /** Raw little-endian bytes of a typed array (a view, no copy, on little-endian hosts). */
 function rawBytes(a: NumericArray): Uint8Array {
@@ -26,50 +22,13 @@ function rawBytes(a: NumericArray): Uint8Array {
 }
 
 /**
- * A TensorProto holding `values` converted to `dataType` (FLOAT, DOUBLE, FLOAT16, INT8…INT64, UINT8…UINT64, BOOL).
- * @throws Error for other data types.
+ * A TensorProto holding `values` converted to `dataType` (FLOAT, DOUBLE, FLOAT16, INT8…INT64, UINT8…UINT64, BOOL;
+ * `encodeNumbers`, format/tensor.ts).
+ * @throws Error for other data types, or for an integer type when a value is not an integer.
  */
 export function makeTensor(name: string, dims: number[], dataType: number, values: ArrayLike<number>): onnx.ITensorProto {
-  let a: NumericArray;
-  switch (dataType) {
-    case DataType.FLOAT:
-      a = Float32Array.from(values);
-      break;
-    case DataType.DOUBLE:
-      a = Float64Array.from(values);
-      break;
-    case DataType.FLOAT16:
-      a = Uint16Array.from(values, numberToHalf);
-      break;
-    case DataType.INT64:
-      a = BigInt64Array.from(Array.from(values, (x) => BigInt(Math.trunc(x))));
-      break;
-    case DataType.INT32:
-      a = Int32Array.from(values);
-      break;
-    case DataType.INT16:
-      a = Int16Array.from(values);
-      break;
-    case DataType.INT8:
-      a = Int8Array.from(values);
-      break;
-    case DataType.UINT8:
-    case DataType.BOOL:
-      a = Uint8Array.from(values);
-      break;
-    case DataType.UINT16:
-      a = Uint16Array.from(values);
-      break;
-    case DataType.UINT32:
-      a = Uint32Array.from(values);
-      break;
-    case DataType.UINT64:
-      a = BigUint64Array.from(Array.from(values, (x) => BigInt(Math.trunc(x))));
-      break;
-    default:
-      throw new Error(`cannot write a ${dataTypeName(dataType)} tensor '${name}'`);
-  }
-  return rawTensor(name, dims, dataType, a);
+  if (!ortElementType(dataType)) throw new Error(`cannot write a ${dataTypeName(dataType)} tensor '${name}'`);
+  return rawTensor(name, dims, dataType, encodeNumbers(dataType, values, `tensor '${name}'`));
 }
 
 /** A TensorProto over the elements of a typed array of the matching type (copied). */

@@ -24,7 +24,7 @@ import type { onnx } from 'onnx-proto';
 import { OnnxReadError } from './errors';
 import { attrInts, label } from './graph';
 import { inferShapes, type ShapeMap } from '../shapes/shapes';
-import { arrayLength, byteSize, dataTypeName, toBig } from './tensor';
+import { arrayLength, byteSize, dataTypeName, toBig, typedField, type TypedField } from './tensor';
 import { DataType, type OnnxAttribute, type OnnxGraph, type OnnxModel, type OnnxNode, type OnnxValueInfo } from './types';
 import { isNum } from '../shapes/dims';
 
@@ -45,28 +45,7 @@ function dimsText(dims: bigint[]): string {
   return `[${dims.join(', ')}]`;
 }
 
-/** The typed field a type's values live in (onnx.proto, TensorProto), and how many of them `n` elements take. */
-function typedField(code: number): 'floatData' | 'doubleData' | 'int64Data' | 'uint64Data' | 'stringData' | 'int32Data' {
-  switch (code) {
-    case DataType.FLOAT:
-    case DataType.COMPLEX64:
-      return 'floatData';
-    case DataType.DOUBLE:
-    case DataType.COMPLEX128:
-      return 'doubleData';
-    case DataType.INT64:
-      return 'int64Data';
-    case DataType.UINT32:
-    case DataType.UINT64:
-      return 'uint64Data';
-    case DataType.STRING:
-      return 'stringData';
-    default:
-      return 'int32Data';
-  }
-}
-
-const FIELD_NAME: Record<ReturnType<typeof typedField>, string> = {
+const FIELD_NAME: Record<TypedField, string> = {
   floatData: 'float_data',
   doubleData: 'double_data',
   int64Data: 'int64_data',

@@ -9,6 +9,7 @@
 import { endianness } from 'node:os';
 import type { onnx } from 'onnx-proto';
 import { DataType, type OnnxTensor, type TensorArray } from './types';
+import { bfloat16ToNumber, halfToNumber, numberToHalf } from '../../util/float16';
 
 type Int64Like = number | { toString(): string; toNumber?: () => number; low?: number; high?: number };
 
@@ -34,53 +35,6 @@ export function dataTypeName(code: number): string {
   return NAMES[code] ?? `TYPE${code}`;
 }
 
-/** Bytes per element, or a fraction for sub-byte types (4-bit: 0.5, 2-bit: 0.25); 0 for STRING/unknown. */
-export function elementBytes(code: number): number {
-  switch (code) {
-    case DataType.FLOAT:
-    case DataType.INT32:
-    case DataType.UINT32:
-      return 4;
-    case DataType.DOUBLE:
-    case DataType.INT64:
-    case DataType.UINT64:
-    case DataType.COMPLEX64:
-      return 8;
-    case DataType.COMPLEX128:
-      return 16;
-    case DataType.UINT8:
-    case DataType.INT8:
-    case DataType.BOOL:
-    case DataType.FLOAT8E4M3FN:
-    case DataType.FLOAT8E4M3FNUZ:
-    case DataType.FLOAT8E5M2:
-    case DataType.FLOAT8E5M2FNUZ:
-    case DataType.FLOAT8E8M0:
-      return 1;
-    case DataType.UINT16:
-    case DataType.INT16:
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16:
-      return 2;
-    case DataType.UINT4:
-    case DataType.INT4:
-    case DataType.FLOAT4E2M1:
-      return 0.5;
-    case DataType.UINT2:
-    case DataType.INT2:
-      return 0.25;
-    default:
-      return 0;
-  }
-}
-
-/** Byte size of `size` elements of `code` (sub-byte types round up to whole bytes); null for STRING/unknown. */
-export function byteSize(code: number, size: number): number | null {
-  const b = elementBytes(code);
-  if (b === 0) return null;
-  return Math.ceil(size * b);
-}
-
 type ArrayCtor =
   | Float32ArrayConstructor
   | Float64ArrayConstructor
@@ -93,48 +47,117 @@ type ArrayCtor =
   | BigInt64ArrayConstructor
   | BigUint64ArrayConstructor;
 
+/** The TensorProto field a type's values live in when they are not raw_data (onnx.proto, TensorProto). */
+export type TypedField = 'floatData' | 'doubleData' | 'int64Data' | 'uint64Data' | 'stringData' | 'int32Data';
+
+/** ONNX Runtime's JS name of an element type it can feed and fetch. */
+export type OrtElementType = 'float32' | 'float64' | 'float16' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint8' | 'uint16' | 'uint32' | 'uint64' | 'bool';
+
+/** What this project knows about one element type. */
+interface ElementType {
+  /** Bytes per element, or a fraction for sub-byte types (4-bit: 0.5, 2-bit: 0.25); 0 for STRING. */
+  bytes: number;
+  /** The typed array holding the elements, and how many array elements one tensor element takes (complex: 2). */
+  array?: { ctor: ArrayCtor; per: number };
+  /** The typed field of the TensorProto (int32_data when not named). */
+  field?: TypedField;
+  /** ONNX Runtime's name, for types that can be fed from (and written as) numbers. */
+  ort?: OrtElementType;
+}
+
+const F32 = { ctor: Float32Array, per: 1 };
+const F64 = { ctor: Float64Array, per: 1 };
+const U8 = { ctor: Uint8Array, per: 1 };
+const U16 = { ctor: Uint16Array, per: 1 };
+
+/** The one element-type table: every `DataType` this project reads, writes or feeds. */
+const ELEMENT_TYPES: Record<number, ElementType> = {
+  [DataType.FLOAT]: { bytes: 4, array: F32, field: 'floatData', ort: 'float32' },
+  [DataType.UINT8]: { bytes: 1, array: U8, ort: 'uint8' },
+  [DataType.INT8]: { bytes: 1, array: { ctor: Int8Array, per: 1 }, ort: 'int8' },
+  [DataType.UINT16]: { bytes: 2, array: U16, ort: 'uint16' },
+  [DataType.INT16]: { bytes: 2, array: { ctor: Int16Array, per: 1 }, ort: 'int16' },
+  [DataType.INT32]: { bytes: 4, array: { ctor: Int32Array, per: 1 }, ort: 'int32' },
+  [DataType.INT64]: { bytes: 8, array: { ctor: BigInt64Array, per: 1 }, field: 'int64Data', ort: 'int64' },
+  [DataType.STRING]: { bytes: 0, field: 'stringData' },
+  [DataType.BOOL]: { bytes: 1, array: U8, ort: 'bool' },
+  [DataType.FLOAT16]: { bytes: 2, array: U16, ort: 'float16' },
+  [DataType.DOUBLE]: { bytes: 8, array: F64, field: 'doubleData', ort: 'float64' },
+  [DataType.UINT32]: { bytes: 4, array: { ctor: Uint32Array, per: 1 }, field: 'uint64Data', ort: 'uint32' },
+  [DataType.UINT64]: { bytes: 8, array: { ctor: BigUint64Array, per: 1 }, field: 'uint64Data', ort: 'uint64' },
+  [DataType.COMPLEX64]: { bytes: 8, array: { ctor: Float32Array, per: 2 }, field: 'floatData' },
+  [DataType.COMPLEX128]: { bytes: 16, array: { ctor: Float64Array, per: 2 }, field: 'doubleData' },
+  [DataType.BFLOAT16]: { bytes: 2, array: U16 },
+  [DataType.FLOAT8E4M3FN]: { bytes: 1, array: U8 },
+  [DataType.FLOAT8E4M3FNUZ]: { bytes: 1, array: U8 },
+  [DataType.FLOAT8E5M2]: { bytes: 1, array: U8 },
+  [DataType.FLOAT8E5M2FNUZ]: { bytes: 1, array: U8 },
+  [DataType.UINT4]: { bytes: 0.5, array: U8 },
+  [DataType.INT4]: { bytes: 0.5, array: U8 },
+  [DataType.FLOAT4E2M1]: { bytes: 0.5, array: U8 },
+  [DataType.FLOAT8E8M0]: { bytes: 1, array: U8 },
+  [DataType.UINT2]: { bytes: 0.25, array: U8 },
+  [DataType.INT2]: { bytes: 0.25, array: U8 },
+};
+
+/** Bytes per element, or a fraction for sub-byte types (4-bit: 0.5, 2-bit: 0.25); 0 for STRING/unknown. */
+export function elementBytes(code: number): number {
+  return ELEMENT_TYPES[code]?.bytes ?? 0;
+}
+
+/** Byte size of `size` elements of `code` (sub-byte types round up to whole bytes); null for STRING/unknown. */
+export function byteSize(code: number, size: number): number | null {
+  const b = elementBytes(code);
+  if (b === 0) return null;
+  return Math.ceil(size * b);
+}
+
 /** The typed array used for a data type and how many array elements one tensor element takes. */
 function arrayType(code: number): { ctor: ArrayCtor; per: number } | null {
-  switch (code) {
-    case DataType.FLOAT:
-      return { ctor: Float32Array, per: 1 };
-    case DataType.COMPLEX64:
-      return { ctor: Float32Array, per: 2 };
-    case DataType.DOUBLE:
-      return { ctor: Float64Array, per: 1 };
-    case DataType.COMPLEX128:
-      return { ctor: Float64Array, per: 2 };
-    case DataType.INT8:
-      return { ctor: Int8Array, per: 1 };
-    case DataType.INT16:
-      return { ctor: Int16Array, per: 1 };
-    case DataType.UINT16:
-    case DataType.FLOAT16:
-    case DataType.BFLOAT16:
-      return { ctor: Uint16Array, per: 1 };
-    case DataType.INT32:
-      return { ctor: Int32Array, per: 1 };
-    case DataType.UINT32:
-      return { ctor: Uint32Array, per: 1 };
-    case DataType.INT64:
-      return { ctor: BigInt64Array, per: 1 };
-    case DataType.UINT64:
-      return { ctor: BigUint64Array, per: 1 };
-    case DataType.UINT8:
-    case DataType.BOOL:
-    case DataType.FLOAT8E4M3FN:
-    case DataType.FLOAT8E4M3FNUZ:
-    case DataType.FLOAT8E5M2:
-    case DataType.FLOAT8E5M2FNUZ:
-    case DataType.FLOAT8E8M0:
-    case DataType.UINT4:
-    case DataType.INT4:
-    case DataType.FLOAT4E2M1:
-    case DataType.UINT2:
-    case DataType.INT2:
-      return { ctor: Uint8Array, per: 1 };
-    default:
-      return null;
+  return ELEMENT_TYPES[code]?.array ?? null;
+}
+
+/** The typed field a type's values live in (onnx.proto, TensorProto): int32_data for every type without its own. */
+export function typedField(code: number): TypedField {
+  return ELEMENT_TYPES[code]?.field ?? 'int32Data';
+}
+
+/** ONNX Runtime's name of an element type that can be fed from numbers, or undefined. */
+export function ortElementType(code: number): OrtElementType | undefined {
+  return ELEMENT_TYPES[code]?.ort;
+}
+
+/** Typed arrays that hold tensor elements (no strings). */
+export type NumericArray = Exclude<TensorArray, string[]>;
+
+/**
+ * Numbers as the elements of `dataType` (the types ONNX Runtime feeds: FLOAT, DOUBLE, FLOAT16, INT8…INT64,
+ * UINT8…UINT64, BOOL), the one conversion of the tensor writer and the feeds: floats rounded to the type (float16 to
+ * nearest even), BOOL as 0/1 (any non-zero is true), integer types only from integers.
+ * @param what names the tensor or input in error messages, e.g. `input 'x'`.
+ * @throws Error for other data types, or for an integer type when a value is not an integer.
+ */
+export function encodeNumbers(dataType: number, values: ArrayLike<number>, what: string): NumericArray {
+  const type = ortElementType(dataType);
+  if (!type) throw new Error(`${what}: element type ${dataTypeName(dataType)} cannot be written from numeric data`);
+  if (type !== 'float32' && type !== 'float64' && type !== 'float16' && type !== 'bool') {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isInteger(values[i])) throw new Error(`${what} is ${dataTypeName(dataType)}, but value ${values[i]} at flat index ${i} is not an integer`);
+    }
+  }
+  switch (type) {
+    case 'float16':
+      return Uint16Array.from(values, numberToHalf);
+    case 'bool':
+      return Uint8Array.from(values, (x) => (x !== 0 ? 1 : 0));
+    case 'int64':
+      return BigInt64Array.from(Array.from(values, (x) => BigInt(x)));
+    case 'uint64':
+      return BigUint64Array.from(Array.from(values, (x) => BigInt(x)));
+    default: {
+      const ctor = arrayType(dataType)!.ctor as Float32ArrayConstructor;
+      return ctor.from(values);
+    }
   }
 }
 
@@ -196,33 +219,30 @@ function fromTypedFields(p: onnx.ITensorProto, code: number, size: number, what:
   const check = (len: number) => {
     if (len < n) throw new Error(`${what}: holds ${len} values, but its shape needs ${n}`);
   };
-  switch (code) {
-    case DataType.STRING: {
+  switch (typedField(code)) {
+    case 'stringData': {
       const s = p.stringData ?? [];
       check(s.length);
       return s.slice(0, size).map((b) => Buffer.from(b).toString('utf8'));
     }
-    case DataType.FLOAT:
-    case DataType.COMPLEX64: {
+    case 'floatData': {
       const f = p.floatData ?? [];
       check(f.length);
       return Float32Array.from(f.slice(0, n));
     }
-    case DataType.DOUBLE:
-    case DataType.COMPLEX128: {
+    case 'doubleData': {
       const f = p.doubleData ?? [];
       check(f.length);
       return Float64Array.from(f.slice(0, n));
     }
-    case DataType.INT64: {
+    case 'int64Data': {
       const f = p.int64Data ?? [];
       check(f.length);
       const out = new BigInt64Array(n);
       for (let i = 0; i < n; i++) out[i] = toBig(f[i] as Int64Like);
       return out;
     }
-    case DataType.UINT32:
-    case DataType.UINT64: {
+    case 'uint64Data': {
       const f = p.uint64Data ?? [];
       check(f.length);
       if (code === DataType.UINT32) return Uint32Array.from(f.slice(0, n), (x) => toNum(x as Int64Like));
@@ -295,24 +315,6 @@ export function wrapTensor(
   };
   if (external) t.external = external.location;
   return t;
-}
-
-/** IEEE half-precision bits → number. */
-export function halfToNumber(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-/** bfloat16 bits → number. */
-export function bfloat16ToNumber(h: number): number {
-  u32[0] = (h & 0xffff) << 16;
-  return f32[0];
 }
 
 /**

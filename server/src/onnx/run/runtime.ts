@@ -9,9 +9,10 @@
  * share a small machine and stderr stays clean.
  */
 import { DataType } from '../format/types';
-import { bfloat16ToNumber, dataTypeName, halfToNumber } from '../format/tensor';
+import { dataTypeName, encodeNumbers, ortElementType } from '../format/tensor';
+import { bfloat16ToNumber, halfToNumber } from '../../util/float16';
 
-type Ort = typeof import('onnxruntime-node');
+export type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
 type OrtTensor = import('onnxruntime-node').Tensor;
 
@@ -25,10 +26,11 @@ let ortModule: Ort | null | undefined;
 let ortError = '';
 
 /**
- * The `onnxruntime-node` module.
- * @throws Error when ONNX Runtime cannot be loaded on this platform (the reason is included).
+ * The one loader of `onnxruntime-node` (model runs here, the float64 products of linalg/ortGemm.ts, the train
+ * command's check of its export): loaded once, with ONNX Runtime's own log silenced.
+ * @returns the module, or null when ONNX Runtime cannot be loaded on this platform.
  */
-export function loadOrt(): Ort {
+export function ortIfAvailable(): Ort | null {
   if (ortModule === undefined) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -40,57 +42,23 @@ export function loadOrt(): Ort {
       ortError = e instanceof Error ? e.message.split('\n')[0] : String(e);
     }
   }
-  if (!ortModule) throw new Error(`ONNX Runtime (onnxruntime-node) is not available on this machine: ${ortError}`);
   return ortModule;
+}
+
+/**
+ * The `onnxruntime-node` module.
+ * @throws Error when ONNX Runtime cannot be loaded on this platform (the reason is included).
+ */
+export function loadOrt(): Ort {
+  const ort = ortIfAvailable();
+  if (!ort) throw new Error(`ONNX Runtime (onnxruntime-node) is not available on this machine: ${ortError}`);
+  return ort;
 }
 
 /** Element count of dims. */
 export function sizeOf(dims: readonly number[]): number {
   return dims.reduce((a, b) => a * b, 1);
 }
-
-/** number → IEEE half bits (round to nearest even), for float16 feeds. */
-export function numberToHalf(x: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = x;
-  const b = u[0];
-  const sign = (b >>> 16) & 0x8000;
-  const exp = (b >>> 23) & 0xff;
-  let mant = b & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is the correct rounding
-  return sign | h;
-}
-
-const ORT_TYPE: Record<number, string> = {
-  [DataType.FLOAT]: 'float32',
-  [DataType.DOUBLE]: 'float64',
-  [DataType.FLOAT16]: 'float16',
-  [DataType.INT8]: 'int8',
-  [DataType.INT16]: 'int16',
-  [DataType.INT32]: 'int32',
-  [DataType.INT64]: 'int64',
-  [DataType.UINT8]: 'uint8',
-  [DataType.UINT16]: 'uint16',
-  [DataType.UINT32]: 'uint32',
-  [DataType.UINT64]: 'uint64',
-  [DataType.BOOL]: 'bool',
-};
 
 /**
  * Converts a host array to an ORT tensor of ONNX element type `elemType`.
@@ -99,53 +67,9 @@ const ORT_TYPE: Record<number, string> = {
  */
 export function toOrtTensor(a: HostArray, elemType: number, name: string): OrtTensor {
   const ort = loadOrt();
-  const type = ORT_TYPE[elemType];
+  const type = ortElementType(elemType);
   if (!type) throw new Error(`input '${name}': element type ${dataTypeName(elemType)} cannot be fed from numeric data`);
-  const n = a.data.length;
-  const isInt = !['float32', 'float64', 'float16', 'bool'].includes(type);
-  if (isInt) {
-    for (let i = 0; i < n; i++) {
-      if (!Number.isInteger(a.data[i])) throw new Error(`input '${name}' is ${dataTypeName(elemType)}, but value ${a.data[i]} at flat index ${i} is not an integer`);
-    }
-  }
-  let data: Float32Array | Float64Array | Uint16Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint8Array | Uint32Array | BigUint64Array;
-  switch (type) {
-    case 'float32':
-      data = Float32Array.from(a.data);
-      break;
-    case 'float64':
-      data = Float64Array.from(a.data);
-      break;
-    case 'float16':
-      data = Uint16Array.from(a.data, numberToHalf);
-      break;
-    case 'int8':
-      data = Int8Array.from(a.data);
-      break;
-    case 'int16':
-      data = Int16Array.from(a.data);
-      break;
-    case 'int32':
-      data = Int32Array.from(a.data);
-      break;
-    case 'int64':
-      data = BigInt64Array.from(a.data, (x) => BigInt(x));
-      break;
-    case 'uint8':
-      data = Uint8Array.from(a.data);
-      break;
-    case 'bool':
-      data = Uint8Array.from(a.data, (x) => (x !== 0 ? 1 : 0));
-      break;
-    case 'uint16':
-      data = Uint16Array.from(a.data);
-      break;
-    case 'uint32':
-      data = Uint32Array.from(a.data);
-      break;
-    default:
-      data = BigUint64Array.from(a.data, (x) => BigInt(x));
-  }
+  const data = encodeNumbers(elemType, a.data, `input '${name}'`);
   return new ort.Tensor(type as 'float32', data as Float32Array, a.dims);
 }
 
