@@ -47,7 +47,7 @@ import { configCodeActions } from './features/codeActions';
 import { configInlayHints } from './features/inlayHints';
 import { pythonCodeLenses } from './features/python';
 import { rankedHeads } from './features/heads';
-import { WouldOverwriteError } from './report/write';
+import { isWouldOverwrite } from './io/paths';
 import {
   AnalyzeRequest,
   CreateModelConfigRequest,
@@ -230,7 +230,7 @@ function signalOf(token: CancellationToken): AbortSignal {
 function toResponseError(e: unknown): ResponseError<void> {
   if (e instanceof ResponseError) return e;
   if (e instanceof JobCancelled) return new ResponseError(LSPErrorCodes.RequestCancelled, e.message);
-  if (e instanceof NotRunnable || e instanceof WouldOverwriteError) return new ResponseError(ErrorCodes.InvalidRequest, e.message);
+  if (e instanceof NotRunnable || isWouldOverwrite(e)) return new ResponseError(ErrorCodes.InvalidRequest, e.message);
   const line = userMessage(e);
   if (isExpectedRefusal(e)) connection.console.info(line);
   else connection.console.error(line);

@@ -8,7 +8,7 @@
 import type { HeadRef, PruneResult } from '../protocol';
 import type { PruneSummary } from '../pipeline/pruneModel';
 import type { AnalysisReport, Metrics } from '../report/types';
-import { writeFileSafely } from '../report/write';
+import { writeFileSafely } from '../io/atomic';
 import { VERSION } from '../version';
 import { headName } from '../report/names';
 
@@ -35,7 +35,7 @@ export interface PrunePlan {
  * Builds and writes the plan.
  * @param output absolute path of the JSON file
  * @param overwrite replace an existing file (else WouldOverwriteError)
- * @throws Error when a head is not in the report; WouldOverwriteError (report/write.ts) when the file exists
+ * @throws Error when a head is not in the report; WouldOverwriteError (io/paths.ts) when the file exists
  */
 export function writePrunePlan(configPath: string, uri: string, report: AnalysisReport, removed: HeadRef[], predicted: Metrics, output: string, overwrite: boolean): PruneResult {
   const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);

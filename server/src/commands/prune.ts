@@ -15,7 +15,8 @@ import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummar
 import { CONFIRM_ABOVE_SECONDS } from '../pipeline/resources';
 import { costConfirmation } from './confirm';
 import { printFailure } from './failure';
-import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
+import { writeFileSafely } from '../io/atomic';
+import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, type LabelledPath } from '../io/paths';
 
 /** Help text of `prune`. */
 export const PRUNE_USAGE = `Usage:

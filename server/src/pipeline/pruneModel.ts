@@ -18,13 +18,13 @@
  *    original's data and settings (never over an existing file) and analyse the pruned model with it.
  * Nothing is written unless steps 0–4 succeed.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import { CONFIG_DEFAULTS } from '../config/defaults';
 import { detectAttention } from '../onnx/detect/detect';
 import { ModelEditor, writeModelFile } from '../onnx/edit/edit';
-import { checkOutputFile } from '../report/write';
+import { checkOutputFile, samePath, WouldOverwriteError } from '../io/paths';
 import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/run/feeds';
 import { splitModelData } from './model/modelTask';
 import { maskedModel, maskFactors, planRemoval, pruneBlockers, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/edit/prune';
@@ -140,17 +140,6 @@ export interface PruneSummary {
   notes: string[];
 }
 
-function sameFile(a: string, b: string): boolean {
-  const ra = resolve(a);
-  const rb = resolve(b);
-  if (ra === rb) return true;
-  try {
-    return existsSync(rb) && realpathSync(ra) === realpathSync(rb);
-  } catch {
-    return false;
-  }
-}
-
 /** A config that analyses `model` on `data` with the defaults. */
 export function modelConfig(model: string, data: string): AnalysisConfig {
   return {
@@ -252,18 +241,18 @@ export function lowestPrunable(report: AnalysisReport, detection: DetectionResul
  */
 export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   const progress = job.onProgress;
-  if (sameFile(job.model, job.out)) throw new Error(`the output ${job.out} is the input model; write the pruned model to a new file`);
+  if (samePath(job.model, job.out)) throw new Error(`the output ${job.out} is the input model; write the pruned model to a new file`);
   if (!job.heads === (job.dropLowest === undefined)) throw new Error('give either the heads to remove or the number of lowest-scored heads to drop');
   const model = readModel(job.model);
   for (const t of model.graph.initializers.values()) {
-    if (t.external && sameFile(t.external.path, join(dirname(resolve(job.out)), `${basename(job.out)}.data`))) {
+    if (t.external && samePath(t.external.path, join(dirname(resolve(job.out)), `${basename(job.out)}.data`))) {
       throw new Error(`the output's external data file would replace '${t.external.location}', which the input model reads`);
     }
   }
-  if (!job.force && existsSync(job.out)) throw new Error(`${job.out} already exists; not overwriting it (pass --force to replace it)`);
+  if (!job.force && existsSync(job.out)) throw new WouldOverwriteError(job.out);
   checkOutputFile(resolve(job.out), true);
   let config = job.config;
-  if (config && (config.attention?.kind !== 'model' || !config.attention.model || !sameFile(config.attention.model, job.model))) {
+  if (config && (config.attention?.kind !== 'model' || !config.attention.model || !samePath(config.attention.model, job.model))) {
     throw new Error(`the config's attention must be this model (attention: { kind: model, model: ${basename(job.model)} })`);
   }
   const counts = job.headCounts ?? config?.heads;

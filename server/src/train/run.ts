@@ -9,8 +9,9 @@
  * Nothing is written until everything has succeeded; files are written to temporary names in DIR and renamed into
  * place, and existing files are replaced only with `force`.
  */
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { makeFolder } from '../report/write';
+import { existsSync, statSync } from 'node:fs';
+import { writeStaged } from '../io/atomic';
+import { makeFolder, WouldOverwriteError } from '../io/paths';
 import { join } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import type { Readout, TaskData } from '../data/types';
@@ -24,7 +25,6 @@ import { detectAttention } from '../onnx/detect/detect';
 import { loadOrt } from '../onnx/run/runtime';
 import type { ProgressFn } from '../pipeline/prepare';
 import type { AnalysisReport } from '../report/types';
-import { WouldOverwriteError } from '../report/write';
 import { VERSION } from '../version';
 import { selectBackend, type BackendInfo, type BackendPreference } from './backend';
 import { exportOnnx, EXPORT_OPSET, ONNX_INPUT, ONNX_OUTPUT } from './export';
@@ -224,23 +224,11 @@ export function modelConfigYaml(config: AnalysisConfig, settings: AnalysisReport
   );
 }
 
-/** Writes every file under a temporary name, then renames them all into place (or removes them all on error). */
+/** Writes every file under a temporary name, then renames them all into place (or removes them all on error; io/atomic.ts). */
 function writeAll(dir: string, files: [string, Uint8Array | string][], force: boolean): void {
   checkOutputDir(dir, force);
   makeFolder(dir);
-  const tag = `.tmp-${process.pid}-${Date.now()}`;
-  const staged: [string, string][] = [];
-  try {
-    for (const [name, data] of files) {
-      const tmp = join(dir, name + tag);
-      writeFileSync(tmp, data);
-      staged.push([tmp, join(dir, name)]);
-    }
-    for (const [tmp, dst] of staged) renameSync(tmp, dst);
-  } catch (e) {
-    for (const [tmp] of staged) rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeStaged(files.map(([name, data]) => ({ path: join(dir, name), data })));
 }
 
 /**

@@ -9,12 +9,13 @@
  * Spec sources: onnx/onnx.proto (ModelProto, TensorProto raw_data little-endian, external_data keys location /
  * offset / length), onnx/docs/ExternalData.md.
  */
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { DataType, type OnnxModel, type OnnxTensor } from '../format/types';
 import { dataTypeName, elementBytes, encodeNumbers, ortElementType, type NumericArray } from '../format/tensor';
-import { checkOutputFile, makeFolder } from '../../report/write';
+import { writeStaged, type StagedFile } from '../../io/atomic';
+import { checkOutputFile, makeFolder, WouldOverwriteError } from '../../io/paths';
 
 /** Raw little-endian bytes of a typed array (a view, no copy, on little-endian hosts). */
 function rawBytes(a: NumericArray): Uint8Array {
@@ -263,21 +264,17 @@ export function writeModelFile(proto: onnx.ModelProto, out: string, opts: WriteM
   const dataPath = join(dirname(out), dataName);
   const ext = opts.externalize && opts.externalize.size > 0;
   for (const p of ext ? [out, dataPath] : [out]) {
-    if (!opts.force && existsSync(p)) throw new Error(`${p} already exists; not overwriting it (pass --force to replace it)`);
+    if (!opts.force && existsSync(p)) throw new WouldOverwriteError(p);
     checkOutputFile(p, true);
   }
   const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(proto).finish());
   makeFolder(dirname(out));
-  const tmp = (p: string) => `${p}.tmp-${process.pid}-${Date.now()}`;
-  const written: string[] = [];
-  const temps: [string, string][] = [];
-  try {
-    if (ext) {
-      const tData = tmp(dataPath);
-      const fd = openSync(tData, 'w');
-      temps.push([tData, dataPath]);
-      let offset = 0;
-      try {
+  const files: StagedFile[] = [];
+  if (ext) {
+    files.push({
+      path: dataPath,
+      data: (fd) => {
+        let offset = 0;
         for (const t of copy.graph?.initializer ?? []) {
           if (!opts.externalize!.has(t.name ?? '')) continue;
           if (t.dataLocation === 1) throw new Error(`initializer '${t.name}' still refers to external data; inline it first`);
@@ -296,33 +293,10 @@ export function writeModelFile(proto: onnx.ModelProto, out: string, opts: WriteM
           t.rawData = new Uint8Array(0);
           offset += bytes.length;
         }
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    }
-    const tModel = tmp(out);
-    const fd = openSync(tModel, 'w');
-    temps.push([tModel, out]);
-    try {
-      writeSync(fd, onnx.ModelProto.encode(copy).finish());
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    for (const [t, final] of temps) {
-      renameSync(t, final);
-      written.push(final);
-    }
-    return written;
-  } catch (e) {
-    for (const [t] of temps) {
-      try {
-        if (existsSync(t)) unlinkSync(t);
-      } catch {
-        // best effort
-      }
-    }
-    throw e;
+      },
+    });
   }
+  // The model is encoded after the data file's function has pointed its initializers at that file.
+  files.push({ path: out, data: (fd) => void writeSync(fd, onnx.ModelProto.encode(copy).finish()) });
+  return writeStaged(files);
 }
