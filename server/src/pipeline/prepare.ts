@@ -19,7 +19,7 @@ import type { PathInfo } from '../report/types';
 import { modelTask, type ModelTask } from './model/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
-import { checkPathLimit } from '../analysis/limits';
+import { checkPathLimit } from './limits';
 import { attentionMaps } from './attentionMaps';
 import type { AttentionMaps } from '../report/types';
 import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
@@ -76,7 +76,7 @@ export interface PrepareOptions {
    */
   cache?: StageCacheOptions;
   /**
-   * Refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known: for model configs
+   * Refuse more attention paths than this (pipeline/limits.ts) as soon as the heads are known: for model configs
    * before the model runs on the data, always before any path feature is built.
    */
   maxPaths?: number;
@@ -221,7 +221,7 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
  * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
  *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
- * @param opts.maxPaths refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known:
+ * @param opts.maxPaths refuse more attention paths than this (pipeline/limits.ts) as soon as the heads are known:
  *   for model configs before the model runs on the data, always before any path feature is built; `opts.action`
  *   names the work in that message. `opts.cache`: the stage cache of the attention and path features.
  */

@@ -24,7 +24,7 @@ import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';
 import { modelTask, type ModelTask } from './model/modelTask';
 import type { AnalysisReport, HeadScore, HeadSilencing, WindowReport } from '../report/types';
-import { checkWindowPathLimit } from '../analysis/limits';
+import { checkWindowPathLimit } from './limits';
 import { measureHeadRemoval } from './headRemoval';
 import { pruningOrder, rankCorrelations } from './headRanking';
 import { modelReport } from './modelReport';

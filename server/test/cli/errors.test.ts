@@ -9,7 +9,7 @@ import { isExpectedRefusal, userMessage, internalErrorLine } from '../../src/uti
 import { failureLines } from '../../src/commands/failure';
 import { OnnxReadError } from '../../src/onnx/format/errors';
 import { ConfigError } from '../../src/config/types';
-import { JobError } from '../../src/analysis/jobs';
+import { JobError } from '../../src/lsp/jobs/jobs';
 
 function engineError(): unknown {
   try {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { AnalysisConfig } from '../../src/config/types';
 import { analyze } from '../../src/pipeline/analyze';
 import { autoWindowSize, pathCountText, planWindows, tileWindows } from '../../src/pipeline/windowPlan';
-import { checkPathLimit, checkWindowPathLimit, windowsAdvice } from '../../src/analysis/limits';
+import { checkPathLimit, checkWindowPathLimit, windowsAdvice } from '../../src/pipeline/limits';
 import { checkMemory } from '../../src/pipeline/resources';
 import { modelTask } from '../../src/pipeline/model/modelTask';
 import { decodeModel } from '../../src/onnx/format/read';

@@ -2,11 +2,11 @@
  * Heads as the editor shows them: ranked by relevance (docs/theory.md §g), with the predicted effect of
  * silencing each one, and where in a config each layer's heads are written.
  */
-import type { ConfigOutline } from '../config/outline';
-import type { Span } from '../config/positions';
-import { formatNumber } from '../report/charts';
-import type { AnalysisReport } from '../report/types';
-import { headInLayerName, headName, layerName } from '../report/names';
+import type { ConfigOutline } from '../../config/outline';
+import type { Span } from '../../config/positions';
+import { formatNumber } from '../../report/charts';
+import type { AnalysisReport } from '../../report/types';
+import { headInLayerName, headName, layerName } from '../../report/names';
 
 /** One head with its rank (1 = most relevant) and the report's silencing prediction. */
 export interface RankedHead {

@@ -4,13 +4,13 @@
  * score is below the prunable threshold (docs/theory.md §g), placed on that layer's `heads` entry.
  */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
-import type { ConfigDoc } from '../analysis/configs';
-import { formatNumber } from '../report/charts';
+import type { ConfigDoc } from '../documents/configs';
+import { formatNumber } from '../../report/charts';
 import { headsPlacement, percent, rankedHeads, scoreText } from './heads';
 import { toRange } from './ranges';
-import { describeCost } from '../pipeline/resources';
-import { headName } from '../report/names';
-import { splitWarning } from '../report/warnings';
+import { describeCost } from '../../pipeline/resources';
+import { headName } from '../../report/names';
+import { splitWarning } from '../../report/warnings';
 
 /** `source` of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'attention-paths';

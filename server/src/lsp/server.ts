@@ -4,10 +4,10 @@
  *
  * This file only wires LSP to the rest: documents and settings in, diagnostics, code lenses, inlay hints,
  * hovers and the custom requests of `protocol.ts` out. Every analysis runs in a child process
- * (analysis/jobs.ts, dist/job.js), so the server answers requests while the theory is solved, a stale
+ * (lsp/jobs/jobs.ts, dist/job.js), so the server answers requests while the theory is solved, a stale
  * analysis is stopped by killing its process, and nothing an analysis does can take the server down.
  */
-import { debugStack, isExpectedRefusal, userMessage } from './util/errors';
+import { debugStack, isExpectedRefusal, userMessage } from '../util/errors';
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -28,18 +28,18 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { ConfigAnalyses, NotRunnable, type ConfigDoc, type ProgressHandle } from './analysis/configs';
-import { fileDigest } from './analysis/cache';
-import { JobCancelled, JobRunner } from './analysis/jobs';
-import { DEFAULT_JOB_HEAP_MB, jobHeapLimitMb } from './analysis/limits';
-import { AnalysisStore } from './analysis/store';
-import { describeCost } from './pipeline/resources';
-import { modelPruneResult, writePrunePlan } from './analysis/prune';
-import { findConfigFiles } from './analysis/workspace';
-import { createModelConfig, dataBesideModel, freeConfigPath } from './analysis/modelConfig';
-import { writePrunedConfig } from './pipeline/prunedConfig';
-import { mappedHeadCounts } from './onnx/edit/headOrigins';
-import { readModel } from './onnx/format/read';
+import { ConfigAnalyses, NotRunnable, type ConfigDoc, type ProgressHandle } from './documents/configs';
+import { fileDigest } from './documents/cache';
+import { JobCancelled, JobRunner } from './jobs/jobs';
+import { DEFAULT_JOB_HEAP_MB, jobHeapLimitMb } from './jobs/heapLimit';
+import { AnalysisStore } from './documents/store';
+import { describeCost } from '../pipeline/resources';
+import { modelPruneResult, writePrunePlan } from './features/prune';
+import { findConfigFiles } from './documents/workspace';
+import { createModelConfig, dataBesideModel, freeConfigPath } from '../pipeline/model/modelConfig';
+import { writePrunedConfig } from '../pipeline/prunedConfig';
+import { mappedHeadCounts } from '../onnx/edit/headOrigins';
+import { readModel } from '../onnx/format/read';
 import { configCodeLenses } from './features/codeLens';
 import { configDiagnostics } from './features/diagnostics';
 import { configHover } from './features/hover';
@@ -47,7 +47,7 @@ import { configCodeActions } from './features/codeActions';
 import { configInlayHints } from './features/inlayHints';
 import { pythonCodeLenses } from './features/python';
 import { rankedHeads } from './features/heads';
-import { isWouldOverwrite } from './io/paths';
+import { isWouldOverwrite } from '../io/paths';
 import {
   AnalyzeRequest,
   CreateModelConfigRequest,
@@ -83,8 +83,8 @@ import {
   type SweepParams,
   type SweepResult,
   type WithProgressToken,
-} from './protocol';
-import type { JobProgress } from './analysis/jobTypes';
+} from '../protocol';
+import type { JobProgress } from './jobs/jobTypes';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { AnalysisConfig } from '../config/types';
-import { VERSION } from '../version';
+import type { AnalysisConfig } from '../../config/types';
+import { VERSION } from '../../version';
 
 /** JSON with object keys sorted, so that equal configs hash equally whatever their key order. */
 export function stableJson(value: unknown): string {

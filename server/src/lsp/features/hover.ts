@@ -4,16 +4,16 @@
  * of it — the docs/theory.md quantity, its value, and how it was computed.
  */
 import { MarkupKind, type Hover } from 'vscode-languageserver';
-import type { ConfigDoc } from '../analysis/configs';
-import { configSchema, type JsonSchema } from '../config/schema';
-import { pointerSegments } from '../config/positions';
-import { formatNumber, notConvergedNote, widthLabel } from '../report/charts';
-import type { AnalysisReport, Metrics } from '../report/types';
+import type { ConfigDoc } from '../documents/configs';
+import { configSchema, type JsonSchema } from '../../config/schema';
+import { pointerSegments } from '../../config/positions';
+import { formatNumber, notConvergedNote, widthLabel } from '../../report/charts';
+import type { AnalysisReport, Metrics } from '../../report/types';
 import { headsTable, percent } from './heads';
 import { linkTheory } from './theoryLinks';
-import { splitWarning } from '../report/warnings';
-import { agreementText } from '../report/agreement';
-import { layerName } from '../report/names';
+import { splitWarning } from '../../report/warnings';
+import { agreementText } from '../../report/agreement';
+import { layerName } from '../../report/names';
 import { toRange } from './ranges';
 
 /** The schema node of a pointer, or undefined; an array index keeps the array's node (its items are described there). */

@@ -7,10 +7,10 @@
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languageserver';
-import type { ConfigDoc } from '../analysis/configs';
-import { dataBesideModel } from '../analysis/modelConfig';
-import type { ConfigFix } from '../config/types';
-import { Commands } from '../protocol';
+import type { ConfigDoc } from '../documents/configs';
+import { dataBesideModel } from '../../pipeline/model/modelConfig';
+import type { ConfigFix } from '../../config/types';
+import { Commands } from '../../protocol';
 import { DIAGNOSTIC_SOURCE } from './diagnostics';
 
 /** The text a fix writes: a key as is, a value as a YAML/JSON scalar (strings quoted, which both formats read). */

@@ -4,10 +4,10 @@
  * there is no result, what the analysis is doing and why.
  */
 import type { CodeLens, Command } from 'vscode-languageserver';
-import type { ConfigDoc } from '../analysis/configs';
-import { Commands } from '../protocol';
-import { formatNumber, notConvergedNote, widthLabel } from '../report/charts';
-import type { AnalysisReport } from '../report/types';
+import type { ConfigDoc } from '../documents/configs';
+import { Commands } from '../../protocol';
+import { formatNumber, notConvergedNote, widthLabel } from '../../report/charts';
+import type { AnalysisReport } from '../../report/types';
 import { percent } from './heads';
 
 /**

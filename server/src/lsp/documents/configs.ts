@@ -7,20 +7,20 @@
  * No LSP types here: the server wires `ConfigHost` to diagnostics, code lens refresh, progress and
  * notifications.
  */
-import { userMessage } from '../util/errors';
+import { userMessage } from '../../util/errors';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, type ParseConfigResult } from '../config/load';
-import { ConfigOutline } from '../config/outline';
-import type { AnalysisConfig } from '../config/types';
-import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
-import type { AnalysisState, ServerSettings } from '../protocol';
-import type { HeadIndex } from '../pipeline/silence';
-import type { PruneSummary } from '../pipeline/pruneModel';
+import { parseConfig, type ParseConfigResult } from '../../config/load';
+import { ConfigOutline } from '../../config/outline';
+import type { AnalysisConfig } from '../../config/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../../report/types';
+import type { AnalysisState, ServerSettings } from '../../protocol';
+import type { HeadIndex } from '../../pipeline/silence';
+import type { PruneSummary } from '../../pipeline/pruneModel';
 import { configInputs, contentKey, LruCache, stableJson } from './cache';
-import { JobCancelled, JobDeclined, JobError, JobRunner } from './jobs';
-import type { JobProgress } from './jobTypes';
-import type { CostEstimate } from '../pipeline/resources';
+import { JobCancelled, JobDeclined, JobError, JobRunner } from '../jobs/jobs';
+import type { JobProgress } from '../jobs/jobTypes';
+import type { CostEstimate } from '../../pipeline/resources';
 import type { AnalysisStore } from './store';
 
 /** One config file and what is known about it. */

@@ -1,6 +1,6 @@
 /** Conversions between the config module's 1-based spans and LSP's 0-based ranges (UTF-16 columns in both). */
 import type { Position, Range } from 'vscode-languageserver';
-import type { Span } from '../config/positions';
+import type { Span } from '../../config/positions';
 
 /** The LSP range of a 1-based, end-exclusive span. */
 export function toRange(s: Span): Range {

@@ -1,15 +1,15 @@
 /**
- * What the server asks a job process (analysis/jobProcess.ts, dist/job.js) to do, and what comes back over
+ * What the server asks a job process (lsp/workers/jobProcess.ts, dist/job.js) to do, and what comes back over
  * the IPC channel. Internal to the server (the client never sees these; its protocol is `protocol.ts`).
  */
-import type { AnalysisConfig } from '../config/types';
-import type { AnalysisReport, Metrics, SweepReport } from '../report/types';
-import type { InspectSummary } from '../onnx/detect/inspect';
-import type { BlockGraph } from '../onnx/detect/blockGraph';
-import type { ArraysSummary } from '../data/summary';
-import type { HeadIndex } from '../pipeline/silence';
-import type { PruneJob, PruneSummary } from '../pipeline/pruneModel';
-import type { CostEstimate } from '../pipeline/resources';
+import type { AnalysisConfig } from '../../config/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../../report/types';
+import type { InspectSummary } from '../../onnx/detect/inspect';
+import type { BlockGraph } from '../../onnx/detect/blockGraph';
+import type { ArraysSummary } from '../../data/summary';
+import type { HeadIndex } from '../../pipeline/silence';
+import type { PruneJob, PruneSummary } from '../../pipeline/pruneModel';
+import type { CostEstimate } from '../../pipeline/resources';
 
 export type JobSpec =
   /**

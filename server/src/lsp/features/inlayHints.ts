@@ -7,10 +7,10 @@
  * table is in each hint's tooltip.
  */
 import { InlayHintKind, MarkupKind, type InlayHint, type InlayHintLabelPart } from 'vscode-languageserver';
-import type { ConfigDoc } from '../analysis/configs';
+import type { ConfigDoc } from '../documents/configs';
 import { fitLayerHints, headsPlacement, headsTable, rankedHeads, type HintDetail } from './heads';
 import { endOf } from './ranges';
-import { layerName } from '../report/names';
+import { layerName } from '../../report/names';
 
 const LEGEND: Record<HintDetail, string> = {
   scores: 'Each head in head order: relevance score and rank (#1 = most relevant).',

@@ -1,5 +1,5 @@
 /**
- * The job runner (analysis/jobs.ts) with the real job process bundle (dist/job.js): jobs run in child processes
+ * The job runner (lsp/jobs/jobs.ts) with the real job process bundle (dist/job.js): jobs run in child processes
  * and return the pipeline's result, callers with the same key share one job, a job stops when its last caller
  * gives up (its process killed within 1 s, also inside ONNX Runtime's native code), a process that dies rejects
  * its callers with one line, the cost gate asks before the large work, and the queue keeps going after each of
@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { JobCancelled, JobDeclined, JobDied, JobError, JobRunner } from '../../src/analysis/jobs';
+import { JobCancelled, JobDeclined, JobDied, JobError, JobRunner } from '../../src/lsp/jobs/jobs';
 import { defaultConfig } from '../../src/config/defaults';
 import type { AnalysisConfig } from '../../src/config/types';
 import { analyze } from '../../src/pipeline/analyze';

@@ -18,7 +18,7 @@
  *   whether it runs (the editor asks above `attentionPaths.confirmAboveSeconds`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { CostEstimate } from '../pipeline/resources';
+import type { CostEstimate } from '../../pipeline/resources';
 import type { ChildMessage, JobProgress, JobResults, JobSpec, ParentMessage } from './jobTypes';
 
 /** Options of one `JobRunner.run` call. */

@@ -5,12 +5,12 @@
  * theory's predicted effect of removing them together (docs/theory.md §g); the plan says that nothing was
  * measured instead of leaving a blank number.
  */
-import type { HeadRef, PruneResult } from '../protocol';
-import type { PruneSummary } from '../pipeline/pruneModel';
-import type { AnalysisReport, Metrics } from '../report/types';
-import { writeFileSafely } from '../io/atomic';
-import { VERSION } from '../version';
-import { headName } from '../report/names';
+import type { HeadRef, PruneResult } from '../../protocol';
+import type { PruneSummary } from '../../pipeline/pruneModel';
+import type { AnalysisReport, Metrics } from '../../report/types';
+import { writeFileSafely } from '../../io/atomic';
+import { VERSION } from '../../version';
+import { headName } from '../../report/names';
 
 /** Why a plan has no measured effect (shown to the user and written into the plan). */
 export const NO_MEASURED_EFFECT =

@@ -1,27 +1,27 @@
 /**
- * Job process entry point (bundled as dist/job.js, started by analysis/jobs.ts with child_process.fork): waits
+ * Job process entry point (bundled as dist/job.js, started by lsp/jobs/jobs.ts with child_process.fork): waits
  * for one job of `jobTypes.ts` on the IPC channel, runs it with the shared pipeline, sends progress, its cost
  * and the result, and is then killed by the server. The server stops stale work by killing this process
  * (SIGKILL), which is safe whatever it is doing — also inside ONNX Runtime's native code, where ending a
  * worker thread aborts the whole process. For the same reason the process leaves when the server does (the
  * IPC channel closes), so no job outlives its server.
  */
-import { analyzePrepared, sweep, sweepPrepared } from '../pipeline/analyze';
-import { analyzeWindows, isWindowed } from '../pipeline/windows';
-import { planWindows } from '../pipeline/windowPlan';
-import { detectAttention } from '../onnx/detect/detect';
-import { readModel } from '../onnx/format/read';
-import { checkPathLimit, checkWindowPathLimit } from './limits';
-import { prepare, type ProgressFn, type ShapeGate } from '../pipeline/prepare';
-import { estimateCost, type CostEstimate, type WorkKind } from '../pipeline/resources';
-import { predictWithHeadsRemoved } from '../pipeline/silence';
-import { inspectModel } from '../onnx/detect/inspect';
-import { blockGraphs } from '../onnx/detect/blockGraph';
-import { summarizeArraysFile } from '../data/summary';
-import { runPruneJob } from '../pipeline/pruneModel';
-import { ConfigValueError } from '../config/types';
-import type { StageCacheOptions } from '../pipeline/stageCache';
-import type { ChildMessage, JobSpec, ParentMessage } from './jobTypes';
+import { analyzePrepared, sweep, sweepPrepared } from '../../pipeline/analyze';
+import { analyzeWindows, isWindowed } from '../../pipeline/windows';
+import { planWindows } from '../../pipeline/windowPlan';
+import { detectAttention } from '../../onnx/detect/detect';
+import { readModel } from '../../onnx/format/read';
+import { checkPathLimit, checkWindowPathLimit } from '../../pipeline/limits';
+import { prepare, type ProgressFn, type ShapeGate } from '../../pipeline/prepare';
+import { estimateCost, type CostEstimate, type WorkKind } from '../../pipeline/resources';
+import { predictWithHeadsRemoved } from '../../pipeline/silence';
+import { inspectModel } from '../../onnx/detect/inspect';
+import { blockGraphs } from '../../onnx/detect/blockGraph';
+import { summarizeArraysFile } from '../../data/summary';
+import { runPruneJob } from '../../pipeline/pruneModel';
+import { ConfigValueError } from '../../config/types';
+import type { StageCacheOptions } from '../../pipeline/stageCache';
+import type { ChildMessage, JobSpec, ParentMessage } from '../jobs/jobTypes';
 
 if (!process.send) {
   process.stderr.write('job.js is started by the language server (child_process.fork), not by hand\n');
