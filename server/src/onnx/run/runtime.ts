@@ -12,7 +12,7 @@ import { DataType } from '../format/types';
 import { dataTypeName, encodeNumbers, ortElementType } from '../format/tensor';
 import { bfloat16ToNumber, halfToNumber } from '../../util/float16';
 
-export type Ort = typeof import('onnxruntime-node');
+type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
 type OrtTensor = import('onnxruntime-node').Tensor;
 
