@@ -1,6 +1,6 @@
 /**
  * Editing a copy of an ONNX model (ModelProto through `onnx-proto`): extra graph outputs, new initializers and
- * nodes, rewired inputs, dead-node removal, and serialization (inline, or with external data beside the file).
+ * nodes, rewired inputs, dead-node removal, and serialization (`bytes`; to files with external data: `write.ts`).
  *
  * The `OnnxModel` a `ModelEditor` starts from is never modified: the editor deep-copies the protobuf message.
  * Node `i` of the decoded main graph (`OnnxNode.index`) is `editor.node(i)` in the copy, whatever is inserted
@@ -9,13 +9,9 @@
  * Spec sources: onnx/onnx.proto (ModelProto, TensorProto raw_data little-endian, external_data keys location /
  * offset / length), onnx/docs/ExternalData.md.
  */
-import { existsSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { onnx } from 'onnx-proto';
 import { DataType, type OnnxModel, type OnnxTensor } from '../format/types';
 import { dataTypeName, elementBytes, encodeNumbers, ortElementType, type NumericArray } from '../format/tensor';
-import { writeStaged, type StagedFile } from '../../io/atomic';
-import { checkOutputFile, makeFolder, WouldOverwriteError } from '../../io/paths';
 
 /** Raw little-endian bytes of a typed array (a view, no copy, on little-endian hosts). */
 function rawBytes(a: NumericArray): Uint8Array {
@@ -242,61 +238,4 @@ export class ModelEditor {
   bytes(): Uint8Array {
     return onnx.ModelProto.encode(this.proto).finish();
   }
-}
-
-/** Options of `writeModelFile`. */
-export interface WriteModelOptions {
-  /** Store these initializers (by name) as external data in `<out>.data` beside the model. */
-  externalize?: Set<string>;
-  /** Replace existing files (default false). */
-  force?: boolean;
-}
-
-/**
- * Writes a model atomically: every file goes to a temporary name first and is renamed into place once all are
- * written (so a failure leaves no partial model). With `externalize`, those initializers' bytes go to
- * `<basename(out)>.data` in the same folder, referenced by relative location with offsets aligned to 64 bytes.
- * @returns the paths written.
- * @throws Error when a target exists and !force (nothing is written), or on I/O failure (temporaries removed).
- */
-export function writeModelFile(proto: onnx.ModelProto, out: string, opts: WriteModelOptions = {}): string[] {
-  const dataName = `${basename(out)}.data`;
-  const dataPath = join(dirname(out), dataName);
-  const ext = opts.externalize && opts.externalize.size > 0;
-  for (const p of ext ? [out, dataPath] : [out]) {
-    if (!opts.force && existsSync(p)) throw new WouldOverwriteError(p);
-    checkOutputFile(p, true);
-  }
-  const copy = onnx.ModelProto.decode(onnx.ModelProto.encode(proto).finish());
-  makeFolder(dirname(out));
-  const files: StagedFile[] = [];
-  if (ext) {
-    files.push({
-      path: dataPath,
-      data: (fd) => {
-        let offset = 0;
-        for (const t of copy.graph?.initializer ?? []) {
-          if (!opts.externalize!.has(t.name ?? '')) continue;
-          if (t.dataLocation === 1) throw new Error(`initializer '${t.name}' still refers to external data; inline it first`);
-          if (!t.rawData || t.rawData.length === 0) continue; // typed-field tensors stay inline
-          const bytes = t.rawData;
-          const pad = (64 - (offset % 64)) % 64;
-          if (pad) writeSync(fd, new Uint8Array(pad));
-          offset += pad;
-          writeSync(fd, bytes);
-          t.externalData = [
-            { key: 'location', value: dataName },
-            { key: 'offset', value: String(offset) },
-            { key: 'length', value: String(bytes.length) },
-          ];
-          t.dataLocation = 1;
-          t.rawData = new Uint8Array(0);
-          offset += bytes.length;
-        }
-      },
-    });
-  }
-  // The model is encoded after the data file's function has pointed its initializers at that file.
-  files.push({ path: out, data: (fd) => void writeSync(fd, onnx.ModelProto.encode(copy).finish()) });
-  return writeStaged(files);
 }
