@@ -27,8 +27,8 @@ const node = {
 
 const builds = [
   build({ ...node, entryPoints: ['server/src/cli.ts'], outfile: 'dist/cli.js' }),
-  build({ ...node, entryPoints: ['server/src/server.ts'], outfile: 'dist/server.js' }),
-  build({ ...node, entryPoints: ['server/src/analysis/jobProcess.ts'], outfile: 'dist/job.js' }),
+  build({ ...node, entryPoints: ['server/src/lsp/server.ts'], outfile: 'dist/server.js' }),
+  build({ ...node, entryPoints: ['server/src/lsp/workers/jobProcess.ts'], outfile: 'dist/job.js' }),
   build({ ...node, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js' }),
   build({ ...node, entryPoints: ['bench/bench.ts'], outfile: 'dist/bench.js' }),
   build({ ...node, entryPoints: ['bench/lsp-latency.ts'], outfile: 'dist/lsp-latency.js' }),

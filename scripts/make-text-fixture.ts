@@ -11,9 +11,9 @@ import { join, resolve } from 'node:path';
 import { selectBackend } from '../server/src/train/backend';
 import { exportTextClassifier, forwardText, initTextParams, textTask, trainTextClassifier, TEXT_VOCAB } from '../server/src/train/textClassifier';
 import { writeNpz } from '../server/src/data/npz';
-import { decodeModel } from '../server/src/onnx/read';
-import { checkInputs } from '../server/src/onnx/feeds';
-import { runAll } from '../server/src/onnx/verify';
+import { decodeModel } from '../server/src/onnx/format/read';
+import { checkInputs } from '../server/src/onnx/run/feeds';
+import { runAll } from '../server/src/onnx/run/verify';
 
 const T = 12;
 

@@ -17,23 +17,12 @@ import { defaultConfig } from './config/defaults';
 import type { AnalysisConfig } from './config/types';
 import { analyze, sweep } from './pipeline/analyze';
 import { formatAnalysis, formatSweep } from './report/summary';
-import {
-  ANALYSIS_REPORT_FILES,
-  SWEEP_REPORT_FILES,
-  checkOutputDir,
-  checkOutputFile,
-  checkOutputsDistinct,
-  inputFiles,
-  samePath,
-  type LabelledPath,
-  writeAnalysisReportDir,
-  writeFileSafely,
-  reportJson,
-  writeSweepReportDir,
-} from './report/write';
+import { ANALYSIS_REPORT_FILES, SWEEP_REPORT_FILES, writeAnalysisReportDir, reportJson, writeSweepReportDir } from './report/write';
+import { writeFileSafely } from './io/atomic';
+import { checkOutputDir, checkOutputFile, checkOutputsDistinct, inputFiles, samePath, type LabelledPath } from './io/paths';
 import { VERSION } from './version';
 import { DEFAULT_SETTINGS } from './protocol';
-import { formatInspect, inspectModel } from './onnx/inspect';
+import { formatInspect, inspectModel } from './onnx/detect/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';
 import { CONFIRM_ABOVE_SECONDS } from './pipeline/resources';

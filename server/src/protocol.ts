@@ -9,12 +9,12 @@
  * one line a person can read; a cancelled request answers with the LSP RequestCancelled code.
  */
 import type { AnalysisReport, HeadScore, Metrics, SweepReport } from './report/types';
-import type { InspectSummary } from './onnx/inspect';
+import type { InspectSummary } from './onnx/detect/inspect';
 import type { PruneSummary } from './pipeline/pruneModel';
 
 /** Original versus pruned model (`attention-paths prune`'s comparison). */
 export type PruneComparison = PruneSummary['comparison'];
-import type { BlockGraph } from './onnx/blockGraph';
+import type { BlockGraph } from './onnx/detect/blockGraph';
 import type { ArraysSummary } from './data/summary';
 
 export type { AnalysisReport, SweepReport, Metrics, HeadScore, BlockGraph, ArraysSummary };

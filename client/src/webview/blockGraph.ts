@@ -1,5 +1,5 @@
 /**
- * Draws one attention block's subgraph (onnx/blockGraph.ts: projections, scale, mask, Softmax, merge) as SVG,
+ * Draws one attention block's subgraph (onnx/detect/blockGraph.ts: projections, scale, mask, Softmax, merge) as SVG,
  * laid out top to bottom by dagre (@dagrejs/dagre, bundled into the page; nothing is loaded). Nodes are boxes with
  * the op type and the node's name, coloured by their role in the block; each carries `data-name` and
  * `data-tensors` so that a message naming a node or one of its output tensors can point at it (`focusNode`).

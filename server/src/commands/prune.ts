@@ -10,12 +10,13 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load';
-import { parseHeadList } from '../onnx/prune';
+import { parseHeadList } from '../onnx/edit/prune';
 import { CHEAP_THEORY_PATHS, CHEAP_THEORY_SECONDS, runPruneJob, type PruneSummary } from '../pipeline/pruneModel';
 import { CONFIRM_ABOVE_SECONDS } from '../pipeline/resources';
 import { costConfirmation } from './confirm';
 import { printFailure } from './failure';
-import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, writeFileSafely, type LabelledPath } from '../report/write';
+import { writeFileSafely } from '../io/atomic';
+import { checkOutputFile, checkOutputsDistinct, inputFiles, samePath, type LabelledPath } from '../io/paths';
 
 /** Help text of `prune`. */
 export const PRUNE_USAGE = `Usage:

@@ -14,7 +14,7 @@ import { defaultConfig } from '../config/defaults';
 import type { AnalysisConfig } from '../config/types';
 import { printFailure } from './failure';
 import { BACKEND_PREFERENCES, type BackendPreference } from '../train/backend';
-import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../report/write';
+import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../io/paths';
 import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../train/run';
 
 /** Help text of `train`. */

@@ -11,6 +11,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { endianness, totalmem } from 'node:os';
+import { halfToNumber } from '../util/float16';
 
 /** Memory this process may use: the machine's, or the cgroup's limit when that is smaller. */
 function usableMemoryBytes(): number {
@@ -550,7 +551,7 @@ function decodeValues(bytes: Uint8Array, start: number, count: number, dt: Dtype
       for (let i = 0; i < count; i++) out[at + i] = v.getFloat32(i * 4, le);
       break;
     case 'f2':
-      for (let i = 0; i < count; i++) out[at + i] = halfToDouble(v.getUint16(i * 2, le));
+      for (let i = 0; i < count; i++) out[at + i] = halfToNumber(v.getUint16(i * 2, le));
       break;
     case 'i1':
       for (let i = 0; i < count; i++) out[at + i] = v.getInt8(i);
@@ -580,15 +581,6 @@ function decodeValues(bytes: Uint8Array, start: number, count: number, dt: Dtype
       for (let i = 0; i < count; i++) out[at + i] = v.getUint8(i) !== 0 ? 1 : 0;
       break;
   }
-}
-
-function halfToDouble(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /** Row-major strides (in entries) of `shape`. */

@@ -6,7 +6,7 @@
  * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose.
  */
 import { Matrix, Matrix32, zeros } from './matrix';
-import { ortGemm, ortGemm32, ortGemmInto, ortAvailable, useSingleThread } from './ort-gemm';
+import { ortGemm, ortGemm32, ortGemmInto, ortAvailable, useSingleThread } from './ortGemm';
 
 export interface GemmOptions {
   /** Use Aᵀ instead of A. */

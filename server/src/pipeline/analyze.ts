@@ -40,7 +40,7 @@ export interface RunOptions {
   confirmCost?: (cost: CostEstimate) => void | Promise<void>;
   /**
    * Refuse configs with more attention paths (H_1···H_L, per window for windowed configs) than this, before the path
-   * features are built — for model configs before the model runs — with advice (analysis/limits.ts). The CLI's
+   * features are built — for model configs before the model runs — with advice (pipeline/limits.ts). The CLI's
    * --max-paths, the editor's attentionPaths.maxPaths; no limit when absent.
    */
   maxPaths?: number;

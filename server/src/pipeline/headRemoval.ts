@@ -2,21 +2,21 @@
  * Measured effect of removing each head from a real model (`attention: { kind: model }`), next to the theory's
  * prediction (`head_silencing`, docs/theory.md §g). For every head alone, the model is edited so that the
  * head's slice of its block's output-projection input is multiplied by 0 — or, for a block that sums its heads
- * (the theory's own network, onnx/headSum.ts), the head's term of the sum (onnx/prune.ts `maskedModel` — the
+ * (the theory's own network, onnx/detect/headSum.ts), the head's term of the sum (onnx/edit/prune.ts `maskedModel` — the
  * reference that `attention-paths prune` checks a pruned model against, so the numbers equal those of the
  * pruned model), run in ONNX Runtime on the test split of the config's data (split as the analysis splits it,
- * onnx/modelTask.ts `splitModelData`), and its first output measured against the labels (onnx/verify.ts
+ * pipeline/model/modelTask.ts `splitModelData`), and its first output measured against the labels (onnx/run/verify.ts
  * `measure`: accuracy of the sign for ±1 labels). The other heads keep their factor 1: like the theory's
  * silencing (paths zeroed in U₁, normalization kept) and unlike the paper's GD experiment, which rescales.
  *
  * Cost: (H_tot + 1) runs of the model over the test split.
  */
 import type { AnalysisConfig } from '../config/types';
-import { readInputArrays } from '../onnx/feeds';
-import { splitModelData, type ModelTask } from '../onnx/modelTask';
-import { maskedModel, maskFactors, planRemoval } from '../onnx/prune';
-import { measure, runAll } from '../onnx/verify';
-import { ModelEditor } from '../onnx/edit';
+import { readInputArrays } from '../onnx/run/feeds';
+import { splitModelData, type ModelTask } from './model/modelTask';
+import { maskedModel, maskFactors, planRemoval } from '../onnx/edit/prune';
+import { measure, runAll } from '../onnx/run/verify';
+import { ModelEditor } from '../onnx/edit/edit';
 import type { HeadRemovalMeasured, HeadScore } from '../report/types';
 import type { ProgressFn } from './prepare';
 import { headName } from '../report/names';

@@ -5,11 +5,11 @@
  */
 import { basename } from 'node:path';
 import { toRows, type Matrix } from '../linalg/matrix';
-import type { ModelTask } from '../onnx/modelTask';
+import type { ModelTask } from './model/modelTask';
 import type { ModelReport } from '../report/types';
 import { headScores } from '../theory/relevance';
-import { pruneBlockers } from '../onnx/prune';
-import { readHeadOrigins, renames } from '../onnx/headOrigins';
+import { pruneBlockers } from '../onnx/edit/prune';
+import { readHeadOrigins, renames } from '../onnx/edit/headOrigins';
 import { orderParametersFromWeights } from '../theory/weights';
 import { patternSimilarity, spearman } from '../util/stats';
 

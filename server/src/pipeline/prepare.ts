@@ -17,10 +17,10 @@ import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
 import type { PathInfo } from '../report/types';
-import { modelTask, type ModelTask } from '../onnx/modelTask';
+import { modelTask, type ModelTask } from './model/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
-import { checkPathLimit } from '../analysis/limits';
+import { checkPathLimit } from './limits';
 import { attentionMaps } from './attentionMaps';
 import type { AttentionMaps } from '../report/types';
 import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
@@ -77,7 +77,7 @@ export interface PrepareOptions {
    */
   cache?: StageCacheOptions;
   /**
-   * Refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known: for model configs
+   * Refuse more attention paths than this (pipeline/limits.ts) as soon as the heads are known: for model configs
    * before the model runs on the data, always before any path feature is built.
    */
   maxPaths?: number;
@@ -218,7 +218,7 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
 }
 
 /**
- * The model task of an `attention.kind: model` config: the model run on the config's data (onnx/modelTask.ts), its
+ * The model task of an `attention.kind: model` config: the model run on the config's data (pipeline/model/modelTask.ts), its
  * file errors placed at the config entry naming the file (`placingFileErrors`).
  * @param windowStarts as `modelTask`'s: called with the heads per block before the model runs on the data; returns
  *   the first block of every layer window whose input activations are to be captured.
@@ -240,7 +240,7 @@ export async function configModelTask(config: AnalysisConfig, progress: Progress
  * @param gate called once with the shapes before the large work (see `ShapeGate`); the memory check runs first
  * @throws Error with a clear reason for any bad input (files, shapes, settings); ResourceError (pipeline/resources.ts)
  *   when the problem does not fit in memory, with the config entry to change; whatever `gate` throws.
- * @param opts.maxPaths refuse more attention paths than this (analysis/limits.ts) as soon as the heads are known:
+ * @param opts.maxPaths refuse more attention paths than this (pipeline/limits.ts) as soon as the heads are known:
  *   for model configs before the model runs on the data, always before any path feature is built; `opts.action`
  *   names the work in that message. `opts.cache`: the stage cache of the attention and path features.
  */

@@ -3,7 +3,7 @@
  * 0. refuse at once what cannot be pruned (blocks whose heads are fixed by graph inputs, have no output projection
  *    and are not summed, carry a key/value cache, …), before any data is read or any theory runs;
  * 1. choose the heads (given, or the K lowest theory head scores among the prunable heads, never a layer's last);
- * 2. prune (`onnx/prune.ts`; the pruned model's metadata carries the head map of `onnx/headOrigins.ts`);
+ * 2. prune (`onnx/edit/prune.ts`; the pruned model's metadata carries the head map of `onnx/edit/headOrigins.ts`);
  * 3. verify: the pruned model must load in ONNX Runtime and reproduce the original model with the same heads
  *    masked to zero (and the kept ones rescaled, with `rescale`) to 1e-5 (relative to the outputs' magnitude above
  *    1) on the data given (the test split for labelled data), or on random inputs when no data is given and the
@@ -18,25 +18,26 @@
  *    original's data and settings (never over an existing file) and analyse the pruned model with it.
  * Nothing is written unless steps 0–4 succeed.
  */
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import { CONFIG_DEFAULTS } from '../config/defaults';
-import { detectAttention } from '../onnx/detect';
-import { ModelEditor, writeModelFile } from '../onnx/edit';
-import { checkOutputFile } from '../report/write';
-import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/feeds';
-import { splitModelData } from '../onnx/modelTask';
-import { maskedModel, maskFactors, planRemoval, pruneBlockers, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/prune';
-import { readModel } from '../onnx/read';
-import { compareOutputs, measure, runAll, type MeasuredMetric } from '../onnx/verify';
-import { fileBytes, measureLatency, parameterCount, type LatencyMeasure } from '../onnx/footprint';
-import { originalHead, readHeadOrigins, type HeadName } from '../onnx/headOrigins';
-import { mainCtx } from '../onnx/headmap';
-import { findTheoryInput } from '../onnx/theoryClass';
-import { shapeOf } from '../onnx/trace';
-import type { DetectionResult } from '../onnx/blocks';
-import type { OnnxModel } from '../onnx/types';
+import { detectAttention } from '../onnx/detect/detect';
+import { ModelEditor } from '../onnx/edit/edit';
+import { writeModelFile } from '../onnx/edit/write';
+import { checkOutputFile, samePath, WouldOverwriteError } from '../io/paths';
+import { checkInputs, readInputArrays, syntheticInputs, type ModelInputs } from '../onnx/run/feeds';
+import { splitModelData } from './model/modelTask';
+import { maskedModel, maskFactors, planRemoval, pruneBlockers, pruneModel, type BlockRemoval, type HeadRef } from '../onnx/edit/prune';
+import { readModel } from '../onnx/format/read';
+import { compareOutputs, measure, runAll, type MeasuredMetric } from '../onnx/run/verify';
+import { fileBytes, measureLatency, parameterCount, type LatencyMeasure } from '../onnx/run/footprint';
+import { originalHead, readHeadOrigins, type HeadName } from '../onnx/edit/headOrigins';
+import { mainCtx } from '../onnx/edit/headMap';
+import { findTheoryInput } from './model/theoryClass';
+import { shapeOf } from '../onnx/detect/trace';
+import type { DetectionResult } from '../onnx/detect/blocks';
+import type { OnnxModel } from '../onnx/format/types';
 import { writePrunedConfig } from './prunedConfig';
 import { estimateCost, estimateSeconds, formatSeconds, type CostEstimate, type ProblemShape } from './resources';
 import { fromRows } from '../linalg/matrix';
@@ -140,17 +141,6 @@ export interface PruneSummary {
   notes: string[];
 }
 
-function sameFile(a: string, b: string): boolean {
-  const ra = resolve(a);
-  const rb = resolve(b);
-  if (ra === rb) return true;
-  try {
-    return existsSync(rb) && realpathSync(ra) === realpathSync(rb);
-  } catch {
-    return false;
-  }
-}
-
 /** A config that analyses `model` on `data` with the defaults. */
 export function modelConfig(model: string, data: string): AnalysisConfig {
   return {
@@ -252,18 +242,18 @@ export function lowestPrunable(report: AnalysisReport, detection: DetectionResul
  */
 export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   const progress = job.onProgress;
-  if (sameFile(job.model, job.out)) throw new Error(`the output ${job.out} is the input model; write the pruned model to a new file`);
+  if (samePath(job.model, job.out)) throw new Error(`the output ${job.out} is the input model; write the pruned model to a new file`);
   if (!job.heads === (job.dropLowest === undefined)) throw new Error('give either the heads to remove or the number of lowest-scored heads to drop');
   const model = readModel(job.model);
   for (const t of model.graph.initializers.values()) {
-    if (t.external && sameFile(t.external.path, join(dirname(resolve(job.out)), `${basename(job.out)}.data`))) {
+    if (t.external && samePath(t.external.path, join(dirname(resolve(job.out)), `${basename(job.out)}.data`))) {
       throw new Error(`the output's external data file would replace '${t.external.location}', which the input model reads`);
     }
   }
-  if (!job.force && existsSync(job.out)) throw new Error(`${job.out} already exists; not overwriting it (pass --force to replace it)`);
+  if (!job.force && existsSync(job.out)) throw new WouldOverwriteError(job.out);
   checkOutputFile(resolve(job.out), true);
   let config = job.config;
-  if (config && (config.attention?.kind !== 'model' || !config.attention.model || !sameFile(config.attention.model, job.model))) {
+  if (config && (config.attention?.kind !== 'model' || !config.attention.model || !samePath(config.attention.model, job.model))) {
     throw new Error(`the config's attention must be this model (attention: { kind: model, model: ${basename(job.model)} })`);
   }
   const counts = job.headCounts ?? config?.heads;

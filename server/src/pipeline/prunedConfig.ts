@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, dirname, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { AnalysisConfig } from '../config/types';
-import { freeConfigPath } from '../analysis/modelConfig';
+import { freeConfigPath } from './model/modelConfig';
 
 /** A path relative to `dir`, with forward slashes (`./` omitted); absolute when it is on another drive. */
 function rel(dir: string, p: string): string {

@@ -1,6 +1,6 @@
 /**
  * Which attention blocks form the layer windows of a windowed analysis (docs/windows.md): pure arithmetic on the
- * heads per block, shared by the pipeline (pipeline/windows.ts) and the path-limit advice (analysis/limits.ts).
+ * heads per block, shared by the pipeline (pipeline/windows.ts) and the path-limit advice (pipeline/limits.ts).
  *
  * A window is a run of consecutive blocks [first, last] (0-based, both included). Its attention paths are
  * H_first···H_last, so splitting L blocks into windows turns Π_l H_l paths into a sum of much smaller products.

@@ -5,7 +5,7 @@
  * 12 × 12 BERT), so the theory cannot take a deep model whole. A window [a, b] of blocks is analysed as a network of
  * the theory's form (docs/theory.md §a–b) of its own:
  * - its input tokens x are the activations that feed block a's value projection, captured in ONNX Runtime on the
- *   data (for a = 0: the model's theory input, as in a plain analysis, onnx/modelTask.ts);
+ *   data (for a = 0: the model's theory input, as in a plain analysis, pipeline/model/modelTask.ts);
  * - its fixed attention is the captured attention of blocks a..b;
  * - its readout is the model's token readout (first/last/mean, the config's `readout` if set), applied after block b;
  * - its labels, split, widths and variances are the config's (widths [N_{a+1}..N_{b+1}, N_a], variances
@@ -22,9 +22,9 @@ import { measuredAgreement } from '../report/agreement';
 import { ConfigValueError } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';
-import type { ModelTask } from '../onnx/modelTask';
+import type { ModelTask } from './model/modelTask';
 import type { AnalysisReport, HeadScore, HeadSilencing, WindowReport } from '../report/types';
-import { checkWindowPathLimit } from '../analysis/limits';
+import { checkWindowPathLimit } from './limits';
 import { measureHeadRemoval } from './headRemoval';
 import { pruningOrder, rankCorrelations } from './headRanking';
 import { modelReport } from './modelReport';

@@ -141,7 +141,7 @@ export interface HeadRemovalMeasured {
   full: number;
   /**
    * One entry per head, in the order of `head_scores_ascending`: the value with that head's slice of the output
-   * projection's input (or its term of a head sum) multiplied by 0 (onnx/prune.ts `maskedModel`; the other heads are not rescaled, matching the
+   * projection's input (or its term of a head sum) multiplied by 0 (onnx/edit/prune.ts `maskedModel`; the other heads are not rescaled, matching the
    * theory's silencing, which keeps the 1/H normalization), or null with the reason when the block cannot be
    * masked.
    */
@@ -236,7 +236,7 @@ export interface ModelReport {
    */
   weights_U?: { U: number[][]; pearson: number | null; cosine: number | null; head_score_spearman: number | null };
   /**
-   * For a pruned model: the head map from its metadata (onnx/headOrigins.ts) — the model it was pruned from, that
+   * For a pruned model: the head map from its metadata (onnx/edit/headOrigins.ts) — the model it was pruned from, that
    * model's heads per layer, and for each block its original layer and the original number of each head.
    */
   head_origins?: { source: string; original_heads: number[]; layers: { layer: number; heads: number[] }[] };

@@ -1,6 +1,6 @@
 /**
  * ONNX export of a trained network of the theory's class (model.ts), built directly as an `onnx.ModelProto` with
- * `onnx-proto`, in the unfused multi-head attention form that `onnx/detect.ts` recognizes (BERT-style head split and
+ * `onnx-proto`, in the unfused multi-head attention form that `onnx/detect/detect.ts` recognizes (BERT-style head split and
  * merge), float32, opset 17, IR version 8.
  *
  * Graph (B = batch, symbolic; tokens as rows after the first Transpose):

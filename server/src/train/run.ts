@@ -9,8 +9,9 @@
  * Nothing is written until everything has succeeded; files are written to temporary names in DIR and renamed into
  * place, and existing files are replaced only with `force`.
  */
-import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { makeFolder } from '../report/write';
+import { existsSync, statSync } from 'node:fs';
+import { writeStaged } from '../io/atomic';
+import { makeFolder, WouldOverwriteError } from '../io/paths';
 import { join } from 'node:path';
 import type { AnalysisConfig } from '../config/types';
 import type { Readout, TaskData } from '../data/types';
@@ -19,11 +20,11 @@ import { mnistOneShotTask } from '../data/mnist';
 import { loadTaskFile } from '../data/load';
 import { encodeNpz } from '../data/npz';
 import { stringify as toYaml } from 'yaml';
-import { decodeModel } from '../onnx/read';
-import { detectAttention } from '../onnx/detect';
+import { decodeModel } from '../onnx/format/read';
+import { detectAttention } from '../onnx/detect/detect';
+import { loadOrt } from '../onnx/run/runtime';
 import type { ProgressFn } from '../pipeline/prepare';
 import type { AnalysisReport } from '../report/types';
-import { WouldOverwriteError } from '../report/write';
 import { VERSION } from '../version';
 import { selectBackend, type BackendInfo, type BackendPreference } from './backend';
 import { exportOnnx, EXPORT_OPSET, ONNX_INPUT, ONNX_OUTPUT } from './export';
@@ -223,23 +224,11 @@ export function modelConfigYaml(config: AnalysisConfig, settings: AnalysisReport
   );
 }
 
-/** Writes every file under a temporary name, then renames them all into place (or removes them all on error). */
+/** Writes every file under a temporary name, then renames them all into place (or removes them all on error; io/atomic.ts). */
 function writeAll(dir: string, files: [string, Uint8Array | string][], force: boolean): void {
   checkOutputDir(dir, force);
   makeFolder(dir);
-  const tag = `.tmp-${process.pid}-${Date.now()}`;
-  const staged: [string, string][] = [];
-  try {
-    for (const [name, data] of files) {
-      const tmp = join(dir, name + tag);
-      writeFileSync(tmp, data);
-      staged.push([tmp, join(dir, name)]);
-    }
-    for (const [tmp, dst] of staged) renameSync(tmp, dst);
-  } catch (e) {
-    for (const [tmp] of staged) rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeStaged(files.map(([name, data]) => ({ path: join(dir, name), data })));
 }
 
 /**
@@ -247,9 +236,7 @@ function writeAll(dir: string, files: [string, Uint8Array | string][], force: bo
  * @throws Error when ONNX Runtime cannot load the model or its output does not have shape [batch, 1].
  */
 export async function runOnnx(bytes: Uint8Array, X: TaskData['train']): Promise<Float64Array> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
-  ort.env.logLevel = 'fatal';
+  const ort = loadOrt();
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', logSeverityLevel: 4 });
   const { count: P, features: N0, tokens: T } = X;
   const out = new Float64Array(P);

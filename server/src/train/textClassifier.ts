@@ -267,7 +267,7 @@ const TEXT_OUTPUT = 'logits';
 /**
  * The classifier as an ONNX model (opset 17, float32): inputs `input_ids` and `attention_mask` [batch, T] int64,
  * output `logits` [batch, 1]; the graph of the module doc, in the unfused BERT form (Reshape [0, 0, H, d/H] +
- * Transpose head split, Softmax, head merge, output projection) that `onnx/detect.ts` recognizes.
+ * Transpose head split, Softmax, head merge, output projection) that `onnx/detect/detect.ts` recognizes.
  * @returns the serialized ModelProto.
  */
 export function exportTextClassifier(p: TextParams): Uint8Array {

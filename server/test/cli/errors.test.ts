@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isExpectedRefusal, userMessage, internalErrorLine } from '../../src/util/errors';
 import { failureLines } from '../../src/commands/failure';
-import { OnnxReadError } from '../../src/onnx/errors';
+import { OnnxReadError } from '../../src/onnx/format/errors';
 import { ConfigError } from '../../src/config/types';
-import { JobError } from '../../src/analysis/jobs';
+import { JobError } from '../../src/lsp/jobs/jobs';
 
 function engineError(): unknown {
   try {

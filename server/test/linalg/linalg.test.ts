@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Random } from '../../src/util/random';
 import { gemm, gemmSync, batchedMatmulTransB, ORT_FLOP_THRESHOLD } from '../../src/linalg/gemm';
-import { ortAvailable } from '../../src/linalg/ort-gemm';
+import { ortAvailable } from '../../src/linalg/ortGemm';
 import {
   NotPositiveDefiniteError,
   choleskySync,

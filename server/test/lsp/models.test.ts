@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeLens, Hover, MarkupContent } from 'vscode-languageserver';
 import { FIXTURE_WORKSPACE, serverOnFixture } from './fixture';
-import { findModelSites, pythonCodeLenses } from '../../src/features/python';
-import { headline } from '../../src/features/codeLens';
-import { percent, rankedHeads } from '../../src/features/heads';
+import { findModelSites, pythonCodeLenses } from '../../src/lsp/features/python';
+import { headline } from '../../src/lsp/features/codeLens';
+import { percent, rankedHeads } from '../../src/lsp/features/heads';
 import {
   CreateModelConfigRequest,
   CreatePrunedConfigRequest,

@@ -1,5 +1,5 @@
 /**
- * The model view's drawing of each attention block (src/onnx/blockGraph.ts) on the workspace fixture's exported
+ * The model view's drawing of each attention block (src/onnx/detect/blockGraph.ts) on the workspace fixture's exported
  * model (two nn.MultiheadAttention blocks): the roles of the drawn nodes, edges between drawn nodes only, and
  * input boxes that also carry the tensors they are a re-layout of — so that the tensor the detector's reason names
  * (block 1's queries "computed from '/layers.0/ln2/LayerNormalization_output_0'", before PyTorch's batch-first
@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readModel } from '../../src/onnx/read';
-import { detectAttention } from '../../src/onnx/detect';
-import { blockGraphs } from '../../src/onnx/blockGraph';
+import { readModel } from '../../src/onnx/format/read';
+import { detectAttention } from '../../src/onnx/detect/detect';
+import { blockGraphs } from '../../src/onnx/detect/blockGraph';
 
 const MODEL = join(__dirname, '..', '..', '..', 'test-fixtures', 'workspace', 'models', 'model.onnx');
 

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { captureAttention, type BlockCapture } from '../../src/onnx/capture';
-import { decodeModel, readModel } from '../../src/onnx/read';
-import { loadModelInputs, readTensorFolder } from '../../src/onnx/feeds';
+import { captureAttention, type BlockCapture } from '../../src/onnx/run/capture';
+import { decodeModel, readModel } from '../../src/onnx/format/read';
+import { loadModelInputs, readTensorFolder } from '../../src/onnx/run/feeds';
 import { readNpz } from '../../src/data/npz';
 import { readNpy } from '../../src/data/npy';
 import { buildMha, NODE_TESTS, OPENVINO, TORCH, type MhaOptions } from './build';

@@ -1,5 +1,5 @@
 /**
- * The model checker (src/onnx/check.ts): each generated invalid model is refused by `readModel` with the reason
+ * The model checker (src/onnx/format/check.ts): each generated invalid model is refused by `readModel` with the reason
  * `<what>, at <node or tensor>`, every valid fixture still reads, and the refusal comes before detection
  * (`inspectModel`) could print nonsense such as a head size of −4 or a scale of NaN.
  */
@@ -9,9 +9,9 @@ import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModel, decodeModel } from '../../src/onnx/read';
-import { OnnxReadError } from '../../src/onnx/errors';
-import { inspectModel } from '../../src/onnx/inspect';
+import { readModel, decodeModel } from '../../src/onnx/format/read';
+import { OnnxReadError } from '../../src/onnx/format/errors';
+import { inspectModel } from '../../src/onnx/detect/inspect';
 import { FIXTURES, GraphBuilder, modelBytes } from './build';
 import { invalidModels } from './invalid-models';
 import { msAttention, msGqa, msMha, onnxAttention3d, onnxAttention4d, theoryClassModel, foldedSplitModel } from './models';

@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModel } from '../../src/onnx/read';
-import { detectAttention } from '../../src/onnx/detect';
-import type { AttentionBlock } from '../../src/onnx/blocks';
+import { readModel } from '../../src/onnx/format/read';
+import { detectAttention } from '../../src/onnx/detect/detect';
+import type { AttentionBlock } from '../../src/onnx/detect/blocks';
 import { NODE_TESTS, OPENVINO, TORCH } from './build';
 
 interface Expect {

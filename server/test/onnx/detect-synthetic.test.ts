@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { decodeModel } from '../../src/onnx/read';
-import { detectAttention } from '../../src/onnx/detect';
-import type { AttentionBlock, DetectionResult } from '../../src/onnx/blocks';
+import { decodeModel } from '../../src/onnx/format/read';
+import { detectAttention } from '../../src/onnx/detect/detect';
+import type { AttentionBlock, DetectionResult } from '../../src/onnx/detect/blocks';
 import { buildMha, GraphBuilder, modelBytes, type MhaOptions } from './build';
 import { foldedSplitModel } from './models';
 

@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { decodeModel, readModel } from '../../src/onnx/read';
-import { OnnxReadError, type OnnxErrorKind } from '../../src/onnx/errors';
-import { detectAttention } from '../../src/onnx/detect';
-import { inspectModel, formatInspect } from '../../src/onnx/inspect';
+import { decodeModel, readModel } from '../../src/onnx/format/read';
+import { OnnxReadError, type OnnxErrorKind } from '../../src/onnx/format/errors';
+import { detectAttention } from '../../src/onnx/detect/detect';
+import { inspectModel, formatInspect } from '../../src/onnx/detect/inspect';
 import { Random } from '../../src/util/random';
 import { GraphBuilder, modelBytes, TORCH, floatTensor } from './build';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatInspect, inspectModel } from '../../src/onnx/inspect';
+import { formatInspect, inspectModel } from '../../src/onnx/detect/inspect';
 import { GraphBuilder, modelBytes, OPENVINO, TORCH } from './build';
 
 test('inspect summary of the torch MHA fixture is plain JSON with header and blocks', () => {

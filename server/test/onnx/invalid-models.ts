@@ -1,5 +1,5 @@
 /**
- * Generated invalid models, one per class the model checker (`src/onnx/check.ts`) refuses: broken graph order,
+ * Generated invalid models, one per class the model checker (`src/onnx/format/check.ts`) refuses: broken graph order,
  * tensor data that do not match their dims, dims that are negative or overflow, and attention attributes outside
  * their operator's domain. Each is a small valid model with one thing broken, so that the refusal can only come from
  * that one thing. Shared by the checker's unit tests and the CLI tests.

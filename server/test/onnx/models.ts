@@ -5,9 +5,9 @@
  */
 import { onnx } from 'onnx-proto';
 import { GraphBuilder, modelBytes } from './build';
-import { checkInputs, type ModelInputs } from '../../src/onnx/feeds';
-import type { HostArray } from '../../src/onnx/runtime';
-import type { OnnxModel } from '../../src/onnx/types';
+import { checkInputs, type ModelInputs } from '../../src/onnx/run/feeds';
+import type { HostArray } from '../../src/onnx/run/runtime';
+import type { OnnxModel } from '../../src/onnx/format/types';
 import { Random } from '../../src/util/random';
 
 /** Deterministic normal inputs. */

@@ -5,10 +5,10 @@ import { mkdtempSync, mkdirSync, rmSync, symlinkSync, truncateSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { decodeModel, readModel } from '../../src/onnx/read';
-import { OnnxReadError } from '../../src/onnx/errors';
-import { toFloat64, viewBytes } from '../../src/onnx/tensor';
-import { attrInt, attrInts } from '../../src/onnx/graph';
+import { decodeModel, readModel } from '../../src/onnx/format/read';
+import { OnnxReadError } from '../../src/onnx/format/errors';
+import { toFloat64, viewBytes } from '../../src/onnx/format/tensor';
+import { attrInt, attrInts } from '../../src/onnx/format/graph';
 import { GraphBuilder, modelBytes, NODE_TESTS, OPENVINO, TORCH, floatTensor } from './build';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-read-'));

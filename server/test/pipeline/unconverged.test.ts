@@ -14,12 +14,12 @@ import type { AnalysisConfig } from '../../src/config/types';
 import { writeNpz } from '../../src/data/npz';
 import { Random } from '../../src/util/random';
 import { formatAnalysis } from '../../src/report/summary';
-import { headline } from '../../src/features/codeLens';
+import { headline } from '../../src/lsp/features/codeLens';
 import { headRemovalSpec, headScoresSpec, pcOverlapSpec, u1HeatmapSpec } from '../../src/report/charts';
-import { configHover } from '../../src/features/hover';
+import { configHover } from '../../src/lsp/features/hover';
 import { ConfigOutline } from '../../src/config/outline';
 import { parseConfig } from '../../src/config';
-import type { ConfigDoc } from '../../src/analysis/configs';
+import type { ConfigDoc } from '../../src/lsp/documents/configs';
 import type { AnalysisReport } from '../../src/report/types';
 
 /** The hover text on the value of `temperature: 0.02` in a config analysed into `report`. */

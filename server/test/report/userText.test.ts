@@ -10,11 +10,11 @@ import { splitWarning } from '../../src/report/warnings';
 import { tensorLabel } from '../../src/report/summary';
 import { formatCorrelation } from '../../src/report/charts';
 import { agreementSentence, measuredAgreement } from '../../src/report/agreement';
-import { fitLayerHints, INLAY_LINE_BUDGET, rankedHeads, scoreBar, type RankedHead } from '../../src/features/heads';
+import { fitLayerHints, INLAY_LINE_BUDGET, rankedHeads, scoreBar, type RankedHead } from '../../src/lsp/features/heads';
 import { attentionMaps, ATTENTION_MAP_BUDGET } from '../../src/pipeline/attentionMaps';
 import { attentionCells, attentionMapsSpec } from '../../src/report/charts';
 import { renderSvg } from '../../src/report/svg';
-import { linkTheory } from '../../src/features/theoryLinks';
+import { linkTheory } from '../../src/lsp/features/theoryLinks';
 import { fakeModelReport, fakeReport } from './fixture';
 import type { LayerAttention } from '../../src/theory/attention';
 
