@@ -104,7 +104,13 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
       : /call stack/i.test(syntax.message)
         ? 'the values are nested too deeply to read (a config nests a few levels)'
         : syntax.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-    push(mapper.span(syntax.pos[0], syntax.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${message}`);
+    // "Flow sequence … must … end with a ]" is reported where the parser gave up (often the next key's line);
+    // the mistake is the bracket that was opened and never closed: point there, as the JSON checker does.
+    const unclosed = /^Flow (sequence|map|mapping)\b.*end with an? [\]}]/.test(message) ? unclosedFlowBracket(text, syntax.pos[0]) : undefined;
+    if (unclosed !== undefined) {
+      const [open, close] = text[unclosed] === '[' ? ['[', ']'] : ['{', '}'];
+      push(mapper.span(unclosed, unclosed + 1), '', `YAML syntax error: the ${open} opened here is never closed with ${close}`);
+    } else push(mapper.span(syntax.pos[0], syntax.pos[1]), '', `${json ? 'JSON' : 'YAML'} syntax error: ${message}`);
   }
   for (const w of doc.warnings) push(mapper.span(w.pos[0], w.pos[1]), '', `YAML warning: ${w.message}`, 'warning');
   if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) };
@@ -214,6 +220,26 @@ export function loadConfig(filePath: string, options: ParseConfigOptions & { onW
   if (!config || errors.length) throw new ConfigError(errors);
   for (const w of issues) if (w.severity === 'warning') options.onWarning?.(w);
   return config;
+}
+
+/**
+ * The offset of the innermost flow bracket (`[` or `{`, outside quotes and comments) still open at offset `end`,
+ * or undefined when every bracket before `end` is closed.
+ */
+function unclosedFlowBracket(text: string, end: number): number | undefined {
+  const open: number[] = [];
+  for (let i = 0; i < Math.min(end, text.length); i++) {
+    const c = text[i];
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+    } else if (c === '"' || c === "'") {
+      const q = c;
+      while (i + 1 < text.length && text[i + 1] !== q && text[i + 1] !== '\n') i += text[i + 1] === '\\' && q === '"' ? 2 : 1;
+      i++;
+    } else if (c === '[' || c === '{') open.push(i);
+    else if (c === ']' || c === '}') open.pop();
+  }
+  return open.length ? open[open.length - 1] : undefined;
 }
 
 /** Deepest nesting a config may have (flow brackets, or block indentation in columns / 2). */
