@@ -32,7 +32,7 @@ import {
   writeSweepReportDir,
 } from './report/write';
 import { VERSION } from './version';
-import { DEFAULT_SETTINGS } from './protocol';
+import { DEFAULT_SETTINGS } from '../../shared/protocol';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
 import { runTrain } from './commands/train';

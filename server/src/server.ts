@@ -83,7 +83,8 @@ import {
   type SweepParams,
   type SweepResult,
   type WithProgressToken,
-} from './protocol';
+} from '../../shared/protocol';
+import { isWidthList, WIDTH_RANGE } from '../../shared/width';
 import type { JobProgress } from './analysis/jobTypes';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -405,8 +406,8 @@ connection.onRequest(SweepRequest, (params: SweepParams, token) =>
   answer<SweepResult>(async () => {
     const uri = configUri(params.uri);
     const widths = params.widths;
-    if (!Array.isArray(widths) || widths.length === 0 || widths.some((n) => !(typeof n === 'number' && Number.isFinite(n) && n > 0))) {
-      throw new ResponseError(ErrorCodes.InvalidParams, `widths must be a non-empty list of numbers > 0, got ${JSON.stringify(widths)}`);
+    if (!isWidthList(widths)) {
+      throw new ResponseError(ErrorCodes.InvalidParams, `widths must be a non-empty list of widths N ${WIDTH_RANGE}, got ${JSON.stringify(widths)}`);
     }
     return { uri, sweep: await analyses.sweep(uri, widths, { signal: signalOf(token), onProgress: progressOf(params) }) };
   }),

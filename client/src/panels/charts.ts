@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isConfigFileName, ReportRequest, type AnalysisReport, type AnalysisState, type ReportResult, type SweepReport } from '../../../server/src/protocol';
+import { isConfigFileName, ReportRequest, type AnalysisReport, type AnalysisState, type ReportResult, type SweepReport } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { ChartsState, FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
@@ -139,7 +139,7 @@ export class ChartsPanel {
     const key = uri.toString();
     let r: ReportResult;
     try {
-      r = await this.state.client.sendRequest<ReportResult>(ReportRequest, { uri: key });
+      r = await this.state.client.sendRequest(ReportRequest, { uri: key });
     } catch (e) {
       // The server is restarting or gone: keep what is drawn (the restart event asks again).
       this.state.output.appendLine(`charts of ${uri.fsPath}: ${(e as Error).message}`);

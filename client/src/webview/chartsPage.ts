@@ -8,8 +8,8 @@
  */
 import embed from 'vega-embed';
 import { expressionInterpreter } from 'vega-interpreter';
-import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../server/src/report/charts';
-import type { ChartTheme, VegaLiteSpec } from '../../../server/src/report/theme';
+import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../shared/charts';
+import type { ChartTheme, VegaLiteSpec } from '../../../shared/theme';
 import type { FromPage, ToPage } from './messages';
 import { el, post, root } from './page';
 

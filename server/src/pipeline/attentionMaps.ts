@@ -3,7 +3,7 @@
  * examples (report/types.ts `AttentionMaps`), taken from the attention the theory uses (docs/theory.md §a).
  */
 import type { LayerAttention } from '../theory/attention';
-import type { AttentionMaps } from '../report/types';
+import type { AttentionMaps } from '../../../shared/report';
 
 /** Examples kept at most. */
 export const ATTENTION_MAP_EXAMPLES = 8;

@@ -17,9 +17,9 @@ import { splitModelData, type ModelTask } from '../onnx/modelTask';
 import { maskedModel, maskFactors, planRemoval } from '../onnx/prune';
 import { measure, runAll } from '../onnx/verify';
 import { ModelEditor } from '../onnx/edit';
-import type { HeadRemovalMeasured, HeadScore } from '../report/types';
+import type { HeadRemovalMeasured, HeadScore } from '../../../shared/report';
 import type { ProgressFn } from './prepare';
-import { headName } from '../report/names';
+import { headName } from '../../../shared/format';
 
 /**
  * Measures every single-head removal (see module doc).

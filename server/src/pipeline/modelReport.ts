@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import { toRows, type Matrix } from '../linalg/matrix';
 import type { ModelTask } from '../onnx/modelTask';
-import type { ModelReport } from '../report/types';
+import type { ModelReport } from '../../../shared/report';
 import { headScores } from '../theory/relevance';
 import { pruneBlockers } from '../onnx/prune';
 import { readHeadOrigins, renames } from '../onnx/headOrigins';

@@ -15,13 +15,13 @@ import { allLayerAttention } from '../theory/attention';
 import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths';
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
-import type { PathInfo } from '../report/types';
+import type { PathInfo } from '../../../shared/report';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
 import { checkPathLimit } from '../analysis/limits';
 import { attentionMaps } from './attentionMaps';
-import type { AttentionMaps } from '../report/types';
+import type { AttentionMaps } from '../../../shared/report';
 import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
 import { VERSION } from '../version';
 

@@ -18,12 +18,12 @@
  * A window covering every block is the plain analysis, number for number.
  */
 import type { AnalysisConfig } from '../config/types';
-import { measuredAgreement } from '../report/agreement';
+import { measuredAgreement } from '../../../shared/agreement';
 import { ConfigValueError } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';
 import { modelTask, type ModelTask } from '../onnx/modelTask';
-import type { AnalysisReport, HeadScore, HeadSilencing, WindowReport } from '../report/types';
+import type { AnalysisReport, HeadScore, HeadSilencing, WindowReport } from '../../../shared/report';
 import { checkWindowPathLimit } from '../analysis/limits';
 import { measureHeadRemoval } from './headRemoval';
 import { pruningOrder, rankCorrelations } from './headRanking';

@@ -2,11 +2,9 @@
  * Plain-text summaries of reports for the terminal: paths with their U_1 weights, head scores ranked,
  * finite width versus the GP limit, solver convergence and timings.
  */
-import type { AnalysisReport, SweepReport, WindowReport } from './types';
-import { formatCorrelation, notConvergedNote } from './charts';
-import { headName } from './names';
-import { splitWarning } from './warnings';
-import { agreementSentence } from './agreement';
+import type { AnalysisReport, SweepReport, WindowReport } from '../../../shared/report';
+import { formatCorrelation, headName, notConvergedNote, splitWarning } from '../../../shared/format';
+import { agreementSentence } from '../../../shared/agreement';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next

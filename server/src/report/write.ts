@@ -5,8 +5,8 @@
  */
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { AnalysisReport, SweepReport } from './types';
-import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from './charts';
+import type { AnalysisReport, SweepReport } from '../../../shared/report';
+import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../shared/charts';
 import { renderSvg } from './svg';
 
 /** Thrown when writing would replace a file the user owns. */

@@ -22,7 +22,7 @@ import { stringify as toYaml } from 'yaml';
 import { decodeModel } from '../onnx/read';
 import { detectAttention } from '../onnx/detect';
 import type { ProgressFn } from '../pipeline/prepare';
-import type { AnalysisReport } from '../report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { WouldOverwriteError } from '../report/write';
 import { VERSION } from '../version';
 import { selectBackend, type BackendInfo, type BackendPreference } from './backend';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_ID, CONFIG_GLOBS, Commands, DEFAULT_SETTINGS, isConfigFileName, isModelFileName, type ServerSettings } from '../../src/protocol';
+import { CLIENT_ID, CONFIG_GLOBS, Commands, DEFAULT_SETTINGS, isConfigFileName, isModelFileName, type ServerSettings } from '../../../shared/protocol';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));

@@ -5,12 +5,12 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { headList, headName } from '../../src/report/names';
-import { splitWarning } from '../../src/report/warnings';
-import { agreementSentence, measuredAgreement } from '../../src/report/agreement';
+import { headList, headName } from '../../../shared/format';
+import { splitWarning } from '../../../shared/format';
+import { agreementSentence, measuredAgreement } from '../../../shared/agreement';
 import { fitLayerHints, INLAY_LINE_BUDGET, rankedHeads, scoreBar, type RankedHead } from '../../src/features/heads';
 import { attentionMaps, ATTENTION_MAP_BUDGET } from '../../src/pipeline/attentionMaps';
-import { attentionCells, attentionMapsSpec } from '../../src/report/charts';
+import { attentionCells, attentionMapsSpec } from '../../../shared/charts';
 import { renderSvg } from '../../src/report/svg';
 import { linkTheory } from '../../src/features/theoryLinks';
 import { fakeModelReport, fakeReport } from './fixture';
