@@ -32,6 +32,7 @@ import {
   writeSweepReportDir,
 } from './report/write';
 import { VERSION } from './version';
+import { gemmBackendFromEnv, setGemmBackend } from './linalg/gemm';
 import { DEFAULT_SETTINGS } from '../../shared/protocol';
 import { formatInspect, inspectModel } from './onnx/inspect';
 import { runPrune } from './commands/prune';
@@ -163,6 +164,8 @@ function noExtra(command: string, rest: string[], what: string): void {
 
 /** Runs the CLI with `argv` (without node and script). @returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // ATTENTION_PATHS_NO_ORT=1: products in JS only, as the editor's computeBackend: js (linalg/gemm.ts).
+  setGemmBackend(gemmBackendFromEnv());
   // prune has its own options (--out, --data, --drop-lowest, …) and help.
   if (argv[0] === 'prune') return runPrune(argv.slice(1));
   // so has train (--task, --epochs, --out, …).

@@ -85,6 +85,7 @@ import {
   type WithProgressToken,
 } from '../../shared/protocol';
 import { isWidthList, WIDTH_RANGE } from '../../shared/width';
+import { gemmBackendEnv, setGemmBackend } from './linalg/gemm';
 import type { JobProgress } from './analysis/jobTypes';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -99,7 +100,7 @@ let traceJobs = false;
 const runner = new JobRunner(
   path.join(__dirname, 'job.js'),
   Math.max(1, availableParallelism() - 1),
-  () => (settings.computeBackend === 'js' ? { ...process.env, ATTENTION_PATHS_NO_ORT: '1' } : process.env),
+  () => gemmBackendEnv(settings.computeBackend),
   {
     heapLimitMb: jobHeapLimitMb,
     spare: true,
@@ -158,6 +159,7 @@ async function pullSettings(): Promise<void> {
   if (!caps.configuration) return;
   try {
     settings = readSettings((await connection.workspace.getConfiguration('attentionPaths')) as Record<string, unknown>);
+    setGemmBackend(settings.computeBackend);
   } catch (e) {
     connection.console.warn(`could not read the attentionPaths settings: ${(e as Error).message}`);
   }

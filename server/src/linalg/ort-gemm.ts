@@ -32,9 +32,9 @@ function loadOrt(): Ort | null {
   return ort;
 }
 
-/** Whether ONNX Runtime's native engine could be loaded (else all products run in JS). */
+/** Whether ONNX Runtime's native engine could be loaded (else all products run in JS; gemm.ts's backend decides whether it is used). */
 export function ortAvailable(): boolean {
-  return process.env.ATTENTION_PATHS_NO_ORT !== '1' && loadOrt() !== null;
+  return loadOrt() !== null;
 }
 
 /** What one ORT product computes: out = alpha·op(A)·op(B) (+ C when `addC`, i.e. beta = 1). */
