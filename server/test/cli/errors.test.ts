@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isExpectedRefusal, userMessage, internalErrorLine } from '../../src/util/errors';
-import { failureLines } from '../../src/commands/failure';
+import { failureLines } from '../../src/cli/failure';
 import { OnnxReadError } from '../../src/onnx/errors';
 import { ConfigError } from '../../src/config/types';
 import { JobError } from '../../src/analysis/jobs';

@@ -25,7 +25,9 @@ function tsFiles(dir: string, out: string[] = []): string[] {
 function specifiers(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:^|[\s;])(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+  for (const m of text.matchAll(
+    /(?:^|[\s;])(?:import|export)\s[^'";]*?\bfrom\s*['"]([^'"]+)['"]|(?:^|[\s;])import\s*['"]([^'"]+)['"]|\b(?:require|import)\(\s*['"]([^'"]+)['"]\s*\)/gm,
+  )) {
     out.push(m[1] ?? m[2] ?? m[3]);
   }
   return out;
@@ -33,7 +35,10 @@ function specifiers(file: string): string[] {
 
 /** The repository folder (first path segment, `client`, `server`, `shared`, …) a relative import lands in. */
 function landsIn(file: string, spec: string): string {
-  return relative(ROOT, resolve(dirname(file), spec)).split(sep).slice(0, 2).join('/');
+  return relative(ROOT, resolve(dirname(file), spec))
+    .split(sep)
+    .slice(0, 2)
+    .join('/');
 }
 
 const NODE = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
@@ -77,7 +82,8 @@ test('the client and the webview import shared/ and their own code, never server
 test('the webview imports no Node module and no vscode (it runs in the browser)', () => {
   const bad: string[] = [];
   for (const f of tsFiles(join(ROOT, 'client', 'src', 'webview'))) {
-    for (const spec of specifiers(f)) if (isNode(spec) || spec === 'vscode' || spec.startsWith('vscode-languageclient')) bad.push(`${relative(ROOT, f)}: ${spec}`);
+    for (const spec of specifiers(f))
+      if (isNode(spec) || spec === 'vscode' || spec.startsWith('vscode-languageclient')) bad.push(`${relative(ROOT, f)}: ${spec}`);
   }
   assert.deepEqual(bad, []);
 });

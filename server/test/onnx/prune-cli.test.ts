@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPrune } from '../../src/commands/prune';
+import { runPrune } from '../../src/cli';
 import { writeNpz } from '../../src/data/npz';
 import { buildMha, TORCH } from './build';
 import { msGqa, normal, theoryClassModel } from './models';

@@ -13,7 +13,7 @@ import { markovTask } from '../../src/data/markov';
 import { readNpz, writeNpz } from '../../src/data/npz';
 import { readModel } from '../../src/onnx/read';
 import { detectAttention } from '../../src/onnx/detect';
-import { runTrain } from '../../src/commands/train';
+import { runTrain } from '../../src/cli';
 import { formatTrainReport, runOnnx, type TrainReport } from '../../src/train/run';
 import { loadConfig } from '../../src/config/load';
 import { analyze } from '../../src/pipeline/analyze';
