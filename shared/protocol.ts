@@ -15,10 +15,10 @@
  * one line a person can read; a cancelled request answers with the LSP RequestCancelled code.
  */
 import { NotificationType, NotificationType0, RequestType } from 'vscode-languageserver-protocol';
-import type { AnalysisReport, HeadScore, Metrics, SweepReport } from './report';
+import type { AnalysisReport, Metrics, SweepReport } from './report';
 import type { ArraysSummary, BlockGraph, InspectSummary, PruneComparison } from './model';
 
-export type { AnalysisReport, SweepReport, Metrics, HeadScore, BlockGraph, ArraysSummary, PruneComparison };
+export type { AnalysisReport, SweepReport, Metrics, BlockGraph, ArraysSummary, PruneComparison };
 
 /** The language client's id; `attentionPaths.trace.server` is read under this name. */
 export const CLIENT_ID = 'attentionPaths';

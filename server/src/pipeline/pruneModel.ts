@@ -43,9 +43,7 @@ import { fromRows } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
 import type { AnalysisReport, Metrics } from '../../../shared/report';
-import type { ModelSide, PruneComparison } from '../../../shared/model';
-
-export type { ModelSide };
+import type { PruneComparison } from '../../../shared/model';
 import { analyze, analyzePrepared } from './analyze';
 import { prepare, type ProgressFn } from './prepare';
 import { analyzeWindows, isWindowed } from './windows';

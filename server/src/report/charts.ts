@@ -3,4 +3,4 @@
  * the same specs), their number formatting in shared/format.ts; re-exported for the language server's features.
  */
 export * from '../../../shared/charts';
-export { formatCorrelation, formatNumber, notConvergedNote, widthLabel } from '../../../shared/format';
+export { formatNumber, notConvergedNote, widthLabel } from '../../../shared/format';
