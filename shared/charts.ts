@@ -110,7 +110,7 @@ function windowTitle(report: AnalysisReport): string {
 export interface HeadBar {
   layer: number;
   head: number;
-  /** "L0·H1" (report/names.ts), 0-based like the path labels. */
+  /** "L0·H1" (shared/format.ts), 0-based like the path labels. */
   label: string;
   /** Max-normalized relevance score in [0, 1] (docs/theory.md §g). */
   score: number;
@@ -386,7 +386,7 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
 export interface HeadRemovalPoint {
   layer: number;
   head: number;
-  /** "L0·H1" (report/names.ts), 0-based. */
+  /** "L0·H1" (shared/format.ts), 0-based. */
   label: string;
   /** Relevance score (docs/theory.md §g), for the sort order. */
   score: number;

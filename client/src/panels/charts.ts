@@ -3,7 +3,7 @@
  * relevance bars, the accuracy with each head removed (predicted, and measured on the model for model configs, with
  * how far to trust the prediction), the overlap of the kernel's principal components with the labels (Fig. 2c),
  * every head's attention maps and, after a width sweep, accuracy and ε_g against N. The page builds the Vega-Lite
- * specs with the same builders as the CLI (server/src/report/charts.ts), coloured from the editor theme.
+ * specs with the same builders as the CLI (shared/charts.ts), coloured from the editor theme.
  *
  * Honest state: the last result stays drawn under a banner that says when it is not current — "Analysing…" while a
  * new result is computed, "Out of date (config changed)" when the config has errors or its analysis was cancelled,

@@ -1,5 +1,5 @@
 /**
- * The charts page of the webview: the Vega-Lite specs of server/src/report/charts.ts — the CLI's own builders (U₁
+ * The charts page of the webview: the Vega-Lite specs of shared/charts.ts — the CLI's own builders (U₁
  * heatmap, head relevance, accuracy with each head removed, kernel-PC overlap, attention maps, width sweep) — in
  * the VS Code theme's colours, rendered as SVG by vega-embed, under a banner that says how current they are.
  * Single charts take the panel's width (Vega `width: "container"`); composite ones (attention maps, sweep) are

@@ -152,7 +152,7 @@ export function formatAnalysis(r: AnalysisReport): string {
   const agreement = agreementSentence(r);
   if (agreement) out.push(`Prediction versus measurement: ${agreement}`);
   for (const w of r.warnings) {
-    // Written as headline + details (report/warnings.ts): the details indented below the headline.
+    // Written as headline + details (shared/format.ts): the details indented below the headline.
     const { headline, details } = w.includes('\n') ? splitWarning(w) : { headline: w, details: undefined };
     out.push(`Warning: ${headline}`);
     if (details) out.push(`  ${details}`);

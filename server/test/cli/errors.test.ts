@@ -1,5 +1,5 @@
 /**
- * The failure rule of src/util/errors.ts and src/commands/failure.ts: refusals are shown as their one-line message;
+ * The failure rule of src/util/errors.ts and src/cli/failure.ts: refusals are shown as their one-line message;
  * engine errors, Node internal errors and thrown non-Errors become `internal error: … (please report)`; stacks
  * only with ATTENTION_PATHS_DEBUG=1; config problems keep their file:line:col.
  */

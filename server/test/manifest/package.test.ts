@@ -1,6 +1,6 @@
 /**
  * The extension manifest (package.json `contributes`, `activationEvents`, entry points) agrees with the contract
- * the code uses (server/src/protocol.ts): command ids, settings and their defaults, config-file globs and the
+ * the code uses (shared/protocol.ts): command ids, settings and their defaults, config-file globs and the
  * `.onnx` selector. A command, setting or glob added on one side only fails here, not in the editor.
  */
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 /**
- * `attention-paths train` (commands/train.ts runTrain), run in-process on tiny tasks: the four output files and
+ * `attention-paths train` (cli/commands/train.ts, through runTrain of cli.ts), run in-process on tiny tasks: the four output files and
  * their contents, the exported model against the report, refusing to overwrite, usage errors (exit 2) and bad
  * input (exit 1) that write nothing.
  */
