@@ -19,7 +19,6 @@ import {
   isModelFileName,
   type AnalyzeResult,
   type CreateModelConfigResult,
-  type InspectModelResult,
   type PruneResult,
   type ReportResult,
   type SweepResult,

@@ -17,11 +17,6 @@ import {
   ReportRequest,
   SweepRequest,
   type AnalyzeResult,
-  type ArraysSummary,
-  type InspectModelResult,
-  type PruneResult,
-  type ReportResult,
-  type SweepResult,
 } from '../../shared/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';

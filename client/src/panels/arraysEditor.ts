@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { InspectArraysRequest, type ArraysSummary } from '../../../shared/protocol';
+import { InspectArraysRequest } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Commands, InspectModelRequest, type InspectModelResult } from '../../../shared/protocol';
+import { Commands, InspectModelRequest } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';

@@ -19,10 +19,6 @@ import {
   PruneRequest,
   ReportRequest,
   SweepRequest,
-  type AnalyzeResult,
-  type PruneResult,
-  type ReportResult,
-  type SweepResult,
 } from '../../../shared/protocol';
 import { assertClose } from '../helpers/close';
 

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { serverOnFixture } from './fixture';
 import { descendantsOf } from '../helpers/procs';
-import { AnalyzeRequest, type AnalyzeResult } from '../../../shared/protocol';
+import { AnalyzeRequest } from '../../../shared/protocol';
 
 describe('confirming long analyses', () => {
   const answers = ['Cancel', 'Run'];

@@ -20,11 +20,6 @@ import {
   PruneRequest,
   ReportRequest,
   SweepRequest,
-  type CreateModelConfigResult,
-  type InspectModelResult,
-  type PruneResult,
-  type ReportResult,
-  type SweepResult,
 } from '../../../shared/protocol';
 import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';

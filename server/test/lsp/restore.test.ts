@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { copyWorkspace } from './fixture';
 import { LspSession } from '../helpers/lspSession';
 import { descendantsOf } from '../helpers/procs';
-import { AnalyzeRequest, InspectModelRequest, ReportRequest, type AnalyzeResult, type InspectModelResult, type ReportResult } from '../../../shared/protocol';
+import { AnalyzeRequest, InspectModelRequest, ReportRequest, type InspectModelResult, type ReportResult } from '../../../shared/protocol';
 
 /** Whether `pid` runs (a zombie waiting to be reaped by init has ended). */
 function running(pid: number): boolean {
