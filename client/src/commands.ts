@@ -19,16 +19,15 @@ import {
   isModelFileName,
   type AnalyzeResult,
   type CreateModelConfigResult,
-  type InspectModelResult,
   type PruneResult,
   type ReportResult,
   type SweepResult,
-} from '../../server/src/protocol';
+} from '../../shared/protocol';
 import type { ExtensionState } from './ctx';
-import { headName, layerName } from '../../server/src/report/names';
+import { headName, layerName } from '../../shared/format';
 import { ChartsPanel, type RenderInfo } from './panels/charts';
 import { OnnxEditorProvider } from './panels/onnxEditor';
-import { num, parseWidths, pct, pruneMessage, summary } from './text';
+import { num, parseWidths, WIDTHS_HINT, pct, pruneMessage, summary } from './text';
 
 const CONFIG_GLOB = '**/{*.attention.yaml,*.attention.yml,*.attention.json,attention-paths.yaml,attention-paths.yml,attention-paths.json}';
 
@@ -99,14 +98,14 @@ export function showError(state: ExtensionState, message: string): void {
 
 /** The config's report: the server's latest, else a fresh analysis (with progress). */
 async function ensureReport(state: ExtensionState, uri: vscode.Uri): Promise<ReportResult | undefined> {
-  const latest = await state.client.sendRequest<ReportResult>(ReportRequest, { uri: uri.toString() });
+  const latest = await state.client.sendRequest(ReportRequest, { uri: uri.toString() });
   if (latest.report) return latest;
   const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
-    state.client.sendRequest<AnalyzeResult>(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
+    state.client.sendRequest(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
   );
   if (!r) return undefined;
   // The server knows the document now (model path, sweep); the report is the one just computed.
-  const after = await state.client.sendRequest<ReportResult>(ReportRequest, { uri: uri.toString() });
+  const after = await state.client.sendRequest(ReportRequest, { uri: uri.toString() });
   return { ...after, state: 'done', report: r.report };
 }
 
@@ -124,7 +123,7 @@ function activeModelUri(): vscode.Uri | undefined {
  */
 async function analyzeModel(state: ExtensionState, model: vscode.Uri): Promise<AnalyzeResult | undefined> {
   await vscode.commands.executeCommand('vscode.openWith', model, OnnxEditorProvider.viewType);
-  const info = await state.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: model.toString() });
+  const info = await state.client.sendRequest(InspectModelRequest, { uri: model.toString() });
   if (info.configs.length) return analyze(state, vscode.Uri.file(info.configs[0]));
   const create = info.createConfig ? `Create ${path.basename(info.createConfig.config)}` : undefined;
   // Not awaited: the command ends here; the message's action (if taken) creates and analyses the config.
@@ -147,7 +146,7 @@ async function createModelConfig(state: ExtensionState, arg: unknown): Promise<{
   }
   let created: CreateModelConfigResult;
   try {
-    created = await state.client.sendRequest<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model.toString() });
+    created = await state.client.sendRequest(CreateModelConfigRequest, { uri: model.toString() });
   } catch (e) {
     showError(state, `no config was created for ${path.basename(model.path)}: ${(e as Error).message}`);
     return undefined;
@@ -164,7 +163,7 @@ async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResu
   const uri = await pickConfig(arg);
   if (!uri) return undefined;
   const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
-    state.client.sendRequest<AnalyzeResult>(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
+    state.client.sendRequest(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
   );
   if (r) {
     state.output.appendLine(`${uri.fsPath}: ${summary(r.report)}${r.cached ? ' (cached)' : ''}`);
@@ -197,12 +196,12 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
     title: 'Attention Paths: Sweep Width',
     prompt: 'Widths N to solve the theory at (every layer and the readout), comma-separated',
     value: '10,30,100,300,1000',
-    validateInput: (v) => (parseWidths(v) ? undefined : 'give widths N from 1 to 1e15 separated by commas, e.g. 10,30,100'),
+    validateInput: (v) => (parseWidths(v) ? undefined : WIDTHS_HINT),
   });
   const widths = text === undefined ? undefined : parseWidths(text);
   if (!widths) return undefined;
   const r = await withProgress(state, `sweeping width N over ${widths.join(', ')}`, (token, workDoneToken) =>
-    state.client.sendRequest<SweepResult>(SweepRequest, { uri: uri.toString(), widths, workDoneToken }, token),
+    state.client.sendRequest(SweepRequest, { uri: uri.toString(), widths, workDoneToken }, token),
   );
   if (r) {
     const latest = await ensureReport(state, uri);
@@ -277,7 +276,7 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const what = model ? `pruning ${heads.length} head(s) from ${path.basename(model.path)}` : `predicting the effect of removing ${heads.length} head(s)`;
   const result = await withProgress(state, what, (token, workDoneToken) =>
     // The save dialog already asked before replacing a file.
-    state.client.sendRequest<PruneResult>(PruneRequest, { uri: uri.toString(), heads, output: output.fsPath, overwrite: true, workDoneToken }, token),
+    state.client.sendRequest(PruneRequest, { uri: uri.toString(), heads, output: output.fsPath, overwrite: true, workDoneToken }, token),
   );
   if (result) {
     const msg = pruneMessage(result);
@@ -302,7 +301,7 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
 export async function analyzePrunedModel(state: ExtensionState, config: vscode.Uri, model: string): Promise<{ config: vscode.Uri; result?: AnalyzeResult } | undefined> {
   let created: CreateModelConfigResult;
   try {
-    created = await state.client.sendRequest<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config.toString(), model });
+    created = await state.client.sendRequest(CreatePrunedConfigRequest, { uri: config.toString(), model });
   } catch (e) {
     showError(state, `no config was created for ${path.basename(model)}: ${(e as Error).message}`);
     return undefined;

@@ -5,7 +5,7 @@
  */
 import type * as vscode from 'vscode';
 import type { LanguageClient } from 'vscode-languageclient/node';
-import type { ModelChangedParams, ResultsParams } from '../../server/src/protocol';
+import type { ModelChangedParams, ResultsParams } from '../../shared/protocol';
 import type { ChartsPanel, RenderInfo } from './panels/charts';
 
 /** What commands and panels share: the client, the output channel and the events the server sends. */

@@ -2,15 +2,13 @@
  * The words and numbers the palette commands show (notifications, quick-pick details, the output channel), and the
  * parsing of what the user types. No `vscode` import, so they are unit-tested in Node (client/test/).
  */
-import { headList } from '../../server/src/report/names';
 import * as path from 'node:path';
-import type { AnalysisReport, PruneResult } from '../../server/src/protocol';
+import { headList, num, pct } from '../../shared/format';
+import { isWidth, WIDTH_RANGE } from '../../shared/width';
+import type { AnalysisReport, PruneResult } from '../../shared/protocol';
 
-/** A fraction as a percentage with one decimal: 0.9571 → "95.7%". */
-export const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-
-/** A number to 4 significant digits, without trailing zeros: 0.42750 → "0.4275", 12.0 → "12". */
-export const num = (x: number) => String(Number(x.toPrecision(4)));
+/** Percentages and 4-digit numbers are written as everywhere else (shared/format.ts). */
+export { num, pct };
 
 /** The finite-width prediction next to the GP limit, as the code lens says it. */
 export function summary(r: AnalysisReport): string {
@@ -18,8 +16,9 @@ export function summary(r: AnalysisReport): string {
 }
 
 /**
- * "10, 30,100" → [10, 30, 100]; undefined unless every entry is a width N from 1 to 1e15 (the rule of the CLI's `--widths` and
- * of the config schema; N may be fractional, the theory treats it as continuous).
+ * "10, 30,100" → [10, 30, 100]; undefined unless every entry is a width N from 1 to 1e15 (shared/width.ts: the rule of
+ * the CLI's `--widths`, the config schema and the server's sweep request; N may be fractional). Empty entries
+ * ("10,30,") are skipped while the user types.
  */
 export function parseWidths(text: string): number[] | undefined {
   const parts = text
@@ -27,7 +26,7 @@ export function parseWidths(text: string): number[] | undefined {
     .map((s) => s.trim())
     .filter(Boolean);
   const widths = parts.map(Number);
-  return widths.length && widths.every((n) => Number.isFinite(n) && n >= 1 && n <= 1e15) ? widths : undefined;
+  return widths.length && widths.every(isWidth) ? widths : undefined;
 }
 
 /** One sentence: what was removed, measured effect (when there is one) and predicted effect. */
@@ -56,3 +55,6 @@ export function pruneMessage(r: PruneResult): string {
   const written = r.wrote === 'model' ? `Pruned model written to ${path.basename(r.output)}.` : `Plan written to ${path.basename(r.output)} (${r.notes[0]}).`;
   return `${parts.join('; ')}. ${written}`;
 }
+
+/** What the Sweep Width box says while its text is not a list of widths. */
+export const WIDTHS_HINT = `give widths N ${WIDTH_RANGE} separated by commas, e.g. 10,30,100`;

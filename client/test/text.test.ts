@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { num, parseWidths, pct, pruneMessage, summary } from '../src/text';
-import type { AnalysisReport, Metrics, PruneResult } from '../../server/src/protocol';
+import type { AnalysisReport, Metrics, PruneResult } from '../../shared/protocol';
 
 const metrics = (acc: number, eg: number): Metrics => ({ eg_bias: eg / 2, eg_variance: eg / 2, eg_total: eg, acc_mean_predictor: acc, acc_probabilistic: acc });
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { InspectArraysRequest, type ArraysSummary } from '../../../server/src/protocol';
+import { InspectArraysRequest } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
@@ -37,7 +37,7 @@ export class ArraysEditorProvider implements vscode.CustomReadonlyEditorProvider
     };
     const load = async () => {
       try {
-        const arrays = await this.state.client.sendRequest<ArraysSummary>(InspectArraysRequest, { uri: uri.toString() });
+        const arrays = await this.state.client.sendRequest(InspectArraysRequest, { uri: uri.toString() });
         post({ type: 'arrays', title, arrays });
       } catch (e) {
         this.state.output.appendLine(`${uri.fsPath}: ${(e as Error).message}`);

@@ -3,7 +3,7 @@
  * relevance bars, the accuracy with each head removed (predicted, and measured on the model for model configs, with
  * how far to trust the prediction), the overlap of the kernel's principal components with the labels (Fig. 2c),
  * every head's attention maps and, after a width sweep, accuracy and ε_g against N. The page builds the Vega-Lite
- * specs with the same builders as the CLI (server/src/report/charts.ts), coloured from the editor theme.
+ * specs with the same builders as the CLI (shared/charts.ts), coloured from the editor theme.
  *
  * Honest state: the last result stays drawn under a banner that says when it is not current — "Analysing…" while a
  * new result is computed, "Out of date (config changed)" when the config has errors or its analysis was cancelled,
@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isConfigFileName, ReportRequest, type AnalysisReport, type AnalysisState, type ReportResult, type SweepReport } from '../../../server/src/protocol';
+import { isConfigFileName, ReportRequest, type AnalysisReport, type AnalysisState, type ReportResult, type SweepReport } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { ChartsState, FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
@@ -139,7 +139,7 @@ export class ChartsPanel {
     const key = uri.toString();
     let r: ReportResult;
     try {
-      r = await this.state.client.sendRequest<ReportResult>(ReportRequest, { uri: key });
+      r = await this.state.client.sendRequest(ReportRequest, { uri: key });
     } catch (e) {
       // The server is restarting or gone: keep what is drawn (the restart event asks again).
       this.state.output.appendLine(`charts of ${uri.fsPath}: ${(e as Error).message}`);

@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { Commands, InspectModelRequest, type InspectModelResult } from '../../../server/src/protocol';
+import { Commands, InspectModelRequest } from '../../../shared/protocol';
 import type { ExtensionState } from '../ctx';
 import type { FromPage, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
@@ -41,7 +41,7 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
     };
     const load = async () => {
       try {
-        const model = await this.state.client.sendRequest<InspectModelResult>(InspectModelRequest, { uri: uri.toString() });
+        const model = await this.state.client.sendRequest(InspectModelRequest, { uri: uri.toString() });
         post({ type: 'model', title, model });
       } catch (e) {
         this.state.output.appendLine(`${uri.fsPath}: ${(e as Error).message}`);

@@ -2,7 +2,7 @@
  * The array page: what an `.npz` / `.npy` file holds — each array's name, dtype, shape and min / max / mean, the
  * label balance of label-like arrays (bars), and a preview of its first entries. Read-only.
  */
-import type { ArraysSummary } from '../../../server/src/protocol';
+import type { ArraysSummary } from '../../../shared/protocol';
 import type { ToPage } from './messages';
 import { el, root } from './page';
 

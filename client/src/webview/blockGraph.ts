@@ -5,7 +5,7 @@
  * `data-tensors` so that a message naming a node or one of its output tensors can point at it (`focusNode`).
  */
 import dagre from '@dagrejs/dagre';
-import type { BlockGraph } from '../../../server/src/protocol';
+import type { BlockGraph } from '../../../shared/protocol';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const ROLE_TEXT: Record<string, string> = {

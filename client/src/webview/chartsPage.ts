@@ -1,5 +1,5 @@
 /**
- * The charts page of the webview: the Vega-Lite specs of server/src/report/charts.ts — the CLI's own builders (U₁
+ * The charts page of the webview: the Vega-Lite specs of shared/charts.ts — the CLI's own builders (U₁
  * heatmap, head relevance, accuracy with each head removed, kernel-PC overlap, attention maps, width sweep) — in
  * the VS Code theme's colours, rendered as SVG by vega-embed, under a banner that says how current they are.
  * Single charts take the panel's width (Vega `width: "container"`); composite ones (attention maps, sweep) are
@@ -8,8 +8,8 @@
  */
 import embed from 'vega-embed';
 import { expressionInterpreter } from 'vega-interpreter';
-import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../server/src/report/charts';
-import type { ChartTheme, VegaLiteSpec } from '../../../server/src/report/theme';
+import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../shared/charts';
+import type { ChartTheme, VegaLiteSpec } from '../../../shared/theme';
 import type { FromPage, ToPage } from './messages';
 import { el, post, root } from './page';
 

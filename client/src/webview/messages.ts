@@ -1,8 +1,8 @@
 /**
  * Messages between the extension (panels/) and its webview pages (webview/main.ts). Internal to the client:
- * the language-server protocol is server/src/protocol.ts.
+ * the language-server protocol is shared/protocol.ts.
  */
-import type { AnalysisReport, ArraysSummary, InspectModelResult, SweepReport } from '../../../server/src/protocol';
+import type { AnalysisReport, ArraysSummary, InspectModelResult, SweepReport } from '../../../shared/protocol';
 
 /**
  * How current the charts are (the banner over them): `current` (no banner), `analysing` (a new result is being

@@ -2,12 +2,12 @@
  * The model page: what an `.onnx` file holds — header, inputs and outputs, the attention blocks with their heads
  * and relevance bars, and each block's subgraph laid out by dagre (blockGraph.ts).
  */
-import type { InspectModelResult } from '../../../server/src/protocol';
+import type { InspectModelResult } from '../../../shared/protocol';
 import type { ToPage } from './messages';
 import { el, post, root } from './page';
 import { drawBlockGraph, focusNode } from './blockGraph';
-import { headName } from '../../../server/src/report/names';
-import { splitWarning } from '../../../server/src/report/warnings';
+import { headName } from '../../../shared/format';
+import { splitWarning } from '../../../shared/format';
 
 /**
  * A text with every quoted name ('…') that is a node or tensor of a drawn block made a link to that node (the

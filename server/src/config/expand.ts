@@ -2,6 +2,7 @@
  * Expansion of the array-or-number settings of a config once the number of layers L is known.
  */
 import { ConfigValueError, type AnalysisConfig } from './types';
+import { widthProblem } from '../../../shared/width';
 import { lengthMessage, showValue } from './messages';
 
 /**
@@ -30,7 +31,8 @@ export function expandSettings(
   const widths = expand('widths', config.widths, L + 1, heads);
   const variances = expand('variances', config.variances, L + 2, heads);
   widths.forEach((n, i) => {
-    if (!Number.isFinite(n) || n < 1) throw new ConfigValueError('/widths', `widths[${i}] must be a number ≥ 1 (got ${n}); widths are [N_1, …, N_L, N_a]`);
+    const problem = widthProblem(n);
+    if (problem) throw new ConfigValueError('/widths', `widths[${i}] ${problem} (got ${n}); widths are [N_1, …, N_L, N_a]`);
   });
   variances.forEach((v, i) => {
     if (!Number.isFinite(v) || v <= 0) throw new ConfigValueError('/variances', `variances[${i}] must be a number > 0 (got ${v}); variances are [σ0², σ1², …, σL², σa²]`);

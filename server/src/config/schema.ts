@@ -12,6 +12,7 @@
  * Symbols in descriptions follow docs/theory.md: widths N_1..N_L, N_a; variances σ0²..σL², σa²; heads H_l;
  * Bayesian temperature T_B.
  */
+import { MAX_WIDTH, MIN_WIDTH } from '../../../shared/width';
 
 /** A JSON Schema node, as far as this project uses it (plain JSON, no functions). */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -157,10 +158,10 @@ export const configSchema: JsonSchema = {
         'Widths [N_1, …, N_L, N_a] of the value layers and the readout (L + 1 entries), or one N for all ' +
         '(docs/theory.md §a). The theory holds for N, P → ∞ at fixed α = P/N; N → ∞ is the GP limit. Default 10.',
       default: 10,
-      // Beyond 1e15 the action's terms overflow double precision (1e308 gives NaN); 1e15 is already the GP limit.
+      // The width rule of shared/width.ts (also the CLI's --widths and the sweep request's).
       anyOf: [
-        { type: 'number', minimum: 1, maximum: 1e15 },
-        { type: 'array', minItems: 2, items: { type: 'number', minimum: 1, maximum: 1e15 } },
+        { type: 'number', minimum: MIN_WIDTH, maximum: MAX_WIDTH },
+        { type: 'array', minItems: 2, items: { type: 'number', minimum: MIN_WIDTH, maximum: MAX_WIDTH } },
       ],
     },
     variances: {

@@ -8,41 +8,15 @@ import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { decodeNpy, readFileBytes } from './npy';
 import { decodeNpzMembers } from './npz';
+import type { ArraySummary, ArraysSummary } from '../../../shared/model';
+
+export type { ArraySummary, ArraysSummary };
 
 /** Files larger than this are not opened by the viewer (they would be decoded to float64 whole). */
 export const MAX_VIEWER_BYTES = 512 * 1024 * 1024;
 /** Preview: the first rows (first index) and, per row, the first columns of the rest flattened. */
 export const PREVIEW_ROWS = 8;
 export const PREVIEW_COLUMNS = 10;
-
-export interface ArraySummary {
-  name: string;
-  /** The stored NumPy dtype (`<f8`, `|u1`, …). */
-  dtype: string;
-  shape: number[];
-  count: number;
-  /** Over the finite values; absent when there are none. */
-  min?: number;
-  max?: number;
-  mean?: number;
-  /** NaN and ±∞ entries. */
-  nonFinite: number;
-  /** Label-like arrays: each distinct value and how often it occurs, most frequent first. */
-  labels?: Array<{ value: number; count: number }>;
-  /** The first rows × columns ([] for an empty array); a scalar is one row of one value. */
-  preview: number[][];
-  /** Why the array could not be read (then the statistics are absent). */
-  error?: string;
-}
-
-export interface ArraysSummary {
-  file: string;
-  kind: 'npz' | 'npy';
-  bytes: number;
-  arrays: ArraySummary[];
-  /** Why the file could not be read at all. */
-  error?: string;
-}
 
 function labelLike(name: string, shape: number[], data: Float64Array): Array<{ value: number; count: number }> | undefined {
   const named = /^(y|labels?|targets?)(_|$)/i.test(name);

@@ -3,7 +3,8 @@
  *
  * Small products run in plain JS loops (no call overhead); large ones go to ONNX Runtime's CPU Gemm,
  * which is about 100× faster on this hardware (measured: ~100 GFLOP/s float64 on 2 cores versus
- * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose.
+ * ~1 GFLOP/s for JS loops). The dispatch is by flop count, so callers never choose; the process chooses once
+ * whether ONNX Runtime may be used at all (`setGemmBackend`: the editor's attentionPaths.computeBackend).
  */
 import { Matrix, Matrix32, zeros } from './matrix';
 import { ortGemm, ortGemm32, ortGemmInto, ortAvailable, useSingleThread } from './ortGemm';
@@ -13,6 +14,48 @@ export interface GemmOptions {
   transA?: boolean;
   /** Use Bᵀ instead of B. */
   transB?: boolean;
+}
+
+/**
+ * Where large products run: `auto` in ONNX Runtime's CPU engine when it loads (else JS), `js` in JS only (the setting
+ * attentionPaths.computeBackend, for platforms where ONNX Runtime misbehaves).
+ */
+export type GemmBackend = 'auto' | 'js';
+
+let backend: GemmBackend = 'auto';
+
+/** Chooses the backend of this process's products (the language server, the CLI, each job process at its start). */
+export function setGemmBackend(b: GemmBackend): void {
+  backend = b;
+}
+
+/** The backend `setGemmBackend` chose (default `auto`). */
+export function gemmBackend(): GemmBackend {
+  return backend;
+}
+
+/**
+ * The environment variable that carries the backend into the language server's job processes: they are forked
+ * (dist/job.js), a spare one ahead of any job, so the environment they start with is the one channel they have
+ * before their first message, and each reads it once at start (`gemmBackendFromEnv`) and calls `setGemmBackend`.
+ * The CLI reads it too (`ATTENTION_PATHS_NO_ORT=1 attention-paths analyze` runs in JS only, for comparisons).
+ */
+const BACKEND_ENV = 'ATTENTION_PATHS_NO_ORT';
+
+/** `env` with the backend set for a child process (the variable set for `js`, removed for `auto`). */
+export function gemmBackendEnv(b: GemmBackend, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const { [BACKEND_ENV]: _old, ...rest } = env;
+  return b === 'js' ? { ...rest, [BACKEND_ENV]: '1' } : rest;
+}
+
+/** The backend the environment asks for (what a job process calls `setGemmBackend` with). */
+export function gemmBackendFromEnv(env: NodeJS.ProcessEnv = process.env): GemmBackend {
+  return env[BACKEND_ENV] === '1' ? 'js' : 'auto';
+}
+
+/** Whether large products go to ONNX Runtime: the backend allows it and its native engine loads. */
+function useOrt(): boolean {
+  return backend === 'auto' && ortAvailable();
 }
 
 /** Products with fewer flops than this run in JS; larger ones in ONNX Runtime. */
@@ -82,7 +125,7 @@ function transposeData(A: Matrix): Float64Array {
  */
 export async function gemm(A: Matrix, B: Matrix, o: GemmOptions = {}): Promise<Matrix> {
   const [m, k, n] = dims(A, B, o);
-  if (2 * m * k * n < ORT_FLOP_THRESHOLD || m === 0 || n === 0 || k === 0 || !ortAvailable()) return gemmSync(A, B, o);
+  if (2 * m * k * n < ORT_FLOP_THRESHOLD || m === 0 || n === 0 || k === 0 || !useOrt()) return gemmSync(A, B, o);
   const data = await ortGemm(A, B, !!o.transA, !!o.transB);
   return { rows: m, cols: n, data };
 }
@@ -110,7 +153,7 @@ export async function gemmInto(A: Matrix, B: Matrix, o: GemmIntoOptions = {}): P
   if (o.out && o.out.length !== m * n) throw new Error(`gemmInto: out has ${o.out.length} entries, expected ${m}×${n}`);
   const alpha = o.alpha ?? 1;
   if (m === 0 || n === 0) return o.out ?? new Float64Array(m * n);
-  if (k === 0 || 2 * m * k * n < ORT_FLOP_THRESHOLD || !ortAvailable()) {
+  if (k === 0 || 2 * m * k * n < ORT_FLOP_THRESHOLD || !useOrt()) {
     const P = k === 0 ? new Float64Array(m * n) : gemmSync(A, B, o).data;
     const out = o.out ?? P;
     for (let i = 0; i < m * n; i++) out[i] = alpha * P[i] + (o.C ? o.C[i] : 0);
@@ -127,7 +170,7 @@ export async function gemmInto(A: Matrix, B: Matrix, o: GemmIntoOptions = {}): P
  */
 export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions = {}): Promise<Matrix32> {
   const [m, k, n] = dims(A as unknown as Matrix, B as unknown as Matrix, o);
-  if (2 * m * k * n >= ORT_FLOP_THRESHOLD && m > 0 && n > 0 && k > 0 && ortAvailable()) {
+  if (2 * m * k * n >= ORT_FLOP_THRESHOLD && m > 0 && n > 0 && k > 0 && useOrt()) {
     return { rows: m, cols: n, data: await ortGemm32(A, B, !!o.transA, !!o.transB) };
   }
   const C = gemmSync(

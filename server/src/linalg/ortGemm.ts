@@ -17,9 +17,9 @@ type Session = import('onnxruntime-node').InferenceSession;
 
 const sessions = new Map<string, Promise<Session>>();
 
-/** Whether ONNX Runtime's native engine could be loaded (onnx/run/runtime.ts, its one loader; else all products run in JS). */
+/** Whether ONNX Runtime's native engine could be loaded (onnx/run/runtime.ts, its one loader; else all products run in JS; gemm.ts's backend decides whether it is used). */
 export function ortAvailable(): boolean {
-  return process.env.ATTENTION_PATHS_NO_ORT !== '1' && ortIfAvailable() !== null;
+  return ortIfAvailable() !== null;
 }
 
 /** What one ORT product computes: out = alpha·op(A)·op(B) (+ C when `addC`, i.e. beta = 1). */

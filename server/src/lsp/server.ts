@@ -83,7 +83,9 @@ import {
   type SweepParams,
   type SweepResult,
   type WithProgressToken,
-} from '../protocol';
+} from '../../../shared/protocol';
+import { isWidthList, WIDTH_RANGE } from '../../../shared/width';
+import { gemmBackendEnv, setGemmBackend } from '../linalg/gemm';
 import type { JobProgress } from './jobs/jobTypes';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -98,7 +100,7 @@ let traceJobs = false;
 const runner = new JobRunner(
   path.join(__dirname, 'job.js'),
   Math.max(1, availableParallelism() - 1),
-  () => (settings.computeBackend === 'js' ? { ...process.env, ATTENTION_PATHS_NO_ORT: '1' } : process.env),
+  () => gemmBackendEnv(settings.computeBackend),
   {
     heapLimitMb: jobHeapLimitMb,
     spare: true,
@@ -157,6 +159,7 @@ async function pullSettings(): Promise<void> {
   if (!caps.configuration) return;
   try {
     settings = readSettings((await connection.workspace.getConfiguration('attentionPaths')) as Record<string, unknown>);
+    setGemmBackend(settings.computeBackend);
   } catch (e) {
     connection.console.warn(`could not read the attentionPaths settings: ${(e as Error).message}`);
   }
@@ -405,8 +408,8 @@ connection.onRequest(SweepRequest, (params: SweepParams, token) =>
   answer<SweepResult>(async () => {
     const uri = configUri(params.uri);
     const widths = params.widths;
-    if (!Array.isArray(widths) || widths.length === 0 || widths.some((n) => !(typeof n === 'number' && Number.isFinite(n) && n > 0))) {
-      throw new ResponseError(ErrorCodes.InvalidParams, `widths must be a non-empty list of numbers > 0, got ${JSON.stringify(widths)}`);
+    if (!isWidthList(widths)) {
+      throw new ResponseError(ErrorCodes.InvalidParams, `widths must be a non-empty list of widths N ${WIDTH_RANGE}, got ${JSON.stringify(widths)}`);
     }
     return { uri, sweep: await analyses.sweep(uri, widths, { signal: signalOf(token), onProgress: progressOf(params) }) };
   }),

@@ -9,7 +9,7 @@ import { minimizeAction } from '../theory/solver';
 import { testMetrics } from '../theory/predictor';
 import { gpOrderParameters, gpScale } from '../theory/orderParams';
 import { headScores, silenceHead } from '../theory/relevance';
-import type { AnalysisReport, SweepReport, SweepRow } from '../report/types';
+import type { AnalysisReport, SweepReport, SweepRow } from '../../../shared/report';
 import { Prepared, ProgressFn, prepare } from './prepare';
 import { VERSION } from '../version';
 import { modelReport } from './modelReport';
@@ -20,9 +20,9 @@ import { measureHeadRemoval } from './headRemoval';
 import { estimateCost, type CostEstimate, type WorkKind } from './resources';
 import { addSilencingDeltas, pruningOrder, rankCorrelations } from './headRanking';
 import { analyzeWindows, isWindowed } from './windows';
-import { measuredAgreement } from '../report/agreement';
+import { measuredAgreement } from '../../../shared/agreement';
 import { cachedStage, digestPath, stageKey, type StageCacheOptions } from './stageCache';
-import type { HeadRemovalMeasured } from '../report/types';
+import type { HeadRemovalMeasured } from '../../../shared/report';
 
 export interface RunOptions {
   onProgress?: ProgressFn;

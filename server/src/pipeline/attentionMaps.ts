@@ -1,9 +1,9 @@
 /**
  * The attention maps a report carries for the attention-map chart: every head's attention on the first few test
- * examples (report/types.ts `AttentionMaps`), taken from the attention the theory uses (docs/theory.md §a).
+ * examples (shared/report.ts `AttentionMaps`), taken from the attention the theory uses (docs/theory.md §a).
  */
 import type { LayerAttention } from '../theory/attention';
-import type { AttentionMaps } from '../report/types';
+import type { AttentionMaps } from '../../../shared/report';
 
 /** Examples kept at most. */
 export const ATTENTION_MAP_EXAMPLES = 8;

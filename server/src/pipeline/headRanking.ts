@@ -7,7 +7,7 @@
  * task's error, so it ranks heads across windows. Pruning suggestions therefore order heads by it, least harmful
  * first; both rankings are compared with the measured drops wherever a model was measured.
  */
-import type { HeadRemovalMeasured, HeadScore, HeadSilencing, Metrics, PruningCandidate, RankCorrelations } from '../report/types';
+import type { HeadRemovalMeasured, HeadScore, HeadSilencing, Metrics, PruningCandidate, RankCorrelations } from '../../../shared/report';
 import { spearman } from '../util/stats';
 
 const key = (h: { layer: number; head: number }) => `${h.layer}:${h.head}`;

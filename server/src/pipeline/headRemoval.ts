@@ -19,7 +19,7 @@ import { measure, runAll } from '../onnx/run/verify';
 import { ModelEditor } from '../onnx/edit/edit';
 import type { HeadRemovalMeasured, HeadScore } from '../report/types';
 import type { ProgressFn } from './prepare';
-import { headName } from '../report/names';
+import { headName } from '../../../shared/format';
 
 /**
  * Measures every single-head removal (see module doc).

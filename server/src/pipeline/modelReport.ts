@@ -1,5 +1,5 @@
 /**
- * The `model` section of an analysis report (see `ModelReport` in report/types.ts): facts from the model capture,
+ * The `model` section of an analysis report (see `ModelReport` in shared/report.ts): facts from the model capture,
  * and, for models in the theory's class, U₁ from the model's own value weights (docs/theory.md §f) compared
  * with the theory's U₁ as patterns (section f: only the pattern of a trained network's U is comparable).
  */

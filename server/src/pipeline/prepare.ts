@@ -22,7 +22,7 @@ import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';
 import { checkPathLimit } from './limits';
 import { attentionMaps } from './attentionMaps';
-import type { AttentionMaps } from '../report/types';
+import type { AttentionMaps } from '../../../shared/report';
 import { cachedStage, digestPath, stageKey, type StageCacheOptions, type StageEntry } from './stageCache';
 import { VERSION } from '../version';
 

@@ -43,7 +43,8 @@ import { estimateCost, estimateSeconds, formatSeconds, type CostEstimate, type P
 import { fromRows } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
-import type { AnalysisReport, Metrics } from '../report/types';
+import type { AnalysisReport, Metrics } from '../../../shared/report';
+import type { PruneComparison } from '../../../shared/model';
 import { analyze, analyzePrepared } from './analyze';
 import { prepare, type ProgressFn } from './prepare';
 import { analyzeWindows, isWindowed } from './windows';
@@ -87,21 +88,6 @@ export interface PruneJob {
   onProgress?: ProgressFn;
 }
 
-/** One side of the original-versus-pruned comparison. */
-export interface ModelSide {
-  heads: number[];
-  /** Floating-point weight elements. */
-  parameters: number;
-  /** Bytes of the .onnx file and its external data. */
-  file_bytes: number;
-  /** The metric on the labelled test split (with labels). */
-  measured?: MeasuredMetric;
-  /** Median latency per batch in ONNX Runtime (with `latency`). */
-  latency?: LatencyMeasure;
-  /** The theory's test metrics (finite width): the original with all heads, the pruned with its own analysis. */
-  predicted?: Metrics;
-}
-
 /** The analysis of the pruned model (`analyze`), in brief; the config written for it has the full report. */
 export interface PrunedAnalysis {
   /** The config written beside the pruned model. */
@@ -135,7 +121,7 @@ export interface PruneSummary {
   /** The theory's warnings when it ran (an unconverged solve, a model outside the class, a readout not recognized). */
   warnings: string[];
   /** Original versus pruned: heads, parameters, file size, measured metric, latency, prediction. */
-  comparison: { original: ModelSide; pruned: ModelSide };
+  comparison: PruneComparison;
   /** With `analyze`: the pruned model's own analysis. */
   analysis?: PrunedAnalysis;
   notes: string[];

@@ -6,8 +6,8 @@
 import { fromRows, type Matrix } from '../linalg/matrix';
 import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
-import type { Metrics } from '../report/types';
-import { headName } from '../report/names';
+import type { Metrics } from '../../../shared/report';
+import { headName } from '../../../shared/format';
 import type { Prepared } from './prepare';
 
 /** A head, 0-based layer and head. */

@@ -18,7 +18,7 @@
  * A window covering every block is the plain analysis, number for number.
  */
 import type { AnalysisConfig } from '../config/types';
-import { measuredAgreement } from '../report/agreement';
+import { measuredAgreement } from '../../../shared/agreement';
 import { ConfigValueError } from '../config/types';
 import { expandSettings } from '../config/expand';
 import type { TaskData } from '../data/types';

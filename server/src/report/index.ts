@@ -10,13 +10,12 @@ export {
   sweepPoints,
   pcOverlapPoints,
   headRemovalPoints,
-  formatNumber,
-  widthLabel,
   type U1Cell,
   type HeadBar,
   type SweepPoint,
   type PcOverlapPoint,
   type HeadRemovalPoint,
-} from './charts';
+} from '../../../shared/charts';
+export { formatNumber, widthLabel } from '../../../shared/format';
 export { renderSvg } from './svg';
-export { themeConfig, withTheme, VEGA_LITE_SCHEMA, type ChartTheme, type VegaLiteSpec } from './theme';
+export { themeConfig, withTheme, VEGA_LITE_SCHEMA, type ChartTheme, type VegaLiteSpec } from '../../../shared/theme';

@@ -2,11 +2,9 @@
  * Plain-text summaries of reports for the terminal: paths with their U_1 weights, head scores ranked,
  * finite width versus the GP limit, solver convergence and timings.
  */
-import type { AnalysisReport, SweepReport, WindowReport } from './types';
-import { formatCorrelation, notConvergedNote } from './charts';
-import { headName } from './names';
-import { splitWarning } from './warnings';
-import { agreementSentence } from './agreement';
+import type { AnalysisReport, SweepReport, WindowReport } from '../../../shared/report';
+import { formatCorrelation, headName, notConvergedNote, splitWarning } from '../../../shared/format';
+import { agreementSentence } from '../../../shared/agreement';
 
 function pad(s: string, n: number): string {
   // a cell wider than its column keeps one space before the next
@@ -170,7 +168,7 @@ export function formatAnalysis(r: AnalysisReport): string {
   const agreement = agreementSentence(r);
   if (agreement) out.push(`Prediction versus measurement: ${agreement}`);
   for (const w of r.warnings) {
-    // Written as headline + details (report/warnings.ts): the details indented below the headline.
+    // Written as headline + details (shared/format.ts): the details indented below the headline.
     const { headline, details } = w.includes('\n') ? splitWarning(w) : { headline: w, details: undefined };
     out.push(`Warning: ${headline}`);
     if (details) out.push(`  ${details}`);

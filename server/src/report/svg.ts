@@ -6,7 +6,7 @@
  * estimates text widths, which only affects label layout slightly. Nothing is fetched: the specs carry
  * their data inline and the loader refuses every URL.
  */
-import type { VegaLiteSpec } from './theme';
+import type { VegaLiteSpec } from '../../../shared/theme';
 
 /** The part of the vega-lite module used here (its types need moduleResolution node16/bundler). */
 interface VegaLiteModule {

@@ -11,7 +11,7 @@ import type { AnalysisConfig } from '../config/types';
 import type { QKLayer, SequenceBatch, TaskData } from '../data/types';
 import { analyzePrepared } from '../pipeline/analyze';
 import { prepareWithAttention, type ProgressFn } from '../pipeline/prepare';
-import type { AnalysisReport } from '../report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { orderParametersFromWeights } from '../theory/weights';
 import { removalGains, valueWeights, type NetworkParams, type TfNetwork } from './model';
 import { accuracy, mse } from './trainer';

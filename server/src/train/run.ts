@@ -59,7 +59,7 @@ export const TRAIN_DEFAULTS = {
   dataTheoryP: 200,
 } as const;
 
-/** Everything `runTrainJob` needs (defaults applied by the caller, see commands/train.ts). */
+/** Everything `runTrainJob` needs (defaults applied by the caller, see cli/commands/train.ts). */
 export interface TrainJob {
   /** The analysis config: task or data, seed, readout, and the theory's widths, variances, temperature, solver. */
   config: AnalysisConfig;

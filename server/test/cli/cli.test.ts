@@ -277,6 +277,14 @@ describe('outputs are checked before any work, and failures leave nothing behind
     assert.match(u.stderr, /--max-paths: "0" is not a number of paths/);
     assert.match(run(['inspect', join(enc, 'model.onnx'), '--max-paths', '9']).stderr, /--max-paths belongs to analyze and sweep/);
   });
+  it('a negative width is refused as a width, not as an ambiguous option (--widths -5)', () => {
+    for (const widths of ['-5', '-0.5', '10,-5']) {
+      const r = run(['sweep', '--widths', widths]);
+      assert.equal(r.code, 2, widths);
+      assert.match(r.stderr, /^attention-paths: --widths: "-5|-0\.5" is not a width N from 1 to 1e15 \(a width must be positive\)$/m, widths);
+      assert.doesNotMatch(r.stderr, /ambiguous/);
+    }
+  });
   it('options of other commands are refused', () => {
     assert.match(run(['analyze', '--heads', '7']).stderr, /--heads belongs to inspect/);
     assert.match(run(['sweep', '--widths', '0.5']).stderr, /"0\.5" is not a width N from 1 to 1e15/);

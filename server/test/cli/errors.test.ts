@@ -1,12 +1,12 @@
 /**
- * The failure rule of src/util/errors.ts and src/commands/failure.ts: refusals are shown as their one-line message;
+ * The failure rule of src/util/errors.ts and src/cli/failure.ts: refusals are shown as their one-line message;
  * engine errors, Node internal errors and thrown non-Errors become `internal error: … (please report)`; stacks
  * only with ATTENTION_PATHS_DEBUG=1; config problems keep their file:line:col.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isExpectedRefusal, userMessage, internalErrorLine } from '../../src/util/errors';
-import { failureLines } from '../../src/commands/failure';
+import { failureLines } from '../../src/cli/failure';
 import { OnnxReadError } from '../../src/onnx/format/errors';
 import { ConfigError } from '../../src/config/types';
 import { JobError } from '../../src/lsp/jobs/jobs';

@@ -27,7 +27,7 @@ function sources(dir: string, out: string[] = []): string[] {
   }
   return out;
 }
-const code = [...sources(join(ROOT, 'server', 'src')), ...sources(join(ROOT, 'client', 'src'))].map((f) => readFileSync(f, 'utf8')).join('\n');
+const code = [...sources(join(ROOT, 'server', 'src')), ...sources(join(ROOT, 'client', 'src')), ...sources(join(ROOT, 'shared'))].map((f) => readFileSync(f, 'utf8')).join('\n');
 
 test('docs/theory.md has sections a–o, in order', () => {
   const letters = [...doc.matchAll(/^## ([a-z])\. /gm)].map((m) => m[1]);
@@ -48,12 +48,12 @@ test('every section the code cites ("docs/theory.md §x") exists in docs/theory.
 });
 
 test('every source file docs/theory.md names exists', () => {
-  const paths = [...checked.matchAll(/`((?:server|client|test-fixtures)\/[^`\s]+)`/g)].map((m) => m[1].replace(/\/$/, ''));
+  const paths = [...checked.matchAll(/`((?:server|client|shared|test-fixtures)\/[^`\s]+)`/g)].map((m) => m[1].replace(/\/$/, ''));
   assert.ok(paths.length > 20, `${paths.length} paths`);
   for (const p of paths) assert.ok(existsSync(join(ROOT, p)), p);
 });
 
-test('every function or constant docs/theory.md names in code font is defined in server/src or client/src', () => {
+test('every function or constant docs/theory.md names in code font is defined in server/src, client/src or shared', () => {
   // camelCase identifiers (function names) and UPPER_CASE constants; snake_case words are report fields and config keys.
   const names = new Set([...checked.matchAll(/`([a-z]+[A-Z][A-Za-z0-9]*|[A-Z][A-Z0-9]*_[A-Z0-9_]+)`/g)].map((m) => m[1]));
   assert.ok(names.size > 30, `${names.size} names`);
@@ -62,6 +62,6 @@ test('every function or constant docs/theory.md names in code font is defined in
     const defined =
       new RegExp(`(?:function\\*?|const|let|class|interface|type)\\s+${n}\\b`).test(code) ||
       new RegExp(`^\\s+(?:async\\s+|readonly\\s+)?${n}\\??\\s*[(:]`, 'm').test(code);
-    assert.ok(defined, `${n} is named in docs/theory.md but defined nowhere in server/src or client/src`);
+    assert.ok(defined, `${n} is named in docs/theory.md but defined nowhere in server/src, client/src or shared`);
   }
 });

@@ -14,8 +14,9 @@ import {
   StreamMessageWriter,
   type Diagnostic,
   type ProtocolConnection,
+  type RequestType,
 } from 'vscode-languageserver/node';
-import { ResultsNotification, type ResultsParams, type ServerSettings } from '../../src/protocol';
+import { ResultsNotification, type ResultsParams, type ServerSettings } from '../../../shared/protocol';
 
 /** The repository root: the nearest folder above this module with the project's package.json (works from source and from a bundle in dist/). */
 function repoRoot(): string {
@@ -227,8 +228,11 @@ export class LspSession {
     await this.conn.sendNotification('workspace/didChangeConfiguration', { settings: {} });
   }
 
-  request<R>(method: string, params: unknown): Promise<R> {
-    return Promise.race([this.died, this.conn.sendRequest(method, params) as Promise<R>]);
+  /** Sends a request of the contract (shared/protocol.ts: params and result typed) or, by method name, any other. */
+  request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R>;
+  request<R>(method: string, params: unknown): Promise<R>;
+  request(method: string | RequestType<unknown, unknown, void>, params: unknown): Promise<unknown> {
+    return Promise.race([this.died, this.conn.sendRequest(method as string, params)]);
   }
 
   /** Kills the server with SIGKILL, as a crash would end it (no shutdown; its job processes see the IPC channel close). */

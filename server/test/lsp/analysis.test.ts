@@ -13,17 +13,13 @@ import { LspSession } from '../helpers/lspSession';
 import { copyWorkspace } from './fixture';
 import { loadConfig } from '../../src/config/load';
 import { analyze } from '../../src/pipeline/analyze';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import {
   AnalyzeRequest,
   PruneRequest,
   ReportRequest,
   SweepRequest,
-  type AnalyzeResult,
-  type PruneResult,
-  type ReportResult,
-  type SweepResult,
-} from '../../src/protocol';
+} from '../../../shared/protocol';
 import { assertClose } from '../helpers/close';
 
 /** A report without its wall-clock timings (the only field that differs between two runs). */
@@ -51,7 +47,7 @@ describe('analysis of the fixture config', () => {
   });
 
   test('the server reports exactly what the pipeline computes', async () => {
-    const r = await s.request<ReportResult>(ReportRequest, { uri });
+    const r = await s.request(ReportRequest, { uri });
     assert.equal(r.state, 'done', r.error);
     assert.deepEqual(comparable(r.report!), comparable(expected));
   });
@@ -136,7 +132,7 @@ describe('analysis of the fixture config', () => {
   });
 
   test('identical content is answered from the cache; a comment edit does not re-run the analysis', async () => {
-    const again = await s.request<AnalyzeResult>(AnalyzeRequest, { uri });
+    const again = await s.request(AnalyzeRequest, { uri });
     assert.equal(again.cached, true);
     assert.deepEqual(comparable(again.report), comparable(expected));
     const text = readFileSync(path.join(ws.dir, 'markov.attention.yaml'), 'utf8');
@@ -153,7 +149,7 @@ describe('analysis of the fixture config', () => {
     await s.change(uri, 3, text.replace('widths: 10', 'widths: 30'));
     const reportAt = (N: number) =>
       s.poll(`the report at N = ${N}`, async () => {
-        const r = await s.request<ReportResult>(ReportRequest, { uri });
+        const r = await s.request(ReportRequest, { uri });
         if (r.state === 'error') throw new Error(r.error);
         return r.state === 'done' && r.report?.settings.widths[0] === N ? r.report : undefined;
       }, 90_000);
@@ -171,7 +167,7 @@ describe('analysis of the fixture config', () => {
 
   test('prune: removing one head predicts what the report says for silencing it, written as a plan', async () => {
     const output = path.join(ws.dir, 'plan.json');
-    const r = await s.request<PruneResult>(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }], output });
+    const r = await s.request(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }], output });
     const sil = expected.head_silencing.find((h) => h.layer === 1 && h.head === 1)!;
     assert.equal(r.wrote, 'plan');
     assertClose(r.predicted!.after.eg_total, sil.eg_total, 1e-12, 0, 'ε_g with head 1.1 removed');
@@ -185,19 +181,25 @@ describe('analysis of the fixture config', () => {
     assert.equal(plan.measured, null);
     // Never replaces a file unless asked.
     await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 0, head: 0 }], output }), /already exists/);
-    const two = await s.request<PruneResult>(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }, { layer: 0, head: 1 }], output, overwrite: true });
+    const two = await s.request(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }, { layer: 0, head: 1 }], output, overwrite: true });
     assert.notEqual(two.predicted!.after.eg_total, r.predicted!.after.eg_total);
     await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 2, head: 0 }], output, overwrite: true }), /L2·H0 does not exist/);
   });
 
   test('sweep: at N = 10 the sweep reproduces the analysis; the GP row is the GP limit', async () => {
-    const r = await s.request<SweepResult>(SweepRequest, { uri, widths: [10, 1000] });
+    const r = await s.request(SweepRequest, { uri, widths: [10, 1000] });
     assert.deepEqual(r.sweep.rows.map((x) => x.N), [10, 1000]);
     assertClose(r.sweep.rows[0].metrics.eg_total, expected.metrics.eg_total, 1e-6, 0, 'ε_g at N = 10');
     assertClose(r.sweep.gp.eg_total, expected.gp.metrics.eg_total, 1e-12, 0, 'GP ε_g');
-    const report = await s.request<ReportResult>(ReportRequest, { uri });
+    const report = await s.request(ReportRequest, { uri });
     assert.deepEqual(report.sweep, r.sweep);
-    await assert.rejects(s.request(SweepRequest, { uri, widths: [10, -1] }), /widths must be a non-empty list of numbers > 0/);
+    await assert.rejects(s.request(SweepRequest, { uri, widths: [10, -1] }), /widths must be a non-empty list of widths N from 1 to 1e15/);
+  });
+
+  test('sweep: a width below 1 (N = 0.5, as typed into Sweep Width) or above 1e15 is refused before any work', async () => {
+    for (const widths of [[0.5], [10, 0.5], [2e15], []]) {
+      await assert.rejects(s.request(SweepRequest, { uri, widths }), /widths must be a non-empty list of widths N from 1 to 1e15/, JSON.stringify(widths));
+    }
   });
 
   test('a data file that is missing is reported at `data` and nothing runs', async () => {

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { CancellationTokenSource } from 'vscode-languageserver/node';
 import { serverOnFixture } from './fixture';
 import { busiestDescendant, waitGone } from '../helpers/procs';
-import { AnalyzeRequest } from '../../src/protocol';
+import { AnalyzeRequest } from '../../../shared/protocol';
 import type { LspSession } from '../helpers/lspSession';
 
 // Long enough to cancel in the middle of real work (attention and the solve run ONNX Runtime GEMMs).

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { serverOnFixture } from './fixture';
 import { descendantsOf } from '../helpers/procs';
-import { AnalyzeRequest, type AnalyzeResult } from '../../src/protocol';
+import { AnalyzeRequest } from '../../../shared/protocol';
 
 describe('confirming long analyses', () => {
   const answers = ['Cancel', 'Run'];
@@ -39,7 +39,7 @@ describe('confirming long analyses', () => {
     // The declined job's process is gone (at most the idle spare is left).
     await f.s.poll('the declined job to end', async () => (descendantsOf(f.s.pid).length <= 1 ? true : undefined), 10_000);
 
-    const done = await f.s.request<AnalyzeResult>(AnalyzeRequest, { uri });
+    const done = await f.s.request(AnalyzeRequest, { uri });
     assert.equal(done.report.task.P, 20);
     assert.equal(f.s.asked.length, 2);
     assert.equal(f.s.asked[1].answered, 'Run');

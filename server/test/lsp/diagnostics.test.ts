@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CodeAction, CodeLens, Diagnostic } from 'vscode-languageserver';
 import { serverOnFixture } from './fixture';
-import { AnalyzeRequest } from '../../src/protocol';
+import { AnalyzeRequest } from '../../../shared/protocol';
 
 const range = (d: Diagnostic) => [d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character];
 

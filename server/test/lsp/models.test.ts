@@ -20,12 +20,7 @@ import {
   PruneRequest,
   ReportRequest,
   SweepRequest,
-  type CreateModelConfigResult,
-  type InspectModelResult,
-  type PruneResult,
-  type ReportResult,
-  type SweepResult,
-} from '../../src/protocol';
+} from '../../../shared/protocol';
 import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';
 import { invalidModels } from '../onnx/invalid-models';
@@ -70,7 +65,7 @@ describe('models in the workspace, through the server', () => {
     const uri = pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href;
     // The workspace's configs are read when the server starts: model.attention.yaml names this model.
     const r = await f.s.poll('the config naming the model', async () => {
-      const x = await f.s.request<InspectModelResult>(InspectModelRequest, { uri });
+      const x = await f.s.request(InspectModelRequest, { uri });
       return x.configs.length ? x : undefined;
     });
     assert.deepEqual(r.configs, [path.join(f.dir, 'model.attention.yaml')]);
@@ -92,7 +87,7 @@ describe('models in the workspace, through the server', () => {
     const config = await f.s.open(path.join(f.dir, 'model.attention.yaml'));
     const done = await f.s.waitForState(config, ['done', 'error'], 0, 120_000);
     assert.equal(done.state, 'done', done.error);
-    const { report } = await f.s.request<ReportResult>(ReportRequest, { uri: config });
+    const { report } = await f.s.request(ReportRequest, { uri: config });
     assert.ok(report);
     assert.deepEqual(report.settings.heads, [4, 4]);
     // train.py exports "models/model.onnx" relative to the workspace: the lens finds this analysis.
@@ -107,7 +102,7 @@ describe('models in the workspace, through the server', () => {
     assert.deepEqual(lenses[0].command?.arguments, [config]);
     assert.deepEqual(lenses[1].command?.arguments, [config]);
     // The model view shows the same relevance scores as the report, block by block.
-    const m = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href });
+    const m = await f.s.request(InspectModelRequest, { uri: pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href });
     const scores = new Map(report.head_scores_ascending.map((h) => [`${h.layer}.${h.head}`, h.score]));
     assert.deepEqual(
       m.heads.map((h) => h.score),
@@ -140,7 +135,7 @@ describe('models in the workspace, through the server', () => {
   test('pruning heads of a model config writes a verified, smaller model with measured and predicted effects', async () => {
     const config = pathToFileURL(path.join(f.dir, 'model.attention.yaml')).href;
     const output = path.join(f.dir, 'models', 'pruned.onnx');
-    const r = await f.s.request<PruneResult>(PruneRequest, { uri: config, heads: [{ layer: 0, head: 1 }], output });
+    const r = await f.s.request(PruneRequest, { uri: config, heads: [{ layer: 0, head: 1 }], output });
     assert.equal(r.wrote, 'model');
     assert.equal(r.output, output);
     assert.deepEqual(r.removed, [{ layer: 0, head: 1 }]);
@@ -148,10 +143,10 @@ describe('models in the workspace, through the server', () => {
     assert.equal(r.measured?.kind, 'accuracy');
     assert.ok(r.measured!.count > 0);
     assert.ok(r.predicted, 'the theory\'s prediction is reported next to the measurement');
-    const { report } = await f.s.request<ReportResult>(ReportRequest, { uri: config });
+    const { report } = await f.s.request(ReportRequest, { uri: config });
     assert.deepEqual(r.predicted!.before, report!.metrics);
     // The written model is a valid ONNX model with one head fewer in block 0.
-    const pruned = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(output).href });
+    const pruned = await f.s.request(InspectModelRequest, { uri: pathToFileURL(output).href });
     assert.equal(pruned.error, undefined);
     assert.deepEqual(pruned.summary!.attention.blocks.map((b) => b.queryHeads), [3, 4]);
     // Never over an existing file unless asked; nothing is written for a head that does not exist.
@@ -164,7 +159,7 @@ describe('models in the workspace, through the server', () => {
   test('after pruning: the comparison, original head names in the model view, and a config for the pruned model (never over a file)', async () => {
     const config = pathToFileURL(path.join(f.dir, 'model.attention.yaml')).href;
     const output = path.join(f.dir, 'models', 'loop.onnx');
-    const r = await f.s.request<PruneResult>(PruneRequest, { uri: config, heads: [{ layer: 1, head: 1 }], output });
+    const r = await f.s.request(PruneRequest, { uri: config, heads: [{ layer: 1, head: 1 }], output });
     const c = r.comparison!;
     assert.deepEqual([c.original.heads, c.pruned.heads], [
       [4, 4],
@@ -172,7 +167,7 @@ describe('models in the workspace, through the server', () => {
     ]);
     assert.ok(c.pruned.parameters < c.original.parameters && c.pruned.file_bytes < c.original.file_bytes);
     assert.ok(c.original.latency!.runs >= 3 && c.pruned.latency!.median_ms > 0);
-    const view = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(output).href });
+    const view = await f.s.request(InspectModelRequest, { uri: pathToFileURL(output).href });
     assert.deepEqual(
       view.heads.filter((h) => h.layer === 1).map((h) => [h.head, h.original?.head]),
       [
@@ -181,14 +176,14 @@ describe('models in the workspace, through the server', () => {
         [2, 3],
       ],
     );
-    const made = await f.s.request<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config, model: output });
+    const made = await f.s.request(CreatePrunedConfigRequest, { uri: config, model: output });
     const file = path.join(f.dir, 'models', 'loop.attention.yaml');
     assert.equal(made.config, pathToFileURL(file).href);
     const original = loadConfig(path.join(f.dir, 'model.attention.yaml'));
     const cfg = loadConfig(file);
     assert.deepEqual([cfg.attention?.model, cfg.data, cfg.widths, cfg.temperature], [output, original.data, original.widths, original.temperature]);
     const text = readFileSync(file, 'utf8');
-    const again = await f.s.request<CreateModelConfigResult>(CreatePrunedConfigRequest, { uri: config, model: output });
+    const again = await f.s.request(CreatePrunedConfigRequest, { uri: config, model: output });
     assert.equal(again.config, pathToFileURL(path.join(f.dir, 'models', 'loop-2.attention.yaml')).href);
     assert.equal(readFileSync(file, 'utf8'), text);
     await assert.rejects(f.s.request(CreatePrunedConfigRequest, { uri: config, model: 'loop.onnx' }), /not an absolute \.onnx path/);
@@ -200,12 +195,12 @@ describe('models in the workspace, through the server', () => {
     copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(other, 'tiny.onnx'));
     copyFileSync(path.join(f.dir, 'models', 'data.npz'), path.join(other, 'tiny.npz'));
     const model = pathToFileURL(path.join(other, 'tiny.onnx')).href;
-    const before = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    const before = await f.s.request(InspectModelRequest, { uri: model });
     assert.deepEqual(before.configs, []);
     assert.deepEqual(before.createConfig, { data: path.join(other, 'tiny.npz'), config: path.join(other, 'tiny.attention.yaml') });
     assert.match(before.analysisNote, /tiny\.npz sits beside the model, so a config can be created for it/);
 
-    const made = await f.s.request<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model });
+    const made = await f.s.request(CreateModelConfigRequest, { uri: model });
     const file = path.join(other, 'tiny.attention.yaml');
     assert.equal(made.config, pathToFileURL(file).href);
     assert.equal(made.data, path.join(other, 'tiny.npz'));
@@ -213,17 +208,17 @@ describe('models in the workspace, through the server', () => {
     const cfg = loadConfig(file);
     assert.deepEqual([cfg.attention?.kind, cfg.attention?.model, cfg.data], ['model', path.join(other, 'tiny.onnx'), path.join(other, 'tiny.npz')]);
     // The server knows the new config at once: the view now offers to analyse it instead.
-    const after = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    const after = await f.s.request(InspectModelRequest, { uri: model });
     assert.deepEqual([after.configs, after.createConfig], [[file], undefined]);
     // Asked again, it picks a new name and leaves the first file as it was.
-    const again = await f.s.request<CreateModelConfigResult>(CreateModelConfigRequest, { uri: model });
+    const again = await f.s.request(CreateModelConfigRequest, { uri: model });
     assert.equal(again.config, pathToFileURL(path.join(other, 'tiny-2.attention.yaml')).href);
     assert.equal(readFileSync(file, 'utf8'), text);
 
     const uri = await f.s.open(file);
     const done = await f.s.waitForState(uri, ['done', 'error'], 0, 120_000);
     assert.equal(done.state, 'done', done.error);
-    const analysed = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    const analysed = await f.s.request(InspectModelRequest, { uri: model });
     assert.equal(analysed.analysisConfig, file);
     assert.equal(analysed.heads.filter((h) => h.score !== undefined).length, 8);
   });
@@ -233,7 +228,7 @@ describe('models in the workspace, through the server', () => {
     mkdirSync(lonely);
     copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(lonely, 'solo.onnx'));
     const model = pathToFileURL(path.join(lonely, 'solo.onnx')).href;
-    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    const r = await f.s.request(InspectModelRequest, { uri: model });
     assert.equal(r.createConfig, undefined);
     assert.match(r.analysisNote, /Put solo\.npz or data\.npz beside the model to have the config created for you\.$/);
     await assert.rejects(f.s.request(CreateModelConfigRequest, { uri: model }), /no labelled data beside solo\.onnx: put solo\.npz or data\.npz/);
@@ -245,7 +240,7 @@ describe('models in the workspace, through the server', () => {
     mkdirSync(dir);
     const file = path.join(dir, 'cycle.onnx');
     writeFileSync(file, invalidModels().find((m) => m.name === 'cycle')!.bytes);
-    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: pathToFileURL(file).href });
+    const r = await f.s.request(InspectModelRequest, { uri: pathToFileURL(file).href });
     assert.equal(r.summary, undefined);
     assert.equal(r.error, `${file}: invalid model: the graph has a cycle: 'A' → 'B' → 'A' (each node reads the next one's output), at node 'A' (Add)`);
   });
@@ -277,7 +272,7 @@ describe('models in the workspace, through the server', () => {
       /this config has 2² = 4 attention paths \(heads \[2, 2\]; paths multiply across layers\), more than the path limit 3 .*; use fewer heads or layers, or raise the limit to analyse it whole/,
     );
     await settle({});
-    const r = await f.s.request<SweepResult>(SweepRequest, { uri: markov, widths: [10] });
+    const r = await f.s.request(SweepRequest, { uri: markov, widths: [10] });
     assert.equal(r.sweep.rows.length, 1);
   });
 });
@@ -292,7 +287,7 @@ describe('a model view in Restricted Mode', () => {
     copyFileSync(path.join(f.dir, 'models', 'model.onnx'), path.join(other, 'm.onnx'));
     copyFileSync(path.join(f.dir, 'models', 'data.npz'), path.join(other, 'data.npz'));
     const model = pathToFileURL(path.join(other, 'm.onnx')).href;
-    const r = await f.s.request<InspectModelResult>(InspectModelRequest, { uri: model });
+    const r = await f.s.request(InspectModelRequest, { uri: model });
     assert.deepEqual(r.configs, []);
     assert.equal(r.createConfig, undefined);
     assert.match(r.analysisNote, /Restricted Mode: trust it to run the model\.$/);

@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { copyWorkspace } from './fixture';
 import { LspSession } from '../helpers/lspSession';
 import { descendantsOf } from '../helpers/procs';
-import { AnalyzeRequest, InspectModelRequest, ReportRequest, type AnalyzeResult, type InspectModelResult, type ReportResult } from '../../src/protocol';
+import { AnalyzeRequest, InspectModelRequest, ReportRequest, type InspectModelResult, type ReportResult } from '../../../shared/protocol';
 
 /** Whether `pid` runs (a zombie waiting to be reaped by init has ended). */
 function running(pid: number): boolean {
@@ -56,15 +56,15 @@ describe('restoring after a restart', () => {
       const uri = await first.open(markov);
       const r = await first.waitForState(uri, ['done', 'error'], 0, 180_000);
       assert.equal(r.state, 'done', r.error);
-      for (const u of uris.slice(1)) await first.request<AnalyzeResult>(AnalyzeRequest, { uri: u });
-      const model = await first.request<InspectModelResult>(InspectModelRequest, { uri: onnx });
+      for (const u of uris.slice(1)) await first.request(AnalyzeRequest, { uri: u });
+      const model = await first.request(InspectModelRequest, { uri: onnx });
       assert.ok(
         model.heads.some((h) => h.score !== undefined),
         'the model view has relevance',
       );
       before = {
         diagnostics: uris.map((u) => first.diagnostics.get(u)),
-        reports: await Promise.all(uris.map((u) => first.request<ReportResult>(ReportRequest, { uri: u }))),
+        reports: await Promise.all(uris.map((u) => first.request(ReportRequest, { uri: u }))),
         model,
       };
       assert.ok(before.reports.every((x) => x.state === 'done'));
@@ -97,7 +97,7 @@ describe('restoring after a restart', () => {
       // Unchanged configs come back from the stored reports: same diagnostics and reports, no new analysis.
       assert.deepEqual(second.diagnostics.get(uris[0]), before.diagnostics[0]);
       assert.deepEqual(second.diagnostics.get(uris[1]), before.diagnostics[1]);
-      const reports = await Promise.all(uris.map((u) => second.request<ReportResult>(ReportRequest, { uri: u })));
+      const reports = await Promise.all(uris.map((u) => second.request(ReportRequest, { uri: u })));
       assert.deepEqual(reports[0].report, before.reports[0].report);
       assert.deepEqual(reports[1].report, before.reports[1].report);
       const titles = (second.progress as ProgressNote[]).filter((p) => p.value.kind === 'begin').map((p) => p.value.title ?? '');
@@ -105,7 +105,7 @@ describe('restoring after a restart', () => {
       // The changed config is analysed anew, with its new width.
       assert.deepEqual(reports[2].report?.settings.widths, [12, 12, 12]);
       // The model view gets its relevance back.
-      const model = await second.request<InspectModelResult>(InspectModelRequest, { uri: onnx });
+      const model = await second.request(InspectModelRequest, { uri: onnx });
       assert.deepEqual(model.heads, before.model.heads);
       assert.equal(model.analysisConfig, before.model.analysisConfig);
     } finally {

@@ -1,13 +1,13 @@
 /**
  * The extension manifest (package.json `contributes`, `activationEvents`, entry points) agrees with the contract
- * the code uses (server/src/protocol.ts): command ids, settings and their defaults, config-file globs and the
+ * the code uses (shared/protocol.ts): command ids, settings and their defaults, config-file globs and the
  * `.onnx` selector. A command, setting or glob added on one side only fails here, not in the editor.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLIENT_ID, CONFIG_GLOBS, Commands, DEFAULT_SETTINGS, isConfigFileName, isModelFileName, type ServerSettings } from '../../src/protocol';
+import { CLIENT_ID, CONFIG_GLOBS, Commands, DEFAULT_SETTINGS, isConfigFileName, isModelFileName, type ServerSettings } from '../../../shared/protocol';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));

@@ -32,7 +32,7 @@ import { toFloat64 } from '../../src/onnx/format/tensor';
 import { runAll } from '../../src/onnx/run/verify';
 import { analyze } from '../../src/pipeline/analyze';
 import { runPruneJob } from '../../src/pipeline/pruneModel';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { layerAttention, readoutWeights } from '../../src/theory/attention';
 import { networkOutput, orderParametersFromWeights } from '../../src/theory/weights';
 import { balancedSubset } from '../../src/train/experiment';

@@ -1,5 +1,5 @@
 /**
- * `attention-paths prune` (commands/prune.ts): a verified pruned model is written with the measured and predicted
+ * `attention-paths prune` (cli/commands/prune.ts): a verified pruned model is written with the measured and predicted
  * effect; every bad input (all heads of a layer, a partial key/value group, an unknown head, malformed lists,
  * data of the wrong shape, the input as output, an existing output) gives a clear error, writes nothing and does
  * not crash.
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPrune } from '../../src/commands/prune';
+import { runPrune } from '../../src/cli';
 import { writeNpz } from '../../src/data/npz';
 import { buildMha, TORCH } from './build';
 import { msGqa, normal, theoryClassModel } from './models';

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { runPrune } from '../../src/commands/prune';
+import { runPrune } from '../../src/cli';
 import { formatInspect, inspectModel } from '../../src/onnx/detect/inspect';
 import { readModel } from '../../src/onnx/format/read';
 import { HEAD_MAP_KEY } from '../../src/onnx/edit/headOrigins';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load';
 import { ConfigValueError } from '../../src/config/types';
 import { analyze } from '../../src/pipeline/analyze';
-import { failureLines } from '../../src/commands/failure';
+import { failureLines } from '../../src/cli/failure';
 import { placeFileError } from '../../src/pipeline/fileErrors';
 import { defaultConfig } from '../../src/config/defaults';
 

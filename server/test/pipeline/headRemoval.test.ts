@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { analyze } from '../../src/pipeline/analyze';
 import { loadConfig } from '../../src/config/load';
 import { runPruneJob } from '../../src/pipeline/pruneModel';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { FIXTURE_WORKSPACE } from '../lsp/fixture';
 
 describe('measured head removal on an ONNX model', () => {

@@ -14,6 +14,7 @@ import { randomQKAttention } from '../../src/data/mnist';
 import { Random } from '../../src/util/random';
 import type { TaskData } from '../../src/data/types';
 import { estimateMemoryBytes } from '../../src/pipeline/resources';
+import { gemmBackend, setGemmBackend } from '../../src/linalg/gemm';
 
 describe('feature space at large P', () => {
   it('analyses P = 5000 (D = 20) without allocating anything of size P × P or P_test × P', async () => {
@@ -47,16 +48,15 @@ describe('feature space at large P', () => {
       }
     }
     (globalThis as { Float64Array: unknown }).Float64Array = Tracked;
-    const ort = process.env.ATTENTION_PATHS_NO_ORT;
-    process.env.ATTENTION_PATHS_NO_ORT = '1';
+    const backend = gemmBackend();
+    setGemmBackend('js');
     let r;
     try {
       const p = await prepareWithAttention(config, task, layers, 'random-qk');
       r = await analyzePrepared(p, config);
     } finally {
       (globalThis as { Float64Array: unknown }).Float64Array = Orig;
-      if (ort === undefined) delete process.env.ATTENTION_PATHS_NO_ORT;
-      else process.env.ATTENTION_PATHS_NO_ORT = ort;
+      setGemmBackend(backend);
     }
     assert.equal(r.solver.space, 'feature');
     assert.ok(r.solver.converged, r.solver.stop_reason);

@@ -25,7 +25,7 @@ import { networkOutput } from '../../src/theory/weights';
 import type { FixedLayer } from '../../src/data/types';
 import { loadConfig } from '../../src/config/load';
 import { formatAnalysis } from '../../src/report/summary';
-import { headRemovalSpec, headScoresSpec } from '../../src/report/charts';
+import { headRemovalSpec, headScoresSpec } from '../../../shared/charts';
 import { FIXTURES } from '../onnx/build';
 import { normal, theoryClassModel } from '../onnx/models';
 

@@ -1,8 +1,9 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { u1HeatmapSpec, headScoresSpec, sweepSpec, pcOverlapSpec, headRemovalSpec, formatNumber, widthLabel } from '../../src/report/charts';
+import { u1HeatmapSpec, headScoresSpec, sweepSpec, pcOverlapSpec, headRemovalSpec } from '../../../shared/charts';
+import { formatNumber, widthLabel } from '../../../shared/format';
 import { renderSvg } from '../../src/report/svg';
-import { VEGA_LITE_SCHEMA, type VegaLiteSpec } from '../../src/report/theme';
+import { VEGA_LITE_SCHEMA, type VegaLiteSpec } from '../../../shared/theme';
 import { fakeModelReport, fakeReport, fakeSweep, U1 } from './fixture';
 
 type Obj = Record<string, any>;

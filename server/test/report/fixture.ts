@@ -3,7 +3,7 @@
  * the Markov task's names (flattened order g, a1, d, a2; docs/theory.md §i). Numbers are made up but
  * shaped like a real run (U₁ symmetric with a negative g–d entry).
  */
-import type { AnalysisReport, Metrics, SweepReport } from '../../src/report/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../../../shared/report';
 
 const metrics = (acc: number, eg: number): Metrics => ({
   eg_bias: eg * 0.8,

@@ -5,14 +5,13 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { headList, headName } from '../../src/report/names';
-import { splitWarning } from '../../src/report/warnings';
+import { formatCorrelation, headList, headName } from '../../../shared/format';
+import { splitWarning } from '../../../shared/format';
+import { agreementSentence, measuredAgreement } from '../../../shared/agreement';
 import { tensorLabel } from '../../src/report/summary';
-import { formatCorrelation } from '../../src/report/charts';
-import { agreementSentence, measuredAgreement } from '../../src/report/agreement';
 import { fitLayerHints, INLAY_LINE_BUDGET, rankedHeads, scoreBar, type RankedHead } from '../../src/lsp/features/heads';
 import { attentionMaps, ATTENTION_MAP_BUDGET } from '../../src/pipeline/attentionMaps';
-import { attentionCells, attentionMapsSpec } from '../../src/report/charts';
+import { attentionCells, attentionMapsSpec } from '../../../shared/charts';
 import { renderSvg } from '../../src/report/svg';
 import { linkTheory } from '../../src/lsp/features/theoryLinks';
 import { fakeModelReport, fakeReport } from './fixture';

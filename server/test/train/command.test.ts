@@ -1,5 +1,5 @@
 /**
- * `attention-paths train` (commands/train.ts runTrain), run in-process on tiny tasks: the four output files and
+ * `attention-paths train` (cli/commands/train.ts, through runTrain of cli.ts), run in-process on tiny tasks: the four output files and
  * their contents, the exported model against the report, refusing to overwrite, usage errors (exit 2) and bad
  * input (exit 1) that write nothing.
  */
@@ -13,7 +13,7 @@ import { markovTask } from '../../src/data/markov';
 import { readNpz, writeNpz } from '../../src/data/npz';
 import { readModel } from '../../src/onnx/format/read';
 import { detectAttention } from '../../src/onnx/detect/detect';
-import { runTrain } from '../../src/commands/train';
+import { runTrain } from '../../src/cli';
 import { formatTrainReport, runOnnx, type TrainReport } from '../../src/train/run';
 import { loadConfig } from '../../src/config/load';
 import { analyze } from '../../src/pipeline/analyze';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { defaultConfig } from '../../src/config/defaults';
 import { writeNpz } from '../../src/data/npz';
 import { analyze } from '../../src/pipeline/analyze';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { orderParametersFromWeights } from '../../src/theory/weights';
 import { selectBackend } from '../../src/train/backend';
 import { balancedSubset, comparePruning, singleHeadRemoval, theoryForNetwork } from '../../src/train/experiment';

@@ -14,7 +14,7 @@ import { parseConfig, type ParseConfigResult } from '../../config/load';
 import { ConfigOutline } from '../../config/outline';
 import type { AnalysisConfig } from '../../config/types';
 import type { AnalysisReport, Metrics, SweepReport } from '../../report/types';
-import type { AnalysisState, ServerSettings } from '../../protocol';
+import type { AnalysisState, ServerSettings } from '../../../../shared/protocol';
 import type { HeadIndex } from '../../pipeline/silence';
 import type { PruneSummary } from '../../pipeline/pruneModel';
 import { configInputs, contentKey, LruCache, stableJson } from './cache';

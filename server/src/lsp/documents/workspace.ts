@@ -5,7 +5,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isConfigFileName } from '../../protocol';
+import { isConfigFileName } from '../../../../shared/protocol';
 
 const SKIP = new Set(['node_modules', 'dist', 'out', 'build', '__pycache__', 'venv', '.venv']);
 

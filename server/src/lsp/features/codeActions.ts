@@ -10,7 +10,7 @@ import { CodeActionKind, type CodeAction, type Diagnostic } from 'vscode-languag
 import type { ConfigDoc } from '../documents/configs';
 import { dataBesideModel } from '../../pipeline/model/modelConfig';
 import type { ConfigFix } from '../../config/types';
-import { Commands } from '../../protocol';
+import { Commands } from '../../../../shared/protocol';
 import { DIAGNOSTIC_SOURCE } from './diagnostics';
 
 /** The text a fix writes: a key as is, a value as a YAML/JSON scalar (strings quoted, which both formats read). */

@@ -5,7 +5,7 @@
  */
 import type { CodeLens, Command } from 'vscode-languageserver';
 import type { ConfigDoc } from '../documents/configs';
-import { Commands } from '../../protocol';
+import { Commands } from '../../../../shared/protocol';
 import { formatNumber, notConvergedNote, widthLabel } from '../../report/charts';
 import type { AnalysisReport } from '../../report/types';
 import { percent } from './heads';

@@ -5,7 +5,7 @@
  * theory's predicted effect of removing them together (docs/theory.md §g); the plan says that nothing was
  * measured instead of leaving a blank number.
  */
-import type { HeadRef, PruneResult } from '../../protocol';
+import type { HeadRef, PruneResult } from '../../../../shared/protocol';
 import type { PruneSummary } from '../../pipeline/pruneModel';
 import type { AnalysisReport, Metrics } from '../../report/types';
 import { writeFileSafely } from '../../io/atomic';

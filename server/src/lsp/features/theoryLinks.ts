@@ -4,7 +4,7 @@
  * `linkTheory` turns each into a command link that opens the document at that section
  * (`attentionPaths.openTheory`, registered by the client, which trusts only that command in hover markdown).
  */
-import { Commands } from '../../protocol';
+import { Commands } from '../../../../shared/protocol';
 
 /** The markdown link opening docs/theory.md at `section` (a–o), shown as `text`. */
 export function theoryLink(section: string, text = `docs/theory.md §${section}`): string {

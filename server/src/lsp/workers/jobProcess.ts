@@ -22,11 +22,14 @@ import { runPruneJob } from '../../pipeline/pruneModel';
 import { ConfigValueError } from '../../config/types';
 import type { StageCacheOptions } from '../../pipeline/stageCache';
 import type { ChildMessage, JobSpec, ParentMessage } from '../jobs/jobTypes';
+import { gemmBackendFromEnv, setGemmBackend } from '../../linalg/gemm';
 
 if (!process.send) {
   process.stderr.write('job.js is started by the language server (child_process.fork), not by hand\n');
   process.exit(2);
 }
+// The backend the server chose (attentionPaths.computeBackend), handed over in the environment at fork (linalg/gemm.ts).
+setGemmBackend(gemmBackendFromEnv());
 const send = (m: ChildMessage) => process.send!(m);
 const onProgress: ProgressFn = (stage, message, fraction) => send({ type: 'progress', stage, message, fraction });
 

@@ -1,23 +1,24 @@
 /**
- * The custom part of the protocol between the extension (client/) and the language server (server.ts):
- * every request and notification beyond standard LSP, with their parameter and result types. Both sides
- * import this one file (like rust-analyzer's lsp_ext.ts); it has no vscode or LSP-library import, so the
- * client bundles it without pulling in the server.
+ * The custom part of the protocol between the extension (client/) and the language server (server/src/server.ts):
+ * every request and notification beyond standard LSP, each a typed object (`RequestType<Params, Result>`,
+ * `NotificationType<Params>`) that binds its method name to its parameter and result types, so that
+ * `client.sendRequest(AnalyzeRequest, params)` and `connection.onRequest(AnalyzeRequest, handler)` are checked on
+ * both sides (like vscode-eslint's shared/ and rust-analyzer's lsp_ext.ts). Also the settings with their defaults
+ * (package.json `contributes.configuration`, checked by server/test/manifest/package.test.ts), the command ids and
+ * the config-file globs.
+ *
+ * This folder (shared/) is the contract: the client, the webview, the server and the CLI import it; it imports
+ * nothing from them, nothing from Node (`node:`) and not `vscode` (server/test/manifest/boundaries.test.ts).
  *
  * Conventions: URIs are `file://` URI strings as LSP sends them. Layers and heads are 0-based, as in the
  * report and the path labels. A request that fails answers with an LSP ResponseError whose message is
  * one line a person can read; a cancelled request answers with the LSP RequestCancelled code.
  */
-import type { AnalysisReport, HeadScore, Metrics, SweepReport } from './report/types';
-import type { InspectSummary } from './onnx/detect/inspect';
-import type { PruneSummary } from './pipeline/pruneModel';
+import { NotificationType, NotificationType0, RequestType } from 'vscode-languageserver-protocol';
+import type { AnalysisReport, Metrics, SweepReport } from './report';
+import type { ArraysSummary, BlockGraph, InspectSummary, PruneComparison } from './model';
 
-/** Original versus pruned model (`attention-paths prune`'s comparison). */
-export type PruneComparison = PruneSummary['comparison'];
-import type { BlockGraph } from './onnx/detect/blockGraph';
-import type { ArraysSummary } from './data/summary';
-
-export type { AnalysisReport, SweepReport, Metrics, HeadScore, BlockGraph, ArraysSummary };
+export type { AnalysisReport, SweepReport, Metrics, BlockGraph, ArraysSummary, PruneComparison };
 
 /** The language client's id; `attentionPaths.trace.server` is read under this name. */
 export const CLIENT_ID = 'attentionPaths';
@@ -124,7 +125,6 @@ export interface HeadRef {
  * running job or the cached report for identical content unless `force`. Cancelling the request cancels
  * the work when nobody else waits for it.
  */
-export const AnalyzeRequest = 'attentionPaths/analyze';
 export interface AnalyzeParams extends WithProgressToken {
   uri: string;
   /** Run again even when a report for this content is cached. */
@@ -136,9 +136,9 @@ export interface AnalyzeResult {
   /** True when the report came from the content cache. */
   cached: boolean;
 }
+export const AnalyzeRequest = new RequestType<AnalyzeParams, AnalyzeResult, void>('attentionPaths/analyze');
 
 /** `attentionPaths/report`: the latest state and report of a config, without starting work. */
-export const ReportRequest = 'attentionPaths/report';
 export interface ReportParams {
   uri: string;
 }
@@ -152,9 +152,9 @@ export interface ReportResult {
   /** The ONNX model the config analyses (`attention.kind: model`), absolute; pruning writes a pruned copy of it. */
   model?: string;
 }
+export const ReportRequest = new RequestType<ReportParams, ReportResult, void>('attentionPaths/report');
 
 /** `attentionPaths/sweep`: finite-width versus GP accuracy and ε_g over widths N (docs/theory.md §c, §e). */
-export const SweepRequest = 'attentionPaths/sweep';
 export interface SweepParams extends WithProgressToken {
   uri: string;
   /** Widths N (> 0), solved in the given order. */
@@ -164,6 +164,7 @@ export interface SweepResult {
   uri: string;
   sweep: SweepReport;
 }
+export const SweepRequest = new RequestType<SweepParams, SweepResult, void>('attentionPaths/sweep');
 
 /**
  * `attentionPaths/prune`: remove heads. When the config analyses an ONNX model (`attention.kind: model`), a
@@ -173,7 +174,6 @@ export interface SweepResult {
  * with the theory's prediction of removing the heads together (their paths zeroed in U₁, no
  * re-optimization; docs/theory.md §g).
  */
-export const PruneRequest = 'attentionPaths/prune';
 export interface PruneParams extends WithProgressToken {
   uri: string;
   heads: HeadRef[];
@@ -198,6 +198,7 @@ export interface PruneResult {
   /** Things to know (why there is no measurement, pruner notes), one line each. */
   notes: string[];
 }
+export const PruneRequest = new RequestType<PruneParams, PruneResult, void>('attentionPaths/prune');
 
 /**
  * `attentionPaths/createPrunedConfig`: after a model config's heads were pruned, writes a config beside the pruned
@@ -205,7 +206,6 @@ export interface PruneResult {
  * `attention.model` the pruned file), as `<pruned>.attention.yaml` or the next free name (never over a file). The
  * server knows the new config at once (its analysis starts when the client opens it).
  */
-export const CreatePrunedConfigRequest = 'attentionPaths/createPrunedConfig';
 export interface CreatePrunedConfigParams {
   /** The original model config's URI. */
   uri: string;
@@ -214,7 +214,6 @@ export interface CreatePrunedConfigParams {
 }
 
 /** `attentionPaths/inspectModel`: what an `.onnx` file holds (for the read-only model editor). */
-export const InspectModelRequest = 'attentionPaths/inspectModel';
 export interface InspectModelParams {
   uri: string;
 }
@@ -254,15 +253,16 @@ export interface InspectModelResult {
   /** The warnings of the analysis that gave the relevance scores (they may name the model's nodes). */
   warnings?: string[];
 }
+export const InspectModelRequest = new RequestType<InspectModelParams, InspectModelResult, void>('attentionPaths/inspectModel');
 
 /**
  * `attentionPaths/inspectArrays`: what an `.npz` or `.npy` file holds (for the read-only array viewer): each
  * array's name, dtype, shape, min/max/mean, the label balance of label-like arrays and a small preview.
  */
-export const InspectArraysRequest = 'attentionPaths/inspectArrays';
 export interface InspectArraysParams {
   uri: string;
 }
+export const InspectArraysRequest = new RequestType<InspectArraysParams, ArraysSummary, void>('attentionPaths/inspectArrays');
 
 /**
  * `attentionPaths/createModelConfig`: writes a config beside an `.onnx` file that analyses the model's attention on
@@ -271,7 +271,6 @@ export interface InspectArraysParams {
  * replaced). Refused in Restricted Mode and when no data file sits beside the model. The server knows the new
  * config at once (its analysis starts when the client opens it).
  */
-export const CreateModelConfigRequest = 'attentionPaths/createModelConfig';
 export interface CreateModelConfigParams {
   /** The `.onnx` file's URI. */
   uri: string;
@@ -282,12 +281,15 @@ export interface CreateModelConfigResult {
   /** The data file it names (absolute path). */
   data: string;
 }
+export const CreateModelConfigRequest = new RequestType<CreateModelConfigParams, CreateModelConfigResult, void>('attentionPaths/createModelConfig');
+
+/** Answers with the new config, as `CreateModelConfigRequest` does (declared here, after its result type). */
+export const CreatePrunedConfigRequest = new RequestType<CreatePrunedConfigParams, CreateModelConfigResult, void>('attentionPaths/createPrunedConfig');
 
 // ---------------------------------------------------------------------------------------------------
 // Notifications
 
 /** `attentionPaths/results` (server → client): a config's analysis state changed. */
-export const ResultsNotification = 'attentionPaths/results';
 export interface ResultsParams {
   uri: string;
   /**
@@ -301,12 +303,13 @@ export interface ResultsParams {
   summary?: { metrics: Metrics; gp: Metrics; widths: number[]; temperature: number };
   error?: string;
 }
+export const ResultsNotification = new NotificationType<ResultsParams>('attentionPaths/results');
 
 /** `attentionPaths/modelChanged` (server → client): an `.onnx` file changed on disk (the model editor reloads). */
-export const ModelChangedNotification = 'attentionPaths/modelChanged';
 export interface ModelChangedParams {
   uri: string;
 }
+export const ModelChangedNotification = new NotificationType<ModelChangedParams>('attentionPaths/modelChanged');
 
 /** `attentionPaths/trustGranted` (client → server): the workspace became trusted; analyses may run now. */
-export const TrustGrantedNotification = 'attentionPaths/trustGranted';
+export const TrustGrantedNotification = new NotificationType0('attentionPaths/trustGranted');

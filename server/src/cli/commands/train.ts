@@ -7,24 +7,16 @@
  * experiment on it (see `train/run.ts`). Exit code 0 on success, 1 with a one-line reason on failure (nothing
  * written), 2 for usage errors, 130 when interrupted by Ctrl-C (nothing written).
  */
-import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../config/load';
-import { defaultConfig } from '../config/defaults';
-import type { AnalysisConfig } from '../config/types';
-import { printFailure } from './failure';
-import { BACKEND_PREFERENCES, type BackendPreference } from '../train/backend';
-import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../io/paths';
-import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../train/run';
+import { loadConfig } from '../../config/load';
+import { defaultConfig } from '../../config/defaults';
+import type { AnalysisConfig } from '../../config/types';
+import { BACKEND_PREFERENCES, type BackendPreference } from '../../train/backend';
+import { checkOutputDir as checkOutputFolder, checkOutputsDistinct, inputFiles, type LabelledPath } from '../../io/paths';
+import { formatTrainReport, runTrainJob, TRAIN_DEFAULTS, TRAIN_OUTPUTS, type TrainJob } from '../../train/run';
+import { UsageError, type CliIO, type Command, type OptionSpec, type ParsedArgs, type RunContext } from '../command';
 
-/** Help text of `train`. */
-export const TRAIN_USAGE = `Usage:
-  attention-paths train [CONFIG] [--task markov|markov-2paths|mnist-oneshot | --data X.npz] --out DIR
-                        [--heads 2,2] [--width N] [--G g] [--epochs E] [--lr r] [--batch B] [--seed s]
-                        [--P n] [--P-test n] [--theory-P n] [--markov-visible n] [--markov-steps S]
-                        [--backend auto|gpu|wasm|cpu] [--force] [--quiet]
-
-Trains the attention-path theory's network (learned per-head Q/K reading the raw input at every layer, linear
+const DETAILS = `Trains the attention-path theory's network (learned per-head Q/K reading the raw input at every layer, linear
 value path, heads summed with 1/sqrt(H), no residual, MLP or LayerNorm) by gradient descent (Adam, MSE to ±1
 labels) with TensorFlow.js; exports it to ONNX (checked in ONNX Runtime to ${1e-5} and by the attention detector);
 removes each head in turn (remaining heads of its layer × sqrt(H/(H-1))) and compares the test-accuracy drops
@@ -33,30 +25,45 @@ trained value weights' U_GD = W Wᵀ/N_1.
 
 Writes DIR/${TRAIN_OUTPUTS.join(', DIR/')}.
 
-Options:
-  CONFIG            analysis config (YAML/JSON): task or data, seed, readout, and the theory's widths,
-                    variances, temperature and solver (defaults: N = 10, T_B = 0.01, as the paper's theory)
-  --task T          built-in task: markov, markov-2paths or mnist-oneshot (overrides the config); default markov
-  --data X.npz      task file with X_train [P, N0, T], y_train, X_test, y_test (overrides the config)
-  --heads 2,2       heads per layer of the trained network (default ${TRAIN_DEFAULTS.heads.join(',')})
-  --width N         width of every layer of the trained network, N_1 = … = N_a (default ${TRAIN_DEFAULTS.width})
-  --G g             query/key dimension (default ${TRAIN_DEFAULTS.G})
-  --epochs E        passes over the training set (default ${TRAIN_DEFAULTS.epochs})
-  --lr r            Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})
-  --batch B         examples per Adam step (default ${TRAIN_DEFAULTS.batchSize})
-  --seed s          seed of the task, the initialization and the batch order (default: the config's, 0)
-  --P n, --P-test n training / test sequences of a built-in task (defaults: markov ${TRAIN_DEFAULTS.markov.P} / ${TRAIN_DEFAULTS.markov.P_test},
-                    mnist-oneshot ${TRAIN_DEFAULTS.mnist.P} / ${TRAIN_DEFAULTS.mnist.P_test})
-  --theory-P n      training sequences the theory uses, a class-balanced subset (default: markov ${TRAIN_DEFAULTS.markov.theoryP},
-                    mnist-oneshot ${TRAIN_DEFAULTS.mnist.theoryP}, data files ${TRAIN_DEFAULTS.dataTheoryP})
-  --markov-visible n, --markov-steps S
-                    size of the Markov task (default ${TRAIN_DEFAULTS.markov.visible} visible features, ${TRAIN_DEFAULTS.markov.steps} steps, so gradient descent
-                    learns it in well under a minute on 2 cores; the paper's size is 200 and 30)
-  --backend B       auto (tfjs-node-gpu when installed with its binary, else wasm, else cpu), gpu, wasm or cpu
-  --force           replace existing output files (never done without it)
-  --quiet           no progress on stderr`;
+CONFIG is an analysis config (YAML/JSON): task or data, seed, readout, and the theory's widths, variances,
+temperature and solver (defaults: N = 10, T_B = 0.01, as the paper's theory).`;
 
-class UsageError extends Error {}
+const options: Record<string, OptionSpec> = {
+  task: { type: 'string', value: 'T', help: 'built-in task: markov, markov-2paths or mnist-oneshot (overrides the config); default markov' },
+  data: { type: 'string', value: 'X.npz', help: 'task file with X_train [P, N0, T], y_train, X_test, y_test (overrides the config)' },
+  heads: { type: 'string', value: '2,2', help: `heads per layer of the trained network (default ${TRAIN_DEFAULTS.heads.join(',')})` },
+  width: { type: 'string', value: 'N', help: `width of every layer of the trained network, N_1 = … = N_a (default ${TRAIN_DEFAULTS.width})` },
+  G: { type: 'string', value: 'g', help: `query/key dimension (default ${TRAIN_DEFAULTS.G})` },
+  epochs: { type: 'string', value: 'E', help: `passes over the training set (default ${TRAIN_DEFAULTS.epochs})` },
+  lr: { type: 'string', value: 'r', help: `Adam learning rate (default ${TRAIN_DEFAULTS.learningRate})` },
+  batch: { type: 'string', value: 'B', help: `examples per Adam step (default ${TRAIN_DEFAULTS.batchSize})` },
+  seed: { type: 'string', value: 's', help: "seed of the task, the initialization and the batch order (default: the config's, 0)" },
+  P: {
+    type: 'string',
+    value: 'n',
+    help: `training sequences of a built-in task (defaults: markov ${TRAIN_DEFAULTS.markov.P}, mnist-oneshot ${TRAIN_DEFAULTS.mnist.P})`,
+  },
+  'P-test': {
+    type: 'string',
+    value: 'n',
+    help: `test sequences of a built-in task (defaults: markov ${TRAIN_DEFAULTS.markov.P_test}, mnist-oneshot ${TRAIN_DEFAULTS.mnist.P_test})`,
+  },
+  'theory-P': {
+    type: 'string',
+    value: 'n',
+    help: `training sequences the theory uses, a class-balanced subset (default: markov ${TRAIN_DEFAULTS.markov.theoryP},\nmnist-oneshot ${TRAIN_DEFAULTS.mnist.theoryP}, data files ${TRAIN_DEFAULTS.dataTheoryP})`,
+  },
+  'markov-visible': {
+    type: 'string',
+    value: 'n',
+    help: `visible features of the Markov task (default ${TRAIN_DEFAULTS.markov.visible}, so gradient descent learns it in well under a\nminute on 2 cores; the paper's size is 200)`,
+  },
+  'markov-steps': { type: 'string', value: 'S', help: `steps of the Markov task (default ${TRAIN_DEFAULTS.markov.steps}; the paper's is 30)` },
+  backend: { type: 'string', value: 'B', help: 'auto (tfjs-node-gpu when installed with its binary, else wasm, else cpu), gpu, wasm or cpu' },
+  out: { type: 'string', value: 'DIR', help: `the folder for ${TRAIN_OUTPUTS.join(', ')}` },
+  force: { type: 'boolean', help: 'replace existing output files (never done without it)' },
+  quiet: { type: 'boolean', help: 'no progress on stderr' },
+};
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -97,46 +104,12 @@ function progressPrinter(err: TrainIO['stderr']) {
 }
 
 /**
- * Parses `argv` (the arguments after `train`) into a job.
- * @throws UsageError for unknown options or malformed values; ConfigError for a bad config file.
+ * The job the parsed arguments of `train` ask for.
+ * @throws UsageError for malformed values; ConfigError for a bad config file.
  */
-export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress'], io: TrainIO = process): TrainJob {
-  // A negative number after an option that takes a value is that value (parseArgs would take it for an option);
-  // it then gets the option's own range message.
-  argv = argv.slice();
-  for (let i = 0; i < argv.length - 1; i++) {
-    if (/^--[A-Za-z-]+$/.test(argv[i]) && /^-\d/.test(argv[i + 1])) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        task: { type: 'string' },
-        data: { type: 'string' },
-        heads: { type: 'string' },
-        width: { type: 'string' },
-        G: { type: 'string' },
-        epochs: { type: 'string' },
-        lr: { type: 'string' },
-        batch: { type: 'string' },
-        seed: { type: 'string' },
-        P: { type: 'string' },
-        'P-test': { type: 'string' },
-        'theory-P': { type: 'string' },
-        'markov-visible': { type: 'string' },
-        'markov-steps': { type: 'string' },
-        backend: { type: 'string' },
-        out: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0].replace(/\.$/, ''));
-  }
-  const { values: o, positionals } = parsed;
+export function trainJob(args: ParsedArgs, onProgress: TrainJob['progress'], stderr: (t: string) => void): TrainJob {
+  const o = args.values as { [k: string]: string | undefined } & { force: boolean; quiet: boolean };
+  const positionals = args.positionals;
   if (positionals.length > 1) throw new UsageError(`train takes at most one CONFIG file, got ${positionals.length}: ${positionals.join(' ')}`);
   if (!o.out) throw new UsageError(`train needs --out DIR (the folder for ${TRAIN_OUTPUTS.join(', ')})`);
   if (o.task !== undefined && o.data !== undefined) throw new UsageError('give either --task or --data, not both');
@@ -166,7 +139,7 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
   };
 
   const config: AnalysisConfig = positionals[0]
-    ? loadConfig(positionals[0], { onWarning: (w) => io.stderr.write(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) })
+    ? loadConfig(positionals[0], { onWarning: (w) => stderr(`${w.file}:${w.line}:${w.column}: warning: ${w.message}\n`) })
     : defaultConfig();
   // The embedded default names the Markov task's readout; without a config file the task decides (one-shot: mean).
   if (!positionals[0]) delete config.readout;
@@ -190,7 +163,10 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
   }
   // The built-in tasks draw half their sequences from each class: check here, before any work, with the option's name.
   if (isMarkov || config.task === 'mnist-oneshot') {
-    for (const [name, v] of [['P', job.P], ['P-test', job.P_test]] as const) {
+    for (const [name, v] of [
+      ['P', job.P],
+      ['P-test', job.P_test],
+    ] as const) {
       if (v !== undefined && v % 2 !== 0) throw new UsageError(`--${name}: ${v} is odd; the built-in tasks need an even number of sequences (half per class)`);
     }
   }
@@ -218,41 +194,41 @@ export function parseTrainArgs(argv: string[], onProgress?: TrainJob['progress']
   };
 }
 
-/**
- * The `train` command: parses `argv` (arguments after `train`), runs the job, prints the summary on stdout.
- * @param io where to write (default: the process's stdout and stderr).
- * @returns the exit code: 0 on success, 1 on failure (one-line reason on stderr; nothing written), 2 on usage errors.
- */
-export async function runTrain(argv: string[], io: TrainIO = process): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(`${TRAIN_USAGE}\n`);
-    return 0;
-  }
+/** `attention-paths train`. */
+export const train: Command = {
+  name: 'train',
+  ownPrefix: true,
+  hintEveryUsageError: true,
+  synopsis:
+    '[CONFIG] [--task markov|markov-2paths|mnist-oneshot | --data X.npz] --out DIR [--heads 2,2] [--width N] [--G g] [--epochs E] [--lr r] [--batch B] [--seed s] [--P n] [--P-test n] [--theory-P n] [--markov-visible n] [--markov-steps S] [--backend auto|gpu|wasm|cpu] [--force] [--quiet]',
+  summary:
+    "Train the theory's network by gradient descent (TensorFlow.js), export it to ONNX, and compare\nthe theory's head scores with the measured effect of removing each head.",
+  details: DETAILS,
+  options,
+  run: runTrainArgs,
+};
+
+async function runTrainArgs(args: ParsedArgs, io: CliIO, ctx: RunContext): Promise<number> {
   const controller = new AbortController();
+  ctx.signal = controller.signal;
   const onSigint = () => controller.abort(new Error('interrupted (Ctrl-C); nothing written'));
   process.once('SIGINT', onSigint);
   try {
-    const job = parseTrainArgs(argv, progressPrinter(io.stderr), io);
+    const job = trainJob(args, progressPrinter({ write: io.stderr }), io.stderr);
     // Outputs checked before any work: not an input (config, data), writable, not existing without --force.
     const inputs: LabelledPath[] = [];
     if (job.config.source) inputs.push({ label: `the config ${job.config.source}`, path: job.config.source });
     if (job.config.data) inputs.push(...inputFiles(`the data ${job.config.data}`, job.config.data));
-    checkOutputsDistinct(TRAIN_OUTPUTS.map((n) => ({ label: `--out ${job.out} (its ${n})`, path: join(job.out, n) })), inputs);
+    checkOutputsDistinct(
+      TRAIN_OUTPUTS.map((n) => ({ label: `--out ${job.out} (its ${n})`, path: join(job.out, n) })),
+      inputs,
+    );
     checkOutputFolder(job.out, [...TRAIN_OUTPUTS], job.force);
     job.signal = controller.signal;
-    if (job.onNote === undefined) job.onNote = (note) => io.stderr.write(`attention-paths train: note: ${note}\n`);
+    if (job.onNote === undefined) job.onNote = (note) => io.stderr(`attention-paths train: note: ${note}\n`);
     const report = await runTrainJob(job);
-    io.stdout.write(formatTrainReport(report) + '\n');
+    io.stdout(formatTrainReport(report) + '\n');
     return 0;
-  } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr.write(`attention-paths train: ${e.message}; see attention-paths train --help\n`);
-      return 2;
-    }
-    printFailure(e, 'attention-paths train', (t) => io.stderr.write(t));
-    // Interrupted by Ctrl-C: the conventional exit status of a SIGINT (128 + 2).
-    if (controller.signal.aborted) return 130;
-    return 1;
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
