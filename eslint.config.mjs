@@ -1,5 +1,5 @@
 // ESLint (flat config) with typescript-eslint: the recommended rules of both, without type information (fast,
-// no tsconfig project needed). Not yet part of `npm test`: `npm run lint` shows what it flags.
+// no tsconfig project needed). Part of `npm test` (`npm run check`: eslint, prettier --check, knip).
 import js from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import globals from 'globals';

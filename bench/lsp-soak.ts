@@ -43,7 +43,9 @@ async function startLong(s: LspSession, dir: string, seed: number): Promise<{ ur
     () => {
       const notes = s.progress.slice(since) as Note[];
       const begin = notes.find((n) => n.value.kind === 'begin' && n.value.title?.includes(path.basename(file)));
-      return begin && notes.some((n) => n.token === begin.token && /^(computing attention|computing path features|solving)\b/.test(n.value.message ?? '')) ? begin.token : undefined;
+      return begin && notes.some((n) => n.token === begin.token && /^(computing attention|computing path features|solving)\b/.test(n.value.message ?? ''))
+        ? begin.token
+        : undefined;
     },
     600_000,
   );

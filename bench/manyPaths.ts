@@ -118,7 +118,6 @@ const MANY_COLUMNS: [keyof ManyRow, string][] = [
   ['peak_rss_mb', 'peak RSS MB'],
 ];
 
-
 async function main() {
   const args = process.argv.slice(2);
   if (args[0] === '--child') {

@@ -19,7 +19,9 @@ let cli;
 try {
   cli = require(bundle);
 } catch (e) {
-  process.stderr.write(`attention-paths: internal error: dist/cli.js cannot be loaded (${String(e && e.message ? e.message : e).split('\n')[0]}) (please report)\n`);
+  process.stderr.write(
+    `attention-paths: internal error: dist/cli.js cannot be loaded (${String(e && e.message ? e.message : e).split('\n')[0]}) (please report)\n`,
+  );
   if (debug && e && e.stack) process.stderr.write(`${e.stack}\n`);
   process.exit(1);
 }

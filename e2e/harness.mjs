@@ -70,9 +70,23 @@ export async function startCodeServer(o) {
   const bin = path.join(o.tools, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
   const out = createWriteStream(o.log);
   const args = [
-    bin, '--config', cfg, '--user-data-dir', ud, '--extensions-dir', o.extensionsDir, '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
-    '--disable-getting-started-override', '--ignore-last-opened', o.workspace,
+    bin,
+    '--config',
+    cfg,
+    '--user-data-dir',
+    ud,
+    '--extensions-dir',
+    o.extensionsDir,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--ignore-last-opened',
+    o.workspace,
   ];
   // detached: its own process group, so stopping it also stops its file watchers and extension hosts.
   const proc = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
@@ -81,11 +95,15 @@ export async function startCodeServer(o) {
   let exited = false;
   proc.once('exit', () => (exited = true));
   const origin = `http://127.0.0.1:${port}`;
-  await until('code-server to answer /healthz', async () => {
-    if (exited) throw new Error(`code-server exited early; see ${o.log}`);
-    const r = await fetch(`${origin}/healthz`);
-    return r.ok;
-  }, 60_000);
+  await until(
+    'code-server to answer /healthz',
+    async () => {
+      if (exited) throw new Error(`code-server exited early; see ${o.log}`);
+      const r = await fetch(`${origin}/healthz`);
+      return r.ok;
+    },
+    60_000,
+  );
   const stop = async () => {
     if (exited) return;
     try {
@@ -110,13 +128,19 @@ export function installVsix(tools, vsix, extensionsDir, dir) {
   const cfg = path.join(dir, 'install-config.yaml');
   writeFileSync(cfg, 'auth: none\n');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [bin, '--config', cfg, '--user-data-dir', path.join(dir, 'user-data'), '--extensions-dir', extensionsDir, '--install-extension', vsix], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      process.execPath,
+      [bin, '--config', cfg, '--user-data-dir', path.join(dir, 'user-data'), '--extensions-dir', extensionsDir, '--install-extension', vsix],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 && /successfully installed/i.test(out) ? resolve(out) : reject(new Error(`installing ${vsix} failed (exit ${code}):\n${out}`))));
+    p.on('exit', (code) =>
+      code === 0 && /successfully installed/i.test(out) ? resolve(out) : reject(new Error(`installing ${vsix} failed (exit ${code}):\n${out}`)),
+    );
   });
 }
 
@@ -129,7 +153,15 @@ export async function launchBrowser(tools, profileDir) {
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1600, height: 1000 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

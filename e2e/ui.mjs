@@ -23,7 +23,9 @@ async function runCommand(page, title) {
 /** Opens a workspace file with Quick Open (Ctrl+P). */
 async function quickOpen(page, name) {
   // Click the row of exactly this file: other names may contain the same text (model.onnx, model.attention.yaml).
-  const row = page.locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }) }).first();
+  const row = page
+    .locator('.quick-input-list .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${name.replace(/\./g, '\\.')}$`) }) })
+    .first();
   // Quick Open answers from a file index that learns of a just-created file only through the file watcher:
   // when the row is not there yet, close the picker and ask again (about 30 s in all).
   for (let attempt = 1; ; attempt++) {
@@ -46,7 +48,9 @@ async function quickOpen(page, name) {
 /** Opens `folder/name` by clicking through the explorer tree (folder row, then file row). */
 async function openFromExplorer(page, folder, name) {
   const rowNamed = (n) =>
-    page.locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${n.replace(/\./g, '\\.')}$`) }) }).first();
+    page
+      .locator('.explorer-folders-view .monaco-list-row', { has: page.locator('.label-name', { hasText: new RegExp(`^${n.replace(/\./g, '\\.')}$`) }) })
+      .first();
   await rowNamed(folder).waitFor({ state: 'visible', timeout: 30_000 });
   const file = rowNamed(name);
   // The folder row toggles: click it until the file row shows (the tree may refresh in between).
@@ -98,7 +102,12 @@ export async function runUiChecks(page, o) {
     const hints = squeeze('heads: [2 H0 .82 #2, H1 .61 #3, 2 H0 1.00 #1, H1 .14 #4]');
     await until('the inlay hints', async () => squeeze(await lines()).includes(hints), 30_000).catch(async (e) => {
       const text = await lines();
-      throw new Error(`${e.message}; the editor shows: ${JSON.stringify(text)} (code points ${[...text].filter((c) => c.codePointAt(0) > 126).map((c) => c.codePointAt(0).toString(16)).join(' ')})`);
+      throw new Error(
+        `${e.message}; the editor shows: ${JSON.stringify(text)} (code points ${[...text]
+          .filter((c) => c.codePointAt(0) > 126)
+          .map((c) => c.codePointAt(0).toString(16))
+          .join(' ')})`,
+      );
     });
     await until('the prunable-head squiggle', async () => (await page.locator('.squiggly-info').count()) > 0, 30_000);
     await shot('ui-01-config-codelens.png');
@@ -294,13 +303,17 @@ export async function runUiChecks(page, o) {
     await page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy' }).first().waitFor({ state: 'visible', timeout: 120_000 });
     // The model's 8 heads (2 blocks × 4) in one hint on its `model:` line, none cut off: "L0 #.. #.. #.. #.. · L1 …".
     const squeezeAll = (t) => t.replace(/[\s\p{Zs}\p{Cf}]+/gu, '');
-    await until('the full-width inlay hint', async () => /L0(#\d){4}·L1(#\d){4}/.test(squeezeAll(await page.locator('.view-lines').innerText())), 30_000).catch(async (e) => {
-      throw new Error(`${e.message}; the editor shows: ${JSON.stringify(await page.locator('.view-lines').innerText())}`);
-    });
+    await until('the full-width inlay hint', async () => /L0(#\d){4}·L1(#\d){4}/.test(squeezeAll(await page.locator('.view-lines').innerText())), 30_000).catch(
+      async (e) => {
+        throw new Error(`${e.message}; the editor shows: ${JSON.stringify(await page.locator('.view-lines').innerText())}`);
+      },
+    );
     if ((await page.locator('.view-lines').innerText()).includes('…')) throw new Error('an inlay hint is cut off');
     await shot('ui-08a-model-inlay-hints.png');
     await quickOpen(page, 'train.py');
-    const pyLens = page.locator('.codelens-decoration', { hasText: /model\.onnx: predicted \d+\.\d% \(measured \d+\.\d%\) · top heads L\d·H\d, L\d·H\d, L\d·H\d/ }).first();
+    const pyLens = page
+      .locator('.codelens-decoration', { hasText: /model\.onnx: predicted \d+\.\d% \(measured \d+\.\d%\) · top heads L\d·H\d, L\d·H\d, L\d·H\d/ })
+      .first();
     await pyLens.waitFor({ state: 'visible', timeout: 60_000 });
     await shot('ui-08-python-codelens.png');
     await quickOpen(page, 'model.onnx');
@@ -319,7 +332,7 @@ export async function runUiChecks(page, o) {
     await shot('ui-09b-warning-links-to-node.png');
   });
 
-  await step('the model config\'s charts show the measured accuracy of each head\'s removal next to the prediction', async () => {
+  await step("the model config's charts show the measured accuracy of each head's removal next to the prediction", async () => {
     await runCommand(page, 'View: Close All Editors');
     await quickOpen(page, 'model.attention.yaml');
     await runCommand(page, 'Attention Paths: Show Theory Charts');

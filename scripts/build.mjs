@@ -50,8 +50,6 @@ const builds = [
   }),
 ];
 if (process.argv.includes('--e2e')) {
-  builds.push(
-    build({ ...node, entryPoints: ['e2e/host/index.ts', 'e2e/host/extension.test.ts'], outdir: '.e2e/out/host', external: ['vscode', 'mocha'] }),
-  );
+  builds.push(build({ ...node, entryPoints: ['e2e/host/index.ts', 'e2e/host/extension.test.ts'], outdir: '.e2e/out/host', external: ['vscode', 'mocha'] }));
 }
 await Promise.all(builds);

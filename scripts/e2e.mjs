@@ -69,7 +69,10 @@ function ensureTools() {
   mkdirSync(TOOLS, { recursive: true });
   // allowScripts: npm 11 asks for install scripts to be approved; these build code-server's native parts.
   const allowScripts = { 'code-server': true, argon2: true, '@vscode/vsce-sign': true };
-  writeFileSync(path.join(TOOLS, 'package.json'), JSON.stringify({ name: 'attention-paths-e2e-tools', private: true, dependencies: TOOL_VERSIONS, allowScripts }, null, 2));
+  writeFileSync(
+    path.join(TOOLS, 'package.json'),
+    JSON.stringify({ name: 'attention-paths-e2e-tools', private: true, dependencies: TOOL_VERSIONS, allowScripts }, null, 2),
+  );
   // @vscode/ripgrep (a code-server dependency) downloads ripgrep from GitHub at install; give it Debian's rg.
   const cache = path.join(process.env.TMPDIR || tmpdir(), 'vscode-ripgrep-cache-1.15.11');
   const tarball = path.join(cache, 'ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz');
@@ -114,7 +117,21 @@ const VSIX_REQUIRED = [
 function packageVsix() {
   log('packaging the VSIX with vsce');
   rmSync(VSIX, { force: true });
-  run(process.execPath, [path.join(TOOLS, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--target', 'linux-x64', '--out', VSIX, '--allow-missing-repository', '--skip-license', '--no-rewrite-relative-links'], { cwd: ROOT });
+  run(
+    process.execPath,
+    [
+      path.join(TOOLS, 'node_modules', '@vscode', 'vsce', 'vsce'),
+      'package',
+      '--target',
+      'linux-x64',
+      '--out',
+      VSIX,
+      '--allow-missing-repository',
+      '--skip-license',
+      '--no-rewrite-relative-links',
+    ],
+    { cwd: ROOT },
+  );
   const names = [];
   unzipSync(readFileSync(VSIX), { filter: (f) => (names.push(f.name), false) });
   const absent = VSIX_REQUIRED.filter((n) => !names.includes(n));
@@ -170,9 +187,11 @@ async function hostTests() {
       await page.waitForSelector('.monaco-workbench', { timeout: 90_000 });
       await until('the in-editor tests to finish', () => exitCode !== undefined, 300_000);
       await page.screenshot({ path: path.join(ARTIFACTS, 'host-tests-end.png') });
-      if (!existsSync(report)) throw new Error(`the in-editor tests wrote no report (exit code ${exitCode}); see ${path.join(ARTIFACTS, 'code-server-host.log')}`);
+      if (!existsSync(report))
+        throw new Error(`the in-editor tests wrote no report (exit code ${exitCode}); see ${path.join(ARTIFACTS, 'code-server-host.log')}`);
       const r = JSON.parse(readFileSync(report, 'utf8'));
-      for (const t of r.results) log(`  ${t.state === 'passed' ? '✔' : '✖'} ${t.title}${t.ms !== undefined ? ` (${(t.ms / 1000).toFixed(1)} s)` : ''}${t.error ? `\n${t.error}` : ''}`);
+      for (const t of r.results)
+        log(`  ${t.state === 'passed' ? '✔' : '✖'} ${t.title}${t.ms !== undefined ? ` (${(t.ms / 1000).toFixed(1)} s)` : ''}${t.error ? `\n${t.error}` : ''}`);
       if (exitCode !== 0 || r.failures) throw new Error(`in-editor tests: ${r.failures} failed (exit code ${exitCode})`);
       return r.results.length;
     });

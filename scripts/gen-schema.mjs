@@ -10,7 +10,9 @@ import { tsImport } from 'tsx/esm/api';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = join(root, 'schemas', 'attention-paths.schema.json');
 const mod = await tsImport('../server/src/config/schema.ts', import.meta.url);
-const text = (mod.configSchemaJson ?? mod.default?.configSchemaJson)();
+const schemaJson = mod.configSchemaJson ?? mod.default?.configSchemaJson;
+if (typeof schemaJson !== 'function') throw new Error('gen-schema: server/src/config/schema.ts exports no configSchemaJson');
+const text = schemaJson();
 
 if (process.argv.includes('--check')) {
   let current = '';

@@ -23,7 +23,9 @@ export const PREDICTION_MEANS =
  * Correlations are null with fewer than 3 measured heads or when either side is constant.
  * @returns undefined when nothing was measured or the metric is not accuracy
  */
-export function measuredAgreement(r: Pick<AnalysisReport, 'metrics' | 'head_scores_ascending' | 'head_silencing' | 'head_removal_measured'>): MeasuredAgreement | undefined {
+export function measuredAgreement(
+  r: Pick<AnalysisReport, 'metrics' | 'head_scores_ascending' | 'head_silencing' | 'head_removal_measured'>,
+): MeasuredAgreement | undefined {
   const m = r.head_removal_measured;
   if (!m || m.metric !== 'accuracy') return undefined;
   const rows = m.heads.flatMap((h) => {
@@ -37,8 +39,14 @@ export function measuredAgreement(r: Pick<AnalysisReport, 'metrics' | 'head_scor
   const rho = (a: number[], b: number[]) => (rows.length >= 3 ? spearman(a, b) : null);
   return {
     heads: rows.length,
-    spearman_score_vs_measured_drop: rho(rows.map((x) => x.score), rows.map((x) => x.measuredDrop)),
-    spearman_predicted_vs_measured_drop: rho(rows.map((x) => x.predictedDrop), rows.map((x) => x.measuredDrop)),
+    spearman_score_vs_measured_drop: rho(
+      rows.map((x) => x.score),
+      rows.map((x) => x.measuredDrop),
+    ),
+    spearman_predicted_vs_measured_drop: rho(
+      rows.map((x) => x.predictedDrop),
+      rows.map((x) => x.measuredDrop),
+    ),
     predicted_full: r.metrics.acc_mean_predictor,
     measured_full: m.full,
     gap: m.full - r.metrics.acc_mean_predictor,
@@ -59,7 +67,7 @@ export function agreementSentence(r: AnalysisReport): string {
     `Measured ${(100 * a.measured_full).toFixed(1)}% against predicted ${(100 * a.predicted_full).toFixed(1)}% for the full model (${points(a.gap)}); ` +
     `rank correlation with the measured drop of removing each head (${a.heads} heads): relevance score ρ = ${rhoText(a.spearman_score_vs_measured_drop)}, ` +
     `predicted accuracy drop ρ = ${rhoText(a.spearman_predicted_vs_measured_drop)}` +
-    (r.windows && r.windows.length > 1 ? ' (the full model predicted by the last layer window, whose readout is the model\'s)' : '') +
+    (r.windows && r.windows.length > 1 ? " (the full model predicted by the last layer window, whose readout is the model's)" : '') +
     `. ${PREDICTION_MEANS}`
   );
 }

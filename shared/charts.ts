@@ -70,7 +70,10 @@ export function u1HeatmapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: titleText(`Order parameter U₁${windowTitle(report)} (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`, report),
+        text: titleText(
+          `Order parameter U₁${windowTitle(report)} (${widthLabel(report.settings.widths)}, T_B = ${formatNumber(report.settings.temperature)})`,
+          report,
+        ),
         subtitle: 'paths π × π′ in flattened order; red > 0, blue < 0',
         anchor: 'start',
         offset: 10,
@@ -154,9 +157,10 @@ export function headBars(report: AnalysisReport): HeadBar[] {
 export function headScoresSubtitle(report: AnalysisReport): string {
   const acc = report.metrics.acc_mean_predictor;
   const ws = report.windows;
-  let s = ws && ws.length > 1
-    ? `layer and head 0-based; ${ws.length} layer windows, scores normalized within each; predicted accuracy (theory, ${widthLabel(report.settings.widths)}) by window ${ws.map((w) => w.metrics.acc_mean_predictor.toFixed(3)).join(', ')}`
-    : `layer and head 0-based (as in the path labels); predicted accuracy (theory, ${widthLabel(report.settings.widths)}) ${Number.isFinite(acc) ? acc.toFixed(3) : String(acc)}`;
+  let s =
+    ws && ws.length > 1
+      ? `layer and head 0-based; ${ws.length} layer windows, scores normalized within each; predicted accuracy (theory, ${widthLabel(report.settings.widths)}) by window ${ws.map((w) => w.metrics.acc_mean_predictor.toFixed(3)).join(', ')}`
+      : `layer and head 0-based (as in the path labels); predicted accuracy (theory, ${widthLabel(report.settings.widths)}) ${Number.isFinite(acc) ? acc.toFixed(3) : String(acc)}`;
   const m = report.head_removal_measured;
   if (m) {
     const what = m.metric === 'accuracy' ? 'accuracy' : 'MSE';
@@ -291,7 +295,14 @@ export function sweepSpec(sweep: SweepReport, theme?: ChartTheme): VegaLiteSpec 
     {
       $schema: VEGA_LITE_SCHEMA,
       title: {
-        text: `Predicted performance vs width N${sweep.rows.some((r) => !r.converged) ? ` — SOLVER NOT CONVERGED AT N = ${sweep.rows.filter((r) => !r.converged).map((r) => formatNumber(r.N)).join(', ')}` : ''}`,
+        text: `Predicted performance vs width N${
+          sweep.rows.some((r) => !r.converged)
+            ? ` — SOLVER NOT CONVERGED AT N = ${sweep.rows
+                .filter((r) => !r.converged)
+                .map((r) => formatNumber(r.N))
+                .join(', ')}`
+            : ''
+        }`,
         subtitle: `${sweep.task.name}, P = ${sweep.task.P}, T_B = ${formatNumber(sweep.settings.temperature)}; dashed: GP limit (N → ∞)`,
         anchor: 'start',
         offset: 10,
@@ -330,7 +341,10 @@ export function pcOverlapPoints(report: AnalysisReport): PcOverlapPoint[] {
   if (!o) throw new Error('pcOverlapSpec: the report has no kernel_pc_overlap (analyse the config again with this version)');
   const out: PcOverlapPoint[] = [];
   const finite = `finite width (${widthLabel(report.settings.widths)})`;
-  for (const [series, s] of [[finite, o.finite], ['GP limit', o.gp]] as const) {
+  for (const [series, s] of [
+    [finite, o.finite],
+    ['GP limit', o.gp],
+  ] as const) {
     for (const key of ['eigenvalues', 'overlap', 'cumulative'] as const) {
       if (s[key].length !== o.k) throw new Error(`pcOverlapSpec: ${series} ${key} has ${s[key].length} entries, expected k = ${o.k}`);
     }
@@ -357,7 +371,10 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
       $schema: VEGA_LITE_SCHEMA,
       title: {
         text: titleText('Overlap of the kernel PCs with the labels', report),
-        subtitle: [`cumulative (v_iᵀy)²/|y|² over the first ${o.k} of ${o.P} principal components`, 'of the training kernel K_U (eigenvalues descending); finite width vs GP limit'],
+        subtitle: [
+          `cumulative (v_iᵀy)²/|y|² over the first ${o.k} of ${o.P} principal components`,
+          'of the training kernel K_U (eigenvalues descending); finite width vs GP limit',
+        ],
         anchor: 'start',
         offset: 10,
       },
@@ -368,7 +385,13 @@ export function pcOverlapSpec(report: AnalysisReport, theme?: ChartTheme): VegaL
       encoding: {
         x: { field: 'rank', type: 'quantitative', title: 'principal component (eigenvalue rank)', scale: { domain: [1, o.k] }, axis: { tickMinStep: 1 } },
         y: { field: 'cumulative', type: 'quantitative', title: 'cumulative overlap with y', scale: { domain: [0, 1] } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: series },
+          legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 },
+        },
         tooltip: [
           { field: 'series', type: 'nominal', title: 'kernel' },
           { field: 'rank', type: 'quantitative', title: 'PC' },
@@ -437,12 +460,16 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   const hasMeasured = values.some((v) => v.series === MEASURED);
   const series = hasMeasured ? [PREDICTED, MEASURED] : [PREDICTED];
   // Windowed reports: one predicted full-model rule per window (each window predicts on its own).
-  const predictedFull = report.windows && report.windows.length > 1 ? report.windows.map((w) => w.metrics.acc_mean_predictor) : [report.metrics.acc_mean_predictor];
+  const predictedFull =
+    report.windows && report.windows.length > 1 ? report.windows.map((w) => w.metrics.acc_mean_predictor) : [report.metrics.acc_mean_predictor];
   const rules = predictedFull.map((full) => ({ series: PREDICTED, full }));
   if (hasMeasured) rules.push({ series: MEASURED, full: m!.full });
   const rc = report.rank_correlations;
   const title = rc
-    ? [titleText('Accuracy with one head removed', report), `Spearman vs measured drop (${rc.heads} heads): score ${formatCorrelation(rc.score_vs_measured_drop)}, predicted effect ${formatCorrelation(rc.predicted_vs_measured_drop)}`]
+    ? [
+        titleText('Accuracy with one head removed', report),
+        `Spearman vs measured drop (${rc.heads} heads): score ${formatCorrelation(rc.score_vs_measured_drop)}, predicted effect ${formatCorrelation(rc.predicted_vs_measured_drop)}`,
+      ]
     : titleText('Accuracy with one head removed', report);
   let subtitle: string[];
   if (hasMeasured) subtitle = [`each head removed alone; measured on ${m!.count} test examples (model output '${m!.output}')`];
@@ -453,8 +480,18 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
   if (m) subtitle.push(...unmeasuredLines(m));
   const agreement = m?.agreement ?? measuredAgreement(report);
   if (agreement) subtitle.push(...agreementLines(agreement));
-  subtitle.push(report.windows && report.windows.length > 1 ? 'dashed: the full model (predicted: one per window); heads by window, then relevance' : 'dashed: the full model; heads by relevance, most relevant on top');
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } };
+  subtitle.push(
+    report.windows && report.windows.length > 1
+      ? 'dashed: the full model (predicted: one per window); heads by window, then relevance'
+      : 'dashed: the full model; heads by relevance, most relevant on top',
+  );
+  const color = {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: series },
+    legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 },
+  };
   const labels = [...new Set(values.map((v) => v.label))];
   return withTheme(
     {
@@ -482,7 +519,13 @@ export function headRemovalSpec(report: AnalysisReport, theme?: ChartTheme): Veg
             y: { field: 'label', type: 'nominal', sort: labels, title: null },
             x: { field: 'value', type: 'quantitative', scale: { zero: false }, title: 'accuracy with the head removed', axis: { format: '.0%' } },
             color,
-            shape: { field: 'series', type: 'nominal', title: null, scale: { domain: series }, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } },
+            shape: {
+              field: 'series',
+              type: 'nominal',
+              title: null,
+              scale: { domain: series },
+              legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 },
+            },
             tooltip: [
               { field: 'label', type: 'nominal', title: 'head' },
               { field: 'score', type: 'quantitative', title: 'relevance score', format: '.3f' },
@@ -567,7 +610,14 @@ export function attentionMapsSpec(report: AnalysisReport, theme?: ChartTheme, op
   const a = report.attention_maps;
   if (a && a.examples.length === 0) {
     return withTheme(
-      { $schema: VEGA_LITE_SCHEMA, title: { text: 'Attention of each head', subtitle: `not kept in this report: ${a.omitted ?? 'no example'}`, anchor: 'start' }, data: { values: [{}] }, mark: { type: 'text', text: '' }, width: 300, height: 10 },
+      {
+        $schema: VEGA_LITE_SCHEMA,
+        title: { text: 'Attention of each head', subtitle: `not kept in this report: ${a.omitted ?? 'no example'}`, anchor: 'start' },
+        data: { values: [{}] },
+        mark: { type: 'text', text: '' },
+        width: 300,
+        height: 10,
+      },
       theme,
     );
   }
@@ -589,7 +639,11 @@ export function attentionMapsSpec(report: AnalysisReport, theme?: ChartTheme, op
       $schema: VEGA_LITE_SCHEMA,
       title: {
         text: `Attention of each head: test example ${maps.examples[example]} (label ${label > 0 ? '+1' : label < 0 ? '−1' : String(label)})`,
-        subtitle: ['rows: query token, columns: key token (each row sums to 1)', attentionSourceText(maps.source), 'one row of tiles per layer; tile titles: head, relevance score and rank'],
+        subtitle: [
+          'rows: query token, columns: key token (each row sums to 1)',
+          attentionSourceText(maps.source),
+          'one row of tiles per layer; tile titles: head, relevance score and rank',
+        ],
         anchor: 'start',
         offset: 10,
       },

@@ -18,11 +18,7 @@ export type JsonDim = number | string | null;
 
 /** Which operator (or unfused pattern) implements the block. */
 export type AttentionForm =
-  | 'ai.onnx.Attention'
-  | 'com.microsoft.Attention'
-  | 'com.microsoft.MultiHeadAttention'
-  | 'com.microsoft.GroupQueryAttention'
-  | 'unfused';
+  'ai.onnx.Attention' | 'com.microsoft.Attention' | 'com.microsoft.MultiHeadAttention' | 'com.microsoft.GroupQueryAttention' | 'unfused';
 
 /** A tensor the block reads, with where it comes from. */
 export interface TensorRef {
@@ -256,7 +252,8 @@ export interface InspectSummary {
 // Block subgraphs for the model view's drawing (server/src/onnx/detect/blockGraph.ts)
 
 /** What a node does in its attention block. */
-export type BlockNodeRole = 'input' | 'qkv' | 'query' | 'key' | 'value' | 'scores' | 'scale' | 'mask' | 'softmax' | 'context' | 'merge' | 'output' | 'fused' | 'layout' | 'other';
+export type BlockNodeRole =
+  'input' | 'qkv' | 'query' | 'key' | 'value' | 'scores' | 'scale' | 'mask' | 'softmax' | 'context' | 'merge' | 'output' | 'fused' | 'layout' | 'other';
 
 export interface BlockGraphNode {
   /** Unique within the block: the node's name (or a generated one), or `input:<tensor>` for an input. */

@@ -27,7 +27,14 @@ export const CLIENT_ID = 'attentionPaths';
  * Config files the server treats as analysis configs. Documented in the README; the same globs are in
  * package.json (jsonValidation, yamlValidation, activationEvents).
  */
-export const CONFIG_GLOBS = ['**/*.attention.yaml', '**/*.attention.yml', '**/*.attention.json', '**/attention-paths.yaml', '**/attention-paths.yml', '**/attention-paths.json'];
+export const CONFIG_GLOBS = [
+  '**/*.attention.yaml',
+  '**/*.attention.yml',
+  '**/*.attention.json',
+  '**/attention-paths.yaml',
+  '**/attention-paths.yml',
+  '**/attention-paths.json',
+];
 
 /** Whether a file name (or path) matches one of `CONFIG_GLOBS`. */
 export function isConfigFileName(fileName: string): boolean {

@@ -13,7 +13,7 @@ export function averageRanks(x: ArrayLike<number>): Float64Array {
   for (let i = 0; i < n; i++) if (!Number.isFinite(x[i])) throw new Error(`ranks: value ${x[i]} at index ${i} is not finite`);
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a] - x[b]);
   const r = new Float64Array(n);
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && x[order[j + 1]] === x[order[i]]) j++;
     const mean = (i + j) / 2 + 1;

@@ -64,30 +64,37 @@ async function pickConfig(arg: unknown): Promise<vscode.Uri | undefined> {
  * Sends a request with a cancellable progress notification that shows the server's progress messages.
  * @returns the result, or undefined when the user cancelled or it failed (the failure is shown).
  */
-async function withProgress<T>(state: ExtensionState, title: string, send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<T>): Promise<T | undefined> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Attention Paths: ${title}`, cancellable: true }, async (progress, token) => {
-    const workDoneToken = `attention-paths-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-    let last = 0;
-    const sub = state.client.onProgress(WorkDoneProgress.type, workDoneToken, (v) => {
-      if (v.kind === 'end') return;
-      const p = v as WorkDoneProgressBegin | WorkDoneProgressReport;
-      const pct = p.percentage ?? last;
-      progress.report({ message: p.message, increment: Math.max(0, pct - last) });
-      last = Math.max(last, pct);
-    });
-    try {
-      return await send(token, workDoneToken);
-    } catch (e) {
-      if (token.isCancellationRequested || (e instanceof ResponseError && e.code === LSPErrorCodes.RequestCancelled)) {
-        state.output.appendLine(`${title}: cancelled`);
+async function withProgress<T>(
+  state: ExtensionState,
+  title: string,
+  send: (token: vscode.CancellationToken, workDoneToken: string) => Promise<T>,
+): Promise<T | undefined> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Attention Paths: ${title}`, cancellable: true },
+    async (progress, token) => {
+      const workDoneToken = `attention-paths-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      let last = 0;
+      const sub = state.client.onProgress(WorkDoneProgress.type, workDoneToken, (v) => {
+        if (v.kind === 'end') return;
+        const p = v as WorkDoneProgressBegin | WorkDoneProgressReport;
+        const pct = p.percentage ?? last;
+        progress.report({ message: p.message, increment: Math.max(0, pct - last) });
+        last = Math.max(last, pct);
+      });
+      try {
+        return await send(token, workDoneToken);
+      } catch (e) {
+        if (token.isCancellationRequested || (e instanceof ResponseError && e.code === LSPErrorCodes.RequestCancelled)) {
+          state.output.appendLine(`${title}: cancelled`);
+          return undefined;
+        }
+        showError(state, `${title} failed: ${(e as Error).message}`);
         return undefined;
+      } finally {
+        sub.dispose();
       }
-      showError(state, `${title} failed: ${(e as Error).message}`);
-      return undefined;
-    } finally {
-      sub.dispose();
-    }
-  });
+    },
+  );
 }
 
 /** An error message with a "Show Output" action (the server's log has the details). */
@@ -167,10 +174,12 @@ async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResu
   );
   if (r) {
     state.output.appendLine(`${uri.fsPath}: ${summary(r.report)}${r.cached ? ' (cached)' : ''}`);
-    void vscode.window.showInformationMessage(`Attention Paths: ${path.basename(uri.path)}: ${summary(r.report)}`, 'Show Charts', 'Prune Heads...').then((a) => {
-      if (a === 'Show Charts') void vscode.commands.executeCommand(Commands.showCharts, uri);
-      if (a === 'Prune Heads...') void vscode.commands.executeCommand(Commands.pruneHeads, uri);
-    });
+    void vscode.window
+      .showInformationMessage(`Attention Paths: ${path.basename(uri.path)}: ${summary(r.report)}`, 'Show Charts', 'Prune Heads...')
+      .then((a) => {
+        if (a === 'Show Charts') void vscode.commands.executeCommand(Commands.showCharts, uri);
+        if (a === 'Prune Heads...') void vscode.commands.executeCommand(Commands.pruneHeads, uri);
+      });
   }
   return r;
 }
@@ -205,7 +214,8 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
   );
   if (r) {
     const latest = await ensureReport(state, uri);
-    if (latest?.report) ChartsPanel.show(state, uri, latest.report, r.sweep).catch((e: Error) => showError(state, `the charts could not be drawn: ${e.message}`));
+    if (latest?.report)
+      ChartsPanel.show(state, uri, latest.report, r.sweep).catch((e: Error) => showError(state, `the charts could not be drawn: ${e.message}`));
   }
   return r;
 }
@@ -239,12 +249,20 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
     const full = (h.window !== undefined ? report.windows?.[h.window]?.metrics : undefined) ?? report.metrics;
     const win = h.window !== undefined ? `window ${h.window}: ` : '';
     // Model configs: the model's own measured metric without this head comes first (it is what pruning will do).
-    const measuredText = measured && row ? (row.value === null ? `not measured: ${row.reason ?? 'the block cannot be masked'}` : `measured ${f(row.value)} without it (full ${f(measured.full)})`) : undefined;
+    const measuredText =
+      measured && row
+        ? row.value === null
+          ? `not measured: ${row.reason ?? 'the block cannot be masked'}`
+          : `measured ${f(row.value)} without it (full ${f(measured.full)})`
+        : undefined;
     const predictedText = sil ? `${win}predicted ${pct(sil.acc_mean_predictor)} (full ${pct(full.acc_mean_predictor)})` : undefined;
     return {
       label: `${headName(h.layer, h.head)}${was(h.layer, h.head)}`,
       description: [measuredText ?? predictedText, `relevance ${h.score.toFixed(3)} · #${i + 1}`].filter(Boolean).join(' · '),
-      detail: [measuredText ? predictedText : undefined, sil ? `predicted ε_g ${num(sil.eg_total)} (full ${num(full.eg_total)})` : undefined].filter(Boolean).join(' · ') || undefined,
+      detail:
+        [measuredText ? predictedText : undefined, sil ? `predicted ε_g ${num(sil.eg_total)} (full ${num(full.eg_total)})` : undefined]
+          .filter(Boolean)
+          .join(' · ') || undefined,
       picked: h.score < threshold,
       head: { layer: h.layer, head: h.head },
     };
@@ -253,12 +271,15 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   // windows), else least relevant first. Heads of blocks that cannot be pruned are not offered; a separator per
   // such block says why.
   const order = report.pruning_order?.map((h) => `${h.layer}:${h.head}`);
-  if (order && order.length === items.length) items.sort((a, b) => order.indexOf(`${a.head?.layer}:${a.head?.head}`) - order.indexOf(`${b.head?.layer}:${b.head?.head}`));
+  if (order && order.length === items.length)
+    items.sort((a, b) => order.indexOf(`${a.head?.layer}:${a.head?.head}`) - order.indexOf(`${b.head?.layer}:${b.head?.head}`));
   else items.reverse();
   const offered = items.filter((it) => it.head && !blocked.has(it.head.layer));
   for (const [l, why] of blocked) offered.push({ label: `${layerName(l)} not offered: ${why}`, kind: vscode.QuickPickItemKind.Separator });
   const picked = await vscode.window.showQuickPick(offered, {
-    title: order ? 'Attention Paths: heads to prune (least harmful first: predicted ε_g increase when silenced)' : 'Attention Paths: heads to prune (least relevant first)',
+    title: order
+      ? 'Attention Paths: heads to prune (least harmful first: predicted ε_g increase when silenced)'
+      : 'Attention Paths: heads to prune (least relevant first)',
     placeHolder: `pre-selected: relevance below ${threshold} (attentionPaths.prunableScoreThreshold)`,
     canPickMany: true,
     matchOnDescription: true,
@@ -269,8 +290,16 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
   const model = r.model ? vscode.Uri.file(r.model) : undefined;
   const output = await vscode.window.showSaveDialog(
     model
-      ? { title: 'Attention Paths: save the pruned model', defaultUri: model.with({ path: model.path.replace(/\.onnx$/i, '.pruned.onnx') }), filters: { 'ONNX model': ['onnx'] } }
-      : { title: 'Attention Paths: save the pruning plan', defaultUri: uri.with({ path: `${uri.path.replace(/\.(attention\.)?(ya?ml|json)$/i, '')}.pruned-heads.json` }), filters: { 'Pruning plan (JSON)': ['json'] } },
+      ? {
+          title: 'Attention Paths: save the pruned model',
+          defaultUri: model.with({ path: model.path.replace(/\.onnx$/i, '.pruned.onnx') }),
+          filters: { 'ONNX model': ['onnx'] },
+        }
+      : {
+          title: 'Attention Paths: save the pruning plan',
+          defaultUri: uri.with({ path: `${uri.path.replace(/\.(attention\.)?(ya?ml|json)$/i, '')}.pruned-heads.json` }),
+          filters: { 'Pruning plan (JSON)': ['json'] },
+        },
   );
   if (!output) return undefined;
   const what = model ? `pruning ${heads.length} head(s) from ${path.basename(model.path)}` : `predicting the effect of removing ${heads.length} head(s)`;
@@ -298,7 +327,11 @@ async function pruneHeads(state: ExtensionState, arg: unknown): Promise<PruneRes
  * settings (the server writes it, never over an existing file), opens it and analyses it.
  * @returns the new config and its analysis (undefined when it failed; the failure is shown)
  */
-export async function analyzePrunedModel(state: ExtensionState, config: vscode.Uri, model: string): Promise<{ config: vscode.Uri; result?: AnalyzeResult } | undefined> {
+export async function analyzePrunedModel(
+  state: ExtensionState,
+  config: vscode.Uri,
+  model: string,
+): Promise<{ config: vscode.Uri; result?: AnalyzeResult } | undefined> {
   let created: CreateModelConfigResult;
   try {
     created = await state.client.sendRequest(CreatePrunedConfigRequest, { uri: config.toString(), model });

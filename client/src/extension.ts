@@ -5,7 +5,16 @@
  */
 import * as vscode from 'vscode';
 import { State, TransportKind, type LanguageClient, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { CLIENT_ID, CONFIG_GLOBS, Commands, ModelChangedNotification, ResultsNotification, TrustGrantedNotification, type ModelChangedParams, type ResultsParams } from '../../shared/protocol';
+import {
+  CLIENT_ID,
+  CONFIG_GLOBS,
+  Commands,
+  ModelChangedNotification,
+  ResultsNotification,
+  TrustGrantedNotification,
+  type ModelChangedParams,
+  type ResultsParams,
+} from '../../shared/protocol';
 import { registerCommands } from './commands';
 import type { ExtensionState } from './ctx';
 import { OnnxEditorProvider } from './panels/onnxEditor';

@@ -46,7 +46,10 @@ export function pruneMessage(r: PruneResult): string {
   const c = r.comparison;
   if (c) {
     const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
-    const side = [`parameters ${c.original.parameters.toLocaleString('en-US')} → ${c.pruned.parameters.toLocaleString('en-US')}`, `file ${kb(c.original.file_bytes)} → ${kb(c.pruned.file_bytes)}`];
+    const side = [
+      `parameters ${c.original.parameters.toLocaleString('en-US')} → ${c.pruned.parameters.toLocaleString('en-US')}`,
+      `file ${kb(c.original.file_bytes)} → ${kb(c.pruned.file_bytes)}`,
+    ];
     if (c.original.latency && c.pruned.latency) {
       side.push(`latency ${c.original.latency.median_ms.toFixed(2)} → ${c.pruned.latency.median_ms.toFixed(2)} ms per batch of ${c.original.latency.batch}`);
     }

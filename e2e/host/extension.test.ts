@@ -10,14 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionState } from '../../client/src/ctx';
 import type { RenderInfo } from '../../client/src/panels/charts';
-import {
-  InspectArraysRequest,
-  InspectModelRequest,
-  PruneRequest,
-  ReportRequest,
-  SweepRequest,
-  type AnalyzeResult,
-} from '../../shared/protocol';
+import { InspectArraysRequest, InspectModelRequest, PruneRequest, ReportRequest, SweepRequest, type AnalyzeResult } from '../../shared/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';
 
@@ -63,7 +56,11 @@ describe('Attention Paths in VS Code', () => {
       const t = await lensTitles(config);
       return t.some((x) => x.startsWith('Predicted test accuracy')) ? t : undefined;
     });
-    assert.deepEqual(titles, ['Predicted test accuracy 96.5% (GP limit 85.0%) · ε_g 0.5264 (GP limit 0.8022) at N = 10, T_B = 0.01', 'Show charts', 'Prune heads...']);
+    assert.deepEqual(titles, [
+      'Predicted test accuracy 96.5% (GP limit 85.0%) · ε_g 0.5264 (GP limit 0.8022) at N = 10, T_B = 0.01',
+      'Show charts',
+      'Prune heads...',
+    ]);
   });
 
   it('marks the prunable head with an information diagnostic on its layer of `heads`', async () => {
@@ -73,19 +70,30 @@ describe('Attention Paths in VS Code', () => {
     assert.match(d.message, /^L1·H1: relevance score 0\.14 < 0\.2 \(rank 4 of 4\)/);
   });
 
-  it('shows each head\'s relevance and rank as inlay hints on `heads`, every head within the line\'s limit', async () => {
+  it("shows each head's relevance and rank as inlay hints on `heads`, every head within the line's limit", async () => {
     const hints = await vscode.commands.executeCommand<vscode.InlayHint[]>('vscode.executeInlayHintProvider', config, new vscode.Range(0, 0, 20, 0));
     // Expected from the analysis itself: scores with two decimals, ranks by score.
     const { report } = await api.client.sendRequest(ReportRequest, { uri: config.toString() });
     const ranked = [...report!.head_scores_ascending].reverse();
     const text = (l: number) =>
-      [0, 1].map((h) => `H${h} ${report!.head_scores_ascending.find((x) => x.layer === l && x.head === h)!.score.toFixed(2).replace(/^0\./, '.')} #${ranked.findIndex((x) => x.layer === l && x.head === h) + 1}`).join(', ');
+      [0, 1]
+        .map(
+          (h) =>
+            `H${h} ${report!.head_scores_ascending
+              .find((x) => x.layer === l && x.head === h)!
+              .score.toFixed(2)
+              .replace(/^0\./, '.')} #${ranked.findIndex((x) => x.layer === l && x.head === h) + 1}`,
+        )
+        .join(', ');
     const labels = hints.map((h) => [h.position.line, h.position.character, typeof h.label === 'string' ? h.label : h.label.map((p) => p.value).join('')]);
     assert.deepEqual(labels, [
       [4, 9, text(0)],
       [4, 12, text(1)],
     ]);
-    assert.deepEqual(labels.map((l) => l[2]), ['H0 .82 #2, H1 .61 #3', 'H0 1.00 #1, H1 .14 #4']);
+    assert.deepEqual(
+      labels.map((l) => l[2]),
+      ['H0 .82 #2, H1 .61 #3', 'H0 1.00 #1, H1 .14 #4'],
+    );
   });
 
   it('explains a value on hover (quantity, value, how it was computed)', async () => {
@@ -99,20 +107,31 @@ describe('Attention Paths in VS Code', () => {
   it('quick fix: the misspelt key of the broken config is renamed by its code action', async () => {
     const doc = await vscode.workspace.openTextDocument(broken);
     await vscode.window.showTextDocument(doc);
-    const diag = await eventually('the unknown-key diagnostic', () => vscode.languages.getDiagnostics(broken).find((d) => /unknown key "widht"/.test(d.message)));
-    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>('vscode.executeCodeActionProvider', broken, diag.range, vscode.CodeActionKind.QuickFix.value);
+    const diag = await eventually('the unknown-key diagnostic', () =>
+      vscode.languages.getDiagnostics(broken).find((d) => /unknown key "widht"/.test(d.message)),
+    );
+    const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+      'vscode.executeCodeActionProvider',
+      broken,
+      diag.range,
+      vscode.CodeActionKind.QuickFix.value,
+    );
     const rename = actions.find((a) => a.title === 'Rename "widht" to "widths"');
     assert.ok(rename?.edit, `code actions: ${actions.map((a) => a.title).join(' | ')}`);
     assert.ok(await vscode.workspace.applyEdit(rename.edit));
     assert.equal(doc.lineAt(3).text, 'widths: 10');
-    await eventually('one error left', () => (vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 1 ? true : undefined));
+    await eventually('one error left', () =>
+      vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 1 ? true : undefined,
+    );
     // Back to the file on disk for the tests below.
     await vscode.commands.executeCommand('workbench.action.files.revert');
-    await eventually('both errors again', () => (vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 2 ? true : undefined));
+    await eventually('both errors again', () =>
+      vscode.languages.getDiagnostics(broken).filter((d) => d.source === 'attention-paths').length === 2 ? true : undefined,
+    );
     await vscode.window.showTextDocument(config);
   });
 
-  it('reports a broken config\'s errors at the right lines', async () => {
+  it("reports a broken config's errors at the right lines", async () => {
     await vscode.window.showTextDocument(broken);
     const diags = await eventually('diagnostics of the broken config', () => {
       const d = vscode.languages.getDiagnostics(broken).filter((x) => x.source === 'attention-paths');
@@ -160,7 +179,9 @@ describe('Attention Paths in VS Code', () => {
     const original = editor.document.getText();
     const line = editor.document.lineAt(4);
     await editor.edit((e) => e.replace(line.range, 'heads: [3, 2]'));
-    const failed = await eventually('the failed banner', () => (/^Failed: heads: the config says \[3, 2\] but the attention has \[2, 2\]/.test(panel.banner) ? panel.banner : undefined));
+    const failed = await eventually('the failed banner', () =>
+      /^Failed: heads: the config says \[3, 2\] but the attention has \[2, 2\]/.test(panel.banner) ? panel.banner : undefined,
+    );
     assert.match(failed, /The charts below are from the last result\.$/);
     await editor.edit((e) => e.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), original));
     await eventually('the banner gone', () => (panel.banner === '' ? true : undefined));
@@ -169,7 +190,8 @@ describe('Attention Paths in VS Code', () => {
   it('one charts panel follows the active config', async () => {
     const panel = api.chartsPanel()!;
     // The broken config has no result: the panel says so instead of showing another config's charts.
-    const drawnFor = (uri: vscode.Uri) => eventually(`the charts of ${path.basename(uri.fsPath)}`, () => (panel.lastRender?.config === uri.toString() ? panel.lastRender : undefined), 60_000);
+    const drawnFor = (uri: vscode.Uri) =>
+      eventually(`the charts of ${path.basename(uri.fsPath)}`, () => (panel.lastRender?.config === uri.toString() ? panel.lastRender : undefined), 60_000);
     await vscode.window.showTextDocument(broken);
     const info = await drawnFor(broken);
     assert.equal(info.charts, 0);
@@ -189,12 +211,15 @@ describe('Attention Paths in VS Code', () => {
     assert.ok(info.perChart.sweep.items >= 2 * 3, JSON.stringify(info.perChart.sweep));
   });
 
-  it('pruning heads writes a plan with the predicted effect (the report\'s value for one head)', async () => {
+  it("pruning heads writes a plan with the predicted effect (the report's value for one head)", async () => {
     const output = workspaceFile('pruned-heads.json').fsPath;
     const r = await api.client.sendRequest(PruneRequest, { uri: config.toString(), heads: [{ layer: 1, head: 1 }], output });
     assert.ok(existsSync(output));
     const plan = JSON.parse(readFileSync(output, 'utf8'));
-    assert.deepEqual(plan.removed.map((h: { layer: number; head: number }) => [h.layer, h.head]), [[1, 1]]);
+    assert.deepEqual(
+      plan.removed.map((h: { layer: number; head: number }) => [h.layer, h.head]),
+      [[1, 1]],
+    );
     assert.equal(plan.predicted.acc_mean_predictor, r.predicted!.after.acc_mean_predictor);
     assert.equal(r.predicted!.after.acc_mean_predictor, 0.935);
   });
@@ -214,7 +239,10 @@ describe('Attention Paths in VS Code', () => {
     assert.equal(r.measured?.kind, 'accuracy');
     assert.ok(existsSync(output.fsPath));
     const m = await api.client.sendRequest(InspectModelRequest, { uri: output.toString() });
-    assert.deepEqual(m.summary?.attention.blocks.map((b) => b.queryHeads), [4, 3]);
+    assert.deepEqual(
+      m.summary?.attention.blocks.map((b) => b.queryHeads),
+      [4, 3],
+    );
   });
 
   it('"Analyze Model or Config" on an .onnx file opens the read-only model editor and analyses the config naming it, with the measured head removal', async () => {
@@ -243,7 +271,7 @@ describe('Attention Paths in VS Code', () => {
     assert.equal(titles.filter((t) => t.startsWith('model.onnx: predicted ')).length, 3);
   });
 
-  it('the model config\'s charts put the measured accuracy of each head\'s removal next to the prediction', async () => {
+  it("the model config's charts put the measured accuracy of each head's removal next to the prediction", async () => {
     const info = await vscode.commands.executeCommand<RenderInfo>('attentionPaths.showCharts', workspaceFile('model.attention.yaml'));
     // Two full-model rules (predicted, measured) and 8 + 8 points; the kernel PCs of P = 128: 30 points per line.
     assert.deepEqual(info.perChart['head-removal'], { groups: 2, items: 18 });
@@ -277,12 +305,13 @@ describe('Attention Paths in VS Code', () => {
     });
   });
 
-  it('the model view gets each attention block\'s subgraph: projections, scale, mask, softmax, merge', async () => {
+  it("the model view gets each attention block's subgraph: projections, scale, mask, softmax, merge", async () => {
     const m = await api.client.sendRequest(InspectModelRequest, { uri: workspaceFile('models', 'model.onnx').toString() });
     assert.equal(m.graphs?.length, 2);
     for (const g of m.graphs!) {
       const roles = new Set(g.nodes.map((n) => n.role));
-      for (const r of ['qkv', 'scale', 'scores', 'softmax', 'context', 'merge', 'output']) assert.ok(roles.has(r as never), `block ${g.layer} lacks ${r}: ${[...roles].join(', ')}`);
+      for (const r of ['qkv', 'scale', 'scores', 'softmax', 'context', 'merge', 'output'])
+        assert.ok(roles.has(r as never), `block ${g.layer} lacks ${r}: ${[...roles].join(', ')}`);
       assert.ok(g.edges.every((e) => g.nodes.some((n) => n.id === e.from) && g.nodes.some((n) => n.id === e.to)));
     }
   });
@@ -297,7 +326,10 @@ describe('Attention Paths in VS Code', () => {
     const a = await api.client.sendRequest(InspectArraysRequest, { uri: data.toString() });
     const y = a.arrays.find((x) => x.name === 'y')!;
     assert.deepEqual(a.arrays.find((x) => x.name === 'X')?.shape, [256, 12, 16]);
-    assert.equal(y.labels!.reduce((n, l) => n + l.count, 0), 256);
+    assert.equal(
+      y.labels!.reduce((n, l) => n + l.count, 0),
+      256,
+    );
     assert.deepEqual(y.labels!.map((l) => l.value).sort(), [-1, 1]);
   });
 
@@ -318,5 +350,4 @@ describe('Attention Paths in VS Code', () => {
     assert.equal(after.analysisConfig, r.config.fsPath);
     assert.equal(after.heads.filter((h) => h.rank !== undefined).length, 8);
   });
-
 });

@@ -19,7 +19,8 @@ type MochaCtor = new (opts: { ui: string; timeout: number; color: boolean; repor
 export function run(): Promise<void> {
   const mochaPath = process.env.ATTENTION_PATHS_E2E_MOCHA;
   const reportPath = process.env.ATTENTION_PATHS_E2E_REPORT;
-  if (!mochaPath || !reportPath) return Promise.reject(new Error('ATTENTION_PATHS_E2E_MOCHA and ATTENTION_PATHS_E2E_REPORT must be set (scripts/e2e.mjs sets them)'));
+  if (!mochaPath || !reportPath)
+    return Promise.reject(new Error('ATTENTION_PATHS_E2E_MOCHA and ATTENTION_PATHS_E2E_REPORT must be set (scripts/e2e.mjs sets them)'));
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require(mochaPath) as MochaCtor | { Mocha: MochaCtor };
   const Mocha = typeof mod === 'function' ? mod : mod.Mocha;

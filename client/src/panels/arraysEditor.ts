@@ -15,7 +15,9 @@ export class ArraysEditorProvider implements vscode.CustomReadonlyEditorProvider
 
   /** Registers the editor for `*.npz` and `*.npy` (package.json `customEditors`). */
   static register(state: ExtensionState): vscode.Disposable {
-    return vscode.window.registerCustomEditorProvider(ArraysEditorProvider.viewType, new ArraysEditorProvider(state), { supportsMultipleEditorsPerDocument: true });
+    return vscode.window.registerCustomEditorProvider(ArraysEditorProvider.viewType, new ArraysEditorProvider(state), {
+      supportsMultipleEditorsPerDocument: true,
+    });
   }
 
   private constructor(private readonly state: ExtensionState) {}

@@ -49,7 +49,10 @@ export function chartsState(state: AnalysisState | 'unknown', error: string | un
     case 'restricted':
       return { kind: 'stale', text: `Out of date: nothing is analysed in Restricted Mode.${below}` };
     default:
-      return { kind: hasResult ? 'stale' : 'none', text: hasResult ? `Out of date: not analysed since it changed.${below}` : 'Not analysed yet: run "Attention Paths: Analyze Model or Config".' };
+      return {
+        kind: hasResult ? 'stale' : 'none',
+        text: hasResult ? `Out of date: not analysed since it changed.${below}` : 'Not analysed yet: run "Attention Paths: Analyze Model or Config".',
+      };
   }
 }
 
@@ -104,7 +107,12 @@ export class ChartsPanel {
     uri: vscode.Uri,
   ) {
     this.uri = uri;
-    this.panel = vscode.window.createWebviewPanel(ChartsPanel.viewType, 'Theory charts', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, webviewOptions(state.context.extensionUri));
+    this.panel = vscode.window.createWebviewPanel(
+      ChartsPanel.viewType,
+      'Theory charts',
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      webviewOptions(state.context.extensionUri),
+    );
     this.panel.webview.html = pageHtml(this.panel.webview, state.context.extensionUri, 'Theory charts', 'charts');
     const subs: vscode.Disposable[] = [
       this.panel.webview.onDidReceiveMessage((m: FromPage) => this.onMessage(m)),
@@ -231,7 +239,9 @@ export class ChartsPanel {
         if (this.content) void this.panel.webview.postMessage(this.content);
         break;
       case 'rendered':
-        this.state.output.appendLine(`charts of ${this.uri.fsPath}: ${m.charts} chart(s), ${m.marks} mark group(s) drawn at ${m.width} px${m.banner ? ` under "${m.banner}"` : ''}`);
+        this.state.output.appendLine(
+          `charts of ${this.uri.fsPath}: ${m.charts} chart(s), ${m.marks} mark group(s) drawn at ${m.width} px${m.banner ? ` under "${m.banner}"` : ''}`,
+        );
         this.lastRender = { charts: m.charts, marks: m.marks, perChart: m.perChart, banner: m.banner, width: m.width, config: this.uri.toString() };
         this.drawCount++;
         this.settle(this.lastRender);

@@ -55,7 +55,11 @@ export class OnnxEditorProvider implements vscode.CustomReadonlyEditorProvider {
           if (content) void panel.webview.postMessage(content);
         } else if (m.type === 'command') {
           if (m.command === 'createModelConfig') void vscode.commands.executeCommand(Commands.createModelConfig, uri);
-          else void vscode.commands.executeCommand(m.command === 'showCharts' ? Commands.showCharts : Commands.analyze, m.path ? vscode.Uri.file(m.path) : undefined);
+          else
+            void vscode.commands.executeCommand(
+              m.command === 'showCharts' ? Commands.showCharts : Commands.analyze,
+              m.path ? vscode.Uri.file(m.path) : undefined,
+            );
         } else if (m.type === 'renderError') {
           this.state.output.appendLine(`${uri.fsPath}: the model view failed: ${m.message}`);
         }

@@ -12,7 +12,9 @@ export function drawArrays(msg: Extract<ToPage, { type: 'arrays' }>): void {
   const a: ArraysSummary = msg.arrays;
   root.replaceChildren(el('h1', msg.title));
   const size = a.bytes < 1024 * 1024 ? `${(a.bytes / 1024).toFixed(1)} KB` : `${(a.bytes / 1024 / 1024).toFixed(1)} MB`;
-  root.append(el('p', `${a.kind === 'npz' ? `NumPy archive, ${a.arrays.length} array${a.arrays.length === 1 ? '' : 's'}` : 'NumPy array'}, ${size}. Read-only.`, 'muted'));
+  root.append(
+    el('p', `${a.kind === 'npz' ? `NumPy archive, ${a.arrays.length} array${a.arrays.length === 1 ? '' : 's'}` : 'NumPy array'}, ${size}. Read-only.`, 'muted'),
+  );
   if (a.error) {
     root.append(el('p', `Could not read the file: ${a.error}`, 'error'));
     return;
@@ -62,7 +64,10 @@ export function drawArrays(msg: Extract<ToPage, { type: 'arrays' }>): void {
         p.append(tr);
       });
       const perRow = x.shape.slice(1).reduce((m, n) => m * n, 1);
-      const more = [x.shape.length && x.shape[0] > x.preview.length ? `${x.shape[0] - x.preview.length} more rows` : '', x.shape.length > 1 && perRow > (x.preview[0]?.length ?? 0) ? `first ${x.preview[0].length} of ${perRow} values per row (flattened)` : '']
+      const more = [
+        x.shape.length && x.shape[0] > x.preview.length ? `${x.shape[0] - x.preview.length} more rows` : '',
+        x.shape.length > 1 && perRow > (x.preview[0]?.length ?? 0) ? `first ${x.preview[0].length} of ${perRow} values per row (flattened)` : '',
+      ]
         .filter(Boolean)
         .join('; ');
       sec.append(p);

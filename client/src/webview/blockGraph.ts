@@ -48,7 +48,15 @@ export function drawBlockGraph(g: BlockGraph): SVGSVGElement {
   const height = Math.ceil(info.height ?? 0);
   const svg = svgEl('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img' });
   svg.append(svgEl('defs', {}));
-  const marker = svgEl('marker', { id: `arrow-${g.layer}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' });
+  const marker = svgEl('marker', {
+    id: `arrow-${g.layer}`,
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 6,
+    markerHeight: 6,
+    orient: 'auto-start-reverse',
+  });
   marker.append(svgEl('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' }));
   svg.firstChild!.appendChild(marker);
   for (const e of layout.edges()) {

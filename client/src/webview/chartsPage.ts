@@ -65,7 +65,8 @@ function specs(msg: ChartsMsg, width: number): Array<[string, VegaLiteSpec]> {
     ['head-removal', fitWidth(headRemovalSpec(r, theme))],
   ];
   if (r.kernel_pc_overlap) out.push(['pc-overlap', fitWidth(pcOverlapSpec(r, theme))]);
-  if (r.attention_maps) out.push(['attention-maps', attentionMapsSpec(r, theme, { example: Math.min(example, Math.max(0, r.attention_maps.examples.length - 1)), width })]);
+  if (r.attention_maps)
+    out.push(['attention-maps', attentionMapsSpec(r, theme, { example: Math.min(example, Math.max(0, r.attention_maps.examples.length - 1)), width })]);
   if (msg.sweep) {
     const s = sweepSpec(msg.sweep, theme) as { vconcat: Array<{ width: number }> };
     for (const p of s.vconcat) p.width = Math.max(200, Math.min(900, width - 140));
@@ -185,7 +186,9 @@ export function showState(msg: Extract<ToPage, { type: 'state' }>): void {
 
 /** The extension asked for a chart's bytes. */
 export function answerExport(msg: Extract<ToPage, { type: 'export' }>): void {
-  exportChart(msg.id, msg.format, msg.request).catch((e: Error) => post({ type: 'exported', id: msg.id, format: msg.format, data: `error: ${e.message}`, request: msg.request } as FromPage));
+  exportChart(msg.id, msg.format, msg.request).catch((e: Error) =>
+    post({ type: 'exported', id: msg.id, format: msg.format, data: `error: ${e.message}`, request: msg.request } as FromPage),
+  );
 }
 
 /** Theme changes (VS Code swaps the body's classes) and resizes redraw the charts. */

@@ -49,7 +49,12 @@ export function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
   const opsets = Object.entries(s.opsets)
     .map(([d, v]) => `${d} ${v}`)
     .join(', ');
-  root.append(el('p', `ONNX IR ${s.irVersion}, opsets ${opsets}${s.producer ? `, producer ${s.producer} ${s.producerVersion}` : ''}; ${s.nodeCount} nodes, ${s.initializerCount} initializers.`));
+  root.append(
+    el(
+      'p',
+      `ONNX IR ${s.irVersion}, opsets ${opsets}${s.producer ? `, producer ${s.producer} ${s.producerVersion}` : ''}; ${s.nodeCount} nodes, ${s.initializerCount} initializers.`,
+    ),
+  );
   const io = el('ul');
   for (const i of s.inputs) io.append(el('li', `input ${i.name}: ${i.type} [${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`));
   for (const o of s.outputs) io.append(el('li', `output ${o.name}: ${o.type} [${(o.shape ?? []).map((d) => d ?? '?').join(', ')}]`));
@@ -58,18 +63,26 @@ export function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
   const known = new Set((m.graphs ?? []).flatMap((g) => g.nodes.flatMap((n) => [n.name, ...n.outputs])).filter(Boolean));
   root.append(el('h2', 'Attention blocks'), el('p', s.attention.summary, 'muted'));
   if (m.heads.some((h) => h.original) && s.headMap) {
-    root.append(el('p', `Pruned from ${s.headMap.source} (heads per layer [${s.headMap.originalHeads.join(', ')}]); renamed heads show their original name.`, 'muted'));
+    root.append(
+      el('p', `Pruned from ${s.headMap.source} (heads per layer [${s.headMap.originalHeads.join(', ')}]); renamed heads show their original name.`, 'muted'),
+    );
   }
   for (const b of s.attention.blocks) {
     const sec = el('section', undefined, 'block');
     sec.append(
       el('h3', `Block ${b.index}: ${b.form}`),
-      el('p', `${b.queryHeads ?? '?'} heads, head size ${b.headSizeQK ?? '?'}, hidden ${b.hiddenSize ?? '?'}${b.causal ? ', causal' : ''}; detection confidence ${b.confidence}`, 'muted'),
+      el(
+        'p',
+        `${b.queryHeads ?? '?'} heads, head size ${b.headSizeQK ?? '?'}, hidden ${b.hiddenSize ?? '?'}${b.causal ? ', causal' : ''}; detection confidence ${b.confidence}`,
+        'muted',
+      ),
     );
     const list = el('div', undefined, 'heads');
     for (const h of m.heads.filter((x) => x.layer === b.index)) {
       const row = el('div', undefined, 'head');
-      row.append(el('span', h.original ? `${headName(h.layer, h.head)} (was ${headName(h.original.layer, h.original.head)})` : headName(h.layer, h.head), 'label'));
+      row.append(
+        el('span', h.original ? `${headName(h.layer, h.head)} (was ${headName(h.original.layer, h.original.head)})` : headName(h.layer, h.head), 'label'),
+      );
       const bar = el('span', undefined, 'bar');
       const fill = el('span', undefined, 'fill');
       // Width through CSSOM (allowed by the CSP), not an inline style attribute.
@@ -130,4 +143,3 @@ export function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
   else if (m.createConfig) action(`Create ${base(m.createConfig.config)} and analyze`, 'createModelConfig', { uri: m.uri }, true);
   if (actions.childElementCount) root.append(actions);
 }
-

@@ -32,4 +32,3 @@ export function costConfirmation(yes: boolean): ((cost: CostEstimate) => Promise
     }
   };
 }
-

@@ -19,11 +19,7 @@ import { lengthMessage, showValue } from './messages';
  *   (e.g. "widths has 2 entries; with heads [2, 2] (L = 2) expected 3: [N_1, N_2, N_a]"),
  *   a width is < 1 or a variance is ≤ 0 or not finite
  */
-export function expandSettings(
-  config: Pick<AnalysisConfig, 'widths' | 'variances'>,
-  L: number,
-  heads: number[],
-): { widths: number[]; variances: number[] } {
+export function expandSettings(config: Pick<AnalysisConfig, 'widths' | 'variances'>, L: number, heads: number[]): { widths: number[]; variances: number[] } {
   if (!Number.isInteger(L) || L < 1) throw new Error(`expandSettings: L (number of layers) must be an integer ≥ 1, got ${L}`);
   if (heads.length !== L) {
     throw new Error(`expandSettings: heads ${showValue(heads)} has ${heads.length} entries but L = ${L} (one head count per layer)`);
@@ -35,7 +31,8 @@ export function expandSettings(
     if (problem) throw new ConfigValueError('/widths', `widths[${i}] ${problem} (got ${n}); widths are [N_1, …, N_L, N_a]`);
   });
   variances.forEach((v, i) => {
-    if (!Number.isFinite(v) || v <= 0) throw new ConfigValueError('/variances', `variances[${i}] must be a number > 0 (got ${v}); variances are [σ0², σ1², …, σL², σa²]`);
+    if (!Number.isFinite(v) || v <= 0)
+      throw new ConfigValueError('/variances', `variances[${i}] must be a number > 0 (got ${v}); variances are [σ0², σ1², …, σL², σa²]`);
   });
   return { widths, variances };
 }

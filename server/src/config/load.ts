@@ -76,15 +76,34 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
 
   // A byte-order mark (written by some editors) is not part of the text editors show.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (/\u0000/.test(text) || (text.match(/\ufffd/g)?.length ?? 0) > 2) {
-    const issue = { message: 'not a text file (binary data); a config is YAML or JSON text', file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' as const };
+  if (text.includes('\u0000') || (text.match(/\ufffd/g)?.length ?? 0) > 2) {
+    const issue = {
+      message: 'not a text file (binary data); a config is YAML or JSON text',
+      file: filePath,
+      line: 1,
+      column: 1,
+      endLine: 1,
+      endColumn: 1,
+      pointer: '',
+      severity: 'error' as const,
+    };
     return { issues: [issue] };
   }
   const lineCounter = new LineCounter();
   const deep = tooDeep(text);
   if (deep !== undefined) {
     // Refused before the YAML parser, which would overflow its stack at a depth that depends on the stack size.
-    return { issues: [{ message: `the values are nested more than ${MAX_NESTING} deep (a config nests a few levels)`, file: filePath, ...lineColumn(text, deep), pointer: '', severity: 'error' }] };
+    return {
+      issues: [
+        {
+          message: `the values are nested more than ${MAX_NESTING} deep (a config nests a few levels)`,
+          file: filePath,
+          ...lineColumn(text, deep),
+          pointer: '',
+          severity: 'error',
+        },
+      ],
+    };
   }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const mapper = new PositionMapper(text, lineCounter);
@@ -165,7 +184,13 @@ function parseChecked(text: string, filePath: string, options: ParseConfigOption
     if (kind !== (wantDir ? 'directory' : 'file')) {
       const what = kind === 'missing' ? 'not found' : kind === 'directory' ? 'is a directory, not a file' : 'is a file, not a folder';
       const fix = kind === 'missing' ? missingFileFix(abs, rel, wantDir) : undefined;
-      push(mapper.locate(doc, pointer), pointer, `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`, 'error', fix);
+      push(
+        mapper.locate(doc, pointer),
+        pointer,
+        `${label} file ${what}: ${abs} (${JSON.stringify(rel)} resolved against the config's folder ${dir})`,
+        'error',
+        fix,
+      );
     }
   }
 
@@ -210,7 +235,15 @@ export function loadConfig(filePath: string, options: ParseConfigOptions & { onW
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder, not a file' : code === 'EACCES' ? 'permission denied' : err instanceof Error ? err.message : String(err);
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a folder, not a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : err instanceof Error
+              ? err.message
+              : String(err);
     throw new ConfigError([
       { message: `cannot read config file: ${why}`, file: filePath, line: 1, column: 1, endLine: 1, endColumn: 1, pointer: '', severity: 'error' },
     ]);
@@ -328,7 +361,8 @@ function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: 
   } else if (!has('task') && !has('data')) {
     out.push({
       pointer: '',
-      message: 'missing task or data: give a built-in `task` (markov, markov-2paths, mnist-oneshot) or a `data` file (.npz/.json with X_train, y_train, X_test, y_test)',
+      message:
+        'missing task or data: give a built-in `task` (markov, markov-2paths, mnist-oneshot) or a `data` file (.npz/.json with X_train, y_train, X_test, y_test)',
       target: 'value',
       missing: true,
       severity: 'error',
@@ -338,7 +372,13 @@ function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: 
   // P / P_test only size built-in tasks.
   if (has('data')) {
     for (const k of ['P', 'P_test']) {
-      if (has(k)) out.push({ pointer: '/' + k, message: `${k} is ignored when data is given (the data file fixes the number of examples)`, target: 'key', severity: 'warning' });
+      if (has(k))
+        out.push({
+          pointer: '/' + k,
+          message: `${k} is ignored when data is given (the data file fixes the number of examples)`,
+          target: 'key',
+          severity: 'warning',
+        });
     }
   }
 
@@ -380,15 +420,30 @@ function crossFieldIssues(raw: Record<string, unknown>, doc: Document, bad: (p: 
       ['windows', kind !== 'model'],
     ];
     if (kind === 'model' && a.layers !== undefined && a.windows !== undefined) {
-      out.push({ pointer: '/attention/windows', message: 'give either attention.layers (one window) or attention.windows (windows over every block), not both', target: 'key', severity: 'error' });
+      out.push({
+        pointer: '/attention/windows',
+        message: 'give either attention.layers (one window) or attention.windows (windows over every block), not both',
+        target: 'key',
+        severity: 'error',
+      });
     }
     const lw = a.layers;
     if (Array.isArray(lw) && lw.length === 2 && lw.every((v) => Number.isInteger(v)) && !bad('/attention/layers') && (lw[0] as number) > (lw[1] as number)) {
-      out.push({ pointer: '/attention/layers', message: `attention.layers ${showValue(lw)} runs backwards; write [first, last] with first ≤ last (0-based blocks, both included)`, target: 'value', severity: 'error' });
+      out.push({
+        pointer: '/attention/layers',
+        message: `attention.layers ${showValue(lw)} runs backwards; write [first, last] with first ≤ last (0-based blocks, both included)`,
+        target: 'value',
+        severity: 'error',
+      });
     }
     for (const [k, unusedHere] of unused) {
       if (unusedHere && a[k] !== undefined) {
-        out.push({ pointer: '/attention/' + k, message: `${displayName('/attention/' + k)} is ignored when kind is ${showValue(kind)}`, target: 'key', severity: 'warning' });
+        out.push({
+          pointer: '/attention/' + k,
+          message: `${displayName('/attention/' + k)} is ignored when kind is ${showValue(kind)}`,
+          target: 'key',
+          severity: 'warning',
+        });
       }
     }
   }
@@ -401,7 +456,8 @@ function fileRefs(raw: Record<string, unknown>): Array<[string, string, string]>
   if (typeof raw.data === 'string' && raw.data) out.push(['/data', raw.data, 'data']);
   const att = raw.attention as Record<string, unknown> | undefined;
   if (att && typeof att === 'object' && !Array.isArray(att)) {
-    if (typeof att.params === 'string' && att.params && (att.kind === 'qk' || att.kind === 'w')) out.push(['/attention/params', att.params, 'attention.params']);
+    if (typeof att.params === 'string' && att.params && (att.kind === 'qk' || att.kind === 'w'))
+      out.push(['/attention/params', att.params, 'attention.params']);
     if (typeof att.model === 'string' && att.model && att.kind === 'model') out.push(['/attention/model', att.model, 'attention.model']);
   }
   return out;

@@ -69,7 +69,7 @@ export class PositionMapper {
   locate(doc: Document, pointer: string, target: SpanTarget = 'value'): Span {
     const segments = pointerSegments(pointer);
     let node: unknown = doc.contents;
-    let keyNode: YamlNode | null = null;
+    let keyNode: YamlNode | null;
     let lastGood: YamlNode | null = isNodeWithRange(node) ? node : null;
     let lastGoodKey: YamlNode | null = null;
     for (const seg of segments) {

@@ -25,9 +25,7 @@ export const ATTENTION_KINDS = ['qk', 'w', 'random-qk', 'model'] as const;
 export const READOUTS = ['first', 'last', 'mean'] as const;
 
 const positiveInt = (description: string, defaultValue?: number): JsonSchema =>
-  defaultValue === undefined
-    ? { type: 'integer', minimum: 1, description }
-    : { type: 'integer', minimum: 1, default: defaultValue, description };
+  defaultValue === undefined ? { type: 'integer', minimum: 1, description } : { type: 'integer', minimum: 1, default: defaultValue, description };
 
 // Built-in tasks are class-balanced, so their sizes are even.
 const evenCount = (description: string): JsonSchema => ({ type: 'integer', minimum: 2, multipleOf: 2, description });
@@ -94,9 +92,9 @@ export const configSchema: JsonSchema = {
           patternErrorMessage: 'must be a path to an .onnx file',
           description:
             'Path (relative to this config) of an ONNX model whose attention is captured. Required for kind `model`. ' +
-            'The model runs on `data`, a .npz keyed by the model\'s input names (plus labels `y`), or by `<input>_train` / ' +
+            "The model runs on `data`, a .npz keyed by the model's input names (plus labels `y`), or by `<input>_train` / " +
             '`<input>_test` (plus `y_train`, `y_test`). The tokens entering the first attention block are the input x; ' +
-            'each block\'s per-head attention is that layer\'s fixed attention.',
+            "each block's per-head attention is that layer's fixed attention.",
         },
         split: {
           type: 'number',
@@ -115,9 +113,9 @@ export const configSchema: JsonSchema = {
           items: { type: 'integer', minimum: 0 },
           description:
             'Kind `model`: analyse one window of consecutive attention blocks [first, last] (0-based, both included, in graph ' +
-            'order; e.g. [3, 4] = the 4th and 5th blocks). The theory\'s input x is then the activation feeding the first ' +
-            'block\'s value projection (captured in ONNX Runtime), the blocks\' captured attention is the fixed attention and ' +
-            'the readout is the model\'s. Exclusive with `windows` (docs/windows.md).',
+            "order; e.g. [3, 4] = the 4th and 5th blocks). The theory's input x is then the activation feeding the first " +
+            "block's value projection (captured in ONNX Runtime), the blocks' captured attention is the fixed attention and " +
+            "the readout is the model's. Exclusive with `windows` (docs/windows.md).",
         },
         windows: {
           description:
@@ -187,7 +185,7 @@ export const configSchema: JsonSchema = {
       enum: [...READOUTS],
       description:
         'Which query token(s) the last layer reads out (docs/theory.md §a): `first` = token 0, `last` = token T−1, ' +
-        '`mean` = average pooling. Defaults to the task\'s own (Markov: last, one-shot: mean), else `last`.',
+        "`mean` = average pooling. Defaults to the task's own (Markov: last, one-shot: mean), else `last`.",
     },
     solver: {
       type: 'object',

@@ -117,7 +117,13 @@ function translate(e: ErrorObject): RawIssue {
         const kind = (e.data as Record<string, unknown>).kind;
         why = ` (required when kind is ${showValue(kind)})`;
       }
-      return { pointer: `${ptr}/${escape(missing)}`, message: `missing required key "${missing}"${where}${why}`, target: 'value', missing: true, severity: 'error' };
+      return {
+        pointer: `${ptr}/${escape(missing)}`,
+        message: `missing required key "${missing}"${where}${why}`,
+        target: 'value',
+        missing: true,
+        severity: 'error',
+      };
     }
     case 'enum':
     case 'const': {
@@ -147,7 +153,12 @@ function translate(e: ErrorObject): RawIssue {
     case 'minItems': {
       const n = Array.isArray(e.data) ? e.data.length : 0;
       const hint = LENGTH_HINTS[ptr] ? `, ${LENGTH_HINTS[ptr]}` : '';
-      return { pointer: ptr, message: `${name} must have at least ${String(params.limit)} ${params.limit === 1 ? 'entry' : 'entries'}${hint} (got ${n})`, target: 'value', severity: 'error' };
+      return {
+        pointer: ptr,
+        message: `${name} must have at least ${String(params.limit)} ${params.limit === 1 ? 'entry' : 'entries'}${hint} (got ${n})`,
+        target: 'value',
+        severity: 'error',
+      };
     }
     case 'minimum':
     case 'exclusiveMinimum':
@@ -182,7 +193,12 @@ function clampFix(keyword: string, limit: number, schema: JsonSchema, value: unk
   else if (typeof schema.default === 'number' && inRange(schema.default)) to = schema.default;
   else if (integer) to = keyword === 'exclusiveMinimum' ? Math.floor(limit) + 1 : Math.ceil(limit) - 1;
   if (to === undefined || !inRange(to)) return undefined;
-  const how = keyword === 'minimum' || keyword === 'maximum' ? 'the nearest allowed value' : typeof schema.default === 'number' && to === schema.default ? 'the default' : 'the nearest allowed value';
+  const how =
+    keyword === 'minimum' || keyword === 'maximum'
+      ? 'the nearest allowed value'
+      : typeof schema.default === 'number' && to === schema.default
+        ? 'the default'
+        : 'the nearest allowed value';
   return { kind: 'replaceValue', value: to, title: `Change ${value} to ${to} (${how})` };
 }
 

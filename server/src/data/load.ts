@@ -108,7 +108,9 @@ export function validateTaskData(task: TaskData, label: string = task.name): voi
     requireFinite(label, n === 'train' ? 'X_train' : 'X_test', { shape: [b.count, b.features, b.tokens], data: b.data, dtype: '<f8' });
   }
   if (test.features !== train.features || test.tokens !== train.tokens) {
-    throw new Error(`${label}: X_test has shape [${test.count}, ${test.features}, ${test.tokens}]; expected [P_test, N0=${train.features}, T=${train.tokens}] (N0 and T from X_train)`);
+    throw new Error(
+      `${label}: X_test has shape [${test.count}, ${test.features}, ${test.tokens}]; expected [P_test, N0=${train.features}, T=${train.tokens}] (N0 and T from X_train)`,
+    );
   }
   checkLabels(label, 'y_train', task.yTrain, train.count, 'P');
   checkLabels(label, 'y_test', task.yTest, test.count, 'P_test');
@@ -169,7 +171,9 @@ function requireFinite(label: string, name: string, a: NpyArray): void {
   const d = a.data;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i])) {
-      throw new Error(`${label}: ${name} has a non-finite value (${d[i]}) at flat index ${i}, i.e. ${name}[${unravel(i, a.shape).join('][')}] (shape ${fmt(a.shape)})`);
+      throw new Error(
+        `${label}: ${name} has a non-finite value (${d[i]}) at flat index ${i}, i.e. ${name}[${unravel(i, a.shape).join('][')}] (shape ${fmt(a.shape)})`,
+      );
     }
   }
 }
@@ -217,7 +221,9 @@ function attentionFrom(src: ArrayFile, kind: 'qk' | 'w', N0: number | undefined,
     for (const c of letters) {
       if (!(numbers.get(c) ?? []).includes(l)) {
         const found = letters.flatMap((x) => (numbers.get(x) ?? []).map((k) => `${x}_${k}`)).sort();
-        throw new Error(`${path}: ${c}_${l} is missing (found ${found.join(', ')}); layers must be numbered 1..L without gaps, with every ${letters.join(' and ')}`);
+        throw new Error(
+          `${path}: ${c}_${l} is missing (found ${found.join(', ')}); layers must be numbered 1..L without gaps, with every ${letters.join(' and ')}`,
+        );
       }
     }
   }

@@ -69,7 +69,8 @@ export function markovTask(opts: MarkovOptions): TaskData {
     ['P', P],
     ['P_test', Ptest],
   ] as const) {
-    if (!Number.isSafeInteger(v) || v < 2 || v % 2 !== 0) throw new Error(`markovTask: ${k} = ${v}; it must be a positive even integer (half the sequences per class)`);
+    if (!Number.isSafeInteger(v) || v < 2 || v % 2 !== 0)
+      throw new Error(`markovTask: ${k} = ${v}; it must be a positive even integer (half the sequences per class)`);
   }
   if (!Number.isSafeInteger(S) || S < 2) throw new Error(`markovTask: T = ${S} Markov steps; need an integer ≥ 2`);
   if (!Number.isSafeInteger(n) || n < 4 || n % 2 !== 0) throw new Error(`markovTask: N0 = ${n} visible features; need an even integer ≥ 4`);
@@ -157,7 +158,7 @@ export function markovSequences(
       }
       const plus = states[p * S + j] === 1;
       for (let i = 0; i < n; i++) {
-        const v = (i < n / 2) === plus ? c : 0;
+        const v = i < n / 2 === plus ? c : 0;
         // s_out·z + (s∥ − s_out)·(e∥·z)e∥ + (s⊥ − s_out)·(e⊥·z)e⊥ = s∥ z∥ + s⊥ z⊥ + s_out z_out.
         data[base + i * T + t] =
           v + noise.outOfPlane * z[i * S + j] + (noise.parallel - noise.outOfPlane) * a * ePar + (noise.perpendicular - noise.outOfPlane) * b * ePerp(i);
@@ -224,13 +225,7 @@ export function randomW(rng: Random, n: number, S: number, beta: number, perturb
  * 4paths: [[same_token, random p=1], [uniform, random p=1]]; 2paths: [[same_token, random p=0], [uniform]].
  * Random heads draw from `rng` in layer order.
  */
-export function markovAttention(
-  variant: '4paths' | '2paths',
-  rng: Random,
-  n: number,
-  S: number,
-  beta: number,
-): { layers: WLayer[]; headNames: string[][] } {
+export function markovAttention(variant: '4paths' | '2paths', rng: Random, n: number, S: number, beta: number): { layers: WLayer[]; headNames: string[][] } {
   const stack = (ws: Float64Array[]): WLayer => {
     const N0 = n + S + 1;
     const W = new Float64Array(ws.length * N0 * N0);
@@ -240,7 +235,13 @@ export function markovAttention(
   if (variant === '4paths') {
     const l1 = stack([sameTokenW(n, S, beta), randomW(rng, n, S, beta, 1)]);
     const l2 = stack([uniformW(n, S, beta), randomW(rng, n, S, beta, 1)]);
-    return { layers: [l1, l2], headNames: [['same_token', 'random'], ['uniform', 'random']] };
+    return {
+      layers: [l1, l2],
+      headNames: [
+        ['same_token', 'random'],
+        ['uniform', 'random'],
+      ],
+    };
   }
   const l1 = stack([sameTokenW(n, S, beta), randomW(rng, n, S, beta, 0)]);
   const l2 = stack([uniformW(n, S, beta)]);

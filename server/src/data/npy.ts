@@ -120,7 +120,16 @@ export function readNpyHeader(prefix: Uint8Array, name: string): NpyHeader | nul
     }
   }
   const dataBytes = count * dtype.size;
-  return { descr: header.descr, fortranOrder: header.fortranOrder, shape: shape.slice(), count, dataStart, dataBytes, totalBytes: dataStart + dataBytes, dtype };
+  return {
+    descr: header.descr,
+    fortranOrder: header.fortranOrder,
+    shape: shape.slice(),
+    count,
+    dataStart,
+    dataBytes,
+    totalBytes: dataStart + dataBytes,
+    dtype,
+  };
 }
 
 /** `shape [..] of dtype .. needs N data bytes, but M are present (truncated file | trailing bytes)`. */

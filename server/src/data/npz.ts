@@ -3,7 +3,18 @@
  * `numpy.savez_compressed` (deflate).
  */
 import { writeFileSync } from 'node:fs';
-import { decodeNpy, encodeNpy, isNpy, npySizeMismatch, NpyValueSink, readFileBytes, readNpyHeader, type NpyArray, type NpyHeader, type NpyWriteDtype } from './npy';
+import {
+  decodeNpy,
+  encodeNpy,
+  isNpy,
+  npySizeMismatch,
+  NpyValueSink,
+  readFileBytes,
+  readNpyHeader,
+  type NpyArray,
+  type NpyHeader,
+  type NpyWriteDtype,
+} from './npy';
 import { crc32Update, listZip, memberChunks, writeZip, type ZipMember } from './zip';
 
 /**

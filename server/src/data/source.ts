@@ -57,9 +57,7 @@ function jsonArrayFile(path: string, text: string): ArrayFile {
   try {
     root = JSON.parse(text);
   } catch (e) {
-    const hint = /\b(NaN|-?Infinity)\b/.test(text)
-      ? ' (the file contains NaN/Infinity literals, which JSON does not allow and the data must not contain)'
-      : '';
+    const hint = /\b(NaN|-?Infinity)\b/.test(text) ? ' (the file contains NaN/Infinity literals, which JSON does not allow and the data must not contain)' : '';
     // The engine's JSON.parse message names no line; the strict checker gives the place and the reason in words.
     const err = jsonSyntaxError(text);
     if (!err) throw e;
@@ -158,7 +156,9 @@ export function nestedToArray(value: unknown, label: string): NpyArray {
       throw new Error(`${label}${index} is ${x === null ? 'null' : typeof x}; expected an array of ${shape[depth]} entries (array is ragged)`);
     }
     if (x.length !== shape[depth]) {
-      throw new Error(`${label}${index} has ${x.length} entries; expected ${shape[depth]} (array is ragged; shape [${shape.join(', ')}] from the first entries)`);
+      throw new Error(
+        `${label}${index} has ${x.length} entries; expected ${shape[depth]} (array is ragged; shape [${shape.join(', ')}] from the first entries)`,
+      );
     }
     for (let i = 0; i < x.length; i++) walk(x[i], depth + 1, write ? '' : `${index}[${i}]`, write);
   };

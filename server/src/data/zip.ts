@@ -71,9 +71,7 @@ export function listZip(bytes: Uint8Array, name: string): ZipMember[] {
   if (eocd < 0) {
     const npy = len >= 6 && bytes[0] === 0x93 && bytes[1] === 0x4e;
     throw new Error(
-      npy
-        ? `${name}: this is a single .npy array, not a .npz (ZIP) archive`
-        : `${name}: not a ZIP/.npz archive (no end-of-central-directory record found)`,
+      npy ? `${name}: this is a single .npy array, not a .npz (ZIP) archive` : `${name}: not a ZIP/.npz archive (no end-of-central-directory record found)`,
     );
   }
   let count = u16(eocd + 10);

@@ -69,6 +69,6 @@ export function writeFileSafely(path: string, text: string, force = false): void
     writeStaged([{ path, data: text }]);
   } catch (e) {
     // Node's messages name the temporary file ("EACCES: permission denied, open '….tmp-…'"): keep the reason only.
-    throw new Error(`cannot write ${path}: ${reasonOf(e)}`);
+    throw new Error(`cannot write ${path}: ${reasonOf(e)}`, { cause: e });
   }
 }

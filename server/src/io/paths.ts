@@ -22,7 +22,9 @@ export class WouldOverwriteError extends Error {
 export function isWouldOverwrite(e: unknown): e is Error {
   if (!(e instanceof Error)) return false;
   const x = e as Error & { jobName?: unknown; originalName?: unknown };
-  return e instanceof WouldOverwriteError || x.name === 'WouldOverwriteError' || x.jobName === 'WouldOverwriteError' || x.originalName === 'WouldOverwriteError';
+  return (
+    e instanceof WouldOverwriteError || x.name === 'WouldOverwriteError' || x.jobName === 'WouldOverwriteError' || x.originalName === 'WouldOverwriteError'
+  );
 }
 
 /** Node's message without the code prefix and the path suffix ("EACCES: permission denied, mkdir 'x'" → "permission denied"). */
@@ -74,7 +76,7 @@ export function makeFolder(dir: string): void {
       mkdirSync(m);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(m).isDirectory()) continue;
-      throw new Error(`cannot create folder ${m}: ${reasonOf(e)}`);
+      throw new Error(`cannot create folder ${m}: ${reasonOf(e)}`, { cause: e });
     }
   }
 }
@@ -195,4 +197,3 @@ export function checkOutputDir(dir: string, names: string[], force: boolean): vo
     }
   } else checkWritableAncestor(dir, dir);
 }
-

@@ -163,10 +163,11 @@ function tql2(n: number, V: number[][], d: Float64Array, e: Float64Array): void 
   for (let i = 0; i < n - 1; i++) {
     let k = i;
     let p = d[i];
-    for (let j = i + 1; j < n; j++) if (d[j] < p) {
-      k = j;
-      p = d[j];
-    }
+    for (let j = i + 1; j < n; j++)
+      if (d[j] < p) {
+        k = j;
+        p = d[j];
+      }
     if (k !== i) {
       d[k] = d[i];
       d[i] = p;

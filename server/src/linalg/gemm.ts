@@ -173,11 +173,7 @@ export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions = {}): Pro
   if (2 * m * k * n >= ORT_FLOP_THRESHOLD && m > 0 && n > 0 && k > 0 && useOrt()) {
     return { rows: m, cols: n, data: await ortGemm32(A, B, !!o.transA, !!o.transB) };
   }
-  const C = gemmSync(
-    { rows: A.rows, cols: A.cols, data: Float64Array.from(A.data) },
-    { rows: B.rows, cols: B.cols, data: Float64Array.from(B.data) },
-    o,
-  );
+  const C = gemmSync({ rows: A.rows, cols: A.cols, data: Float64Array.from(A.data) }, { rows: B.rows, cols: B.cols, data: Float64Array.from(B.data) }, o);
   return { rows: m, cols: n, data: Float32Array.from(C.data) };
 }
 

@@ -30,14 +30,6 @@ export function identity(n: number, scale = 1): Matrix {
   return m;
 }
 
-/** Wraps `data` (not copied) as a matrix of shape [rows, cols]; throws when the length does not fit. */
-export function matrix(rows: number, cols: number, data: Float64Array): Matrix {
-  if (data.length !== rows * cols) {
-    throw new Error(`matrix: data has ${data.length} entries, expected ${rows}×${cols} = ${rows * cols}`);
-  }
-  return { rows, cols, data };
-}
-
 /** Builds a matrix from nested arrays (rows of equal length). */
 export function fromRows(rows: ArrayLike<number>[]): Matrix {
   const r = rows.length;
@@ -67,14 +59,6 @@ export function transpose(m: Matrix): Matrix {
   const t = zeros(m.cols, m.rows);
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) t.data[j * m.rows + i] = m.data[i * m.cols + j];
   return t;
-}
-
-/** (A + Aᵀ)/2 for a square matrix, as a new matrix. */
-export function symmetrize(m: Matrix): Matrix {
-  const n = m.rows;
-  const s = zeros(n, n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s.data[i * n + j] = 0.5 * (m.data[i * n + j] + m.data[j * n + i]);
-  return s;
 }
 
 /** (G + Gᵀ)/2 in place, for products that are symmetric in exact arithmetic but not in rounding. */

@@ -111,31 +111,6 @@ export async function ortGemm(A: Matrix, B: Matrix, transA: boolean, transB: boo
   return ortGemmInto(A, B, { transA, transB, singleThread: useSingleThread(m, k, n) });
 }
 
-/** Calls, flops and wall time of ORT products, by shape class (for `npm run bench`'s breakdown). */
-export interface GemmStat {
-  calls: number;
-  flops: number;
-  ms: number;
-}
-const stats = new Map<string, GemmStat>();
-let collect = false;
-
-/** Starts (or stops) collecting per-shape-class timings of ORT products, clearing what was collected. */
-export function collectGemmStats(on: boolean): void {
-  collect = on;
-  stats.clear();
-}
-
-/** What `collectGemmStats` collected: key `m×k×n` rounded to the shape class (each dimension's power of two). */
-export function gemmStats(): Record<string, GemmStat> {
-  return Object.fromEntries(stats);
-}
-
-function shapeClass(m: number, k: number, n: number): string {
-  const c = (x: number) => (x <= 32 ? String(x) : `~${2 ** Math.round(Math.log2(x))}`);
-  return `${c(m)}×${c(k)}×${c(n)}`;
-}
-
 /**
  * out = alpha·op(A)·op(B) (+ C) in ONNX Runtime. A, B and C may be views (subarrays) of larger arrays; `out`,
  * when given, is written in place (a view of exactly the output's size) and returned, else a new array is.
@@ -151,20 +126,10 @@ export async function ortGemmInto(A: Matrix, B: Matrix, kind: OrtGemmKind, C?: F
     B: new o.Tensor('float64', B.data, [B.rows, B.cols]),
   };
   if (C !== undefined) feeds.C = new o.Tensor('float64', C, [m, n]);
-  const t0 = collect ? performance.now() : 0;
   let result: Float64Array;
   if (out) {
     await s.run(feeds, { Y: new o.Tensor('float64', out, [m, n]) });
     result = out;
   } else result = (await s.run(feeds)).Y.data as Float64Array;
-  if (collect) {
-    const k = kind.transA ? A.rows : A.cols;
-    const key = shapeClass(m, k, n);
-    const st = stats.get(key) ?? { calls: 0, flops: 0, ms: 0 };
-    st.calls++;
-    st.flops += 2 * m * k * n;
-    st.ms += performance.now() - t0;
-    stats.set(key, st);
-  }
   return result;
 }

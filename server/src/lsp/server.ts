@@ -97,18 +97,13 @@ let roots: string[] = [];
 const caps = { workDoneProgress: false, codeLensRefresh: false, inlayHintRefresh: false, configuration: false };
 
 let traceJobs = false;
-const runner = new JobRunner(
-  path.join(__dirname, 'job.js'),
-  Math.max(1, availableParallelism() - 1),
-  () => gemmBackendEnv(settings.computeBackend),
-  {
-    heapLimitMb: jobHeapLimitMb,
-    spare: true,
-    spareHeapMb: DEFAULT_JOB_HEAP_MB,
-    // What job processes print (Node warnings, a fatal error's report) is for the trace, not the user.
-    log: (line) => traceJobs && connection.console.log(line),
-  },
-);
+const runner = new JobRunner(path.join(__dirname, 'job.js'), Math.max(1, availableParallelism() - 1), () => gemmBackendEnv(settings.computeBackend), {
+  heapLimitMb: jobHeapLimitMb,
+  spare: true,
+  spareHeapMb: DEFAULT_JOB_HEAP_MB,
+  // What job processes print (Node warnings, a fatal error's report) is for the trace, not the user.
+  log: (line) => traceJobs && connection.console.log(line),
+});
 
 const analyses = new ConfigAnalyses(runner, {
   settings: () => settings,
@@ -254,7 +249,10 @@ async function answer<T>(work: () => Promise<T>): Promise<T | ResponseError<void
 function configUri(uri: string): string {
   if (!uri.startsWith('file:')) throw new ResponseError(ErrorCodes.InvalidParams, `only file URIs are supported, got ${uri}`);
   if (!isConfigFileName(uri)) {
-    throw new ResponseError(ErrorCodes.InvalidParams, `${fileURLToPath(uri)} is not an Attention Paths config (*.attention.yaml|yml|json or attention-paths.yaml|yml|json)`);
+    throw new ResponseError(
+      ErrorCodes.InvalidParams,
+      `${fileURLToPath(uri)} is not an Attention Paths config (*.attention.yaml|yml|json or attention-paths.yaml|yml|json)`,
+    );
   }
   return uri;
 }
@@ -419,7 +417,8 @@ connection.onRequest(PruneRequest, (params: PruneParams, token) =>
   answer<PruneResult>(async () => {
     const uri = configUri(params.uri);
     if (!Array.isArray(params.heads) || params.heads.length === 0) throw new ResponseError(ErrorCodes.InvalidParams, 'choose at least one head to prune');
-    if (!params.output || !path.isAbsolute(params.output)) throw new ResponseError(ErrorCodes.InvalidParams, `the output path must be absolute, got ${JSON.stringify(params.output)}`);
+    if (!params.output || !path.isAbsolute(params.output))
+      throw new ResponseError(ErrorCodes.InvalidParams, `the output path must be absolute, got ${JSON.stringify(params.output)}`);
     const opts = { signal: signalOf(token), onProgress: progressOf(params) };
     const overwrite = params.overwrite === true;
     if ((await analyses.runnableConfig(uri)).attention?.kind === 'model') {
@@ -471,7 +470,8 @@ connection.onRequest(InspectModelRequest, (params: InspectModelParams, token) =>
 
 connection.onRequest(InspectArraysRequest, (params: InspectArraysParams, token) =>
   answer<ArraysSummary>(async () => {
-    if (!params.uri.startsWith('file:') || !/\.np[yz]$/i.test(params.uri)) throw new ResponseError(ErrorCodes.InvalidParams, `not an .npz or .npy file: ${params.uri}`);
+    if (!params.uri.startsWith('file:') || !/\.np[yz]$/i.test(params.uri))
+      throw new ResponseError(ErrorCodes.InvalidParams, `not an .npz or .npy file: ${params.uri}`);
     const file = fileURLToPath(params.uri);
     return runner.run(`arrays:${await fileDigest(file)}`, { kind: 'arrays', path: file }, { signal: signalOf(token) });
   }),
@@ -483,7 +483,8 @@ function modelNote(file: string, analysed: string | undefined, configs: string[]
   if (analysed) return `Relevance from the analysis of ${analysed}.`;
   const how = `Relevance scores come from analysing a config with "attention: {kind: model, model: ${name}}" and "data: <file>" (the model's inputs keyed by input name, with labels y = ±1): Attention Paths runs the model, captures each head's attention and solves the theory on it.`;
   const restricted = trusted ? '' : ' This workspace is in Restricted Mode: trust it to run the model.';
-  if (configs.length) return `No relevance scores yet: ${configs.map((c) => path.basename(c)).join(', ')} name${configs.length === 1 ? 's' : ''} this model but ${configs.length === 1 ? 'has' : 'have'} not been analysed (or the analysis failed; see its diagnostics). ${how}${restricted}`;
+  if (configs.length)
+    return `No relevance scores yet: ${configs.map((c) => path.basename(c)).join(', ')} name${configs.length === 1 ? 's' : ''} this model but ${configs.length === 1 ? 'has' : 'have'} not been analysed (or the analysis failed; see its diagnostics). ${how}${restricted}`;
   if (data) return `No relevance scores yet. ${how} ${path.basename(data)} sits beside the model, so a config can be created for it.${restricted}`;
   return `No relevance scores yet. ${how} Put ${path.basename(file, path.extname(file))}.npz or data.npz beside the model to have the config created for you.${restricted}`;
 }
@@ -510,10 +511,14 @@ connection.onRequest(CreateModelConfigRequest, (params: CreateModelConfigParams)
 connection.onRequest(CreatePrunedConfigRequest, (params: CreatePrunedConfigParams) =>
   answer<CreateModelConfigResult>(async () => {
     if (!trusted) throw new NotRunnable('this workspace is in Restricted Mode: Attention Paths creates and runs nothing until you trust the workspace');
-    if (!params.model || !path.isAbsolute(params.model) || !isModelFileName(params.model)) throw new ResponseError(ErrorCodes.InvalidParams, `not an absolute .onnx path: ${JSON.stringify(params.model)}`);
+    if (!params.model || !path.isAbsolute(params.model) || !isModelFileName(params.model))
+      throw new ResponseError(ErrorCodes.InvalidParams, `not an absolute .onnx path: ${JSON.stringify(params.model)}`);
     if (!existsSync(params.model)) throw new ResponseError(ErrorCodes.InvalidParams, `cannot read ${params.model}: no such file`);
     const original = await analyses.runnableConfig(configUri(params.uri));
-    if (original.attention?.kind !== 'model' || !original.data) throw new NotRunnable(`${fileURLToPath(params.uri)} does not analyse an ONNX model on a data file, so there is nothing to reuse for ${path.basename(params.model)}`);
+    if (original.attention?.kind !== 'model' || !original.data)
+      throw new NotRunnable(
+        `${fileURLToPath(params.uri)} does not analyse an ONNX model on a data file, so there is nothing to reuse for ${path.basename(params.model)}`,
+      );
     let made: ReturnType<typeof writePrunedConfig>;
     try {
       // A model whose shapes do not tell its head counts gets the pruned counts from its head map.

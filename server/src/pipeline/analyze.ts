@@ -75,7 +75,10 @@ export function singleClassWarnings(p: Pick<Prepared, 'task' | 'model'>): string
   const hint = p.model
     ? 'give separate x_train/x_test (with y_train/y_test) in the data file, or shuffle the examples before splitting'
     : 'give a training set with both classes, or shuffle the examples before splitting';
-  for (const [name, y] of [['y_train', p.task.yTrain], ['y_test', p.task.yTest]] as const) {
+  for (const [name, y] of [
+    ['y_train', p.task.yTrain],
+    ['y_test', p.task.yTest],
+  ] as const) {
     if (y.length === 0) continue;
     const first = y[0];
     if (y.every((v) => v === first)) {
@@ -168,7 +171,15 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
       if (opts.cache) {
         const att = config.attention;
         const heads = scores.map((s) => [s.layer, s.head]);
-        const key = stageKey({ version: VERSION, model: await digestPath(att!.model!), data: await digestPath(config.data!), split: att?.split, batchSize: att?.batchSize, configHeads: config.heads, heads });
+        const key = stageKey({
+          version: VERSION,
+          model: await digestPath(att!.model!),
+          data: await digestPath(config.data!),
+          split: att?.split,
+          batchSize: att?.batchSize,
+          configHeads: config.heads,
+          heads,
+        });
         const r = await cachedStage('head-removal', key, async () => ({ meta: await measureIt(), arrays: [] }), opts.cache);
         head_removal_measured = r.entry.meta as HeadRemovalMeasured;
         if (r.reused) opts.onProgress?.('cache', 'reused the measured head removal of an earlier run (same model, data and split)');
@@ -247,7 +258,9 @@ export async function analyzePrepared(p: Prepared, config: AnalysisConfig, opts:
  */
 export async function analyze(config: AnalysisConfig, opts: RunOptions = {}): Promise<AnalysisReport> {
   if (isWindowed(config)) return analyzeWindows(config, opts);
-  const p = await prepare(config, opts.onProgress, costGate(opts, { kind: 'analyze', measureHeadRemoval: opts.measureHeadRemoval }), { maxPaths: opts.maxPaths });
+  const p = await prepare(config, opts.onProgress, costGate(opts, { kind: 'analyze', measureHeadRemoval: opts.measureHeadRemoval }), {
+    maxPaths: opts.maxPaths,
+  });
   return analyzePrepared(p, config, opts);
 }
 
@@ -263,7 +276,12 @@ export async function sweep(config: AnalysisConfig, widths: number[], opts: RunO
       'sweep solves one U per width and does not run layer windows; remove attention.layers / attention.windows, or analyse the windows with `analyze`',
     );
   }
-  return sweepPrepared(await prepare(config, opts.onProgress, costGate(opts, { kind: 'sweep', widths: widths.length }), { maxPaths: opts.maxPaths, action: 'sweep' }), config, widths, opts);
+  return sweepPrepared(
+    await prepare(config, opts.onProgress, costGate(opts, { kind: 'sweep', widths: widths.length }), { maxPaths: opts.maxPaths, action: 'sweep' }),
+    config,
+    widths,
+    opts,
+  );
 }
 
 /** `sweep` on inputs already prepared (the language server checks the path count in between). */

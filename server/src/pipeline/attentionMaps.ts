@@ -38,7 +38,10 @@ export function attentionMaps(test: LayerAttention[], yTest: ArrayLike<number>, 
   }));
   const out: AttentionMaps = { source, T, examples, labels: examples.map((p) => yTest[p]), layers };
   if (K === 0) {
-    out.omitted = P === 0 ? 'there are no test examples' : `one example's maps would hold ${perExample} numbers (H_tot·T² = ${Htot}·${T}²), more than the ${ATTENTION_MAP_BUDGET} a report keeps`;
+    out.omitted =
+      P === 0
+        ? 'there are no test examples'
+        : `one example's maps would hold ${perExample} numbers (H_tot·T² = ${Htot}·${T}²), more than the ${ATTENTION_MAP_BUDGET} a report keeps`;
   }
   return out;
 }

@@ -53,7 +53,10 @@ export function modelReport(m: ModelTask, U1: Matrix, heads: number[]): ModelRep
       U: toRows(Uw),
       pearson: similar.pearson,
       cosine: similar.cosine,
-      head_score_spearman: spearman(order.map((k) => byKey.get(k)!), st.map((s) => s.score)),
+      head_score_spearman: spearman(
+        order.map((k) => byKey.get(k)!),
+        st.map((s) => s.score),
+      ),
     };
   }
   return r;

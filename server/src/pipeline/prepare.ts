@@ -131,7 +131,8 @@ export function resolveAttention(config: AnalysisConfig, task: TaskData): { laye
   let layers: AttentionLayer[];
   let kind: string;
   if (att && (att.kind === 'qk' || att.kind === 'w')) {
-    if (!att.params) throw new Error(`attention.kind ${att.kind} needs attention.params (a .npz or .json file with ${att.kind === 'qk' ? 'Q_1, K_1, …' : 'W_1, …'})`);
+    if (!att.params)
+      throw new Error(`attention.kind ${att.kind} needs attention.params (a .npz or .json file with ${att.kind === 'qk' ? 'Q_1, K_1, …' : 'W_1, …'})`);
     layers = loadAttentionParams(att.params, att.kind, { N0 });
     kind = att.kind;
   } else if (att && att.kind === 'model') {
@@ -188,7 +189,8 @@ function sizeSource(config: AnalysisConfig): SizeSource {
 /** How a built-in task's attention is computed, for the time estimate. */
 function builtinAttention(config: AnalysisConfig): Pick<ProblemShape, 'attention' | 'G'> {
   const kind = config.attention?.kind;
-  if (kind === 'qk' || kind === 'random-qk' || (config.task === 'mnist-oneshot' && kind !== 'w')) return { attention: 'qk', G: config.attention?.G ?? DEFAULT_RANDOM_G };
+  if (kind === 'qk' || kind === 'random-qk' || (config.task === 'mnist-oneshot' && kind !== 'w'))
+    return { attention: 'qk', G: config.attention?.G ?? DEFAULT_RANDOM_G };
   return { attention: 'w' };
 }
 
@@ -224,12 +226,18 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
  *   the first block of every layer window whose input activations are to be captured.
  * @throws Error when the config lacks `attention.model` or `data`; ConfigValueError for a bad file; Error as `modelTask`.
  */
-export async function configModelTask(config: AnalysisConfig, progress: ProgressFn | undefined, windowStarts: (heads: number[]) => number[]): Promise<ModelTask> {
+export async function configModelTask(
+  config: AnalysisConfig,
+  progress: ProgressFn | undefined,
+  windowStarts: (heads: number[]) => number[],
+): Promise<ModelTask> {
   const att = config.attention;
   const [model, data] = [att?.model, config.data];
   if (!att || !model) throw new Error('attention.kind "model" needs attention.model (an .onnx file)');
   if (!data)
-    throw new Error(`attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`);
+    throw new Error(
+      `attention.kind "model" needs \`data\`: a .npz with the model's inputs (keyed by input name) and labels y (or <input>_train/_test with y_train/y_test)`,
+    );
   return placingFileErrors(config, () =>
     modelTask({ model, data, split: att.split, batchSize: att.batchSize, heads: config.heads, windowStarts, onProgress: (m) => progress?.('data', m) }),
   );
@@ -279,7 +287,8 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
         'give trained Q/K (attention.kind qk with params from `attention-paths train`) to analyse a trained model',
     );
   }
-  if (model && !config.readout && !model.modelReadout) warnings.push(`no token readout was recognized in the model; the analysis uses readout "last" (set readout in the config)`);
+  if (model && !config.readout && !model.modelReadout)
+    warnings.push(`no token readout was recognized in the model; the analysis uses readout "last" (set readout in the config)`);
   if (model && config.readout && model.modelReadout && config.readout !== model.modelReadout) {
     warnings.push(`the config's readout "${config.readout}" differs from the model's own readout "${model.modelReadout}"`);
   }
@@ -308,7 +317,18 @@ export async function prepareWithAttention(
   const t0 = performance.now();
   const heads = layers.map((l) => l.heads);
   const L = heads.length;
-  checkMemory({ P: task.train.count, P_test: task.test.count, N0: task.train.features, T: task.train.tokens, heads, source: sizeSource(config), space: config.solver.space }, task.name);
+  checkMemory(
+    {
+      P: task.train.count,
+      P_test: task.test.count,
+      N0: task.train.features,
+      T: task.train.tokens,
+      heads,
+      source: sizeSource(config),
+      space: config.solver.space,
+    },
+    task.name,
+  );
   const { widths, variances } = expandSettings(config, L, heads);
   const settings: TheorySettings = { heads, widths, variances, temperature: config.temperature };
   checkSettings(settings);
@@ -352,7 +372,9 @@ export async function prepareWithAttention(
   const test = asFeatures(task.test, entry.arrays[1]);
   const warnings: string[] = [];
   if (meta.padWeight > 1e-6) {
-    warnings.push(`the attention reads padding tokens (a path put up to ${meta.padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`);
+    warnings.push(
+      `the attention reads padding tokens (a path put up to ${meta.padWeight.toPrecision(3)} of its weight on them); the path features skip them and renormalize over the real tokens`,
+    );
   }
   const t3 = performance.now();
   const names = task.pathNames && task.pathNames.length === Q ? task.pathNames : undefined;

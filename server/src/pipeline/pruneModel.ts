@@ -189,7 +189,11 @@ function inputFeatures(model: OnnxModel, detection: DetectionResult): number | n
 /** One line per block that cannot be pruned. */
 function blockerText(detection: DetectionResult, blockers: (string | null)[], layers?: Set<number>): string {
   return detection.blocks
-    .map((b, i) => (blockers[i] && (!layers || layers.has(i)) ? `layer ${i} (${b.form}${b.nodes.fused ? ` '${b.nodes.fused}'` : b.nodes.softmax ? ` at Softmax '${b.nodes.softmax}'` : ''}): ${blockers[i]}` : ''))
+    .map((b, i) =>
+      blockers[i] && (!layers || layers.has(i))
+        ? `layer ${i} (${b.form}${b.nodes.fused ? ` '${b.nodes.fused}'` : b.nodes.softmax ? ` at Softmax '${b.nodes.softmax}'` : ''}): ${blockers[i]}`
+        : '',
+    )
     .filter(Boolean)
     .join('; ');
 }
@@ -199,7 +203,12 @@ function blockerText(detection: DetectionResult, blockers: (string | null)[], la
  * keeps at least one head.
  * @throws Error when fewer than K heads can be removed.
  */
-export function lowestPrunable(report: AnalysisReport, detection: DetectionResult, blockers: (string | null)[], K: number): { heads: HeadRef[]; skipped: string[] } {
+export function lowestPrunable(
+  report: AnalysisReport,
+  detection: DetectionResult,
+  blockers: (string | null)[],
+  K: number,
+): { heads: HeadRef[]; skipped: string[] } {
   const left = detection.blocks.map((b) => b.queryHeads ?? 0);
   const heads: HeadRef[] = [];
   const skipped: string[] = [];
@@ -288,7 +297,8 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
       dataLabel = dataPath;
     }
   }
-  if (job.analyze && !(config && labels)) throw new Error('--analyze needs labelled data: give --config (attention: { kind: model }) or --data with labels (y or y_train/y_test)');
+  if (job.analyze && !(config && labels))
+    throw new Error('--analyze needs labelled data: give --config (attention: { kind: model }) or --data with labels (y or y_train/y_test)');
 
   // The theory: always for --drop-lowest; for the prediction next to the measurement only when asked or cheap.
   const N0 = inputFeatures(model, detection);
@@ -296,14 +306,22 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   const paths = perLayer.reduce((a, b) => a * b, 1);
   const cost =
     config && N0 !== null && trainCount > 0 && verifyInputs
-      ? theoryIsCheap({ P: trainCount, P_test: verifyInputs.count, N0, T: tokenCount(detection, verifyInputs), heads: perLayer, source: 'model', attention: 'fixed' })
+      ? theoryIsCheap({
+          P: trainCount,
+          P_test: verifyInputs.count,
+          N0,
+          T: tokenCount(detection, verifyInputs),
+          heads: perLayer,
+          source: 'model',
+          attention: 'fixed',
+        })
       : null;
   const estimated = cost ? cost.seconds : null;
   let theoryReason: string;
   let runTheory = false;
   if (job.dropLowest !== undefined) {
     runTheory = true;
-    theoryReason = '--drop-lowest ranks the heads by the theory\'s scores';
+    theoryReason = "--drop-lowest ranks the heads by the theory's scores";
   } else if (!config || !labels) theoryReason = 'no labelled data';
   else if (job.predict) {
     runTheory = true;
@@ -345,7 +363,8 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
   }
   let heads = job.heads;
   if (job.dropLowest !== undefined) {
-    if (!report) throw new Error('--drop-lowest needs the theory\'s head scores: give --config (attention: { kind: model }) or --data with labels (y or y_train/y_test)');
+    if (!report)
+      throw new Error("--drop-lowest needs the theory's head scores: give --config (attention: { kind: model }) or --data with labels (y or y_train/y_test)");
     const K = job.dropLowest;
     const total = report.head_scores_ascending.length;
     if (!Number.isInteger(K) || K < 1) throw new Error(`--drop-lowest must be a positive integer (got ${K})`);
@@ -439,7 +458,11 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     model: job.model,
     out: job.out,
     files,
-    removed: heads!.map((h) => ({ ...h, ...(score(h.layer, h.head) !== undefined ? { score: score(h.layer, h.head) } : {}), original: originalHead(origins, h.layer, h.head) })),
+    removed: heads!.map((h) => ({
+      ...h,
+      ...(score(h.layer, h.head) !== undefined ? { score: score(h.layer, h.head) } : {}),
+      original: originalHead(origins, h.layer, h.head),
+    })),
     headsBefore: pruned.before,
     headsAfter: pruned.after,
     rescale: !!job.rescale,
@@ -455,14 +478,24 @@ export async function runPruneJob(job: PruneJob): Promise<PruneSummary> {
     const made = writePrunedConfig(config, resolve(job.out), config.heads !== undefined ? pruned.after : undefined);
     notes.push(`config for the pruned model written to ${made.config}`);
     progress?.('analysis', `analysing ${basename(job.out)} with ${basename(made.config)}`);
-    const pConfig: AnalysisConfig = { ...config, source: made.config, attention: { ...config.attention!, model: resolve(job.out) }, ...(config.heads !== undefined ? { heads: pruned.after } : {}) };
+    const pConfig: AnalysisConfig = {
+      ...config,
+      source: made.config,
+      attention: { ...config.attention!, model: resolve(job.out) },
+      ...(config.heads !== undefined ? { heads: pruned.after } : {}),
+    };
     const r = await analyze(pConfig, { onProgress: progress, measureHeadRemoval: true, confirmCost: job.confirmCost });
     const po = readHeadOrigins(written, detectAttention(written, pConfig.heads !== undefined ? { heads: pConfig.heads } : {})).origins;
     summary.analysis = {
       config: made.config,
       metrics: r.metrics,
       gp_metrics: r.gp.metrics,
-      head_scores_ascending: r.head_scores_ascending.map((s) => ({ layer: s.layer, head: s.head, score: s.score, original: originalHead(po, s.layer, s.head) })),
+      head_scores_ascending: r.head_scores_ascending.map((s) => ({
+        layer: s.layer,
+        head: s.head,
+        score: s.score,
+        original: originalHead(po, s.layer, s.head),
+      })),
       solver: { converged: r.solver.converged, iterations: r.solver.iterations, max_abs_grad_normalized: r.solver.max_abs_grad_normalized },
       warnings: r.warnings,
     };

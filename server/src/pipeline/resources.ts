@@ -389,7 +389,14 @@ export function checkMemory(s: ProblemSize & { source?: SizeSource; modelBytes?:
   // The paths are the cause only when even the smallest data set would not fit (the heads' elasticity alone also
   // points at them for a handful of paths, where P is what to reduce).
   const pathsAreTheCause = PROCESS_BASE_BYTES + estimateMemoryBytes({ ...s, P: 1, P_test: 1 }) > BUDGET_SHARE * budget.bytes;
-  const key = cost.memoryKey !== 'heads' || pathsAreTheCause ? cost.memoryKey : dominantKey((x) => estimateMemoryBytes(x), shape, adjustableKeys(shape.source).filter((k) => k !== 'heads'));
+  const key =
+    cost.memoryKey !== 'heads' || pathsAreTheCause
+      ? cost.memoryKey
+      : dominantKey(
+          (x) => estimateMemoryBytes(x),
+          shape,
+          adjustableKeys(shape.source).filter((k) => k !== 'heads'),
+        );
   if (key === 'heads') {
     // The attention paths (H_1···H_L, multiplying across layers) are the cause: a smaller P cannot help.
     const fix =

@@ -27,7 +27,9 @@ export async function predictWithHeadsRemoved(p: Prepared, U1rows: number[][], r
   const heads = p.settings.heads;
   const Q = p.train.paths;
   if (U1rows.length !== Q || U1rows.some((r) => r.length !== Q)) {
-    throw new Error(`U_1 is ${U1rows.length}×${U1rows[0]?.length ?? 0}, but this config has ${Q} attention paths (heads [${heads.join(', ')}]); analyse it again`);
+    throw new Error(
+      `U_1 is ${U1rows.length}×${U1rows[0]?.length ?? 0}, but this config has ${Q} attention paths (heads [${heads.join(', ')}]); analyse it again`,
+    );
   }
   let U: Matrix = fromRows(U1rows);
   for (const { layer, head } of removed) {

@@ -63,7 +63,9 @@ export async function digestPath(path: string): Promise<string> {
 /** A key from any JSON-able value (object keys sorted). */
 export function stageKey(value: unknown): string {
   const sorted = JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
   return createHash('sha256').update(sorted).digest('hex');
 }
@@ -103,7 +105,12 @@ function decode(buf: Buffer): StageEntry {
  * @returns the entry and whether it came from the cache
  * @throws what `compute` throws (nothing is stored then)
  */
-export async function cachedStage(stage: string, key: string, compute: () => Promise<StageEntry>, opts: StageCacheOptions = {}): Promise<{ entry: StageEntry; reused: boolean }> {
+export async function cachedStage(
+  stage: string,
+  key: string,
+  compute: () => Promise<StageEntry>,
+  opts: StageCacheOptions = {},
+): Promise<{ entry: StageEntry; reused: boolean }> {
   const dir = opts.dir ?? defaultCacheDir();
   const maxBytes = opts.maxBytes ?? 1024 ** 3;
   const file = join(dir, `${stage}-${key}.bin`);
@@ -134,10 +141,12 @@ export async function cachedStage(stage: string, key: string, compute: () => Pro
 /** Removes the least recently used entries until the folder holds at most `maxBytes`. */
 async function prune(dir: string, maxBytes: number): Promise<void> {
   const files = await Promise.all(
-    (await readdir(dir)).filter((n) => n.endsWith('.bin')).map(async (n) => {
-      const st = await stat(join(dir, n)).catch(() => undefined);
-      return st ? { path: join(dir, n), size: st.size, used: st.mtimeMs } : undefined;
-    }),
+    (await readdir(dir))
+      .filter((n) => n.endsWith('.bin'))
+      .map(async (n) => {
+        const st = await stat(join(dir, n)).catch(() => undefined);
+        return st ? { path: join(dir, n), size: st.size, used: st.mtimeMs } : undefined;
+      }),
   );
   const known = files.filter((f): f is NonNullable<typeof f> => !!f).sort((a, b) => b.used - a.used);
   let total = 0;

@@ -36,7 +36,10 @@ function correlationLines(r: AnalysisReport): string[] {
   ];
   for (const w of r.windows ?? []) {
     const c = w.rank_correlations;
-    if (c) out.push(`  window ${w.index} (${blocksText(w)}, ${c.heads} heads): score ${formatCorrelation(c.score_vs_measured_drop)}, predicted effect ${formatCorrelation(c.predicted_vs_measured_drop)}`);
+    if (c)
+      out.push(
+        `  window ${w.index} (${blocksText(w)}, ${c.heads} heads): score ${formatCorrelation(c.score_vs_measured_drop)}, predicted effect ${formatCorrelation(c.predicted_vs_measured_drop)}`,
+      );
   }
   return out;
 }
@@ -46,7 +49,9 @@ function pruningLine(r: AnalysisReport, shown = 8): string[] {
   const po = r.pruning_order;
   if (!po || po.length === 0) return [];
   const list = po.slice(0, shown).map((h) => `${headName(h.layer, h.head)} (${h.delta_eg >= 0 ? '+' : '−'}${num(Math.abs(h.delta_eg))})`);
-  return [`Pruning order (least harmful first, by the predicted ε_g increase when silenced${r.windows ? ', comparable across windows' : ''}): ${list.join(', ')}${po.length > shown ? `, … (${po.length} heads)` : ''}`];
+  return [
+    `Pruning order (least harmful first, by the predicted ε_g increase when silenced${r.windows ? ', comparable across windows' : ''}): ${list.join(', ')}${po.length > shown ? `, … (${po.length} heads)` : ''}`,
+  ];
 }
 
 /** Longest tensor name the windows table shows whole (PyTorch exports' names run to 60 characters and more). */
@@ -67,10 +72,12 @@ export function tensorLabel(name: string, max = TENSOR_LABEL_MAX): string {
 function windowLines(r: AnalysisReport): string[] {
   const ws = r.windows;
   if (!ws) return [];
-  const out = ['Layer windows (each solved on its own; x = the activation feeding the first block\'s value projection):'];
+  const out = ["Layer windows (each solved on its own; x = the activation feeding the first block's value projection):"];
   const xs = ws.map((w) => `${tensorLabel(w.input.tensor)} (N0 ${w.input.N0})`);
   const xWidth = Math.max(...xs.map((x) => x.length)) + 2;
-  out.push(`  ${pad('window', 8)}${pad('blocks', 12)}${lpad('paths', 7)}  ${pad('x', xWidth)}${lpad('acc', 8)}${lpad('ε_g', 10)}${lpad('acc GP', 9)}${lpad('ε_g GP', 10)}  solver`);
+  out.push(
+    `  ${pad('window', 8)}${pad('blocks', 12)}${lpad('paths', 7)}  ${pad('x', xWidth)}${lpad('acc', 8)}${lpad('ε_g', 10)}${lpad('acc GP', 9)}${lpad('ε_g GP', 10)}  solver`,
+  );
   for (const [k, w] of ws.entries()) {
     out.push(
       `  ${pad(String(w.index), 8)}${pad(blocksText(w).replace(/^blocks? /, ''), 12)}${lpad(String(w.paths), 7)}  ${pad(xs[k], xWidth)}` +
@@ -96,29 +103,43 @@ export function formatAnalysis(r: AnalysisReport): string {
   const tm = r.model?.token_mask;
   if (tm) out.push(`  token inputs: '${tm.input}' marks ${tm.padding_tokens} of ${tm.tokens} tokens as padding; the readout and the path features skip them`);
   const unconverged = notConvergedNote(r.solver);
-  if (unconverged) out.push(`  SOLVER ${unconverged.toUpperCase()}: ${r.solver.stop_reason}; every number below is at the last iterate, not at the saddle point`);
+  if (unconverged)
+    out.push(`  SOLVER ${unconverged.toUpperCase()}: ${r.solver.stop_reason}; every number below is at the last iterate, not at the saddle point`);
   out.push('');
   if (ws) {
     out.push(...windowLines(r));
     out.push('');
   }
-  out.push(`Order parameter U_1${ws ? ` of window 0 (${blocksText(ws[0])}; the others are in the JSON report)` : ''} (rows and columns are attention paths; heads per layer, 0-based):`);
+  out.push(
+    `Order parameter U_1${ws ? ` of window 0 (${blocksText(ws[0])}; the others are in the JSON report)` : ''} (rows and columns are attention paths; heads per layer, 0-based):`,
+  );
   const labels = r.paths.map((p) => (p.label.startsWith('(') ? p.label : `${p.label} (${p.heads.join(',')})`));
   const w = Math.max(10, ...labels.map((l) => l.length + 1));
   const maxShown = 12;
   const shown = r.paths.slice(0, maxShown);
   out.push(pad('', w) + shown.map((p) => lpad(p.label.slice(0, 9), 10)).join(''));
-  for (const [i, row] of r.U[0].slice(0, maxShown).entries()) out.push(pad(labels[i], w) + row.slice(0, maxShown).map((v) => lpad(num(v, 3), 10)).join(''));
+  for (const [i, row] of r.U[0].slice(0, maxShown).entries())
+    out.push(
+      pad(labels[i], w) +
+        row
+          .slice(0, maxShown)
+          .map((v) => lpad(num(v, 3), 10))
+          .join(''),
+    );
   if (r.paths.length > maxShown) out.push(`  … ${r.paths.length - maxShown} more paths in the JSON report`);
   out.push(`  U_a = ${num(r.U_a)}; GP value of U_1: ${num(r.gp.scale)}·I`);
   out.push('');
   const hm = r.head_removal_measured;
   out.push(
     'Head relevance (score from |U_1|, max = 1; low = prunable), with the predicted effect of silencing the head' +
-      (hm ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):` : ':'),
+      (hm
+        ? ` and the measured ${hm.metric} of the model without it (full model ${hm.metric === 'accuracy' ? hm.full.toFixed(3) : num(hm.full)}, ${hm.count} test examples):`
+        : ':'),
   );
-  if (ws) out.push('  (scores are normalized and ranked within each window; the predicted effect is that window\'s)');
-  out.push(`  ${ws ? pad('window', 8) : ''}${pad('rank', 6)}${pad('head', 8)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`);
+  if (ws) out.push("  (scores are normalized and ranked within each window; the predicted effect is that window's)");
+  out.push(
+    `  ${ws ? pad('window', 8) : ''}${pad('rank', 6)}${pad('head', 8)}${lpad('score', 8)}${lpad('ε_g if silenced', 18)}${lpad('acc if silenced', 17)}${hm ? lpad(`measured ${hm.metric === 'accuracy' ? 'acc' : 'MSE'}`, 15) : ''}`,
+  );
   // Most relevant first; windowed: by window, then by score within it.
   const ranked = [...r.head_scores_ascending].reverse();
   if (ws) ranked.sort((a, b) => (a.window ?? 0) - (b.window ?? 0));
@@ -164,7 +185,11 @@ export function formatAnalysis(r: AnalysisReport): string {
     const dims = sv.space === 'feature' ? `D × D, D = N0·H_tot = ${r.task.N0 * r.paths.length}` : `P × P, P = ${r.task.P}`;
     out.push(`Energy, predictor and kernel PCs in ${sv.space} space (${dims} matrices; ${sv.space_reason}).`);
   }
-  out.push(`Timings: ${Object.entries(r.timings_ms).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
+  out.push(
+    `Timings: ${Object.entries(r.timings_ms)
+      .map(([k, v]) => `${k} ${ms(v)}`)
+      .join(', ')}`,
+  );
   const agreement = agreementSentence(r);
   if (agreement) out.push(`Prediction versus measurement: ${agreement}`);
   for (const w of r.warnings) {
@@ -187,8 +212,10 @@ function originNames(r: AnalysisReport): string[] {
 /** The table `attention-paths sweep` prints. */
 export function formatSweep(r: SweepReport): string {
   const out: string[] = [];
-  out.push(`Width sweep — ${r.task.name}: P = ${r.task.P}, heads [${r.settings.heads.join(', ')}], T_B = ${r.settings.temperature}, readout ${r.settings.readout}`);
-  out.push('  every width (N_1 … N_L and N_a) set to N; the config\'s own widths are not used here');
+  out.push(
+    `Width sweep — ${r.task.name}: P = ${r.task.P}, heads [${r.settings.heads.join(', ')}], T_B = ${r.settings.temperature}, readout ${r.settings.readout}`,
+  );
+  out.push("  every width (N_1 … N_L and N_a) set to N; the config's own widths are not used here");
   out.push(`  ${lpad('N', 8)}${lpad('α = P/N', 10)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}  solver`);
   for (const row of r.rows) {
     const m = row.metrics;
@@ -197,6 +224,8 @@ export function formatSweep(r: SweepReport): string {
     );
   }
   const g = r.gp;
-  out.push(`  ${lpad('GP', 8)}${lpad('0', 10)}${lpad(g.acc_mean_predictor.toFixed(3), 10)}${lpad(num(g.eg_total), 10)}${lpad(num(g.eg_bias), 10)}${lpad(num(g.eg_variance), 10)}`);
+  out.push(
+    `  ${lpad('GP', 8)}${lpad('0', 10)}${lpad(g.acc_mean_predictor.toFixed(3), 10)}${lpad(num(g.eg_total), 10)}${lpad(num(g.eg_bias), 10)}${lpad(num(g.eg_variance), 10)}`,
+  );
   return out.join('\n');
 }

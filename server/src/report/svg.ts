@@ -44,7 +44,7 @@ function describeArgs(args: unknown[]): string {
  */
 export async function renderSvg(spec: VegaLiteSpec, options: RenderSvgOptions = {}): Promise<string> {
   const vega = await import('vega');
-  // @ts-ignore -- vega-lite's typings only resolve under moduleResolution node16/bundler; the used shape is VegaLiteModule.
+  // @ts-expect-error -- vega-lite's typings only resolve under moduleResolution node16/bundler; the used shape is VegaLiteModule.
   const vl = (await import('vega-lite')) as unknown as VegaLiteModule;
   const errors: string[] = [];
   const warn = options.onWarning ?? ((m: string) => console.warn(m));
@@ -60,7 +60,9 @@ export async function renderSvg(spec: VegaLiteSpec, options: RenderSvgOptions = 
   try {
     const svg = await view.toSVG();
     if (refused.length) {
-      errors.unshift(`no network or file access while rendering (tried to load ${refused.map((u) => JSON.stringify(u)).join(', ')}); inline the data as values`);
+      errors.unshift(
+        `no network or file access while rendering (tried to load ${refused.map((u) => JSON.stringify(u)).join(', ')}); inline the data as values`,
+      );
     }
     if (errors.length) throw new Error(`renderSvg: ${errors.join('; ')}`);
     return svg;

@@ -86,7 +86,7 @@ export function entropy(s: TheorySettings, Us: Matrix[], wantGrad: boolean, inve
     const G = zeros(n, n);
     const J = l === L - 1 ? null : kronIdentity(s.heads[l], inv[l + 1]);
     for (let i = 0; i < n * n; i++) {
-      const j = J ? J.data[i] / sl : (i % (n + 1) === 0 ? 1 / (sl * Ua) : 0);
+      const j = J ? J.data[i] / sl : i % (n + 1) === 0 ? 1 / (sl * Ua) : 0;
       G.data[i] = Nl * (j - inv[l].data[i]);
     }
     if (l >= 1) {
@@ -112,7 +112,8 @@ export async function orderParameterInverses(Us: Matrix[]): Promise<OrderParamet
     try {
       out.push(await spdInverse(U));
     } catch (e) {
-      if (e instanceof NotPositiveDefiniteError) throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
+      if (e instanceof NotPositiveDefiniteError)
+        throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
       throw e;
     }
   }

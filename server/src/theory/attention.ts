@@ -119,18 +119,16 @@ export async function layerAttention(X: SequenceBatch, layer: QKLayer | WLayer):
  * @param which 'train' or 'test': selects the captured tensor of fixed layers.
  * @returns one [P, H_l, T, T] array per layer, first layer first.
  */
-export async function allLayerAttention(
-  X: SequenceBatch,
-  layers: AttentionLayer[],
-  which: 'train' | 'test',
-): Promise<LayerAttention[]> {
+export async function allLayerAttention(X: SequenceBatch, layers: AttentionLayer[], which: 'train' | 'test'): Promise<LayerAttention[]> {
   const out: LayerAttention[] = [];
   for (const [l, layer] of layers.entries()) {
     if (layer.kind === 'fixed') {
       const data = which === 'train' ? layer.train : layer.test;
       const want = X.count * layer.heads * X.tokens * X.tokens;
       if (data.length !== want) {
-        throw new Error(`attention layer ${l + 1}: captured ${which} attention has ${data.length} entries, expected [P=${X.count}, H=${layer.heads}, T=${X.tokens}, T=${X.tokens}]`);
+        throw new Error(
+          `attention layer ${l + 1}: captured ${which} attention has ${data.length} entries, expected [P=${X.count}, H=${layer.heads}, T=${X.tokens}, T=${X.tokens}]`,
+        );
       }
       out.push({ heads: layer.heads, tokens: X.tokens, count: X.count, data });
     } else {

@@ -35,14 +35,17 @@ export interface EntropyCurvature {
  */
 export function entropyCurvature(s: TheorySettings, Us: Matrix[], inverses?: Matrix[]): EntropyCurvature {
   const L = s.heads.length;
-  const inv = inverses ?? Us.map((U, l) => {
-    try {
-      return spdInverseSync(U).inv;
-    } catch (e) {
-      if (e instanceof NotPositiveDefiniteError) throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
-      throw e;
-    }
-  });
+  const inv =
+    inverses ??
+    Us.map((U, l) => {
+      try {
+        return spdInverseSync(U).inv;
+      } catch (e) {
+        if (e instanceof NotPositiveDefiniteError)
+          throw new NumericalError(`order parameter U_${l + 1} is not positive definite (pivot ${e.pivot} = ${e.value})`);
+        throw e;
+      }
+    });
   const trUL = trace(Us[L - 1]);
   const Ua = closedFormUa(s, trUL);
   const dUa = closedFormUaDerivative(s, trUL);
@@ -66,8 +69,7 @@ export function entropyCurvature(s: TheorySettings, Us: Matrix[], inverses?: Mat
           const m = Us[l + 1].rows;
           const Bn = B[l + 1].data;
           for (let h = 0; h < s.heads[l]; h++)
-            for (let i = 0; i < m; i++)
-              for (let j = 0; j < m; j++) G.data[(h * m + i) * n + h * m + j] -= (Nl / sl) * Bn[i * m + j];
+            for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) G.data[(h * m + i) * n + h * m + j] -= (Nl / sl) * Bn[i * m + j];
         } else {
           const d = (-Nl * dUa * trace(dUs[l])) / (sl * Ua * Ua);
           for (let i = 0; i < n; i++) G.data[i * n + i] += d;

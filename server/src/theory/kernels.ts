@@ -50,22 +50,6 @@ export async function renormalizedKernel(A: PathFeatures, B: PathFeatures, U: Ma
 }
 
 /**
- * Diagonal K_U(x, x) of a batch, without the full matrix.
- * @param A Φ [P, N0, Q]; U [Q, Q]. @returns [P].
- */
-export async function renormalizedKernelDiagonal(A: PathFeatures, U: Matrix): Promise<Float64Array> {
-  const D = A.features * A.paths;
-  const AU = await featuresTimesU(A, U);
-  const out = new Float64Array(A.count);
-  for (let p = 0; p < A.count; p++) {
-    let s = 0;
-    for (let j = p * D; j < (p + 1) * D; j++) s += AU[j] * A.data[j];
-    out[p] = s;
-  }
-  return out;
-}
-
-/**
  * Cholesky factor of the training matrix K_U + T_B·I (docs/theory.md §d–e; T_B only on the
  * train×train block).
  * @param train Φ [P, N0, Q]; U1 [Q, Q]; temperature T_B > 0.

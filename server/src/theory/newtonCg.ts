@@ -186,10 +186,8 @@ async function partialTraceOfProduct(A: Matrix, B: Matrix, H: number): Promise<M
   const m = n / H;
   const Ar = new Float64Array(m * H * n);
   const Br = new Float64Array(H * n * m);
-  for (let h = 0; h < H; h++)
-    for (let i = 0; i < m; i++) Ar.set(A.data.subarray((h * m + i) * n, (h * m + i + 1) * n), i * H * n + h * n);
-  for (let h = 0; h < H; h++)
-    for (let k = 0; k < n; k++) Br.set(B.data.subarray(k * n + h * m, k * n + h * m + m), (h * n + k) * m);
+  for (let h = 0; h < H; h++) for (let i = 0; i < m; i++) Ar.set(A.data.subarray((h * m + i) * n, (h * m + i + 1) * n), i * H * n + h * n);
+  for (let h = 0; h < H; h++) for (let k = 0; k < n; k++) Br.set(B.data.subarray(k * n + h * m, k * n + h * m + m), (h * n + k) * m);
   return gemm({ rows: m, cols: H * n, data: Ar }, { rows: H * n, cols: m, data: Br });
 }
 
@@ -259,7 +257,11 @@ export async function newtonCgMinimize(s: TheorySettings, energy: HvpEnergy, sta
     iterations++;
     const here: Point = cur;
     const g: Vec = here.r.grads!.map((G) => ({ rows: G.rows, cols: G.cols, data: G.data.map((v) => v * scale) }));
-    const curvature = entropyCurvature(s, here.Us, here.inverses.map((x) => x.inv));
+    const curvature = entropyCurvature(
+      s,
+      here.Us,
+      here.inverses.map((x) => x.inv),
+    );
     const hess = async (d: Vec): Promise<Vec> => {
       opts.signal?.throwIfAborted();
       hessianProducts++;

@@ -68,9 +68,7 @@ export function partialTraceSlowest(U: Matrix, H: number): Matrix {
   const m = U.rows / H;
   const out = zeros(m, m);
   const n = U.rows;
-  for (let h = 0; h < H; h++)
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < m; j++) out.data[i * m + j] += U.data[(h * m + i) * n + h * m + j];
+  for (let h = 0; h < H; h++) for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out.data[i * m + j] += U.data[(h * m + i) * n + h * m + j];
   return out;
 }
 
@@ -79,8 +77,7 @@ export function kronIdentity(H: number, A: Matrix): Matrix {
   const m = A.rows;
   const n = H * m;
   const out = zeros(n, n);
-  for (let h = 0; h < H; h++)
-    for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out.data[(h * m + i) * n + h * m + j] = A.data[i * m + j];
+  for (let h = 0; h < H; h++) for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) out.data[(h * m + i) * n + h * m + j] = A.data[i * m + j];
   return out;
 }
 

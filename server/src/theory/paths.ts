@@ -80,7 +80,8 @@ export function pathTokenWeights(attention: LayerAttention[], readout: Readout, 
  * @returns the largest weight a path had on padding tokens before (0 when the attention never reads them).
  */
 export function skipPaddingTokens(c: Float64Array, mask: Float64Array, P: number, Q: number, T: number): number {
-  if (mask.length !== P * T || c.length !== P * Q * T) throw new Error(`skipPaddingTokens: mask [${mask.length}] and weights [${c.length}] do not fit P=${P}, Q=${Q}, T=${T}`);
+  if (mask.length !== P * T || c.length !== P * Q * T)
+    throw new Error(`skipPaddingTokens: mask [${mask.length}] and weights [${c.length}] do not fit P=${P}, Q=${Q}, T=${T}`);
   let worst = 0;
   for (let p = 0; p < P; p++) {
     const m = mask.subarray(p * T, (p + 1) * T);

@@ -95,7 +95,13 @@ function overlapsOf(eig: TopEigen, y: Float64Array, yy: number): PcOverlap {
  * @param train Φ of the training set [P, N0, Q]; y [P]; U [Q, Q]
  * @param k components (default min(30, P))
  */
-export async function kernelPcOverlap(train: PathFeatures, y: Float64Array, U: Matrix, k = Math.min(PC_OVERLAP_COMPONENTS, train.count), opts: TopEigenOptions = {}): Promise<PcOverlap> {
+export async function kernelPcOverlap(
+  train: PathFeatures,
+  y: Float64Array,
+  U: Matrix,
+  k = Math.min(PC_OVERLAP_COMPONENTS, train.count),
+  opts: TopEigenOptions = {},
+): Promise<PcOverlap> {
   const K = await renormalizedKernel(train, train, U);
   return overlapWithLabels(K, y, k, opts);
 }

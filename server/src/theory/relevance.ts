@@ -23,8 +23,7 @@ export function headScores(U1: Matrix, heads: number[]): HeadScore[] {
   for (let l = 0; l < heads.length; l++)
     for (let h = 0; h < heads[l]; h++) {
       let s = 0;
-      for (let i = 0; i < Q; i++)
-        for (let j = 0; j < Q; j++) if (paths[i][l] === h || paths[j][l] === h) s += Math.abs(U1.data[i * Q + j]);
+      for (let i = 0; i < Q; i++) for (let j = 0; j < Q; j++) if (paths[i][l] === h || paths[j][l] === h) s += Math.abs(U1.data[i * Q + j]);
       raw.push({ layer: l, head: h, score: s });
     }
   const max = Math.max(...raw.map((r) => r.score));

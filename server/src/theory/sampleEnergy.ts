@@ -32,7 +32,7 @@ export interface HvpEnergy {
    * E(U_1) and, when asked, ∇E = Σ_i Φ_iᵀ(M⁻¹ − ααᵀ)Φ_i [Q, Q] (raw, not divided by max N).
    * @throws NumericalError when M is not positive definite or a value is not finite.
    */
-  evaluate(U1: Matrix, wantGrad: boolean): Promise<Pick<EnergyResult, "value" | "grad">>;
+  evaluate(U1: Matrix, wantGrad: boolean): Promise<Pick<EnergyResult, 'value' | 'grad'>>;
   /**
    * ∇²E[dU_1] [Q, Q] at U_1 (raw, symmetric) for a symmetric direction dU_1 [Q, Q].
    * @throws NumericalError as `evaluate`.
@@ -156,8 +156,7 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
       const v = backSolveTransposed(L, matVec(Z, u.data));
       const a = transposedMatVec(Phi, v);
       const aw = await gemm({ rows: N0, cols: Q, data: a }, { rows: N0, cols: Q, data: w }, { transA: true }); // Σ_i a_i w_iᵀ
-      for (let q = 0; q < Q; q++)
-        for (let r = 0; r < Q; r++) out.data[q * Q + r] += aw.data[q * Q + r] + aw.data[r * Q + q];
+      for (let q = 0; q < Q; q++) for (let r = 0; r < Q; r++) out.data[q * Q + r] += aw.data[q * Q + r] + aw.data[r * Q + q];
       symmetrizeInPlace(out);
       return out;
     },

@@ -19,7 +19,7 @@
 import { Matrix, zeros, maxAbs } from '../linalg/matrix';
 import { choleskySync } from '../linalg/cholesky';
 import { TheorySettings, gpOrderParameters, orderParameterSizes } from './orderParams';
-import { ActionResult, NumericalError, actionWithEnergy, combineAction, entropy } from './action';
+import { ActionResult, NumericalError, actionWithEnergy, entropy } from './action';
 import { EXACT_HESSIAN_MAX_D } from './hessian';
 import { type EnergyEvaluator, type EnergySpace, createEnergyEvaluator } from './energySpace';
 import type { PathFeatures } from './kernels';
@@ -224,7 +224,12 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     // (sampleEnergy.ts) caches L⁻¹Φ for the products and runs them in float32 while that does not limit the
     // convergence; in feature space the chosen evaluator serves.
     const hvp = opts.newtonCgEnergy ?? (ev.space === 'sample' ? sampleSpaceEnergy(train, y, s.temperature) : ev);
-    const r = await newtonCg(s, hvp, opts.init ?? gpOrderParameters(s), { tolerance: tol, maxIterations: maxIter, signal: opts.signal, onProgress: opts.onProgress });
+    const r = await newtonCg(s, hvp, opts.init ?? gpOrderParameters(s), {
+      tolerance: tol,
+      maxIterations: maxIter,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    });
     return { ...r, space: ev.space };
   }
 
@@ -274,9 +279,7 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
   let useNewton = opts.newton === 'always' || (opts.newton !== 'never' && p <= DENSE_NEWTON_MAX_ENTRIES);
   // Hand over to Newton once the gradient is small enough for the quadratic model to be useful.
   const newtonSwitch = Math.max(tol, exactHessian ? 1e-4 : 1e-6);
-  const hessian = exactHessian
-    ? (pt: Point) => exactActionHessian(s, ev, pt, scale)
-    : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
+  const hessian = exactHessian ? (pt: Point) => exactActionHessian(s, ev, pt, scale) : (pt: Point) => finiteDifferenceHessian(pt, sizes, scale, evaluate);
   let methodName = 'L-BFGS on Cholesky factors';
 
   while (!converged && iterations < maxIter) {
@@ -307,12 +310,12 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
       alphas.push(a);
       for (let k = 0; k < q.length; k++) q[k] -= a * h.y[k];
     }
-    let gammaScale = 1;
+    let gammaScale: number;
     if (history.length) {
       const h = history[history.length - 1];
       gammaScale = dot(h.s, h.y) / dot(h.y, h.y);
     } else {
-      gammaScale = Math.min(1, 0.1 / Math.max(maxAbs(g), 1e-300)) ; // a cautious first step
+      gammaScale = Math.min(1, 0.1 / Math.max(maxAbs(g), 1e-300)); // a cautious first step
     }
     for (let k = 0; k < q.length; k++) q[k] *= gammaScale;
     for (let i = 0; i < history.length; i++) {
@@ -357,7 +360,6 @@ export async function minimizeAction(s: TheorySettings, train: PathFeatures, y: 
     theta = ls.theta;
     cur = ls.pt;
     g = ls.g;
-    Ls = unpackFactors(theta, sizes);
     converged = cur.r.maxGradNormalized! < tol;
     opts.onProgress?.({ phase: 'L-BFGS', iteration: iterations, value: cur.f, maxGradNormalized: cur.r.maxGradNormalized! });
   }

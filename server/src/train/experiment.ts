@@ -36,7 +36,11 @@ export interface HeadRemoval {
  * @param X [P, N0, T]; y [P] ±1 labels.
  * @returns the full network's accuracy and MSE, and one entry per removable head in (layer, head) order.
  */
-export function singleHeadRemoval(net: TfNetwork, X: SequenceBatch, y: Float64Array): { accuracy: number; mse: number; removals: HeadRemoval[]; skippedLayers: number[] } {
+export function singleHeadRemoval(
+  net: TfNetwork,
+  X: SequenceBatch,
+  y: Float64Array,
+): { accuracy: number; mse: number; removals: HeadRemoval[]; skippedLayers: number[] } {
   const heads = net.shape.heads;
   const f = net.predict(X);
   const acc0 = accuracy(f, y);
@@ -147,9 +151,25 @@ export function comparePruning(report: AnalysisReport, removals: HeadRemoval[], 
   return {
     scores,
     heads: rows,
-    spearmanScoreVsDrop: enough ? spearman(rows.map((r) => r.score), rows.map((r) => r.drop)) : null,
-    spearmanScoreVsMseIncrease: enough ? spearman(rows.map((r) => r.score), rows.map((r) => r.mseIncrease)) : null,
-    spearmanPredictedVsDrop: enough && predicted.every((v) => v !== undefined) ? spearman(predicted as number[], rows.map((r) => r.drop)) : null,
+    spearmanScoreVsDrop: enough
+      ? spearman(
+          rows.map((r) => r.score),
+          rows.map((r) => r.drop),
+        )
+      : null,
+    spearmanScoreVsMseIncrease: enough
+      ? spearman(
+          rows.map((r) => r.score),
+          rows.map((r) => r.mseIncrease),
+        )
+      : null,
+    spearmanPredictedVsDrop:
+      enough && predicted.every((v) => v !== undefined)
+        ? spearman(
+            predicted as number[],
+            rows.map((r) => r.drop),
+          )
+        : null,
     U_GD: Array.from({ length: U1.rows }, (_, i) => Array.from(U1.data.subarray(i * U1.cols, (i + 1) * U1.cols))),
     uPattern: patternSimilarity(Utheory, U1.data, U1.rows),
   };
@@ -162,6 +182,12 @@ export async function theoryForNetwork(
   params: NetworkParams,
   opts: { progress?: ProgressFn; signal?: AbortSignal } = {},
 ): Promise<AnalysisReport> {
-  const p = await prepareWithAttention({ ...config, readout: params.shape.readout }, task, trainedAttention(params), `qk (trained by gradient descent, G = ${params.shape.G})`, opts.progress);
+  const p = await prepareWithAttention(
+    { ...config, readout: params.shape.readout },
+    task,
+    trainedAttention(params),
+    `qk (trained by gradient descent, G = ${params.shape.G})`,
+    opts.progress,
+  );
   return analyzePrepared(p, config, { onProgress: opts.progress, signal: opts.signal });
 }

@@ -44,7 +44,8 @@ export function layerWeightNames(l: number): { query: string; key: string; value
 
 function floatTensor(name: string, dims: number[], values: ArrayLike<number>): onnx.ITensorProto {
   const f = Float32Array.from(values);
-  for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i])) throw new Error(`ONNX export: ${name} holds ${f[i]} at flat index ${i} after rounding to float32`);
+  for (let i = 0; i < f.length; i++)
+    if (!Number.isFinite(f[i])) throw new Error(`ONNX export: ${name} holds ${f[i]} at flat index ${i} after rounding to float32`);
   return { name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
 }
 
@@ -55,7 +56,9 @@ function int64Tensor(name: string, dims: number[], values: number[]): onnx.ITens
 function valueInfo(name: string, shape: (number | string)[]): onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } },
+    },
   };
 }
 
@@ -105,17 +108,26 @@ export function exportOnnx(p: NetworkParams, opts: { producerVersion?: string; d
     inits.push(int64Tensor(`${pre}.merged_shape`, [3], [0, 0, H * nOut]));
     inits.push(floatTensor(`${pre}.scale`, [], [1 / Math.sqrt(G)]));
 
-    const q = node('Transpose', `${pre}.q_heads`, [node('Reshape', `${pre}.q_split`, [node('MatMul', `${pre}.query`, [tokens, w.query]), `${pre}.qk_heads_shape`])], [
-      ints('perm', [0, 2, 1, 3]),
-    ]);
-    const k = node('Transpose', `${pre}.k_heads`, [node('Reshape', `${pre}.k_split`, [node('MatMul', `${pre}.key`, [tokens, w.key]), `${pre}.qk_heads_shape`])], [
-      ints('perm', [0, 2, 3, 1]),
-    ]);
+    const q = node(
+      'Transpose',
+      `${pre}.q_heads`,
+      [node('Reshape', `${pre}.q_split`, [node('MatMul', `${pre}.query`, [tokens, w.query]), `${pre}.qk_heads_shape`])],
+      [ints('perm', [0, 2, 1, 3])],
+    );
+    const k = node(
+      'Transpose',
+      `${pre}.k_heads`,
+      [node('Reshape', `${pre}.k_split`, [node('MatMul', `${pre}.key`, [tokens, w.key]), `${pre}.qk_heads_shape`])],
+      [ints('perm', [0, 2, 3, 1])],
+    );
     const scores = node('Mul', `${pre}.scale_scores`, [node('MatMul', `${pre}.scores`, [q, k]), `${pre}.scale`]);
     const probs = node('Softmax', `${pre}.softmax`, [scores], [int('axis', -1)]);
-    const v = node('Transpose', `${pre}.v_heads`, [node('Reshape', `${pre}.v_split`, [node('MatMul', `${pre}.value`, [z, w.value]), `${pre}.v_heads_shape`])], [
-      ints('perm', [0, 2, 1, 3]),
-    ]);
+    const v = node(
+      'Transpose',
+      `${pre}.v_heads`,
+      [node('Reshape', `${pre}.v_split`, [node('MatMul', `${pre}.value`, [z, w.value]), `${pre}.v_heads_shape`])],
+      [ints('perm', [0, 2, 1, 3])],
+    );
     const ctx = node('MatMul', `${pre}.context`, [probs, v]);
     const merged = node('Reshape', `${pre}.merge`, [node('Transpose', `${pre}.context_tokens`, [ctx], [ints('perm', [0, 2, 1, 3])]), `${pre}.merged_shape`]);
     z = node('MatMul', `${pre}.output`, [merged, w.output]);
@@ -129,7 +141,13 @@ export function exportOnnx(p: NetworkParams, opts: { producerVersion?: string; d
     inits.push(int64Tensor('readout.token', [], [readout === 'first' ? 0 : T - 1]));
     r = node('Gather', 'readout_tokens', [z, 'readout.token'], [int('axis', 1)]);
   }
-  inits.push(floatTensor('readout.weight', [Na, 1], Array.from(p.a, (v) => v / Math.sqrt(Na))));
+  inits.push(
+    floatTensor(
+      'readout.weight',
+      [Na, 1],
+      Array.from(p.a, (v) => v / Math.sqrt(Na)),
+    ),
+  );
   nodes.push({ name: 'readout', opType: 'MatMul', domain: '', input: [r, 'readout.weight'], output: [ONNX_OUTPUT], attribute: [] });
 
   const meta = {

@@ -74,7 +74,8 @@ export function checkShape(s: NetworkShape): void {
   s.widths.forEach((n, i) => {
     if (!isPosInt(n)) throw new Error(`network: width ${i === s.heads.length ? 'N_a' : `N_${i + 1}`} = ${n}; need a positive integer`);
   });
-  if (s.readout !== 'first' && s.readout !== 'last' && s.readout !== 'mean') throw new Error(`network: readout must be first, last or mean (got ${String(s.readout)})`);
+  if (s.readout !== 'first' && s.readout !== 'last' && s.readout !== 'mean')
+    throw new Error(`network: readout must be first, last or mean (got ${String(s.readout)})`);
 }
 
 /** Number of trainable parameters. */
@@ -123,7 +124,8 @@ export function unitGains(heads: number[]): HeadGains {
  * @throws Error when the layer or head does not exist, or the layer has a single head (removing it removes the layer).
  */
 export function removalGains(heads: number[], layer: number, head: number): HeadGains {
-  if (!Number.isInteger(layer) || layer < 0 || layer >= heads.length) throw new Error(`head removal: layer ${layer} does not exist (layers 0..${heads.length - 1})`);
+  if (!Number.isInteger(layer) || layer < 0 || layer >= heads.length)
+    throw new Error(`head removal: layer ${layer} does not exist (layers 0..${heads.length - 1})`);
   const H = heads[layer];
   if (!Number.isInteger(head) || head < 0 || head >= H) throw new Error(`head removal: layer ${layer} has heads 0..${H - 1}, not ${head}`);
   if (H < 2) throw new Error(`head removal: layer ${layer} has a single head; removing it would remove the layer`);
@@ -238,9 +240,7 @@ export class TfNetwork {
     this.Wq = heads.map((H, l) => trainable(tf.tensor2d(headsToColumns(p.Q[l], H, G, N0), [N0, H * G])));
     this.Wk = heads.map((H, l) => trainable(tf.tensor2d(headsToColumns(p.K[l], H, G, N0), [N0, H * G])));
     this.V0t = trainable(tf.tensor2d(transposeF32(p.V0, widths[0], N0), [N0, widths[0]]));
-    this.Wv = heads.map((H, l) =>
-      trainable(tf.tensor2d(headsToColumns(p.V[l], H, widths[l + 1], widths[l]), [widths[l], H * widths[l + 1]])),
-    );
+    this.Wv = heads.map((H, l) => trainable(tf.tensor2d(headsToColumns(p.V[l], H, widths[l + 1], widths[l]), [widths[l], H * widths[l + 1]])));
     this.a = trainable(tf.tensor2d(Float32Array.from(p.a), [widths[heads.length], 1]));
   }
 
@@ -351,7 +351,8 @@ export function checkParams(p: NetworkParams): void {
   for (let l = 0; l < L; l++) {
     want(`Q_${l + 1}`, p.Q[l], [heads[l], G, N0]);
     want(`K_${l + 1}`, p.K[l], [heads[l], G, N0]);
-    if (p.V[l].length !== heads[l]) throw new Error(`network parameters: layer ${l + 1} has ${p.V[l].length} value matrices, expected H_${l + 1} = ${heads[l]}`);
+    if (p.V[l].length !== heads[l])
+      throw new Error(`network parameters: layer ${l + 1} has ${p.V[l].length} value matrices, expected H_${l + 1} = ${heads[l]}`);
     p.V[l].forEach((Vh, h) => want(`V_${l + 1}[${h}]`, Vh, [widths[l + 1], widths[l]]));
   }
   want('V0', p.V0, [widths[0], N0]);

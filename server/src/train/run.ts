@@ -121,7 +121,15 @@ export interface TrainReport {
     tolerance: number;
     examples_checked: number;
     /** What `detectAttention` found in the exported model. */
-    detected_blocks: { index: number; form: string; query_heads: number | null; kv_heads: number | null; head_size_qk: number | null; head_size_v: number | null; confidence: string }[];
+    detected_blocks: {
+      index: number;
+      form: string;
+      query_heads: number | null;
+      kv_heads: number | null;
+      head_size_qk: number | null;
+      head_size_v: number | null;
+      confidence: string;
+    }[];
   };
   head_removal: { rescaling: string; full_accuracy: number; full_mse: number; removals: HeadRemoval[]; skipped_layers: number[] };
   theory: {
@@ -163,7 +171,8 @@ export function loadTrainTask(job: TrainJob): TaskData {
       T: job.markovSteps ?? d.steps,
     });
   }
-  if (c.task === 'mnist-oneshot') return mnistOneShotTask({ seed: c.seed, P: job.P ?? TRAIN_DEFAULTS.mnist.P, P_test: job.P_test ?? TRAIN_DEFAULTS.mnist.P_test });
+  if (c.task === 'mnist-oneshot')
+    return mnistOneShotTask({ seed: c.seed, P: job.P ?? TRAIN_DEFAULTS.mnist.P, P_test: job.P_test ?? TRAIN_DEFAULTS.mnist.P_test });
   if (c.data) {
     if (job.P !== undefined || job.P_test !== undefined) throw new Error('--P / --P-test set the size of a built-in task; a data file brings its own examples');
     return loadTaskFile(c.data);
@@ -193,7 +202,12 @@ export function checkOutputDir(dir: string, force: boolean): void {
  * class-balanced training subset the theory used (so analysing the model reproduces the train report's theory),
  * x_test/y_test the whole test set.
  */
-export function dataArrays(train: TaskData['train'], yTrain: Float64Array, test: TaskData['test'], yTest: Float64Array): Record<string, { shape: number[]; data: Float64Array }> {
+export function dataArrays(
+  train: TaskData['train'],
+  yTrain: Float64Array,
+  test: TaskData['test'],
+  yTest: Float64Array,
+): Record<string, { shape: number[]; data: Float64Array }> {
   return {
     [`${ONNX_INPUT}_train`]: { shape: [train.count, train.features, train.tokens], data: Float64Array.from(train.data) },
     [`${ONNX_INPUT}_test`]: { shape: [test.count, test.features, test.tokens], data: Float64Array.from(test.data) },
@@ -219,7 +233,7 @@ export function modelConfigYaml(config: AnalysisConfig, settings: AnalysisReport
   };
   return (
     '# Written by `attention-paths train`: the theory applied to the attention of the trained model.onnx, on the\n' +
-    '# training sequences the train job\'s theory used and its test set (data.npz), with the same theory settings.\n' +
+    "# training sequences the train job's theory used and its test set (data.npz), with the same theory settings.\n" +
     toYaml(doc, { flowCollectionPadding: false })
   );
 }
@@ -247,7 +261,8 @@ export async function runOnnx(bytes: Uint8Array, X: TaskData['train']): Promise<
       const x = new ort.Tensor('float32', Float32Array.from(X.data.subarray(p0 * N0 * T, (p0 + n) * N0 * T)), [n, N0, T]);
       const r = await session.run({ [ONNX_INPUT]: x });
       const f = r[ONNX_OUTPUT];
-      if (!f || f.dims.length !== 2 || f.dims[0] !== n || f.dims[1] !== 1) throw new Error(`the exported model's output has shape [${f?.dims}], expected [${n}, 1]`);
+      if (!f || f.dims.length !== 2 || f.dims[0] !== n || f.dims[1] !== 1)
+        throw new Error(`the exported model's output has shape [${f?.dims}], expected [${n}, 1]`);
       out.set(f.data as Float32Array, p0);
     }
   } finally {
@@ -351,12 +366,18 @@ export async function runTrainJob(job: TrainJob): Promise<TrainReport> {
     let maxDiff = 0;
     for (let i = 0; i < ortOut.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ortOut[i] - test.outputs[i]));
     if (!(maxDiff <= EXPORT_TOLERANCE)) {
-      throw new Error(`export check failed: the ONNX model's outputs differ from the trained network's by up to ${maxDiff.toExponential(2)} (allowed ${EXPORT_TOLERANCE})`);
+      throw new Error(
+        `export check failed: the ONNX model's outputs differ from the trained network's by up to ${maxDiff.toExponential(2)} (allowed ${EXPORT_TOLERANCE})`,
+      );
     }
     const detection = detectAttention(decodeModel(onnxBytes, 'model.onnx'));
-    const bad = detection.blocks.length !== L || detection.blocks.some((b, l) => b.queryHeads !== shape.heads[l] || b.headSizeQK !== shape.G || b.headSizeV !== shape.widths[l + 1]);
+    const bad =
+      detection.blocks.length !== L ||
+      detection.blocks.some((b, l) => b.queryHeads !== shape.heads[l] || b.headSizeQK !== shape.G || b.headSizeV !== shape.widths[l + 1]);
     if (bad) {
-      throw new Error(`export check failed: the attention detector reports "${detection.summary}" with heads [${detection.blocks.map((b) => b.queryHeads)}], expected ${L} blocks with heads [${shape.heads}]`);
+      throw new Error(
+        `export check failed: the attention detector reports "${detection.summary}" with heads [${detection.blocks.map((b) => b.queryHeads)}], expected ${L} blocks with heads [${shape.heads}]`,
+      );
     }
     lap('export');
 
@@ -499,7 +520,12 @@ export function formatTrainReport(r: TrainReport): string {
   lines.push(
     `  Adam, lr ${r.training.learning_rate}, ${plural(r.training.epochs, 'epoch')} × batch ${r.training.batch_size} (${plural(r.training.steps, 'step')}, ${(r.training.ms / 1000).toFixed(1)} s): ` +
       `training MSE ${r.training.initial_loss.toFixed(4)} → ${r.training.final_loss.toFixed(4)}` +
-      (c.length > 2 ? ` (per epoch: ${c.slice(0, -1).map((v) => v.toFixed(3)).join(' ')})` : ''),
+      (c.length > 2
+        ? ` (per epoch: ${c
+            .slice(0, -1)
+            .map((v) => v.toFixed(3))
+            .join(' ')})`
+        : ''),
   );
   lines.push(`  accuracy: train ${pct(r.accuracy.train)}, test ${pct(r.accuracy.test)} (test MSE ${r.mse.test.toFixed(4)})`);
   lines.push('');
@@ -532,4 +558,3 @@ export function formatTrainReport(r: TrainReport): string {
   lines.push(`Written: ${TRAIN_OUTPUTS.map((n) => r.files[n]).join(', ')}`);
   return lines.join('\n');
 }
-

@@ -19,7 +19,11 @@ const CLI = join(ROOT, 'server', 'src', 'cli.ts');
 
 function run(args: string[], cwd = ROOT) {
   // tsx by its file, so that a run in a temporary folder (cwd) finds it too.
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href, CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -43,10 +47,28 @@ describe('attention-paths analyze on golden cases given as .npz + YAML', () => {
       assert.equal(rep.metrics.acc_mean_predictor, e.metrics.acc_mean_predictor);
       for (const k of Object.keys(e.metrics_gp)) assertClose(rep.gp.metrics[k], e.metrics_gp[k], 1e-9, 1e-12, `gp ${k}`);
       assertClose(rep.gp.predictor_mean_test, e.predictor_mean_test_gp, 1e-9, 1e-12, 'gp mean');
-      assert.deepEqual(rep.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]), e.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]));
-      assertClose(rep.head_scores_ascending.map((h: { score: number }) => h.score), e.head_scores_ascending.map((h: { score: number }) => h.score), rt, at, 'scores');
-      assertClose(rep.head_silencing.map((h: { eg_total: number }) => h.eg_total), e.head_silencing.map((h: { eg_total: number }) => h.eg_total), rt, at, 'silencing');
-      assert.deepEqual(rep.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor), e.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor));
+      assert.deepEqual(
+        rep.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]),
+        e.head_scores_ascending.map((h: { layer: number; head: number }) => [h.layer, h.head]),
+      );
+      assertClose(
+        rep.head_scores_ascending.map((h: { score: number }) => h.score),
+        e.head_scores_ascending.map((h: { score: number }) => h.score),
+        rt,
+        at,
+        'scores',
+      );
+      assertClose(
+        rep.head_silencing.map((h: { eg_total: number }) => h.eg_total),
+        e.head_silencing.map((h: { eg_total: number }) => h.eg_total),
+        rt,
+        at,
+        'silencing',
+      );
+      assert.deepEqual(
+        rep.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor),
+        e.head_silencing.map((h: { acc_mean_predictor: number }) => h.acc_mean_predictor),
+      );
     });
   }
 });
@@ -95,7 +117,7 @@ describe('attention-paths analyze on the embedded default', () => {
 });
 
 describe('attention-paths analyze on a model config', () => {
-  it('measures each head\'s removal on the model and charts it next to the prediction', () => {
+  it("measures each head's removal on the model and charts it next to the prediction", () => {
     const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
     const r = run(['analyze', join(ROOT, 'test-fixtures', 'workspace', 'model.attention.yaml'), '--report', dir, '--quiet']);
     assert.equal(r.code, 0, r.stderr);
@@ -122,7 +144,10 @@ describe('attention-paths sweep', () => {
     const r = run(['sweep', cfg, '--widths', '10,1000000', '--report', join(dir, 'out'), '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(readFileSync(join(dir, 'out', 'sweep.json'), 'utf8'));
-    assert.deepEqual(rep.rows.map((x: { N: number }) => x.N), [10, 1000000]);
+    assert.deepEqual(
+      rep.rows.map((x: { N: number }) => x.N),
+      [10, 1000000],
+    );
     // At N = 10⁶ (α = 4e-5) the theory is at its GP limit.
     assertClose(rep.rows[1].metrics.eg_total, rep.gp.eg_total, 1e-3, 0, 'eg at large N');
     assert.match(r.stdout, /^\s+GP\s+0\s+[\d.]+/m);
@@ -171,7 +196,11 @@ describe('attention-paths errors', () => {
     // first write fills the pipe buffer and the rest waits for the reader.
     const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
     const cmd = [process.execPath, join(ROOT, 'bin', 'attention-paths.js'), 'analyze', join(dir, 'c.yaml'), '--json', '-', '--quiet'].map(q).join(' ');
-    const p = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} | cat`], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 * 2 ** 20 });
+    const p = spawnSync('bash', ['-c', `set -o pipefail; ${cmd} | cat`], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+      maxBuffer: 64 * 2 ** 20,
+    });
     const r = { code: p.status, stdout: p.stdout, stderr: p.stderr };
     assert.equal(r.code, 0, r.stderr);
     // The attention maps make this report about 110 KB; an exit before stdout drained cut it at 65536 bytes.
@@ -268,7 +297,10 @@ describe('outputs are checked before any work, and failures leave nothing behind
     const r = run(['analyze', cfg, '--quiet']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr.trim().split('\n').length, 1);
-    assert.match(r.stderr, /this config has 4⁶ = 4096 attention paths .*more than the path limit 256 .*reducing P would not help\. Analyse the model in layer windows: `attention\.windows: 3` \(2 windows of 3 blocks, 64 paths each/);
+    assert.match(
+      r.stderr,
+      /this config has 4⁶ = 4096 attention paths .*more than the path limit 256 .*reducing P would not help\. Analyse the model in layer windows: `attention\.windows: 3` \(2 windows of 3 blocks, 64 paths each/,
+    );
     // Refused before the model runs on the data (generous bound: tsx start-up on a busy machine).
     assert.ok(Date.now() - t0 < 60_000);
     assert.match(run(['analyze', cfg, '--max-paths', '100']).stderr, /more than the path limit 100 .*`attention\.windows: 3`/);
@@ -305,17 +337,29 @@ describe('an output may never replace an input or another output, even with --fo
     writeFileSync(join(dir, 'm.onnx'), readFileSync(join(src, 'model.onnx')));
     writeFileSync(join(dir, 'data.npz'), readFileSync(join(src, 'data.npz')));
     writeFileSync(join(dir, 'am.yaml'), 'data: data.npz\nattention:\n  kind: model\n  model: m.onnx\n');
-    const snapshot = () => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+    const snapshot = () =>
+      Object.fromEntries(
+        readdirSync(dir)
+          .sort()
+          .map((f) => [f, readFileSync(join(dir, f)).toString('base64')]),
+      );
     return { dir, snapshot };
   }
-  for (const [target, what] of [['m.onnx', "the config's model"], ['am.yaml', 'the config'], ['data.npz', "the config's data"]] as const) {
+  for (const [target, what] of [
+    ['m.onnx', "the config's model"],
+    ['am.yaml', 'the config'],
+    ['data.npz', "the config's data"],
+  ] as const) {
     it(`analyze am.yaml --json ${target} --force is refused and changes nothing`, () => {
       const { dir, snapshot } = workspace();
       const before = snapshot();
       const r = run(['analyze', 'am.yaml', '--json', target, '--force', '--quiet'], dir);
       assert.equal(r.code, 1);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `attention-paths: --json ${target} would replace ${what} ${join(dir, target)}, which this command reads; choose another output path\n`);
+      assert.equal(
+        r.stderr,
+        `attention-paths: --json ${target} would replace ${what} ${join(dir, target)}, which this command reads; choose another output path\n`,
+      );
       assert.deepEqual(snapshot(), before);
     });
   }
@@ -344,7 +388,10 @@ describe('an output may never replace an input or another output, even with --fo
     const before = snapshot();
     const r = run(['train', '--data', 'weights.npz', '--out', '.', '--force', '--quiet'], dir);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `attention-paths train: --out ${dir} (its weights.npz) would replace the data ${join(dir, 'weights.npz')}, which this command reads; choose another output path\n`);
+    assert.equal(
+      r.stderr,
+      `attention-paths train: --out ${dir} (its weights.npz) would replace the data ${join(dir, 'weights.npz')}, which this command reads; choose another output path\n`,
+    );
     assert.deepEqual(snapshot(), before);
   });
 });

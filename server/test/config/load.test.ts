@@ -117,7 +117,10 @@ describe('parseConfig: good files', () => {
     assert.match(back.message, /^attention\.layers \[4, 3\] runs backwards; write \[first, last\] with first ≤ last/);
     assert.equal(onlyIssue('data: train.npz\nattention: {kind: model, model: model.onnx, windows: 0}\n').pointer, '/attention/windows');
     const ignored = parseConfig('data: train.npz\nattention: {kind: random-qk, windows: 2}\n', cfgPath());
-    assert.deepEqual(ignored.issues.map((i) => [i.severity, i.message]), [['warning', 'attention.windows is ignored when kind is "random-qk"']]);
+    assert.deepEqual(
+      ignored.issues.map((i) => [i.severity, i.message]),
+      [['warning', 'attention.windows is ignored when kind is "random-qk"']],
+    );
   });
 
   test('defaultConfig() is the embedded default and a fresh object', () => {
@@ -218,10 +221,7 @@ describe('parseConfig: errors with message and position', () => {
 
   test('missing data file: message names the resolved path', () => {
     const i = onlyIssue('data: sub/missing.npz\n');
-    assert.equal(
-      i.message,
-      `data file not found: ${join(dir, 'sub', 'missing.npz')} ("sub/missing.npz" resolved against the config's folder ${dir})`,
-    );
+    assert.equal(i.message, `data file not found: ${join(dir, 'sub', 'missing.npz')} ("sub/missing.npz" resolved against the config's folder ${dir})`);
     assert.deepEqual(span(i), [1, 7, 1, 22]);
     assert.equal(i.pointer, '/data');
   });
@@ -348,10 +348,7 @@ describe('loadConfig', () => {
       () => loadConfig(y),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        assert.equal(
-          err.message,
-          `${y}:2:14: temperature (T_B) must be a number > 0 (got -1)\n${y}:3:1: unknown key "widht"; did you mean "widths"?`,
-        );
+        assert.equal(err.message, `${y}:2:14: temperature (T_B) must be a number > 0 (got -1)\n${y}:3:1: unknown key "widht"; did you mean "widths"?`);
         assert.equal(err.issues.length, 2);
         return true;
       },
@@ -360,11 +357,14 @@ describe('loadConfig', () => {
 
   test('an unreadable file is a ConfigError that keeps the system message', () => {
     const missing = join(dir, 'nope.yaml');
-    assert.throws(() => loadConfig(missing), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:1: cannot read config file: no such file$`));
-      return true;
-    });
+    assert.throws(
+      () => loadConfig(missing),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, new RegExp(`^${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:1:1: cannot read config file: no such file$`));
+        return true;
+      },
+    );
   });
 
   test('warnings go to onWarning', () => {

@@ -99,12 +99,35 @@ test('npz task with Q/K layers and with W layers; flat JSON with the same names'
   writeFileSync(
     json,
     JSON.stringify({
-      X_train: [[[1, 2], [3, 4], [5, 6]], [[0, 0], [0, 0], [0, 1]]],
+      X_train: [
+        [
+          [1, 2],
+          [3, 4],
+          [5, 6],
+        ],
+        [
+          [0, 0],
+          [0, 0],
+          [0, 1],
+        ],
+      ],
       y_train: [1, -1],
-      X_test: [[[1, 1], [1, 1], [1, 1]]],
+      X_test: [
+        [
+          [1, 1],
+          [1, 1],
+          [1, 1],
+        ],
+      ],
       y_test: [[-1]],
       readout: 'last',
-      W_1: [[[1, 0, 0], [0, 1, 0], [0, 0, 1]]],
+      W_1: [
+        [
+          [1, 0, 0],
+          [0, 1, 0],
+          [0, 0, 1],
+        ],
+      ],
     }),
   );
   const tj = loadTaskFile(json);
@@ -123,12 +146,37 @@ test('shape, label and finiteness errors name the file, the array and the expect
     ['z.npz', { X_train: arr([0, 8, 5]) }, [], /z\.npz: X_train has shape \[0, 8, 5\]; expected \[P, N0, T\] with every dimension ≥ 1/],
     ['yl.npz', { y_train: labels(5) }, [], /yl\.npz: y_train has shape \[5\]; expected \[P=6\] \(P from X_train\)/],
     ['yt.npz', { y_test: arr([4, 2], () => 1) }, [], /yt\.npz: y_test has shape \[4, 2\]; expected \[P_test=4\] \(P_test from X_test\)/],
-    ['lab.npz', { y_train: arr([6], (k) => (k === 3 ? 0 : 1)) }, [], /lab\.npz: y_train\[3\] = 0; labels must be \+1 or -1 \(0\/1 labels\? map them with y = 2·y − 1\)/],
+    [
+      'lab.npz',
+      { y_train: arr([6], (k) => (k === 3 ? 0 : 1)) },
+      [],
+      /lab\.npz: y_train\[3\] = 0; labels must be \+1 or -1 \(0\/1 labels\? map them with y = 2·y − 1\)/,
+    ],
     ['lab2.npz', { y_test: arr([4], (k) => (k === 2 ? 2 : -1)) }, [], /lab2\.npz: y_test\[2\] = 2; labels must be \+1 or -1$/],
-    ['nan.npz', { X_train: arr([6, 8, 5], (k) => (k === 97 ? NaN : 0)) }, [], /nan\.npz: X_train has a non-finite value \(NaN\) at flat index 97, i\.e\. X_train\[2\]\[3\]\[2\] \(shape \[6, 8, 5\]\)/],
-    ['inf.npz', { X_test: arr([4, 8, 5], (k) => (k === 159 ? -Infinity : 0)) }, [], /inf\.npz: X_test has a non-finite value \(-Infinity\) at flat index 159, i\.e\. X_test\[3\]\[7\]\[4\]/],
-    ['qinf.npz', { Q_1: arr([1, 2, 8], (k) => (k === 9 ? Infinity : 0)), K_1: arr([1, 2, 8]) }, [], /qinf\.npz: Q_1 has a non-finite value \(Infinity\) at flat index 9, i\.e\. Q_1\[0\]\[1\]\[1\]/],
-    ['gap.npz', { Q_1: arr([1, 2, 8]), K_1: arr([1, 2, 8]), Q_3: arr([1, 2, 8]), K_3: arr([1, 2, 8]) }, [], /gap\.npz: Q_2 is missing \(found K_1, K_3, Q_1, Q_3\); layers must be numbered 1\.\.L without gaps/],
+    [
+      'nan.npz',
+      { X_train: arr([6, 8, 5], (k) => (k === 97 ? NaN : 0)) },
+      [],
+      /nan\.npz: X_train has a non-finite value \(NaN\) at flat index 97, i\.e\. X_train\[2\]\[3\]\[2\] \(shape \[6, 8, 5\]\)/,
+    ],
+    [
+      'inf.npz',
+      { X_test: arr([4, 8, 5], (k) => (k === 159 ? -Infinity : 0)) },
+      [],
+      /inf\.npz: X_test has a non-finite value \(-Infinity\) at flat index 159, i\.e\. X_test\[3\]\[7\]\[4\]/,
+    ],
+    [
+      'qinf.npz',
+      { Q_1: arr([1, 2, 8], (k) => (k === 9 ? Infinity : 0)), K_1: arr([1, 2, 8]) },
+      [],
+      /qinf\.npz: Q_1 has a non-finite value \(Infinity\) at flat index 9, i\.e\. Q_1\[0\]\[1\]\[1\]/,
+    ],
+    [
+      'gap.npz',
+      { Q_1: arr([1, 2, 8]), K_1: arr([1, 2, 8]), Q_3: arr([1, 2, 8]), K_3: arr([1, 2, 8]) },
+      [],
+      /gap\.npz: Q_2 is missing \(found K_1, K_3, Q_1, Q_3\); layers must be numbered 1\.\.L without gaps/,
+    ],
     ['nok.npz', { Q_1: arr([1, 2, 8]) }, [], /nok\.npz: K_1 is missing \(found Q_1\)/],
     ['zero.npz', { W_0: arr([1, 8, 8]), W_1: arr([1, 8, 8]) }, [], /zero\.npz: attention layers are numbered from 1; found W_0 first/],
     ['kh.npz', { Q_1: arr([2, 4, 8]), K_1: arr([3, 4, 8]) }, [], /kh\.npz: K_1 has shape \[3, 4, 8\]; expected \[H_1=2, G=4, N0=8\] \(H_1 and G from Q_1\)/],
@@ -154,10 +202,19 @@ test('JSON problems: ragged arrays, nulls, strings, NaN literals, bad golden fie
   };
   const base = { X_train: [[[1, 2]], [[3, 4]]], y_train: [1, -1], X_test: [[[1, 2]]], y_test: [1] };
   const j = (o: object) => JSON.stringify({ ...base, ...o });
-  assert.throws(() => loadTaskFile(write('rag.json', j({ X_train: [[[1, 2]], [[3]]] }))), /rag\.json: X_train\[1\]\[0\] has 1 entries; expected 2 \(array is ragged/);
-  assert.throws(() => loadTaskFile(write('null.json', j({ X_test: [[[1, null]]] }))), /null\.json: X_test\[0\]\[0\]\[1\] is null \(a NaN or Infinity written as null\?\); expected a number/);
+  assert.throws(
+    () => loadTaskFile(write('rag.json', j({ X_train: [[[1, 2]], [[3]]] }))),
+    /rag\.json: X_train\[1\]\[0\] has 1 entries; expected 2 \(array is ragged/,
+  );
+  assert.throws(
+    () => loadTaskFile(write('null.json', j({ X_test: [[[1, null]]] }))),
+    /null\.json: X_test\[0\]\[0\]\[1\] is null \(a NaN or Infinity written as null\?\); expected a number/,
+  );
   assert.throws(() => loadTaskFile(write('str.json', j({ y_train: [1, '-1'] }))), /str\.json: y_train\[1\] is "-1"; expected a number/);
-  assert.throws(() => loadTaskFile(write('nan.json', '{"X_train": [[[NaN]]]}')), /nan\.json:1:16: not valid JSON: expected a value, found 'N' \(the file contains NaN\/Infinity literals/);
+  assert.throws(
+    () => loadTaskFile(write('nan.json', '{"X_train": [[[NaN]]]}')),
+    /nan\.json:1:16: not valid JSON: expected a value, found 'N' \(the file contains NaN\/Infinity literals/,
+  );
   assert.throws(() => loadTaskFile(write('arr.json', '[1, 2]')), /arr\.json: expected a JSON object of named arrays/);
   assert.throws(() => loadTaskFile(write('ro.json', j({ readout: 'middle' }))), /ro\.json: readout is "middle"; expected "first", "last" or "mean"/);
   assert.throws(

@@ -52,8 +52,17 @@ test('4-path task: shapes, labels, names, readout, heads [2, 2]', () => {
   assert.deepEqual(Array.from(task.yTest), [...Array(500).fill(1), ...Array(500).fill(-1)]);
   assert.equal(task.readout, 'last');
   assert.deepEqual(task.pathNames, ['g', 'a1', 'd', 'a2']);
-  assert.deepEqual(task.headNames, [['same_token', 'random'], ['uniform', 'random']]);
-  assert.deepEqual(task.attention!.map((l) => [l.kind, l.heads]), [['w', 2], ['w', 2]]);
+  assert.deepEqual(task.headNames, [
+    ['same_token', 'random'],
+    ['uniform', 'random'],
+  ]);
+  assert.deepEqual(
+    task.attention!.map((l) => [l.kind, l.heads]),
+    [
+      ['w', 2],
+      ['w', 2],
+    ],
+  );
   const [l1, l2] = task.attention as WLayer[];
   assert.deepEqual(head(l1, 0), sameTokenW(n, S, beta));
   assert.deepEqual(head(l2, 0), uniformW(n, S, beta));
@@ -63,9 +72,15 @@ test('4-path task: shapes, labels, names, readout, heads [2, 2]', () => {
 test('2-path task: heads [2, 1] with a W = 0 head, out-of-plane noise 5, paths g and d', () => {
   const task = markovTask({ variant: '2paths', seed: 7, P: 20, P_test: 40 });
   assert.deepEqual(task.pathNames, ['g', 'd']);
-  assert.deepEqual(task.attention!.map((l) => l.heads), [2, 1]);
+  assert.deepEqual(
+    task.attention!.map((l) => l.heads),
+    [2, 1],
+  );
   const [l1, l2] = task.attention as WLayer[];
-  assert.ok(head(l1, 1).every((v) => Object.is(v, 0)), 'second layer-1 head is exactly W = 0');
+  assert.ok(
+    head(l1, 1).every((v) => Object.is(v, 0)),
+    'second layer-1 head is exactly W = 0',
+  );
   assert.deepEqual(l2.W, uniformW(n, S, beta));
   // W = 0 and the uniform head give exactly uniform attention, on noisy input too.
   for (const W of [head(l1, 1), l2.W]) {
@@ -138,7 +153,7 @@ test('noise: variance 1 along e∥ and e⊥, out-of-plane variance per direction
         let b = 0;
         let sq = 0;
         for (let i = 0; i < n; i++) {
-          r[i] = batch.data[(p * N0 + i) * T + j + 1] - ((i < n / 2) === plus ? Math.SQRT2 : 0);
+          r[i] = batch.data[(p * N0 + i) * T + j + 1] - (i < n / 2 === plus ? Math.SQRT2 : 0);
           a += r[i] / Math.sqrt(n);
           b += (i < n / 2 ? r[i] : -r[i]) / Math.sqrt(n);
           sq += r[i] * r[i];
@@ -215,7 +230,12 @@ test('random head: block scales p·β/n, p·β, p·β/√n; perturbation 0 draws
   const rms = (f: (i: number, j: number) => boolean) => {
     let s = 0;
     let c = 0;
-    for (let i = 0; i < N0; i++) for (let j = 0; j < N0; j++) if (f(i, j)) (s += W[i * N0 + j] ** 2), c++;
+    for (let i = 0; i < N0; i++)
+      for (let j = 0; j < N0; j++)
+        if (f(i, j)) {
+          s += W[i * N0 + j] ** 2;
+          c++;
+        }
     return Math.sqrt(s / c);
   };
   assert.ok(Math.abs(rms((i, j) => i < n && j < n) / (beta / n) - 1) < 0.03);
@@ -246,7 +266,10 @@ test('seeds: deterministic; train, test and heads are separate streams; options 
   // Smaller instances keep the layout: n + S + 1 features, S + 1 tokens.
   const small = markovTask({ variant: '2paths', seed: 1, P: 4, P_test: 2, T: 5, N0: 10 });
   assert.deepEqual([small.train.features, small.train.tokens], [16, 6]);
-  assert.deepEqual(markovAttention('2paths', new Random(1), 10, 5, 10).layers.map((l) => l.W.length), [2 * 256, 256]);
+  assert.deepEqual(
+    markovAttention('2paths', new Random(1), 10, 5, 10).layers.map((l) => l.W.length),
+    [2 * 256, 256],
+  );
   assert.throws(() => markovTask({ variant: '4paths', seed: 1, P: 7 }), /P = 7; it must be a positive even integer/);
   assert.throws(() => markovTask({ variant: '4paths', seed: 1, P_test: 0 }), /P_test = 0/);
   assert.throws(() => markovTask({ variant: '4paths', seed: 1, N0: 7 }), /N0 = 7 visible features; need an even integer ≥ 4/);

@@ -1,14 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  imagePatches,
-  loadMnistDigits,
-  mnistOneShotTask,
-  ONESHOT_LAYOUT,
-  oneShotSequences,
-  positionalCodes,
-  randomQKAttention,
-} from '../../src/data/mnist';
+import { imagePatches, loadMnistDigits, mnistOneShotTask, ONESHOT_LAYOUT, oneShotSequences, positionalCodes, randomQKAttention } from '../../src/data/mnist';
 import { validateTaskData } from '../../src/data/load';
 import { Random } from '../../src/util/random';
 import type { SequenceBatch } from '../../src/data/types';
@@ -23,7 +15,10 @@ test('digits: 10 000 real MNIST images, decoded fast, split 8000/2000 per class 
   const ms = performance.now() - t0;
   assert.ok(ms < 2000, `first load took ${ms.toFixed(0)} ms`);
   assert.equal(d.count, 10000);
-  assert.deepEqual(d.byClass.map((c) => c.length), [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978]);
+  assert.deepEqual(
+    d.byClass.map((c) => c.length),
+    [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978],
+  );
   const train = d.split.train.flat();
   const test = d.split.test.flat();
   assert.equal(train.length, 8000);
@@ -50,7 +45,10 @@ test('task shapes, readout, balanced labels, deterministic per seed', () => {
   assert.equal(task.readout, 'mean');
   assert.equal(task.attention, undefined);
   assert.deepEqual(Array.from(task.yTrain), [...Array(300).fill(1), ...Array(300).fill(-1)]);
-  assert.equal(task.yTest.reduce((a, b) => a + b, 0), 0);
+  assert.equal(
+    task.yTest.reduce((a, b) => a + b, 0),
+    0,
+  );
   const again = mnistOneShotTask({ seed: 1, P: 600, P_test: 1000 });
   assert.deepEqual(again.train.data, task.train.data);
   assert.deepEqual(again.test.data, task.test.data);
@@ -151,8 +149,7 @@ test('the labels are learnable in context: nearest-support pixel matching beats 
   for (let p = 0; p < b.count; p++) {
     // Distance of the query's patches to each support image's patches; the closer one gives its label code.
     const dist = [0, 0];
-    for (let m = 0; m < 2; m++)
-      for (let j = 0; j < 16; j++) for (let i = 0; i < 64; i++) dist[m] += (feat(b, p, i, 32 + j) - feat(b, p, i, m * 16 + j)) ** 2;
+    for (let m = 0; m < 2; m++) for (let j = 0; j < 16; j++) for (let i = 0; i < 64; i++) dist[m] += (feat(b, p, i, 32 + j) - feat(b, p, i, m * 16 + j)) ** 2;
     const nearest = dist[0] <= dist[1] ? 0 : 1;
     const nearestIsA = feat(b, p, ONESHOT_LAYOUT.label, nearest * 16) === 1;
     if ((nearestIsA ? 1 : -1) === task.yTest[p]) correct++;
@@ -164,10 +161,13 @@ test('the labels are learnable in context: nearest-support pixel matching beats 
 
 test('randomQKAttention: shapes [H_l, G, N0], entries N(0, 1/N0), deterministic', () => {
   const layers = randomQKAttention(new Random(5), [4, 2], 128, N0);
-  assert.deepEqual(layers.map((l) => [l.kind, l.heads, l.G, l.Q.length, l.K.length]), [
-    ['qk', 4, 128, 4 * 128 * N0, 4 * 128 * N0],
-    ['qk', 2, 128, 2 * 128 * N0, 2 * 128 * N0],
-  ]);
+  assert.deepEqual(
+    layers.map((l) => [l.kind, l.heads, l.G, l.Q.length, l.K.length]),
+    [
+      ['qk', 4, 128, 4 * 128 * N0, 4 * 128 * N0],
+      ['qk', 2, 128, 2 * 128 * N0, 2 * 128 * N0],
+    ],
+  );
   const all = [...layers[0].Q, ...layers[0].K];
   const mean = all.reduce((a, b) => a + b, 0) / all.length;
   const v = all.reduce((a, b) => a + (b - mean) ** 2, 0) / all.length;

@@ -130,7 +130,14 @@ test('bad inputs throw an error naming the file and the reason', () => {
   const cases: [Uint8Array, RegExp][] = [
     [new TextEncoder().encode('PK\x03\x04 not npy at all'), /bad\.npy: not a \.npy file \(the magic string/],
     [new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1]), /bad\.npy: truncated \.npy file/],
-    [(() => { const b = npyBytes(ok, f8([1, 2])); b[6] = 9; return b; })(), /unsupported \.npy format version 9\.0/],
+    [
+      (() => {
+        const b = npyBytes(ok, f8([1, 2]));
+        b[6] = 9;
+        return b;
+      })(),
+      /unsupported \.npy format version 9\.0/,
+    ],
     [npyBytes(ok, f8([1])), /needs 16 data bytes, but 8 are present \(truncated file\)/],
     [npyBytes(ok, f8([1, 2, 3])), /needs 16 data bytes, but 24 are present \(trailing bytes\)/],
     [npyBytes(`{'descr': '|O', 'fortran_order': False, 'shape': (1,), }`, new Uint8Array(8)), /object arrays .* are refused/],

@@ -56,12 +56,21 @@ test('write → read round trips, stored and deflated, float64/float32, C and Fo
   }
   // Deterministic bytes (fixed timestamps), and a Map input works the same as a record.
   const a = encodeNpz({ X, y }, { compress: true });
-  assert.deepEqual(encodeNpz(new Map([['X', X], ['y', y]]), { compress: true }), a);
+  assert.deepEqual(
+    encodeNpz(
+      new Map([
+        ['X', X],
+        ['y', y],
+      ]),
+      { compress: true },
+    ),
+    a,
+  );
 });
 
 test('members without .npy are read only when they hold .npy bytes; directories and other files are skipped', () => {
   const zip = zipSync({
-    'raw': encodeNpy({ shape: [1], data: [5] }),
+    raw: encodeNpy({ shape: [1], data: [5] }),
     'README.txt': new TextEncoder().encode('hello'),
     'sub/': new Uint8Array(0),
     'A.npy': encodeNpy({ shape: [2], data: [1, 2] }),
@@ -110,11 +119,39 @@ test('hostile or corrupt archives throw errors naming the archive and member', (
   });
   assert.throws(() => decodeNpz(flipped, 'bad.npz'), /bad\.npz: member X\.npy: CRC-32 mismatch/);
   // Declared sizes larger than the archive / impossible: rejected before allocating.
-  assert.throws(() => decodeNpz(mutate((v) => v.setUint32(c + 20, 0x7fffffff, true)), 'bad.npz'), /member X\.npy: truncated \(declares 2147483647 compressed bytes/);
-  assert.throws(() => decodeNpz(mutate((v) => v.setUint32(c + 24, 0x7fffff00, true)), 'bad.npz'), /member X\.npy: stored member with compressed size/);
+  assert.throws(
+    () =>
+      decodeNpz(
+        mutate((v) => v.setUint32(c + 20, 0x7fffffff, true)),
+        'bad.npz',
+      ),
+    /member X\.npy: truncated \(declares 2147483647 compressed bytes/,
+  );
+  assert.throws(
+    () =>
+      decodeNpz(
+        mutate((v) => v.setUint32(c + 24, 0x7fffff00, true)),
+        'bad.npz',
+      ),
+    /member X\.npy: stored member with compressed size/,
+  );
   // Unsupported method, encryption, absurd entry count, bad local header offset.
-  assert.throws(() => decodeNpz(mutate((v) => v.setUint16(c + 10, 12, true)), 'bad.npz'), /member X\.npy uses ZIP compression method 12/);
-  assert.throws(() => decodeNpz(mutate((v) => v.setUint16(c + 8, 1, true)), 'bad.npz'), /member X\.npy is encrypted/);
+  assert.throws(
+    () =>
+      decodeNpz(
+        mutate((v) => v.setUint16(c + 10, 12, true)),
+        'bad.npz',
+      ),
+    /member X\.npy uses ZIP compression method 12/,
+  );
+  assert.throws(
+    () =>
+      decodeNpz(
+        mutate((v) => v.setUint16(c + 8, 1, true)),
+        'bad.npz',
+      ),
+    /member X\.npy is encrypted/,
+  );
   assert.throws(
     () =>
       decodeNpz(
@@ -126,7 +163,14 @@ test('hostile or corrupt archives throw errors naming the archive and member', (
       ),
     /bad\.npz: corrupt ZIP archive \(60000 entries cannot fit/,
   );
-  assert.throws(() => decodeNpz(mutate((v) => v.setUint32(c + 42, 5, true)), 'bad.npz'), /member X\.npy: local header missing at offset 5/);
+  assert.throws(
+    () =>
+      decodeNpz(
+        mutate((v) => v.setUint32(c + 42, 5, true)),
+        'bad.npz',
+      ),
+    /member X\.npy: local header missing at offset 5/,
+  );
 
   // A deflated member that claims a huge uncompressed size from a few bytes (zip bomb shape).
   const deflated = zipSync({ 'X.npy': npy }, { level: 6 });
@@ -142,7 +186,10 @@ test('hostile or corrupt archives throw errors naming the archive and member', (
 
   // The member itself is a broken .npy: the error names archive and member.
   const badMember = storedZip('Y.npy', npy.subarray(0, npy.length - 8));
-  assert.throws(() => decodeNpz(badMember, 'arch.npz'), /arch\.npz: member Y\.npy: shape \[4\] of dtype <f8 needs 32 data bytes, but 24 are declared by the ZIP directory \(truncated file\)/);
+  assert.throws(
+    () => decodeNpz(badMember, 'arch.npz'),
+    /arch\.npz: member Y\.npy: shape \[4\] of dtype <f8 needs 32 data bytes, but 24 are declared by the ZIP directory \(truncated file\)/,
+  );
   // An archive that is valid in every respect (CRC included) but whose member declares an object dtype.
   const hostile = encodeNpy({ shape: [1], data: [0] });
   hostile.set(new TextEncoder().encode("'|O' "), new TextDecoder('latin1').decode(hostile).indexOf("'<f8'"));

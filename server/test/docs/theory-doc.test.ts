@@ -27,7 +27,9 @@ function sources(dir: string, out: string[] = []): string[] {
   }
   return out;
 }
-const code = [...sources(join(ROOT, 'server', 'src')), ...sources(join(ROOT, 'client', 'src')), ...sources(join(ROOT, 'shared'))].map((f) => readFileSync(f, 'utf8')).join('\n');
+const code = [...sources(join(ROOT, 'server', 'src')), ...sources(join(ROOT, 'client', 'src')), ...sources(join(ROOT, 'shared'))]
+  .map((f) => readFileSync(f, 'utf8'))
+  .join('\n');
 
 test('docs/theory.md has sections a–o, in order', () => {
   const letters = [...doc.matchAll(/^## ([a-z])\. /gm)].map((m) => m[1]);
@@ -38,7 +40,10 @@ test('every section the code cites ("docs/theory.md §x") exists in docs/theory.
   const sections = new Set([...doc.matchAll(/^## ([a-z])\. /gm)].map((m) => m[1]));
   const cited = new Set<string>();
   // The project's only theory reference is its own document (issue 11): no citation of the spec it was built from.
-  assert.deepEqual([...code.matchAll(/THEORY\.md section[^\n]{0,20}/g)].map((m) => m[0]), []);
+  assert.deepEqual(
+    [...code.matchAll(/THEORY\.md section[^\n]{0,20}/g)].map((m) => m[0]),
+    [],
+  );
   for (const m of code.matchAll(/docs\/theory\.md[^\n]{0,40}?§([a-z])(?:[–-]([a-z]))?\b/g)) {
     cited.add(m[1]);
     if (m[2]) cited.add(m[2]);

@@ -3,8 +3,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AttentionLayer, Readout, SequenceBatch } from '../../src/data/types';
 import type { TheorySettings } from '../../src/theory/orderParams';
-import type { Matrix } from '../../src/linalg/matrix';
-import { fromRows } from '../../src/linalg/matrix';
 
 export const GOLDEN_DIR = join(__dirname, '..', '..', '..', 'test-fixtures', 'golden');
 
@@ -34,7 +32,9 @@ export const GOLDEN_CASES = ['case1_L1_H2_first.json', 'case2_L2_H2_last.json', 
  * @throws Error when the folder holds none (the tests generated from this list would otherwise pass empty).
  */
 export function goldenFiles(): string[] {
-  const files = readdirSync(GOLDEN_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(GOLDEN_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   if (files.length === 0) throw new Error(`no golden cases (*.json) in ${GOLDEN_DIR}`);
   return files;
 }
@@ -66,8 +66,4 @@ export function loadGolden(file: string): GoldenCase {
     expected: raw.expected,
     raw,
   };
-}
-
-export function mat(rows: number[][]): Matrix {
-  return fromRows(rows);
 }

@@ -16,7 +16,7 @@ import {
   type ProtocolConnection,
   type RequestType,
 } from 'vscode-languageserver/node';
-import { ResultsNotification, type ResultsParams, type ServerSettings } from '../../../shared/protocol';
+import { ResultsNotification, type ResultsParams } from '../../../shared/protocol';
 
 /** The repository root: the nearest folder above this module with the project's package.json (works from source and from a bundle in dist/). */
 function repoRoot(): string {
@@ -55,12 +55,6 @@ export interface AskedMessage {
   message: string;
   actions: string[];
   answered: string | null;
-}
-
-/** Settings in the shape VS Code sends them (package.json names), from the server's own settings type. */
-export function clientSettings(s: Partial<ServerSettings>): Record<string, unknown> {
-  const { codeLensEnabled, ...rest } = s;
-  return codeLensEnabled === undefined ? rest : { ...rest, codeLens: { enabled: codeLensEnabled } };
 }
 
 export class LspSession {
@@ -137,17 +131,20 @@ export class LspSession {
     conn.onRequest('client/registerCapability', () => null);
     conn.listen();
     const root = pathToFileURL(opts.workspace).href;
-    await Promise.race([died, conn.sendRequest('initialize', {
-      processId: process.pid,
-      rootUri: root,
-      workspaceFolders: [{ uri: root, name: path.basename(opts.workspace) }],
-      capabilities: {
-        window: { workDoneProgress: true },
-        workspace: { configuration: true, codeLens: { refreshSupport: true }, inlayHint: { refreshSupport: true } },
-        textDocument: { publishDiagnostics: {}, codeLens: {}, inlayHint: {}, hover: { contentFormat: ['markdown'] } },
-      },
-      initializationOptions: { trusted: opts.trusted ?? true, ...(opts.storageDir ? { storageDir: opts.storageDir } : {}) },
-    })]);
+    await Promise.race([
+      died,
+      conn.sendRequest('initialize', {
+        processId: process.pid,
+        rootUri: root,
+        workspaceFolders: [{ uri: root, name: path.basename(opts.workspace) }],
+        capabilities: {
+          window: { workDoneProgress: true },
+          workspace: { configuration: true, codeLens: { refreshSupport: true }, inlayHint: { refreshSupport: true } },
+          textDocument: { publishDiagnostics: {}, codeLens: {}, inlayHint: {}, hover: { contentFormat: ['markdown'] } },
+        },
+        initializationOptions: { trusted: opts.trusted ?? true, ...(opts.storageDir ? { storageDir: opts.storageDir } : {}) },
+      }),
+    ]);
     await conn.sendNotification('initialized', {});
     return s;
   }

@@ -19,7 +19,20 @@ export interface SmallProblem {
   c: Float64Array;
 }
 
-export async function smallProblem(seed: number, heads: number[], opts: { P?: number; Pt?: number; N0?: number; T?: number; widths?: number[]; variances?: number[]; temperature?: number; readout?: 'first' | 'last' | 'mean' } = {}): Promise<SmallProblem> {
+export async function smallProblem(
+  seed: number,
+  heads: number[],
+  opts: {
+    P?: number;
+    Pt?: number;
+    N0?: number;
+    T?: number;
+    widths?: number[];
+    variances?: number[];
+    temperature?: number;
+    readout?: 'first' | 'last' | 'mean';
+  } = {},
+): Promise<SmallProblem> {
   const rng = new Random(seed);
   const P = opts.P ?? 16;
   const Pt = opts.Pt ?? 6;
@@ -28,7 +41,13 @@ export async function smallProblem(seed: number, heads: number[], opts: { P?: nu
   const G = 3;
   const X = { count: P, features: N0, tokens: T, data: rng.normals(P * N0 * T) };
   const Xt = { count: Pt, features: N0, tokens: T, data: rng.normals(Pt * N0 * T) };
-  const layers: AttentionLayer[] = heads.map((H) => ({ kind: 'qk', heads: H, G, Q: rng.normals(H * G * N0, 2 / Math.sqrt(N0)), K: rng.normals(H * G * N0, 2 / Math.sqrt(N0)) }));
+  const layers: AttentionLayer[] = heads.map((H) => ({
+    kind: 'qk',
+    heads: H,
+    G,
+    Q: rng.normals(H * G * N0, 2 / Math.sqrt(N0)),
+    K: rng.normals(H * G * N0, 2 / Math.sqrt(N0)),
+  }));
   const y = Float64Array.from({ length: P }, () => (rng.uniform() < 0.5 ? -1 : 1));
   const yt = Float64Array.from({ length: Pt }, () => (rng.uniform() < 0.5 ? -1 : 1));
   const L = heads.length;
@@ -45,7 +64,14 @@ export async function smallProblem(seed: number, heads: number[], opts: { P?: nu
   const ct = pathTokenWeights(await allLayerAttention(Xt, layers, 'test'), readout);
   const s0 = settings.variances[0];
   return {
-    settings, X, Xt, y, yt, layers, att, c,
+    settings,
+    X,
+    Xt,
+    y,
+    yt,
+    layers,
+    att,
+    c,
     train: { count: P, features: N0, paths: Q, data: pathFeatures(X, c, Q, s0) },
     test: { count: Pt, features: N0, paths: Q, data: pathFeatures(Xt, ct, Q, s0) },
   };

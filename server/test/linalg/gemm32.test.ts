@@ -20,7 +20,8 @@ describe('gemm32', () => {
       assert.deepEqual([got.rows, got.cols], [m, n]);
       assert.ok(got.data instanceof Float32Array);
       // entries are sums of k products of unit normals: size ~√k; float32 rounding ~1e-7 of that
-      for (let i = 0; i < want.data.length; i++) assert.ok(Math.abs(got.data[i] - want.data[i]) < 1e-5 * Math.sqrt(k), `entry ${i}: ${got.data[i]} vs ${want.data[i]}`);
+      for (let i = 0; i < want.data.length; i++)
+        assert.ok(Math.abs(got.data[i] - want.data[i]) < 1e-5 * Math.sqrt(k), `entry ${i}: ${got.data[i]} vs ${want.data[i]}`);
     });
   }
 });

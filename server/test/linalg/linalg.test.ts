@@ -47,12 +47,20 @@ describe('gemm', () => {
   });
   it('every transpose combination, small (JS) and large (ONNX Runtime), equals the naive product', async () => {
     const rng = new Random(1);
-    for (const [m, k, n] of [[3, 4, 5], [130, 170, 150]]) {
+    for (const [m, k, n] of [
+      [3, 4, 5],
+      [130, 170, 150],
+    ]) {
       assert.equal(2 * m * k * n >= ORT_FLOP_THRESHOLD, m > 100, 'the large case must take the ORT path');
       const A = rnd(rng, m, k);
       const B = rnd(rng, k, n);
       const want = naive(A, B);
-      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const [ta, tb] of [
+        [false, false],
+        [true, false],
+        [false, true],
+        [true, true],
+      ]) {
         const a = ta ? transpose(A) : A;
         const b = tb ? transpose(B) : B;
         const C = await gemm(a, b, { transA: ta, transB: tb });
@@ -80,7 +88,11 @@ describe('gemm', () => {
 
 describe('Cholesky', () => {
   it('small: L Lᵀ = M, L⁻¹ L = I, solve and log-determinant', () => {
-    const M = fromRows([[4, 2, 0.4], [2, 5, 1], [0.4, 1, 3]]);
+    const M = fromRows([
+      [4, 2, 0.4],
+      [2, 5, 1],
+      [0.4, 1, 3],
+    ]);
     const L = choleskySync(M);
     assertClose(naive(L, transpose(L)), M.data, 1e-14, 1e-14, 'LLᵀ');
     assertClose(naive(lowerInverseSync(L), L), identity(3).data, 1e-14, 1e-14, 'L⁻¹L');
@@ -98,10 +110,25 @@ describe('Cholesky', () => {
     const B = rnd(rng, 500, 7);
     const X = await solveLower(L, B);
     assertClose((await gemm(L, X)).data, B.data, 1e-10, 1e-10, 'L X = B');
-    assertClose(X.data.filter((_, i) => i % 7 === 0), forwardSolveColumn(L, B, 0), 1e-10, 1e-10, 'column 0');
+    assertClose(
+      X.data.filter((_, i) => i % 7 === 0),
+      forwardSolveColumn(L, B, 0),
+      1e-10,
+      1e-10,
+      'column 0',
+    );
   });
   it('a non-positive-definite matrix is refused with the pivot, also deep inside the recursion', async () => {
-    assert.throws(() => choleskySync(fromRows([[1, 2], [2, 1]])), (e: unknown) => e instanceof NotPositiveDefiniteError && e.pivot === 1);
+    assert.throws(
+      () =>
+        choleskySync(
+          fromRows([
+            [1, 2],
+            [2, 1],
+          ]),
+        ),
+      (e: unknown) => e instanceof NotPositiveDefiniteError && e.pivot === 1,
+    );
     const rng = new Random(4);
     const M = randomSpd(rng, 450);
     M.data[400 * 450 + 400] = -5;
@@ -121,8 +148,21 @@ describe('symmetric eigen', () => {
     const AV = naive(A, vectors);
     for (let i = 0; i < 40; i++) for (let k = 0; k < 40; k++) assertClose(AV[i * 40 + k], values[k] * vectors.data[i * 40 + k], 1e-10, 1e-10, 'AV');
     assertClose(naive(transpose(vectors), vectors), identity(40).data, 0, 1e-12, 'VᵀV');
-    const B = fromRows([[2, 1, 0], [1, 2, 0], [0, 0, 5]]);
+    const B = fromRows([
+      [2, 1, 0],
+      [1, 2, 0],
+      [0, 0, 5],
+    ]);
     assertClose(symmetricEigen(B).values, [1, 3, 5], 1e-14, 1e-14, 'spectrum');
-    assert.throws(() => symmetricEigen(fromRows([[1, NaN], [NaN, 1]])), /entry 1 is NaN/);
+    assert.throws(
+      () =>
+        symmetricEigen(
+          fromRows([
+            [1, NaN],
+            [NaN, 1],
+          ]),
+        ),
+      /entry 1 is NaN/,
+    );
   });
 });

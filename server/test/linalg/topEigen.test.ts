@@ -48,7 +48,10 @@ describe('largestEigenpairs', () => {
     const full = symmetricEigen(A);
     const top = largestEigenpairs(A, 5);
     assert.equal(top.method, 'dense');
-    assert.deepEqual(Array.from(top.values), [11, 10, 9, 8, 7].map((c) => full.values[c]));
+    assert.deepEqual(
+      Array.from(top.values),
+      [11, 10, 9, 8, 7].map((c) => full.values[c]),
+    );
     for (const [i, v] of top.vectors.entries()) {
       assertClose(dot(v, v), 1, 1e-12, 0, `|v_${i}|²`);
       assert.ok(residual(A, v, top.values[i]) < 1e-12, `residual of pair ${i}`);

@@ -14,12 +14,7 @@ import { copyWorkspace } from './fixture';
 import { loadConfig } from '../../src/config/load';
 import { analyze } from '../../src/pipeline/analyze';
 import type { AnalysisReport } from '../../../shared/report';
-import {
-  AnalyzeRequest,
-  PruneRequest,
-  ReportRequest,
-  SweepRequest,
-} from '../../../shared/protocol';
+import { AnalyzeRequest, PruneRequest, ReportRequest, SweepRequest } from '../../../shared/protocol';
 import { assertClose } from '../helpers/close';
 
 /** A report without its wall-clock timings (the only field that differs between two runs). */
@@ -73,7 +68,10 @@ describe('analysis of the fixture config', () => {
     const byHead = new Map(expected.head_scores_ascending.map((h) => [`${h.layer}.${h.head}`, h.score]));
     // Scores as the hint prints them: two decimals, no leading zero (the ranks follow from the fixture's scores below).
     const short = (l: number, h: number) => byHead.get(`${l}.${h}`)!.toFixed(2).replace(/^0\./, '.');
-    const hints = await s.request<InlayHint[]>('textDocument/inlayHint', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } } });
+    const hints = await s.request<InlayHint[]>('textDocument/inlayHint', {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 20, character: 0 } },
+    });
     // `heads: [2, 2]` is line 4 (0-based); its items end at characters 9 and 12.
     assert.deepEqual(
       hints.map((h) => [h.position.line, h.position.character, h.label]),
@@ -107,9 +105,13 @@ describe('analysis of the fixture config', () => {
 
   test('code lenses can be switched off in the settings', async () => {
     await s.setSettings({ codeLens: { enabled: false } });
-    await s.poll('no code lens', async () => ((await s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).length === 0 ? true : undefined));
+    await s.poll('no code lens', async () =>
+      (await s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).length === 0 ? true : undefined,
+    );
     await s.setSettings({});
-    await s.poll('the code lenses again', async () => ((await s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).length === 3 ? true : undefined));
+    await s.poll('the code lenses again', async () =>
+      (await s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } })).length === 3 ? true : undefined,
+    );
   });
 
   test('hover: schema description on a key; value, quantity and method on a value', async () => {
@@ -139,7 +141,11 @@ describe('analysis of the fixture config', () => {
     const since = s.results.length;
     await s.change(uri, 2, text + '# a comment\n');
     const r = await s.waitForState(uri, ['done'], since);
-    assert.equal(s.results.slice(since).some((x) => x.state === 'running'), false, 'no worker ran for a comment edit');
+    assert.equal(
+      s.results.slice(since).some((x) => x.state === 'running'),
+      false,
+      'no worker ran for a comment edit',
+    );
     assert.equal(r.summary?.metrics.acc_mean_predictor, expected.metrics.acc_mean_predictor);
   });
 
@@ -148,11 +154,15 @@ describe('analysis of the fixture config', () => {
     const logged = s.log.length;
     await s.change(uri, 3, text.replace('widths: 10', 'widths: 30'));
     const reportAt = (N: number) =>
-      s.poll(`the report at N = ${N}`, async () => {
-        const r = await s.request(ReportRequest, { uri });
-        if (r.state === 'error') throw new Error(r.error);
-        return r.state === 'done' && r.report?.settings.widths[0] === N ? r.report : undefined;
-      }, 90_000);
+      s.poll(
+        `the report at N = ${N}`,
+        async () => {
+          const r = await s.request(ReportRequest, { uri });
+          if (r.state === 'error') throw new Error(r.error);
+          return r.state === 'done' && r.report?.settings.widths[0] === N ? r.report : undefined;
+        },
+        90_000,
+      );
     const report = await reportAt(30);
     const other = path.join(ws.dir, 'markov-30.yaml'); // not a config name: the server does not pick it up
     writeFileSync(other, text.replace('widths: 10', 'widths: 30'));
@@ -160,7 +170,10 @@ describe('analysis of the fixture config', () => {
     // Exactly what a fresh run computes, without computing the attention again.
     assert.deepEqual(comparable(report), comparable(fresh));
     assert.equal(report.timings_ms.attention, 0);
-    assert.ok(s.log.slice(logged).some((l) => /reused the attention and path features/.test(l)), s.log.slice(logged).join('\n'));
+    assert.ok(
+      s.log.slice(logged).some((l) => /reused the attention and path features/.test(l)),
+      s.log.slice(logged).join('\n'),
+    );
     await s.change(uri, 4, text);
     await reportAt(10);
   });
@@ -181,14 +194,25 @@ describe('analysis of the fixture config', () => {
     assert.equal(plan.measured, null);
     // Never replaces a file unless asked.
     await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 0, head: 0 }], output }), /already exists/);
-    const two = await s.request(PruneRequest, { uri, heads: [{ layer: 1, head: 1 }, { layer: 0, head: 1 }], output, overwrite: true });
+    const two = await s.request(PruneRequest, {
+      uri,
+      heads: [
+        { layer: 1, head: 1 },
+        { layer: 0, head: 1 },
+      ],
+      output,
+      overwrite: true,
+    });
     assert.notEqual(two.predicted!.after.eg_total, r.predicted!.after.eg_total);
     await assert.rejects(s.request(PruneRequest, { uri, heads: [{ layer: 2, head: 0 }], output, overwrite: true }), /L2·H0 does not exist/);
   });
 
   test('sweep: at N = 10 the sweep reproduces the analysis; the GP row is the GP limit', async () => {
     const r = await s.request(SweepRequest, { uri, widths: [10, 1000] });
-    assert.deepEqual(r.sweep.rows.map((x) => x.N), [10, 1000]);
+    assert.deepEqual(
+      r.sweep.rows.map((x) => x.N),
+      [10, 1000],
+    );
     assertClose(r.sweep.rows[0].metrics.eg_total, expected.metrics.eg_total, 1e-6, 0, 'ε_g at N = 10');
     assertClose(r.sweep.gp.eg_total, expected.gp.metrics.eg_total, 1e-12, 0, 'GP ε_g');
     const report = await s.request(ReportRequest, { uri });

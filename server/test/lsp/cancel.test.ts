@@ -33,7 +33,9 @@ function workingProgress(s: LspSession, file: string, since: number): Promise<st
       const notes = s.progress.slice(since) as ProgressNote[];
       const begin = notes.find((p) => p.value.kind === 'begin' && p.value.title?.includes(name));
       if (!begin) return undefined;
-      return notes.some((p) => p.token === begin.token && /^(computing attention|computing path features|solving)\b/.test(p.value.message ?? '')) ? begin.token : undefined;
+      return notes.some((p) => p.token === begin.token && /^(computing attention|computing path features|solving)\b/.test(p.value.message ?? ''))
+        ? begin.token
+        : undefined;
     },
     180_000,
   );
@@ -98,8 +100,9 @@ describe('cancellation latency', () => {
     await f.s.waitFor(
       "the request's progress at work",
       () =>
-        (f.s.progress.slice(since) as ProgressNote[]).some((p) => p.token === 'cancel-request' && /^(computing attention|computing path features|solving)\b/.test(p.value.message ?? '')) ||
-        undefined,
+        (f.s.progress.slice(since) as ProgressNote[]).some(
+          (p) => p.token === 'cancel-request' && /^(computing attention|computing path features|solving)\b/.test(p.value.message ?? ''),
+        ) || undefined,
       180_000,
     );
     const pid = await jobPid(f.s);

@@ -34,7 +34,11 @@ describe('config diagnostics', () => {
   test('quick fixes: the misspelt key renamed, the temperature clamped to its default, a missing file to the one beside it', async () => {
     const uri = pathToFileURL(path.join(f.dir, 'broken.attention.yaml')).href;
     const diags = await f.s.waitFor('diagnostics of broken.attention.yaml', () => f.s.diagnostics.get(uri));
-    const actions = await f.s.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } }, context: { diagnostics: diags } });
+    const actions = await f.s.request<CodeAction[]>('textDocument/codeAction', {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } },
+      context: { diagnostics: diags },
+    });
     assert.deepEqual(
       actions.map((a) => [a.title, a.kind, a.edit?.changes?.[uri].map((e) => [...range({ range: e.range } as Diagnostic), e.newText])]),
       [
@@ -49,8 +53,14 @@ describe('config diagnostics', () => {
     const typo = await f.s.open(file, 'yaml', text);
     const d = await f.s.waitFor('the missing data file', () => f.s.diagnostics.get(typo)?.find((x) => /data file not found/.test(x.message)));
     const fixes = await f.s.request<CodeAction[]>('textDocument/codeAction', { textDocument: { uri: typo }, range: d.range, context: { diagnostics: [d] } });
-    assert.deepEqual(fixes.map((a) => a.title), ['Change to "models/data.npz" (the file beside it)', 'Create a config from model.onnx and data.npz']);
-    assert.deepEqual(fixes[0].edit?.changes?.[typo].map((e) => e.newText), ['"models/data.npz"']);
+    assert.deepEqual(
+      fixes.map((a) => a.title),
+      ['Change to "models/data.npz" (the file beside it)', 'Create a config from model.onnx and data.npz'],
+    );
+    assert.deepEqual(
+      fixes[0].edit?.changes?.[typo].map((e) => e.newText),
+      ['"models/data.npz"'],
+    );
     assert.deepEqual(fixes[1].command?.arguments, [pathToFileURL(path.join(f.dir, 'models', 'model.onnx')).href]);
   });
 

@@ -150,7 +150,11 @@ describe('JobRunner', () => {
     );
     await assert.rejects(
       runner.run('big', { kind: 'analyze', config: small(), maxPaths: 3 }),
-      (e: unknown) => e instanceof JobError && /2² = 4 attention paths \(heads \[2, 2\]; paths multiply across layers\), more than the path limit 3 \(--max-paths on the command line, attentionPaths\.maxPaths in the editor\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof JobError &&
+        /2² = 4 attention paths \(heads \[2, 2\]; paths multiply across layers\), more than the path limit 3 \(--max-paths on the command line, attentionPaths\.maxPaths in the editor\)/.test(
+          e.message,
+        ),
     );
   });
 

@@ -13,14 +13,7 @@ import { FIXTURE_WORKSPACE, serverOnFixture } from './fixture';
 import { findModelSites, pythonCodeLenses } from '../../src/lsp/features/python';
 import { headline } from '../../src/lsp/features/codeLens';
 import { percent, rankedHeads } from '../../src/lsp/features/heads';
-import {
-  CreateModelConfigRequest,
-  CreatePrunedConfigRequest,
-  InspectModelRequest,
-  PruneRequest,
-  ReportRequest,
-  SweepRequest,
-} from '../../../shared/protocol';
+import { CreateModelConfigRequest, CreatePrunedConfigRequest, InspectModelRequest, PruneRequest, ReportRequest, SweepRequest } from '../../../shared/protocol';
 import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';
 import { invalidModels } from '../onnx/invalid-models';
@@ -33,20 +26,33 @@ describe('Python sites of a model', () => {
   });
 
   test('multi-line export calls, comments and non-.onnx targets', () => {
-    const src = ['# torch.onnx.export(m, x, "commented.onnx")', 'torch.onnx.export(', '    model,', "    args, f='out/m.onnx',", ')', 'torch.onnx.export(model, x, buffer)'].join('\n');
+    const src = [
+      '# torch.onnx.export(m, x, "commented.onnx")',
+      'torch.onnx.export(',
+      '    model,',
+      "    args, f='out/m.onnx',",
+      ')',
+      'torch.onnx.export(model, x, buffer)',
+    ].join('\n');
     assert.deepEqual(findModelSites(src), { exports: [{ line: 1, target: 'out/m.onnx' }], attention: [] });
   });
 
-  test('lenses show a model\'s analysis on its export and attention lines, and nothing without one', () => {
+  test("lenses show a model's analysis on its export and attention lines, and nothing without one", () => {
     const dir = '/ws/scripts';
     const model = path.resolve(dir, 'models/model.onnx');
     const report = fakeReport();
-    assert.deepEqual(pythonCodeLenses(text, dir, ['/ws'], () => undefined), []);
+    assert.deepEqual(
+      pythonCodeLenses(text, dir, ['/ws'], () => undefined),
+      [],
+    );
     const lenses: CodeLens[] = pythonCodeLenses(text, dir, ['/ws'], (p) => (p === model ? { report, configUri: 'file:///ws/m.attention.yaml' } : undefined));
     assert.deepEqual([...new Set(lenses.map((l) => l.range.start.line))], [20, 8, 9]);
     const onExport = lenses.filter((l) => l.range.start.line === 20);
     // Short: the model, the prediction and the three most relevant heads; the details in the tooltip.
-    assert.deepEqual(onExport.map((l) => l.command!.title), ['model.onnx: predicted 93.3% · top heads L0·H0, L1·H0, L0·H1', 'Prune heads...']);
+    assert.deepEqual(
+      onExport.map((l) => l.command!.title),
+      ['model.onnx: predicted 93.3% · top heads L0·H0, L1·H0, L0·H1', 'Prune heads...'],
+    );
     const tip = (onExport[0].data as { tooltip: string }).tooltip;
     assert.equal(tip.split('\n')[0], 'Predicted test accuracy 93.3% (GP limit 82.9%) · ε_g 0.577 (GP limit 0.792) at N = 10, T_B = 0.01');
     assert.equal(tip.split('\n')[1], 'Heads by relevance: #1 L0·H0 1.00, #2 L1·H0 0.90, #3 L0·H1 0.27, #4 L1·H1 0.21');
@@ -95,9 +101,15 @@ describe('models in the workspace, through the server', () => {
     const lenses = await f.s.request<CodeLens[]>('textDocument/codeLens', { textDocument: { uri: py } });
     assert.deepEqual([...new Set(lenses.map((l) => l.range.start.line))], [20, 8, 9]);
     // Built from the report: predicted and measured full-model accuracy, the three most relevant heads.
-    const top = rankedHeads(report).slice(0, 3).map((h) => `L${h.layer}·H${h.head}`).join(', ');
+    const top = rankedHeads(report)
+      .slice(0, 3)
+      .map((h) => `L${h.layer}·H${h.head}`)
+      .join(', ');
     const m0 = report.head_removal_measured!;
-    assert.equal(lenses[0].command?.title, `model.onnx: predicted ${percent(report.metrics.acc_mean_predictor)} (measured ${percent(m0.full)}) · top heads ${top}`);
+    assert.equal(
+      lenses[0].command?.title,
+      `model.onnx: predicted ${percent(report.metrics.acc_mean_predictor)} (measured ${percent(m0.full)}) · top heads ${top}`,
+    );
     assert.match((lenses[0].data as { tooltip: string }).tooltip, new RegExp(`^${headline(report).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
     assert.deepEqual(lenses[0].command?.arguments, [config]);
     assert.deepEqual(lenses[1].command?.arguments, [config]);
@@ -123,7 +135,10 @@ describe('models in the workspace, through the server', () => {
       warnings.map((d) => [d.severity, d.range.start.line, d.message]),
       report.warnings.map((w) => [2, 5, w.split('\n')[0]]),
     );
-    assert.ok(warnings.every((d) => !d.message.includes('\n') && d.message.length <= 150), warnings.map((d) => d.message).join(' | '));
+    assert.ok(
+      warnings.every((d) => !d.message.includes('\n') && d.message.length <= 150),
+      warnings.map((d) => d.message).join(' | '),
+    );
     const hover = await f.s.request<Hover>('textDocument/hover', { textDocument: { uri: config }, position: { line: 5, character: 12 } });
     const text = (hover.contents as MarkupContent).value;
     // The hover leads with the head table (measured column included), the details of the warnings below it.
@@ -142,13 +157,16 @@ describe('models in the workspace, through the server', () => {
     assert.match(r.verification ?? '', /^equals the original with these heads masked on \d+ examples/);
     assert.equal(r.measured?.kind, 'accuracy');
     assert.ok(r.measured!.count > 0);
-    assert.ok(r.predicted, 'the theory\'s prediction is reported next to the measurement');
+    assert.ok(r.predicted, "the theory's prediction is reported next to the measurement");
     const { report } = await f.s.request(ReportRequest, { uri: config });
     assert.deepEqual(r.predicted!.before, report!.metrics);
     // The written model is a valid ONNX model with one head fewer in block 0.
     const pruned = await f.s.request(InspectModelRequest, { uri: pathToFileURL(output).href });
     assert.equal(pruned.error, undefined);
-    assert.deepEqual(pruned.summary!.attention.blocks.map((b) => b.queryHeads), [3, 4]);
+    assert.deepEqual(
+      pruned.summary!.attention.blocks.map((b) => b.queryHeads),
+      [3, 4],
+    );
     // Never over an existing file unless asked; nothing is written for a head that does not exist.
     await assert.rejects(f.s.request(PruneRequest, { uri: config, heads: [{ layer: 1, head: 0 }], output }), /already exists/);
     const none = path.join(f.dir, 'models', 'x.onnx');
@@ -161,10 +179,13 @@ describe('models in the workspace, through the server', () => {
     const output = path.join(f.dir, 'models', 'loop.onnx');
     const r = await f.s.request(PruneRequest, { uri: config, heads: [{ layer: 1, head: 1 }], output });
     const c = r.comparison!;
-    assert.deepEqual([c.original.heads, c.pruned.heads], [
-      [4, 4],
-      [4, 3],
-    ]);
+    assert.deepEqual(
+      [c.original.heads, c.pruned.heads],
+      [
+        [4, 4],
+        [4, 3],
+      ],
+    );
     assert.ok(c.pruned.parameters < c.original.parameters && c.pruned.file_bytes < c.original.file_bytes);
     assert.ok(c.original.latency!.runs >= 3 && c.pruned.latency!.median_ms > 0);
     const view = await f.s.request(InspectModelRequest, { uri: pathToFileURL(output).href });
@@ -235,7 +256,7 @@ describe('models in the workspace, through the server', () => {
     assert.deepEqual(readdirSync(lonely), ['solo.onnx']);
   });
 
-  test('an invalid model: the model view gets the checker\'s one-line reason, not a summary', async () => {
+  test("an invalid model: the model view gets the checker's one-line reason, not a summary", async () => {
     const dir = path.join(f.dir, 'broken-model');
     mkdirSync(dir);
     const file = path.join(dir, 'cycle.onnx');

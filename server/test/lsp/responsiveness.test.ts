@@ -48,8 +48,11 @@ describe('responsiveness during a long analysis', () => {
     const progressBefore = f.s.progress.length;
     const uri = await f.s.open(file);
     await f.s.waitForState(uri, ['running']);
-    const firstToken = await f.s.waitFor('the first job\'s progress', () =>
-      (f.s.progress.slice(progressBefore) as ProgressNote[]).find((p) => p.value.kind === 'begin' && /stale\.attention\.yaml/.test(p.value.title ?? ''))?.token,
+    const firstToken = await f.s.waitFor(
+      "the first job's progress",
+      () =>
+        (f.s.progress.slice(progressBefore) as ProgressNote[]).find((p) => p.value.kind === 'begin' && /stale\.attention\.yaml/.test(p.value.title ?? ''))
+          ?.token,
     );
     const since = f.s.results.length;
     await f.s.change(uri, 2, 'task: markov\nwidths: 10\ntemperature: 0.02\nP: 40\nP_test: 100\n');
@@ -57,7 +60,7 @@ describe('responsiveness during a long analysis', () => {
     assert.equal(r.state, 'done', r.error);
     assert.equal(r.summary?.temperature, 0.02);
     const first = (f.s.progress as ProgressNote[]).filter((p) => p.token === firstToken).map((p) => p.value);
-    assert.equal(first[first.length - 1].kind, 'end', 'the stale job\'s progress ended');
+    assert.equal(first[first.length - 1].kind, 'end', "the stale job's progress ended");
     assert.equal(
       first.some((v) => /^scoring heads/.test(v.message ?? '')),
       false,

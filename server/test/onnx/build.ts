@@ -12,14 +12,7 @@ export const NODE_TESTS = join(FIXTURES, 'onnx', 'onnx-node-tests');
 export const OPENVINO = join(FIXTURES, 'onnx', 'openvino-com-microsoft');
 export const TORCH = join(FIXTURES, 'onnx-torch');
 
-export type AttrValue =
-  | number
-  | number[]
-  | string
-  | { f: number }
-  | { floats: number[] }
-  | { g: onnx.IGraphProto }
-  | { t: onnx.ITensorProto };
+export type AttrValue = number | number[] | string | { f: number } | { floats: number[] } | { g: onnx.IGraphProto } | { t: onnx.ITensorProto };
 
 function attr(name: string, v: AttrValue): onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
@@ -90,7 +83,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node; returns its output names (`count` fresh names unless `outs` is given). */
-  node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, opts: { outs?: string[]; count?: number; domain?: string; name?: string } = {}): string[] {
+  node(
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    opts: { outs?: string[]; count?: number; domain?: string; name?: string } = {},
+  ): string[] {
     const id = this.n++;
     const outs = opts.outs ?? Array.from({ length: opts.count ?? 1 }, (_, i) => `${op}_${id}_out${i}`);
     this.nodes.push({

@@ -118,13 +118,41 @@ test('com.microsoft fixtures (OpenVINO): Attention, qkv_hidden_sizes, masks + pa
     ['attention_qkv_hidden_sizes', { input: normal([2, 4, 3], 2) }, [2, 2, 4, 4]],
     [
       'attention_dynamic_shapes',
-      { input: normal([2, 3, 4], 3), weights: normal([4, 12], 4), bias: normal([12], 5), mask: vals([2, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]), past: normal([2, 2, 2, 2, 2], 6) },
+      {
+        input: normal([2, 3, 4], 3),
+        weights: normal([4, 12], 4),
+        bias: normal([12], 5),
+        mask: vals([2, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]),
+        past: normal([2, 2, 2, 2, 2], 6),
+      },
       [2, 2, 3, 5],
     ],
     // Subsequent prompt: 3 new tokens after 2 cached ones (total_sequence_length is supplied: the model omits it).
-    ['gqa_rotary', { query: normal([1, 3, 64], 7), past_key: normal([1, 1, 2, 16], 8), past_value: normal([1, 1, 2, 16], 9), seqlens_k: vals([1, 1], [4]), cos_cache: normal([8, 8], 10), sin_cache: normal([8, 8], 12) }, [1, 2, 3, 5]],
+    [
+      'gqa_rotary',
+      {
+        query: normal([1, 3, 64], 7),
+        past_key: normal([1, 1, 2, 16], 8),
+        past_value: normal([1, 1, 2, 16], 9),
+        seqlens_k: vals([1, 1], [4]),
+        cos_cache: normal([8, 8], 10),
+        sin_cache: normal([8, 8], 12),
+      },
+      [1, 2, 3, 5],
+    ],
     // Token generation with padding: two sequences of different lengths.
-    ['gqa_rotary', { query: normal([2, 1, 64], 13), past_key: normal([2, 1, 5, 16], 14), past_value: normal([2, 1, 5, 16], 15), seqlens_k: vals([2, 1], [5, 3]), cos_cache: normal([8, 8], 16), sin_cache: normal([8, 8], 17) }, [2, 2, 1, 6]],
+    [
+      'gqa_rotary',
+      {
+        query: normal([2, 1, 64], 13),
+        past_key: normal([2, 1, 5, 16], 14),
+        past_value: normal([2, 1, 5, 16], 15),
+        seqlens_k: vals([2, 1], [5, 3]),
+        cos_cache: normal([8, 8], 16),
+        sin_cache: normal([8, 8], 17),
+      },
+      [2, 2, 1, 6],
+    ],
   ];
   for (const [name, arrays, shape] of cases) {
     const model = readModel(join(OPENVINO, `${name}.onnx`));
@@ -149,9 +177,17 @@ test('synthetic fused operators: MultiHeadAttention, Attention with mask_index a
   const cases: [string, Uint8Array, Record<string, { dims: number[]; data: Float64Array }>][] = [
     ['MultiHeadAttention + bias + attention_bias', msMha(), { x: x(6, 32, 1) }],
     ['com.microsoft Attention, unidirectional', msAttention({ unidirectional: true }), { x: x(5, 16, 2) }],
-    ['com.microsoft Attention, raw mask', msAttention({ mask: true }), { x: x(5, 16, 3), mask_index: vals([3, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0]) }],
+    [
+      'com.microsoft Attention, raw mask',
+      msAttention({ mask: true }),
+      { x: x(5, 16, 3), mask_index: vals([3, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0]) },
+    ],
     ['GroupQueryAttention, first prompt', msGqa(), { x: x(6, 32, 4), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }],
-    ['GroupQueryAttention, packed, first prompt', msGqa({ packed: true }), { x: x(6, 32, 5), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }],
+    [
+      'GroupQueryAttention, packed, first prompt',
+      msGqa({ packed: true }),
+      { x: x(6, 32, 5), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) },
+    ],
     ['ai.onnx Attention, per-head mask, causal', onnxAttention3d({ perHeadMask: true, causal: true, kvH: 2 }), { x: x(6, 32, 6) }],
   ];
   for (const [what, bytes, arrays] of cases) {
@@ -174,7 +210,17 @@ test('a fused operator whose recomputed output misses the tolerance is an error,
 });
 
 /** Float64 attention of a `buildMha` model from its weights: softmax((x Wq + bq)_h (src Wk + bk)_g ᵀ/√d). */
-function referenceProbs(model: ReturnType<typeof decodeModel>, x: Float64Array, src: Float64Array, B: number, T: number, S: number, E: number, H: number, kvH: number): Float64Array {
+function referenceProbs(
+  model: ReturnType<typeof decodeModel>,
+  x: Float64Array,
+  src: Float64Array,
+  B: number,
+  T: number,
+  S: number,
+  E: number,
+  H: number,
+  kvH: number,
+): Float64Array {
   const w = (n: string) => Float64Array.from(model.graph.initializers.get(n)!.data() as Float32Array);
   const [Wq, bq, Wk, bk] = [w('Wq'), w('bq'), w('Wk'), w('bk')];
   const d = E / H;

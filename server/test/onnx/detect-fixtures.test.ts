@@ -63,7 +63,11 @@ const CASES: Expect[] = [
     d: 8,
     dv: 8,
     hidden: 72,
-    extra: (b) => assert.ok(b.nodes.layout.some((n) => n.startsWith('Expand')), 'the repeat-kv Expand is on the path'),
+    extra: (b) =>
+      assert.ok(
+        b.nodes.layout.some((n) => n.startsWith('Expand')),
+        'the repeat-kv Expand is on the path',
+      ),
   },
   {
     file: join(NODE_TESTS, 'test_attention_3d_diff_heads_sizes_attn_mask', 'model.onnx'),

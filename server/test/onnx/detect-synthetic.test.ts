@@ -163,7 +163,6 @@ test('T5 style: no scale, constant per-head relative position bias', async () =>
   await runs(bytes, X);
 });
 
-
 test('nn.MultiheadAttention with Split and heads folded into the batch axis', async () => {
   const bytes = foldedSplitModel();
   const b = one(bytes);
@@ -350,7 +349,11 @@ test('fully dynamic shapes: the head count is reported unknown, and an override 
   assert.equal(ignored.queryHeads, 4);
   assert.ok(ignored.notes.some((n) => /override of 2 heads ignored/.test(n)));
   assert.throws(() => detect(bytes, { heads: 0 }), /positive integer/);
-  await runs(bytes, { x: { dims: [2, 6, 32] }, split_shape: { dims: [4], type: 'int64', data: [2, 6, 4, 8] }, merge_shape: { dims: [3], type: 'int64', data: [2, 6, 32] } });
+  await runs(bytes, {
+    x: { dims: [2, 6, 32] },
+    split_shape: { dims: [4], type: 'int64', data: [2, 6, 4, 8] },
+    merge_shape: { dims: [3], type: 'int64', data: [2, 6, 32] },
+  });
 });
 
 test('attention inside an If subgraph is found, with the subgraph path', async () => {

@@ -123,7 +123,11 @@ test('missing initializer referenced by a node', () => {
   g.input('x', [1, 4]);
   g.one('MatMul', ['x', 'W_missing'], {}, { out: 'y', name: 'proj' });
   g.output('y', [1, 4]);
-  rejects(write('missing-init.onnx', modelBytes(g.graph())), 'invalid', /invalid model: the node reads 'W_missing', which no initializer, graph input or node provides \(missing initializer\?\), at node 'proj' \(MatMul\)$/);
+  rejects(
+    write('missing-init.onnx', modelBytes(g.graph())),
+    'invalid',
+    /invalid model: the node reads 'W_missing', which no initializer, graph input or node provides \(missing initializer\?\), at node 'proj' \(MatMul\)$/,
+  );
   const h = new GraphBuilder();
   h.input('x', [2]);
   h.one('Relu', ['x'], {}, { out: 'y' });

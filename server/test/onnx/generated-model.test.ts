@@ -153,7 +153,7 @@ describe('a model trained and exported by the project', () => {
     });
   });
 
-  it('captures the network\'s own attention (from the saved Q/K) to 1e-5', async () => {
+  it("captures the network's own attention (from the saved Q/K) to 1e-5", async () => {
     const model = readModel(modelPath);
     const X = task.test;
     const inputs = checkInputs(model, new Map([['x', { dims: [X.count, X.features, X.tokens], data: X.data }]]), 'test split');
@@ -172,7 +172,7 @@ describe('a model trained and exported by the project', () => {
   });
 
   let analysis: AnalysisReport;
-  it('is analysed with attention: { kind: model }: in the theory\'s class, weights_U = U from the saved value weights', async () => {
+  it("is analysed with attention: { kind: model }: in the theory's class, weights_U = U from the saved value weights", async () => {
     const config: AnalysisConfig = {
       data: dataPath,
       attention: { kind: 'model', model: modelPath },
@@ -193,10 +193,13 @@ describe('a model trained and exported by the project', () => {
     assert.equal(m.input.tensor, 'x');
     assert.ok(!analysis.warnings.some((w) => /outside the theory's class/.test(w)), analysis.warnings.join('\n'));
     assert.deepEqual(analysis.settings.heads, HEADS);
-    assert.deepEqual(m.blocks.map((b) => [b.heads, b.source]), [
-      [2, 'softmax'],
-      [2, 'softmax'],
-    ]);
+    assert.deepEqual(
+      m.blocks.map((b) => [b.heads, b.source]),
+      [
+        [2, 'softmax'],
+        [2, 'softmax'],
+      ],
+    );
     const wu = m.weights_U!;
     assert.ok(wu, 'weights_U is reported for a model in the class');
     const want = orderParametersFromWeights({ widths: params.shape.widths, V: params.V, a: params.a }).Us[0];
@@ -219,10 +222,16 @@ describe('pruning each head of the generated model', () => {
       it(`${layer}:${head}${rescale ? ' with --rescale' : ''}: runs, equals the masked original and the network without that head`, async () => {
         const dst = join(tmp, `pruned-${layer}-${head}${rescale ? '-r' : ''}.onnx`);
         const s = await runPruneJob({ model: modelPath, out: dst, heads: [{ layer, head }], data: dataPath, rescale });
-        assert.deepEqual(s.headsAfter, HEADS.map((H, l) => (l === layer ? H - 1 : H)));
+        assert.deepEqual(
+          s.headsAfter,
+          HEADS.map((H, l) => (l === layer ? H - 1 : H)),
+        );
         assert.ok(!('skipped' in s.verification));
         const det = detectAttention(readModel(dst));
-        assert.deepEqual(det.blocks.map((b) => b.queryHeads), s.headsAfter);
+        assert.deepEqual(
+          det.blocks.map((b) => b.queryHeads),
+          s.headsAfter,
+        );
         // The pruned model in ONNX Runtime on the whole test split …
         const got = await runOnnx(readFileSync(dst), task.test);
         // … against the original with the head's rows of the output projection zeroed (independent of prune.ts) …
@@ -254,7 +263,13 @@ describe('the CLI on the generated model', () => {
     const j = JSON.parse(r.out);
     assert.deepEqual(j.inputs, [{ name: 'x', type: 'float', shape: ['batch', 15, 7] }]);
     assert.deepEqual(
-      j.attention.blocks.map((b: { form: string; queryHeads: number; kvHeads: number; headSizeQK: number; headSizeV: number }) => [b.form, b.queryHeads, b.kvHeads, b.headSizeQK, b.headSizeV]),
+      j.attention.blocks.map((b: { form: string; queryHeads: number; kvHeads: number; headSizeQK: number; headSizeV: number }) => [
+        b.form,
+        b.queryHeads,
+        b.kvHeads,
+        b.headSizeQK,
+        b.headSizeV,
+      ]),
       [
         ['unfused', 2, 2, G, WIDTH],
         ['unfused', 2, 2, G, WIDTH],
@@ -294,7 +309,7 @@ async function modelWithData(name: string, bytes: Uint8Array, x: { dims: number[
 }
 
 describe('regressions found on generated models', () => {
-  it('an exported network with N0 = T: x is read as [batch, features, tokens] (not silently transposed), its weights are the network\'s own', async () => {
+  it("an exported network with N0 = T: x is read as [batch, features, tokens] (not silently transposed), its weights are the network's own", async () => {
     // Before the fix, x [batch, N0, T] was taken as [batch, T, N0]: an error when N0 ≠ T, transposed examples when N0 = T.
     const p = initParams({ N0: 5, T: 5, heads: [3, 2], G: 3, widths: [4, 5, 3], readout: 'mean' }, 7);
     const x = normal([12, 5, 5], 5);
@@ -311,7 +326,7 @@ describe('regressions found on generated models', () => {
     assert.ok(maxAbsDiff(w.a, p.a) <= 1e-5);
   });
 
-  it('another export style (scale on the query, scalar scales on the value path, a token sum read out): the theory\'s weights reproduce the model', async () => {
+  it("another export style (scale on the query, scalar scales on the value path, a token sum read out): the theory's weights reproduce the model", async () => {
     // x [batch, N0, T] → tokens; values from a value-only embedding E; per block: q·(1/√G) before the score MatMul,
     // output projection, then × 0.5 into the next block; readout ReduceSum over tokens → MatMul a → ÷ 4.
     const [N0, T, N, G, H] = [6, 5, 4, 3, 2];
@@ -320,8 +335,12 @@ describe('regressions found on generated models', () => {
     const tokens = g.one('Transpose', ['x'], { perm: [0, 2, 1] });
     let z = g.one('MatMul', [tokens, g.weight('E', [N0, N])], {}, { name: 'embed' });
     for (let l = 0; l < 2; l++) {
-      const split = (t: string, d: number, n: string) => g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${n}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
-      const q = g.one('Mul', [split(g.one('MatMul', [tokens, g.weight(`Wq${l}`, [N0, H * G])], {}, { name: `q${l}` }), G, 'q'), g.scalar(`qs${l}`, 1 / Math.sqrt(G))]);
+      const split = (t: string, d: number, n: string) =>
+        g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${n}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
+      const q = g.one('Mul', [
+        split(g.one('MatMul', [tokens, g.weight(`Wq${l}`, [N0, H * G])], {}, { name: `q${l}` }), G, 'q'),
+        g.scalar(`qs${l}`, 1 / Math.sqrt(G)),
+      ]);
       const k = g.one('Transpose', [split(g.one('MatMul', [tokens, g.weight(`Wk${l}`, [N0, H * G])], {}, { name: `k${l}` }), G, 'k')], { perm: [0, 1, 3, 2] });
       const v = split(g.one('MatMul', [z, g.weight(`Wv${l}`, [N, H * N])], {}, { name: `v${l}` }), N, 'v');
       const pr = g.one('Softmax', [g.one('MatMul', [q, k])], { axis: -1 }, { name: `softmax${l}` });
@@ -334,10 +353,13 @@ describe('regressions found on generated models', () => {
     const x = normal([8, N0, T], 6);
     const { model, data, f } = await modelWithData('style', modelBytes(g.graph(), { opsets: { '': 17 } }), x);
     const mt = await modelTask({ model, data, split: 0.5 });
-    assert.deepEqual(mt.detection.blocks.map((b) => [b.form, b.queryHeads, b.headSizeQK, b.headSizeV]), [
-      ['unfused', H, G, N],
-      ['unfused', H, G, N],
-    ]);
+    assert.deepEqual(
+      mt.detection.blocks.map((b) => [b.form, b.queryHeads, b.headSizeQK, b.headSizeV]),
+      [
+        ['unfused', H, G, N],
+        ['unfused', H, G, N],
+      ],
+    );
     assert.equal(mt.theoryClass.inClass, true, mt.theoryClass.reasons.join('; '));
     assert.equal(mt.modelReadout, 'mean');
     // f(x) by the theory's forward pass (docs/theory.md §a) with V⁰ = √N0·Eᵀ and the reported weights.

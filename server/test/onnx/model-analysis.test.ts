@@ -47,19 +47,25 @@ for (const [name, readout] of [
     const m = r.model!;
     assert.equal(m.input.tensor, 'X');
     assert.equal(m.input.N0, 16);
-    assert.ok(m.input.embedding, 'the input Linear is the theory\'s V⁰');
+    assert.ok(m.input.embedding, "the input Linear is the theory's V⁰");
     assert.equal(m.in_theory_class, false);
-    assert.ok(m.class_reasons.some((s) => /LayerNormalization|Add/.test(s)), m.class_reasons.join('; '));
+    assert.ok(
+      m.class_reasons.some((s) => /LayerNormalization|Add/.test(s)),
+      m.class_reasons.join('; '),
+    );
     assert.equal(m.weights_U, undefined);
     assert.ok(r.warnings.some((w) => /outside the theory's class/.test(w)));
-    assert.deepEqual(m.blocks.map((b) => [b.layer, b.heads, b.source]), [
-      [0, 4, 'softmax'],
-      [1, 4, 'softmax'],
-    ]);
+    assert.deepEqual(
+      m.blocks.map((b) => [b.layer, b.heads, b.source]),
+      [
+        [0, 4, 'softmax'],
+        [1, 4, 'softmax'],
+      ],
+    );
   });
 }
 
-test('a model of the theory\'s class: in class, U from its weights reported, and its effective weights reproduce the model output', async () => {
+test("a model of the theory's class: in class, U from its weights reported, and its effective weights reproduce the model output", async () => {
   const bytes = theoryClassModel({ readout: 'last' });
   const modelPath = join(tmp, 'theory.onnx');
   writeFileSync(modelPath, bytes);
@@ -91,7 +97,17 @@ test('a model of the theory\'s class: in class, U from its weights reported, and
     const f = networkOutput(xp, N0, T, att, r, V0, w);
     assert.ok(Math.abs(f - out.data[p]) < 1e-5, `example ${p}: theory forward ${f} vs model ${out.data[p]}`);
   }
-  const report = await analyze(fast({ data: dataPath, attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 200 }, seed: 0 }));
+  const report = await analyze(
+    fast({
+      data: dataPath,
+      attention: { kind: 'model', model: modelPath },
+      widths: 10,
+      variances: 1,
+      temperature: 0.01,
+      solver: { tolerance: 1e-7, maxIterations: 200 },
+      seed: 0,
+    }),
+  );
   const wu = report.model!.weights_U!;
   assert.equal(wu.U.length, 4);
   for (const v of [wu.pearson, wu.cosine, wu.head_score_spearman]) assert.ok(v !== null && Number.isFinite(v) && v >= -1 && v <= 1);
@@ -108,7 +124,12 @@ test('data keyed <input>_train/<input>_test is used as given; labels and keys ar
   const ya = Float64Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1));
   const yb = Float64Array.from({ length: 7 }, (_, i) => (i % 3 ? 1 : -1));
   const explicit = join(tmp, 'explicit.npz');
-  writeNpz(explicit, { x_train: { shape: xa.dims, data: xa.data }, x_test: { shape: xb.dims, data: xb.data }, y_train: { shape: [10], data: ya }, y_test: { shape: [7], data: yb } });
+  writeNpz(explicit, {
+    x_train: { shape: xa.dims, data: xa.data },
+    x_test: { shape: xb.dims, data: xb.data },
+    y_train: { shape: [10], data: ya },
+    y_test: { shape: [7], data: yb },
+  });
   const mt = await modelTask({ model: modelPath, data: explicit });
   assert.deepEqual([mt.task.train.count, mt.task.test.count], [10, 7]);
   assert.equal(mt.modelReadout, 'mean');
@@ -127,18 +148,34 @@ test('data keyed <input>_train/<input>_test is used as given; labels and keys ar
   await assert.rejects(modelTask({ model: modelPath, data: bad01 }), /y\[0\] = 0; labels must be \+1 or -1 \(0\/1 labels\?/);
   const wrongKey = join(tmp, 'wrongkey.npz');
   writeNpz(wrongKey, { X: { shape: xa.dims, data: xa.data }, y: { shape: [10], data: ya } });
-  await assert.rejects(modelTask({ model: modelPath, data: wrongKey }), /the model's inputs are x; the data has neither x nor x_train\/x_test \(it has: X, y\)/);
+  await assert.rejects(
+    modelTask({ model: modelPath, data: wrongKey }),
+    /the model's inputs are x; the data has neither x nor x_train\/x_test \(it has: X, y\)/,
+  );
   const wrongShape = join(tmp, 'wrongshape.npz');
   const x7 = normal([10, 5, 7], 4);
   writeNpz(wrongShape, { x: { shape: x7.dims, data: x7.data }, y: { shape: [10], data: ya } });
-  await assert.rejects(modelTask({ model: modelPath, data: wrongShape }), /'x' has shape \[10, 5, 7\], but the model input 'x' is \[batch, 5, 6\] \(dim 2 must be 6\)/);
   await assert.rejects(
-    analyze(fast({ task: 'markov', attention: { kind: 'model', model: modelPath }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 10 }, seed: 0 })),
+    modelTask({ model: modelPath, data: wrongShape }),
+    /'x' has shape \[10, 5, 7\], but the model input 'x' is \[batch, 5, 6\] \(dim 2 must be 6\)/,
+  );
+  await assert.rejects(
+    analyze(
+      fast({
+        task: 'markov',
+        attention: { kind: 'model', model: modelPath },
+        widths: 10,
+        variances: 1,
+        temperature: 0.01,
+        solver: { tolerance: 1e-7, maxIterations: 10 },
+        seed: 0,
+      }),
+    ),
     /attention.kind "model" needs `data`/,
   );
 });
 
-test('a model without attention is refused with the detector\'s reason', async () => {
+test("a model without attention is refused with the detector's reason", async () => {
   const dataPath = join(TORCH, 'A_mha_opset17', 'data.npz');
   const mlp = join(tmp, 'mlp.onnx');
   const { GraphBuilder, modelBytes } = await import('./build');
@@ -154,20 +191,33 @@ test('a single-input model takes the task-file keys X_train/X_test (with y_train
   const bytes = theoryClassModel({ readout: 'mean' });
   const modelPath = join(tmp, 'alias.onnx');
   writeFileSync(modelPath, bytes);
-  assert.deepEqual(decodeModel(bytes, 'alias.onnx').graph.inputs.map((i) => i.name), ['x']);
+  assert.deepEqual(
+    decodeModel(bytes, 'alias.onnx').graph.inputs.map((i) => i.name),
+    ['x'],
+  );
   const xa = normal([10, 5, 6], 11);
   const xb = normal([8, 5, 6], 12);
   const ya = Float64Array.from({ length: 10 }, (_, i) => (i % 2 ? 1 : -1));
   const yb = Float64Array.from({ length: 8 }, (_, i) => (i % 2 ? -1 : 1));
   const file = join(tmp, 'taskfile.npz');
-  writeNpz(file, { X_train: { shape: xa.dims, data: xa.data }, X_test: { shape: xb.dims, data: xb.data }, y_train: { shape: [10], data: ya }, y_test: { shape: [8], data: yb } });
+  writeNpz(file, {
+    X_train: { shape: xa.dims, data: xa.data },
+    X_test: { shape: xb.dims, data: xb.data },
+    y_train: { shape: [10], data: ya },
+    y_test: { shape: [8], data: yb },
+  });
   const mt = await modelTask({ model: modelPath, data: file });
   assert.deepEqual([mt.task.train.count, mt.task.test.count], [10, 8]);
   assert.match(mt.split.rule, /^X_train\/X_test \(the task-file keys\) as the model input x, as given in the data file$/);
   assert.deepEqual(Array.from(mt.task.yTest), Array.from(yb));
   // Same capture as the model's own key names.
   const own = join(tmp, 'ownkeys.npz');
-  writeNpz(own, { x_train: { shape: xa.dims, data: xa.data }, x_test: { shape: xb.dims, data: xb.data }, y_train: { shape: [10], data: ya }, y_test: { shape: [8], data: yb } });
+  writeNpz(own, {
+    x_train: { shape: xa.dims, data: xa.data },
+    x_test: { shape: xb.dims, data: xb.data },
+    y_train: { shape: [10], data: ya },
+    y_test: { shape: [8], data: yb },
+  });
   const mo = await modelTask({ model: modelPath, data: own });
   assert.deepEqual(Array.from(mt.task.train.data), Array.from(mo.task.train.data));
   assert.deepEqual(Array.from((mt.layers[0] as FixedLayer).test), Array.from((mo.layers[0] as FixedLayer).test));
@@ -181,7 +231,17 @@ test('a data file sorted by label and split at 0.5 trains on one class: analyze 
   const y = Float64Array.from({ length: 20 }, (_, i) => (i < 10 ? 1 : -1));
   const dataPath = join(tmp, 'sorted.npz');
   writeNpz(dataPath, { x: { shape: x.dims, data: x.data }, y: { shape: [20], data: y } });
-  const r = await analyze(fast({ data: dataPath, attention: { kind: 'model', model: modelPath, split: 0.5 }, widths: 10, variances: 1, temperature: 0.01, solver: { tolerance: 1e-7, maxIterations: 50 }, seed: 0 }));
+  const r = await analyze(
+    fast({
+      data: dataPath,
+      attention: { kind: 'model', model: modelPath, split: 0.5 },
+      widths: 10,
+      variances: 1,
+      temperature: 0.01,
+      solver: { tolerance: 1e-7, maxIterations: 50 },
+      seed: 0,
+    }),
+  );
   const single = r.warnings.filter((w) => /single class/.test(w));
   assert.equal(single.length, 2, r.warnings.join('\n'));
   assert.equal(

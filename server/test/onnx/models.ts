@@ -71,7 +71,9 @@ export function onnxAttention4d(o: { H?: number; kvH?: number } = {}): Uint8Arra
   const g = new GraphBuilder(22);
   g.input('x', ['batch', T, E]);
   const split = (n: string, heads: number) =>
-    g.one('Transpose', [g.one('Reshape', [g.one('MatMul', ['x', g.weight(`W${n}`, [E, heads * d])]), g.ints(`shape_${n}`, [0, 0, heads, d])])], { perm: [0, 2, 1, 3] });
+    g.one('Transpose', [g.one('Reshape', [g.one('MatMul', ['x', g.weight(`W${n}`, [E, heads * d])]), g.ints(`shape_${n}`, [0, 0, heads, d])])], {
+      perm: [0, 2, 1, 3],
+    });
   const y = g.one('Attention', [split('q', H), split('k', kvH), split('v', kvH)], {}, { name: 'attn' });
   const merged = g.one('Reshape', [g.one('Transpose', [y], { perm: [0, 2, 1, 3] }), g.ints('merge', [0, 0, E])]);
   g.one('Add', [g.one('MatMul', [merged, g.weight('Wo', [E, E])], {}, { name: 'o_proj' }), g.weight('bo', [E])], {}, { out: 'y' });
@@ -90,7 +92,12 @@ export function msMha(): Uint8Array {
   const q = g.one('MatMul', ['x', g.weight('Wq', [E, E])]);
   const k = g.one('MatMul', ['x', g.weight('Wk', [E, E])]);
   const v = g.one('MatMul', ['x', g.weight('Wv', [E, E])]);
-  const y = g.one('MultiHeadAttention', [q, k, v, g.weight('qkv_bias', [3 * E]), '', g.weight('rel_bias', [1, H, T, T])], { num_heads: H }, { domain: 'com.microsoft', name: 'mha' });
+  const y = g.one(
+    'MultiHeadAttention',
+    [q, k, v, g.weight('qkv_bias', [3 * E]), '', g.weight('rel_bias', [1, H, T, T])],
+    { num_heads: H },
+    { domain: 'com.microsoft', name: 'mha' },
+  );
   g.one('MatMul', [y, g.weight('Wo', [E, E])], {}, { out: 'y', name: 'o_proj' });
   g.output('y', ['batch', T, E]);
   return modelBytes(g.graph(), { opsets: { '': 17, 'com.microsoft': 1 } });
@@ -156,7 +163,8 @@ export function theoryClassModel(o: { L?: number; H?: number; N0?: number; N?: n
   let z = 'x';
   let width = N0;
   for (let l = 0; l < L; l++) {
-    const split = (t: string, d: number, name: string) => g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${name}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
+    const split = (t: string, d: number, name: string) =>
+      g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${name}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
     const q = split(g.one('MatMul', ['x', g.weight(`Wq${l}`, [N0, H * G])], {}, { name: `q${l}` }), G, 'q');
     const k = g.one('Transpose', [split(g.one('MatMul', ['x', g.weight(`Wk${l}`, [N0, H * G])], {}, { name: `k${l}` }), G, 'k')], { perm: [0, 1, 3, 2] });
     const v = split(g.one('MatMul', [z, g.weight(`Wv${l}`, [width, H * N])], {}, { name: `v${l}` }), N, 'v');
@@ -221,7 +229,12 @@ export function vitStyleModel(o: { layers?: number; H?: number; E?: number; read
   const E = o.E ?? 32;
   const g = new GraphBuilder(o.seed ?? 41);
   g.input('pixels', ['batch', 1, 8, 8]);
-  const conv = g.one('Conv', ['pixels', g.weight('patch.weight', [E, 1, 2, 2]), g.weight('patch.bias', [E])], { kernel_shape: [2, 2], strides: [2, 2] }, { name: 'patch' });
+  const conv = g.one(
+    'Conv',
+    ['pixels', g.weight('patch.weight', [E, 1, 2, 2]), g.weight('patch.bias', [E])],
+    { kernel_shape: [2, 2], strides: [2, 2] },
+    { name: 'patch' },
+  );
   // flatten(2): Reshape to Concat(Shape(conv)[0:2], [-1]).
   const convShape = g.one('Shape', [conv]);
   const lead = g.one('Slice', [convShape, g.ints('c0', [0]), g.ints('c2', [2]), g.ints('c_ax', [0])]);
@@ -240,7 +253,10 @@ export function vitStyleModel(o: { layers?: number; H?: number; E?: number; read
     const T = dimOf(xt, 0);
     const Bd = dimOf(xt, 1);
     const hd = g.one('Cast', [g.one('Div', [dimOf(xt, 2), g.ints(`nh${l}`, [H], [])])], { to: 7 });
-    const proj = g.one('Add', [g.weight(`l${l}.in_proj_bias`, [3 * E]), g.one('MatMul', [xt, g.weight(`l${l}.in_proj`, [E, 3 * E])], {}, { name: `l${l}.in_proj` })]);
+    const proj = g.one('Add', [
+      g.weight(`l${l}.in_proj_bias`, [3 * E]),
+      g.one('MatMul', [xt, g.weight(`l${l}.in_proj`, [E, 3 * E])], {}, { name: `l${l}.in_proj` }),
+    ]);
     // Packed in_proj Slice bounds from Shape(proj)[-1]: (D + 2) / 3 · k.
     const D = g.one('Gather', [g.one('Shape', [proj]), g.ints(`last${l}`, [-1])], { axis: 0 });
     const third = g.one('Div', [g.one('Add', [D, g.ints(`two${l}`, [2])]), g.ints(`three${l}`, [3])]);
@@ -255,11 +271,23 @@ export function vitStyleModel(o: { layers?: number; H?: number; E?: number; read
     const p = g.one('Softmax', [g.one('MatMul', [q, k])], { axis: -1 }, { name: `l${l}.softmax` });
     const c = g.one('Transpose', [g.one('MatMul', [p, v])], { perm: [1, 0, 2] });
     const flatC = g.one('Reshape', [c, g.one('Concat', [un(g.one('Mul', [T, Bd])), un(dimOf(xt, 2))], { axis: 0 })]);
-    const out = g.one('Gemm', [flatC, g.weight(`l${l}.out_proj.weight`, [E, E]), g.weight(`l${l}.out_proj.bias`, [E])], { transB: 1 }, { name: `l${l}.out_proj` });
+    const out = g.one(
+      'Gemm',
+      [flatC, g.weight(`l${l}.out_proj.weight`, [E, E]), g.weight(`l${l}.out_proj.bias`, [E])],
+      { transB: 1 },
+      { name: `l${l}.out_proj` },
+    );
     const back = g.one('Transpose', [g.one('Reshape', [out, g.one('Concat', [un(T), un(Bd), un(dimOf(xt, 2))], { axis: 0 })])], { perm: [1, 0, 2] });
-    h = g.one('LayerNormalization', [g.one('Add', [h, back]), g.weight(`l${l}.ln.weight`, [E], Array(E).fill(1)), g.weight(`l${l}.ln.bias`, [E], Array(E).fill(0))], { axis: -1 });
+    h = g.one(
+      'LayerNormalization',
+      [g.one('Add', [h, back]), g.weight(`l${l}.ln.weight`, [E], Array(E).fill(1)), g.weight(`l${l}.ln.bias`, [E], Array(E).fill(0))],
+      { axis: -1 },
+    );
   }
-  const tok = o.readout === 'mean' ? g.one('ReduceMean', [h], { axes: [1], keepdims: 0 }, { name: 'pool' }) : g.one('Gather', [h, g.ints('cls_index', [0], [])], { axis: 1 }, { name: 'pool' });
+  const tok =
+    o.readout === 'mean'
+      ? g.one('ReduceMean', [h], { axes: [1], keepdims: 0 }, { name: 'pool' })
+      : g.one('Gather', [h, g.ints('cls_index', [0], [])], { axis: 1 }, { name: 'pool' });
   g.one('Gemm', [tok, g.weight('head.weight', [1, E]), g.weight('head.bias', [1])], { transB: 1 }, { out: 'logit', name: 'head' });
   g.output('logit', ['batch', 1]);
   return modelBytes(g.graph(), { opsets: { '': 17 } });
@@ -274,7 +302,17 @@ export function vitStyleModel(o: { layers?: number; H?: number; E?: number; read
  * the sum after it, or is absent (`scale`). Value weights `Wv{l}` [width, H·N]; no biases.
  */
 export function summedHeadsModel(
-  o: { L?: number; H?: number; N0?: number; N?: number; T?: number; form?: 'reducesum' | 'split-add' | 'split-sum'; scale?: 'before' | 'after' | 'none'; readout?: 'last' | 'first' | 'mean'; seed?: number } = {},
+  o: {
+    L?: number;
+    H?: number;
+    N0?: number;
+    N?: number;
+    T?: number;
+    form?: 'reducesum' | 'split-add' | 'split-sum';
+    scale?: 'before' | 'after' | 'none';
+    readout?: 'last' | 'first' | 'mean';
+    seed?: number;
+  } = {},
 ): Uint8Array {
   const L = o.L ?? 2;
   const H = o.H ?? 3;
@@ -288,7 +326,8 @@ export function summedHeadsModel(
   let z = 'x';
   let width = N0;
   for (let l = 0; l < L; l++) {
-    const split = (t: string, d: number, name: string) => g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${name}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
+    const split = (t: string, d: number, name: string) =>
+      g.one('Transpose', [g.one('Reshape', [t, g.ints(`shape_${name}${l}`, [0, 0, H, d])])], { perm: [0, 2, 1, 3] });
     const q = split(g.one('MatMul', ['x', g.weight(`Wq${l}`, [N0, H * G])], {}, { name: `q${l}` }), G, 'q');
     const k = g.one('Transpose', [split(g.one('MatMul', ['x', g.weight(`Wk${l}`, [N0, H * G])], {}, { name: `k${l}` }), G, 'k')], { perm: [0, 1, 3, 2] });
     const v = split(g.one('MatMul', [z, g.weight(`Wv${l}`, [width, H * N])], {}, { name: `v${l}` }), N, 'v');

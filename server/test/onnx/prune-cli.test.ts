@@ -53,7 +53,7 @@ test('prune B_bert_div --heads 0:1 with a config on labelled data: verified, mea
   assert.match(forced.out, /verified on 4 examples of random inputs/);
 });
 
-test('prune --drop-lowest K on a model of the theory\'s class, verified on its data', async () => {
+test("prune --drop-lowest K on a model of the theory's class, verified on its data", async () => {
   const model = join(tmp, 'theory.onnx');
   writeFileSync(model, theoryClassModel({ H: 3 }));
   const x = normal([30, 5, 6], 2);
@@ -86,11 +86,19 @@ test('bad inputs: clear errors, exit codes 1/2, nothing written, no crash', asyn
   writeNpz(wrong, { X: { shape: xw.dims, data: xw.data }, mask: { shape: mask.dims, data: mask.data } });
   const cases: [string[], number, RegExp][] = [
     [[model, '--heads', '0:0-3', '--out', join(tmp, 'x1.onnx')], 1, /layer 0: removing all 4 heads would remove the block; keep at least one head/],
-    [[gqa, '--heads', '0:1', '--out', join(tmp, 'x2.onnx')], 1, /grouped-query attention \(4 query heads share 2 key\/value heads, 2 per group\): removing 0:1 would leave key\/value head 0 half used; remove whole groups, e\.g\. 0:0-1/],
+    [
+      [gqa, '--heads', '0:1', '--out', join(tmp, 'x2.onnx')],
+      1,
+      /grouped-query attention \(4 query heads share 2 key\/value heads, 2 per group\): removing 0:1 would leave key\/value head 0 half used; remove whole groups, e\.g\. 0:0-1/,
+    ],
     [[model, '--heads', '2:0', '--out', join(tmp, 'x3.onnx')], 1, /layer 2 does not exist: the model has 2 attention blocks/],
     [[model, '--heads', '1:7', '--out', join(tmp, 'x4.onnx')], 1, /head 1:7 does not exist: layer 1 has 4 heads \(0–3\)/],
     [[model, '--heads', '1-2', '--out', join(tmp, 'x5.onnx')], 2, /--heads: "1-2" is not a head: write LAYER:HEAD/],
-    [[model, '--heads', '0:1', '--data', wrong, '--out', join(tmp, 'x6.onnx')], 1, /'X' has shape \[8, 12, 15\], but the model input 'X' is \[batch, 12, 16\] \(dim 2 must be 16\)/],
+    [
+      [model, '--heads', '0:1', '--data', wrong, '--out', join(tmp, 'x6.onnx')],
+      1,
+      /'X' has shape \[8, 12, 15\], but the model input 'X' is \[batch, 12, 16\] \(dim 2 must be 16\)/,
+    ],
     [[model, '--heads', '0:1', '--out', model, '--force'], 1, /is the input model; write the pruned model to a new file/],
     [[model, '--heads', '0:1'], 2, /prune needs --out OUT\.onnx/],
     [[model, '--heads', '0:1', '--drop-lowest', '1', '--out', join(tmp, 'x7.onnx')], 2, /exactly one of --heads/],
@@ -118,12 +126,25 @@ test('outputs are checked before any work: never an input, never twice, writable
   writeFileSync(join(dir, 'afile'), 'a file');
   mkdirSync(join(dir, 'repA'));
   const x = join(dir, 'x.onnx');
-  const snapshot = () => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, f === 'repA' ? readdirSync(join(dir, f)).join() : readFileSync(join(dir, f)).toString('base64')]));
+  const snapshot = () =>
+    Object.fromEntries(
+      readdirSync(dir)
+        .sort()
+        .map((f) => [f, f === 'repA' ? readdirSync(join(dir, f)).join() : readFileSync(join(dir, f)).toString('base64')]),
+    );
   const before = snapshot();
   const cases: [string[], number, string][] = [
-    [['--heads', '0:2', '--out', x, '--json', model, '--force'], 1, `--json ${model} would replace the input model ${model}, which this command reads; choose another output path`],
+    [
+      ['--heads', '0:2', '--out', x, '--json', model, '--force'],
+      1,
+      `--json ${model} would replace the input model ${model}, which this command reads; choose another output path`,
+    ],
     [['--heads', '0:2', '--out', x, '--json', x, '--force'], 1, `--json ${x} and --out ${x} are the same file (${x}); choose different output paths`],
-    [['--heads', '0:2', '--out', x, '--json', join(dir, 'b2.json')], 1, `${join(dir, 'b2.json')} already exists; not overwriting it (pass --force to replace it)`],
+    [
+      ['--heads', '0:2', '--out', x, '--json', join(dir, 'b2.json')],
+      1,
+      `${join(dir, 'b2.json')} already exists; not overwriting it (pass --force to replace it)`,
+    ],
     [['--heads', '0:2', '--out', join(dir, 'afile', 'x.onnx')], 1, `cannot write ${join(dir, 'afile', 'x.onnx')}: ${join(dir, 'afile')} is not a folder`],
     [['--heads', '0:2', '--out', join(dir, 'repA'), '--force'], 1, `cannot write ${join(dir, 'repA')}: it is a folder`],
     [['--heads', '0:2', '--out', '/proc/ap-foo/x.onnx'], 1, 'cannot write /proc/ap-foo/x.onnx: /proc is on the virtual file system proc'],

@@ -49,7 +49,11 @@ async function checkPrune(model: OnnxModel, spec: string, data: ModelInputs, exp
     assert.ok(compareOutputs(c, a).maxAbsDiff <= 1e-5 * Math.max(1, cmp.maxAbs), `${spec}: masked vs zeroed output rows`);
   }
   const again = detectAttention(decodeModel(pruned.editor.bytes(), 'pruned.onnx'));
-  assert.deepEqual(again.blocks.map((x) => x.queryHeads), expectHeads, `${spec}: heads after pruning`);
+  assert.deepEqual(
+    again.blocks.map((x) => x.queryHeads),
+    expectHeads,
+    `${spec}: heads after pruning`,
+  );
   assert.deepEqual(pruned.after, expectHeads);
   return { pruned, plan, a, b };
 }
@@ -96,7 +100,13 @@ const STYLES: [string, MhaOptions, string, number, Record<string, { dims: number
   ['grouped-query repeat_kv, whole group (opset 20)', { kvH: 2, opset: 20 }, '0:2-3', 2, { x: X() }],
   ['per-head bias input, Gather inserted (opset 17)', { mask: 'per-head' }, '0:1', 3, { x: X(), bias: normal([3, 4, 6, 6], 7) }],
   ['T5 constant per-head bias, sliced (opset 17)', { mask: 'const-per-head', scale: 'none' }, '0:0,0:2', 2, { x: X() }],
-  ['HF extended mask at opset 11, Softmax axis 3', { mask: 'hf', opset: 11 }, '0:3', 3, { x: X(), attention_mask: vals([3, 6], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0]) }],
+  [
+    'HF extended mask at opset 11, Softmax axis 3',
+    { mask: 'hf', opset: 11 },
+    '0:3',
+    3,
+    { x: X(), attention_mask: vals([3, 6], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0]) },
+  ],
 ];
 
 for (const [what, o, spec, left, data] of STYLES) {
@@ -117,12 +127,47 @@ test('synthetic nn.MultiheadAttention with Split and folded heads, run-time Resh
 });
 
 const FUSED: [string, () => Uint8Array, string, number, (b: number) => Record<string, { dims: number[]; data: Float64Array }>, Ref][] = [
-  ['ai.onnx Attention 3-D, GQA 4/2, per-head mask, causal (opset 23)', () => onnxAttention3d({ kvH: 2, perHeadMask: true, causal: true }), '0:2-3', 2, () => ({ x: X() }), { weight: 'Wo', axis: 0, dv: 8 }],
-  ['ai.onnx Attention 4-D with Reshape/Transpose head split (opset 23)', () => onnxAttention4d(), '0:1', 3, () => ({ x: X(5) }), { weight: 'Wo', axis: 0, dv: 8 }],
+  [
+    'ai.onnx Attention 3-D, GQA 4/2, per-head mask, causal (opset 23)',
+    () => onnxAttention3d({ kvH: 2, perHeadMask: true, causal: true }),
+    '0:2-3',
+    2,
+    () => ({ x: X() }),
+    { weight: 'Wo', axis: 0, dv: 8 },
+  ],
+  [
+    'ai.onnx Attention 4-D with Reshape/Transpose head split (opset 23)',
+    () => onnxAttention4d(),
+    '0:1',
+    3,
+    () => ({ x: X(5) }),
+    { weight: 'Wo', axis: 0, dv: 8 },
+  ],
   ['com.microsoft MultiHeadAttention with bias and per-head attention_bias', () => msMha(), '0:0,0:3', 2, () => ({ x: X() }), { weight: 'Wo', axis: 0, dv: 8 }],
-  ['com.microsoft Attention (merged QKV weight) with mask_index', () => msAttention({ mask: true }), '0:1', 3, () => ({ x: X(5, 16), mask_index: vals([3, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0]) }), { weight: 'Wo', axis: 0, dv: 4 }],
-  ['com.microsoft GroupQueryAttention, separate projections', () => msGqa(), '0:0-1', 2, () => ({ x: X(), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }), { weight: 'Wo', axis: 0, dv: 8 }],
-  ['com.microsoft GroupQueryAttention, packed QKV projection', () => msGqa({ packed: true }), '0:2-3', 2, () => ({ x: X(), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }), { weight: 'Wo', axis: 0, dv: 8 }],
+  [
+    'com.microsoft Attention (merged QKV weight) with mask_index',
+    () => msAttention({ mask: true }),
+    '0:1',
+    3,
+    () => ({ x: X(5, 16), mask_index: vals([3, 5], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0]) }),
+    { weight: 'Wo', axis: 0, dv: 4 },
+  ],
+  [
+    'com.microsoft GroupQueryAttention, separate projections',
+    () => msGqa(),
+    '0:0-1',
+    2,
+    () => ({ x: X(), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }),
+    { weight: 'Wo', axis: 0, dv: 8 },
+  ],
+  [
+    'com.microsoft GroupQueryAttention, packed QKV projection',
+    () => msGqa({ packed: true }),
+    '0:2-3',
+    2,
+    () => ({ x: X(), seqlens_k: vals([3], [5, 5, 5]), total_sequence_length: vals([], [6]) }),
+    { weight: 'Wo', axis: 0, dv: 8 },
+  ],
 ];
 
 for (const [what, build, spec, left, data, ref] of FUSED) {
@@ -138,11 +183,11 @@ for (const [what, build, spec, left, data, ref] of FUSED) {
 
 test('fixtures whose heads are fixed by graph inputs or that have no output projection are refused with the reason', () => {
   const reasons: Record<string, RegExp> = {
-    'test_attention_3d': /query projection is not in the model.*fixed by that tensor's shape/,
-    'test_attention_4d': /query projection is not in the model/,
-    'test_attention_3d_gqa': /query projection is not in the model/,
-    'test_attention_4d_expanded': /query projection is not in the model|no output projection/,
-    'test_attention_4d_causal_with_past_and_present': /key\/value cache|query projection/,
+    test_attention_3d: /query projection is not in the model.*fixed by that tensor's shape/,
+    test_attention_4d: /query projection is not in the model/,
+    test_attention_3d_gqa: /query projection is not in the model/,
+    test_attention_4d_expanded: /query projection is not in the model|no output projection/,
+    test_attention_4d_causal_with_past_and_present: /key\/value cache|query projection/,
   };
   for (const [name, why] of Object.entries(reasons)) {
     const model = readModel(join(NODE_TESTS, name, 'model.onnx'));

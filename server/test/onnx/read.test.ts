@@ -205,7 +205,10 @@ test('external data: a symlink inside the folder pointing outside is refused', (
 
 test('external data: missing or short files give clear errors', () => {
   const p = externalModel(join(tmp, 'ext-missing'), 'nothere.bin');
-  assert.throws(() => readModel(p), (e: unknown) => e instanceof OnnxReadError && /'nothere.bin', which does not exist/.test(e.message));
+  assert.throws(
+    () => readModel(p),
+    (e: unknown) => e instanceof OnnxReadError && /'nothere.bin', which does not exist/.test(e.message),
+  );
   const lazy = readModel(p, { checkExternalData: false });
   assert.throws(() => lazy.graph.initializers.get('W')!.data(), /does not exist/);
   const dir = join(tmp, 'ext-short');

@@ -38,7 +38,10 @@ describe('measured head removal on an ONNX model', () => {
       assert.ok(h.value !== null, h.reason);
       assert.equal(Math.round(h.value * m.count), h.value * m.count);
     }
-    assert.ok(m.heads.some((h) => h.value !== m.full), 'at least one head changes the accuracy');
+    assert.ok(
+      m.heads.some((h) => h.value !== m.full),
+      'at least one head changes the accuracy',
+    );
     assert.ok(report.timings_ms.head_removal > 0);
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyze } from '../../src/pipeline/analyze';
@@ -41,12 +41,15 @@ describe('analyze on the 2-path Markov variant', () => {
   it('has heads [2, 1], paths g and d, and up-weights g', async () => {
     const r = await analyze(base({ task: 'markov-2paths', P: 60, P_test: 200 }));
     assert.deepEqual(r.settings.heads, [2, 1]);
-    assert.deepEqual(r.paths.map((p) => p.label), ['g', 'd']);
+    assert.deepEqual(
+      r.paths.map((p) => p.label),
+      ['g', 'd'],
+    );
     assert.ok(r.U[0][0][0] > r.U[0][1][1], JSON.stringify(r.U[0]));
   });
 });
 
-describe('kernel PCs versus the labels on the 4-path Markov task (the paper\'s Fig. 2c)', () => {
+describe("kernel PCs versus the labels on the 4-path Markov task (the paper's Fig. 2c)", () => {
   it('the finite-width kernel puts most of y into a few leading PCs; the GP kernel spreads it', async () => {
     const r = await analyze(base({ task: 'markov', P: 60, P_test: 200 }));
     const o = r.kernel_pc_overlap!;
@@ -82,10 +85,7 @@ describe('config and attention disagreements', () => {
     const W = Array.from({ length: N0 * N0 }, () => 0.1);
     W[4] = NaN;
     writeNpz(join(dir, 'w.npz'), { W_1: { shape: [1, N0, N0], data: W } });
-    await assert.rejects(
-      analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') } })),
-      /W_1.*NaN/,
-    );
+    await assert.rejects(analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') } })), /W_1.*NaN/);
   });
 });
 
@@ -107,7 +107,15 @@ describe('numerical trouble is reported, never shown as a number', () => {
     );
     for (const space of ['sample', 'feature'] as const) {
       await assert.rejects(
-        analyze(base({ task: undefined, data: join(dir, 'd.npz'), attention: { kind: 'w', params: join(dir, 'w.npz') }, temperature: 1e-300, solver: { ...defaultConfig().solver, space } })),
+        analyze(
+          base({
+            task: undefined,
+            data: join(dir, 'd.npz'),
+            attention: { kind: 'w', params: join(dir, 'w.npz') },
+            temperature: 1e-300,
+            solver: { ...defaultConfig().solver, space },
+          }),
+        ),
         space === 'sample' ? /training kernel\) is not positive definite: pivot \d+/ : /training kernel\) is numerically singular/,
         space,
       );

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { analyze } from '../../src/pipeline/analyze';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/config/load';
 import { assertClose } from '../helpers/close';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,10 @@ describe('solver.method', () => {
   it('lbfgs and newton-cg give the same U to 1e-8, each named in the report', async () => {
     const configs = ['lbfgs', 'newton-cg'].map((m) => {
       const r = parseConfig(text(m), FILE);
-      assert.deepEqual(r.issues.filter((i) => i.severity === 'error'), []);
+      assert.deepEqual(
+        r.issues.filter((i) => i.severity === 'error'),
+        [],
+      );
       assert.equal(r.config!.solver.method, m);
       return r.config!;
     });

@@ -26,7 +26,10 @@ describe('stage cache', () => {
       const b = await cachedStage('t', 'k1', compute, { dir });
       assert.deepEqual([a.reused, b.reused, calls], [false, true, 1]);
       assert.deepEqual(b.entry.meta, { note: 'x', n: [1, 2] });
-      assert.deepEqual(b.entry.arrays.map((x) => Array.from(x)), [[1.5, -0, Math.PI], [], [1e-300]]);
+      assert.deepEqual(
+        b.entry.arrays.map((x) => Array.from(x)),
+        [[1.5, -0, Math.PI], [], [1e-300]],
+      );
       assert.ok(Object.is(b.entry.arrays[0][1], -0));
       // A truncated entry is a miss: computed again and stored again.
       writeFileSync(path.join(dir, 't-k1.bin'), Buffer.from([9, 0, 0, 0, 123]));
@@ -63,7 +66,8 @@ describe('stage cache', () => {
     const key = (c = config, readout: 'first' | 'last' = 'last', s0 = 1) => featureStageKey(c, readout, s0, [2, 2]);
     const base = await key();
     assert.equal(await key({ ...config, widths: [30, 30, 30], temperature: 0.5, solver: { ...config.solver, tolerance: 1e-6 } }), base);
-    for (const other of [await key({ ...config, P: 40 }), await key({ ...config, seed: 1 }), await key(config, 'first'), await key(config, 'last', 2)]) assert.notEqual(other, base);
+    for (const other of [await key({ ...config, P: 40 }), await key({ ...config, seed: 1 }), await key(config, 'first'), await key(config, 'last', 2)])
+      assert.notEqual(other, base);
     assert.equal(stageKey({ b: 1, a: [1, { d: 2, c: 3 }] }), stageKey({ a: [1, { c: 3, d: 2 }], b: 1 }));
   });
 });

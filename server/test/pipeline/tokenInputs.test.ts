@@ -190,7 +190,8 @@ test('the text classifier prunes: pruned ≡ masked on the int64 data, measured 
 test('--drop-lowest more heads than the model can lose is refused from the model alone, before the data or the theory', async () => {
   const config = fast(loadConfig(join(DIR, 'text.attention.yaml')));
   const stages: string[] = [];
-  const job = (dropLowest: number) => runPruneJob({ model: config.attention!.model!, out: join(tmp, `drop-${dropLowest}.onnx`), config, dropLowest, onProgress: (stage) => stages.push(stage) });
+  const job = (dropLowest: number) =>
+    runPruneJob({ model: config.attention!.model!, out: join(tmp, `drop-${dropLowest}.onnx`), config, dropLowest, onProgress: (stage) => stages.push(stage) });
   await assert.rejects(job(8), /^Error: --drop-lowest 8 would remove all 8 heads$/);
   await assert.rejects(job(7), /^Error: --drop-lowest 7: only 6 head\(s\) can be removed, keeping one head per layer$/);
   assert.deepEqual(stages, [], 'nothing ran before the refusal');

@@ -18,14 +18,24 @@ import { headline } from '../../src/lsp/features/codeLens';
 import { headRemovalSpec, headScoresSpec, pcOverlapSpec, u1HeatmapSpec } from '../../src/report/charts';
 import { configHover } from '../../src/lsp/features/hover';
 import { ConfigOutline } from '../../src/config/outline';
-import { parseConfig } from '../../src/config';
+import { parseConfig } from '../../src/config/load';
 import type { ConfigDoc } from '../../src/lsp/documents/configs';
 import type { AnalysisReport } from '../../src/report/types';
 
 /** The hover text on the value of `temperature: 0.02` in a config analysed into `report`. */
 function temperatureHover(report: AnalysisReport): string {
   const text = 'temperature: 0.02\n';
-  const doc = { uri: 'file:///x.attention.yaml', path: '/x.attention.yaml', version: 1, open: true, text, outline: new ConfigOutline(text), parsed: parseConfig(text, '/x.attention.yaml'), state: 'done', report };
+  const doc = {
+    uri: 'file:///x.attention.yaml',
+    path: '/x.attention.yaml',
+    version: 1,
+    open: true,
+    text,
+    outline: new ConfigOutline(text),
+    parsed: parseConfig(text, '/x.attention.yaml'),
+    state: 'done',
+    report,
+  };
   const h = configHover(doc as unknown as ConfigDoc, 0, 14);
   return (h!.contents as { value: string }).value;
 }
@@ -37,7 +47,15 @@ function manyPathConfig(maxIterations: number): AnalysisConfig {
   const X = (n: number) => ({ shape: [n, N0, T], data: Array.from(rng.normals(n * N0 * T)) });
   const y = (n: number) => ({ shape: [n], data: Array.from({ length: n }, (_, i) => (i % 2 ? 1 : -1)) });
   writeNpz(join(dir, 'd.npz'), { X_train: X(P), y_train: y(P), X_test: X(Pt), y_test: y(Pt) });
-  return { ...defaultConfig(), task: undefined, data: join(dir, 'd.npz'), heads: [4, 4, 4], widths: 8, temperature: 0.02, solver: { tolerance: 1e-9, maxIterations } };
+  return {
+    ...defaultConfig(),
+    task: undefined,
+    data: join(dir, 'd.npz'),
+    heads: [4, 4, 4],
+    widths: 8,
+    temperature: 0.02,
+    solver: { tolerance: 1e-9, maxIterations },
+  };
 }
 
 describe('an unconverged solve is flagged on every surface', () => {

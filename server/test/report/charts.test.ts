@@ -6,6 +6,7 @@ import { renderSvg } from '../../src/report/svg';
 import { VEGA_LITE_SCHEMA, type VegaLiteSpec } from '../../../shared/theme';
 import { fakeModelReport, fakeReport, fakeSweep, U1 } from './fixture';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- chart specs are walked by key path in these tests
 type Obj = Record<string, any>;
 
 /** The `<path>`/`<line>` items of the first mark group whose class starts with `mark-<type> role-mark` and contains `name`. */
@@ -63,7 +64,10 @@ describe('u1HeatmapSpec', () => {
     r.settings.widths = [10, 20, 30];
     r.settings.temperature = 0.25;
     assert.equal((u1HeatmapSpec(r) as Obj).title.text, 'Order parameter U₁ (N = [10, 20, 30], T_B = 0.25)');
-    r.U[0] = [[1, 2], [3, 4]];
+    r.U[0] = [
+      [1, 2],
+      [3, 4],
+    ];
     assert.throws(() => u1HeatmapSpec(r), { message: 'u1HeatmapSpec: U_1 must be 4 × 4 (one row and column per path), got 2 × 2' });
   });
 
@@ -107,7 +111,10 @@ describe('headScoresSpec', () => {
         ['L1·H1', 0.21, 0.931, 0.58, 0.933],
       ],
     );
-    assert.deepEqual(spec.encoding.y.sort, values.map((v) => v.label));
+    assert.deepEqual(
+      spec.encoding.y.sort,
+      values.map((v) => v.label),
+    );
     assert.ok(spec.encoding.tooltip.some((t: Obj) => t.field === 'acc_silenced'));
     assert.match(spec.title.subtitle, /0-based/);
     assert.equal(spec.title.subtitle, 'layer and head 0-based (as in the path labels); predicted accuracy (theory, N = 10) 0.933');
@@ -116,7 +123,10 @@ describe('headScoresSpec', () => {
 
   test('with head_removal_measured, the subtitle also gives the measured full-model accuracy', () => {
     const s = (headScoresSpec(fakeModelReport()) as Obj).title.subtitle;
-    assert.equal(s, 'layer and head 0-based (as in the path labels); predicted accuracy (theory, N = 10) 0.933; measured full-model accuracy 0.800 (ONNX Runtime, 128 test examples)');
+    assert.equal(
+      s,
+      'layer and head 0-based (as in the path labels); predicted accuracy (theory, N = 10) 0.933; measured full-model accuracy 0.800 (ONNX Runtime, 128 test examples)',
+    );
   });
 
   test('renders one bar per head with the head labels on the axis', async () => {
@@ -149,7 +159,10 @@ describe('sweepSpec', () => {
         [1000, 0.835, 0.1, false],
       ],
     );
-    assert.deepEqual(eg.layer[0].data.values.map((v: Obj) => v.value), [0.577, 0.62, 0.7, 0.8]);
+    assert.deepEqual(
+      eg.layer[0].data.values.map((v: Obj) => v.value),
+      [0.577, 0.62, 0.7, 0.8],
+    );
     assert.equal(acc.layer[0].encoding.x.scale.type, 'log');
     assert.deepEqual(acc.layer[0].mark, { type: 'line', point: true });
     assert.equal(acc.layer[1].mark.type, 'rule');
@@ -173,7 +186,7 @@ describe('sweepSpec', () => {
   });
 });
 
-describe('pcOverlapSpec (the paper\'s Fig. 2c)', () => {
+describe("pcOverlapSpec (the paper's Fig. 2c)", () => {
   const spec = pcOverlapSpec(fakeReport()) as Obj;
 
   test('one point per PC rank and kernel: cumulative overlap against rank, finite width first', () => {
@@ -236,7 +249,10 @@ describe('headRemovalSpec', () => {
         ['L1·H1', 'measured', 0.79, -0.01],
       ],
     );
-    assert.deepEqual(spec.layer[0].data.values.map((r: Obj) => r.full), [0.933, 0.8]);
+    assert.deepEqual(
+      spec.layer[0].data.values.map((r: Obj) => r.full),
+      [0.933, 0.8],
+    );
     assert.deepEqual(spec.layer[1].encoding.y.sort, ['L0·H0', 'L1·H0', 'L0·H1', 'L1·H1']);
     assert.match(spec.title.subtitle[0], /measured on 128 test examples \(model output 'y'\)/);
     // Where the chart lacks a measured point it says why; then how far to trust the prediction.
@@ -287,7 +303,10 @@ describe('helpers and renderSvg', () => {
       renderSvg(spec, { onWarning: (m) => warnings.push(m) }),
       /^Error: renderSvg: no network or file access while rendering \(tried to load "https:\/\/example.com\/data.json"\); inline the data as values$/,
     );
-    assert.ok(warnings.some((w) => w.startsWith('WARN Loading failed https://example.com/data.json')), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => w.startsWith('WARN Loading failed https://example.com/data.json')),
+      warnings.join('\n'),
+    );
   });
 
   test('the report charts render without vega warnings', async () => {

@@ -32,13 +32,32 @@ export function fakeReport(): AnalysisReport {
       { index: 2, heads: [1, 0], label: 'd' },
       { index: 3, heads: [1, 1], label: 'a2' },
     ],
-    U: [U1, [[2.1, 0.3], [0.3, 0.9]]],
+    U: [
+      U1,
+      [
+        [2.1, 0.3],
+        [0.3, 0.9],
+      ],
+    ],
     U_a: 1.2,
     action: { normalized: 12.5, raw: 125, entropy_raw: 40, energy_raw: 85, max_width: 10 },
     metrics: metrics(0.933, 0.577),
     predictor_mean_test: [0.9, -0.8],
     predictor_var_test: [0.1, 0.2],
-    gp: { scale: 1, U: [[[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]], metrics: metrics(0.829, 0.792), predictor_mean_test: [0.5, -0.4], predictor_var_test: [0.3, 0.3] },
+    gp: {
+      scale: 1,
+      U: [
+        [
+          [1, 0, 0, 0],
+          [0, 1, 0, 0],
+          [0, 0, 1, 0],
+          [0, 0, 0, 1],
+        ],
+      ],
+      metrics: metrics(0.829, 0.792),
+      predictor_mean_test: [0.5, -0.4],
+      predictor_var_test: [0.3, 0.3],
+    },
     head_scores_ascending: [
       { layer: 1, head: 1, score: 0.21 },
       { layer: 0, head: 1, score: 0.27 },
@@ -51,14 +70,30 @@ export function fakeReport(): AnalysisReport {
       { layer: 1, head: 0, eg_total: 0.9, acc_mean_predictor: 0.7 },
       { layer: 1, head: 1, eg_total: 0.58, acc_mean_predictor: 0.931 },
     ],
-    solver: { method: 'lbfgs+newton', iterations: 40, evaluations: 55, max_abs_grad_normalized: 1e-11, tolerance: 1e-9, converged: true, stop_reason: 'gradient below tolerance', space: 'sample', space_reason: 'auto' },
+    solver: {
+      method: 'lbfgs+newton',
+      iterations: 40,
+      evaluations: 55,
+      max_abs_grad_normalized: 1e-11,
+      tolerance: 1e-9,
+      converged: true,
+      stop_reason: 'gradient below tolerance',
+      space: 'sample',
+      space_reason: 'auto',
+    },
     timings_ms: { data: 5, solve: 100 },
     warnings: [],
     // 4 of P = 100 components; the finite-width kernel puts more of y into its leading PCs than the GP kernel.
     kernel_pc_overlap: {
       k: 4,
       P: 100,
-      finite: { eigenvalues: [40, 12, 5, 2], overlap: [0.5, 0.3, 0.05, 0.01], cumulative: [0.5, 0.8, 0.85, 0.86], method: 'dense', max_relative_residual: 1e-15 },
+      finite: {
+        eigenvalues: [40, 12, 5, 2],
+        overlap: [0.5, 0.3, 0.05, 0.01],
+        cumulative: [0.5, 0.8, 0.85, 0.86],
+        method: 'dense',
+        max_relative_residual: 1e-15,
+      },
       gp: { eigenvalues: [20, 10, 8, 6], overlap: [0.1, 0.2, 0.1, 0.05], cumulative: [0.1, 0.3, 0.4, 0.45], method: 'dense', max_relative_residual: 1e-15 },
     },
   };

@@ -18,9 +18,15 @@ import { fakeModelReport, fakeReport } from './fixture';
 import type { LayerAttention } from '../../src/theory/attention';
 
 describe('notation and words', () => {
-  test('heads are written L<layer>·H<head>, both 0-based like the CLI\'s layer:head', () => {
+  test("heads are written L<layer>·H<head>, both 0-based like the CLI's layer:head", () => {
     assert.equal(headName(0, 1), 'L0·H1');
-    assert.equal(headList([{ layer: 1, head: 0 }, { layer: 0, head: 3 }]), 'L1·H0, L0·H3');
+    assert.equal(
+      headList([
+        { layer: 1, head: 0 },
+        { layer: 0, head: 3 },
+      ]),
+      'L1·H0, L0·H3',
+    );
   });
 
   test('a long tensor name keeps its start and its end, so windows whose inputs differ in the middle stay apart', () => {
@@ -40,7 +46,10 @@ describe('notation and words', () => {
 
   test('a warning is its first line in the editor, the rest below; a long one-line warning is cut at its first clause', () => {
     assert.deepEqual(splitWarning('short and plain'), { headline: 'short and plain' });
-    assert.deepEqual(splitWarning('headline here\ndetails with /graph/Add_output_0'), { headline: 'headline here', details: 'details with /graph/Add_output_0' });
+    assert.deepEqual(splitWarning('headline here\ndetails with /graph/Add_output_0'), {
+      headline: 'headline here',
+      details: 'details with /graph/Add_output_0',
+    });
     const long = `the effect of removing each head could not be measured: ${'x'.repeat(200)}`;
     assert.deepEqual(splitWarning(long), { headline: 'the effect of removing each head could not be measured …', details: long });
   });
@@ -56,7 +65,10 @@ describe('notation and words', () => {
       linkTheory('THEORY.md sections c and e'),
       '[docs/theory.md §c and e](command:attentionPaths.openTheory?%5B%22c%22%5D "Open docs/theory.md at section c")',
     );
-    assert.equal(linkTheory('docs/theory.md §c and §e'), '[docs/theory.md §c and §e](command:attentionPaths.openTheory?%5B%22c%22%5D "Open docs/theory.md at section c")');
+    assert.equal(
+      linkTheory('docs/theory.md §c and §e'),
+      '[docs/theory.md §c and §e](command:attentionPaths.openTheory?%5B%22c%22%5D "Open docs/theory.md at section c")',
+    );
     assert.equal(linkTheory('a THEORY.md sectional view'), 'a THEORY.md sectional view');
   });
 });
@@ -75,7 +87,10 @@ describe('how far to trust a prediction on a measured model', () => {
     const r = fakeModelReport();
     r.head_removal_measured!.heads.find((h) => h.layer === 1 && h.head === 0)!.value = 0.6;
     assert.ok(Math.abs(measuredAgreement(r)!.spearman_score_vs_measured_drop! - 0.5) < 1e-12);
-    assert.match(agreementSentence(r), /^Measured 80\.0% against predicted 93\.3% for the full model \(−13\.3 points\); .*relevance score ρ = \+0\.50.*The prediction is the theory's Bayesian network/);
+    assert.match(
+      agreementSentence(r),
+      /^Measured 80\.0% against predicted 93\.3% for the full model \(−13\.3 points\); .*relevance score ρ = \+0\.50.*The prediction is the theory's Bayesian network/,
+    );
   });
 
   test('nothing to say without a measurement, or with fewer than 3 measured heads', () => {
@@ -102,8 +117,16 @@ describe('inlay hints that fit', () => {
     assert.equal(four.texts[0].split(' ').length, 5); // "L0" and one rank per head
     const eight = fitLayerHints(heads([8, 8]), [0, 1], true);
     assert.equal(eight.detail, 'bars');
-    assert.deepEqual(eight.texts.map((t) => [...t.slice(3)].length), [8, 8]);
-    for (const f of [[two, false], [four, true], [eight, true]] as const) assert.ok(length(f[0].texts, f[1]) <= INLAY_LINE_BUDGET, f[0].texts.join(' · '));
+    assert.deepEqual(
+      eight.texts.map((t) => [...t.slice(3)].length),
+      [8, 8],
+    );
+    for (const f of [
+      [two, false],
+      [four, true],
+      [eight, true],
+    ] as const)
+      assert.ok(length(f[0].texts, f[1]) <= INLAY_LINE_BUDGET, f[0].texts.join(' · '));
     assert.deepEqual([0, 0.124, 0.125, 0.5, 0.99, 1].map(scoreBar), ['▁', '▁', '▂', '▅', '█', '█']);
   });
 });
@@ -127,12 +150,19 @@ describe('attention maps', () => {
     const m = attentionMaps(att, y, 'theory');
     assert.deepEqual(m.examples, [0, 1, 2, 3, 4, 5, 6, 7]);
     assert.deepEqual(m.labels, [-1, 1, -1, 1, -1, 1, -1, 1]);
-    assert.deepEqual(m.layers.map((l) => [l.layer, l.heads, l.maps.length, l.maps[0].length, l.maps[0][0].length]), [[0, 2, 8, 2, 9], [1, 1, 8, 1, 9]]);
+    assert.deepEqual(
+      m.layers.map((l) => [l.layer, l.heads, l.maps.length, l.maps[0].length, l.maps[0][0].length]),
+      [
+        [0, 2, 8, 2, 9],
+        [1, 1, 8, 1, 9],
+      ],
+    );
     const T = 3;
     const A = att[0].data;
     // Example 5, head 1, query t = 2, key s = 0 is A[5, 1, 0, 2].
     assert.equal(m.layers[0].maps[5][1][2 * T + 0], Math.round(1000 * A[((5 * 2 + 1) * T + 0) * T + 2]) / 1000);
-    for (const l of m.layers) for (const ex of l.maps) for (const h of ex) for (let t = 0; t < T; t++) assert.ok(Math.abs(h[t * T] + h[t * T + 1] + h[t * T + 2] - 1) <= 0.0015);
+    for (const l of m.layers)
+      for (const ex of l.maps) for (const h of ex) for (let t = 0; t < T; t++) assert.ok(Math.abs(h[t * T] + h[t * T + 1] + h[t * T + 2] - 1) <= 0.0015);
   });
 
   test('fewer examples when H_tot·T² is large; none, with the reason, when one example is over the budget', () => {
@@ -146,7 +176,11 @@ describe('attention maps', () => {
   test('the chart: one tile per head titled with its name, relevance and rank, one rect per weight', async () => {
     const report = { ...fakeReport(), attention_maps: attentionMaps(att, y, 'theory') };
     report.settings.heads = [2, 1];
-    report.head_scores_ascending = [{ layer: 1, head: 0, score: 0.3 }, { layer: 0, head: 1, score: 0.6 }, { layer: 0, head: 0, score: 1 }];
+    report.head_scores_ascending = [
+      { layer: 1, head: 0, score: 0.3 },
+      { layer: 0, head: 1, score: 0.6 },
+      { layer: 0, head: 0, score: 1 },
+    ];
     const cells = attentionCells(report, 5);
     assert.equal(cells.length, 3 * 9);
     assert.deepEqual([...new Set(cells.map((c) => c.tile))], ['L0·H0 · relevance 1.00 (#1)', 'L0·H1 · relevance 0.60 (#2)', 'L1·H0 · relevance 0.30 (#3)']);
@@ -157,7 +191,10 @@ describe('attention maps', () => {
     assert.equal((svg.match(/<g class="mark-rect role-mark/g) ?? []).length, 3);
     for (const t of ['L0·H0 · relevance 1.00 (#1)', 'L1·H0 · relevance 0.30 (#3)']) assert.ok(svg.includes(`>${t}<`), t);
     // The cells' weights are the report's, in row-major (query, key) order: rect count per tile is T².
-    const rects = svg.split('<g class="mark-rect role-mark').slice(1).map((g) => (g.slice(0, g.indexOf('</g>')).match(/<path/g) ?? []).length);
+    const rects = svg
+      .split('<g class="mark-rect role-mark')
+      .slice(1)
+      .map((g) => (g.slice(0, g.indexOf('</g>')).match(/<path/g) ?? []).length);
     assert.deepEqual(rects, [9, 9, 9]);
     assert.throws(() => attentionMapsSpec(report, undefined, { example: 8 }), /example 8 is not kept \(the report keeps 8\)/);
   });

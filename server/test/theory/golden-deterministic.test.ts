@@ -58,13 +58,23 @@ for (const file of goldenFiles()) {
       assert.equal(Ugp.length, e.U_gp.length);
       Ugp.forEach((U, l) => assertClose(U.data, flat(e.U_gp[l]), RTOL, ATOL, `U_gp[${l}]`));
       const K = await renormalizedKernel(train, train, Ugp[0]);
-      const first4 = toRows(K).slice(0, 4).map((r) => r.slice(0, 4));
+      const first4 = toRows(K)
+        .slice(0, 4)
+        .map((r) => r.slice(0, 4));
       assertClose(flat(first4), flat(e.gp_kernel_train_first4), RTOL, ATOL, 'gp kernel');
     });
     it('action and gradient at the GP point', async () => {
       const r = await action(g.settings, train, g.yTrain, gpOrderParameters(g.settings), true);
       assertClose(r.value / r.maxWidth, e.action_at_gp_normalized, RTOL, ATOL, 'S/maxN');
-      r.grads!.forEach((G, l) => assertClose(G.data.map((v) => v / r.maxWidth), flat(e.grad_at_gp_normalized[l]), RTOL, ATOL, `grad U_${l + 1}`));
+      r.grads!.forEach((G, l) =>
+        assertClose(
+          G.data.map((v) => v / r.maxWidth),
+          flat(e.grad_at_gp_normalized[l]),
+          RTOL,
+          ATOL,
+          `grad U_${l + 1}`,
+        ),
+      );
     });
     it('GP predictor and metrics', async () => {
       const pred = await predict(train, test, g.yTrain, gpOrderParameters(g.settings)[0], g.settings.temperature);

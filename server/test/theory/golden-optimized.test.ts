@@ -53,7 +53,17 @@ for (const file of goldenFiles()) {
     });
     it('renormalized kernel, predictor and metrics', async () => {
       const K = await renormalizedKernel(train, train, sol.Us[0]);
-      assertClose(flat(toRows(K).slice(0, 4).map((r) => r.slice(0, 4))), flat(e.renormalized_kernel_train_first4), RTOL, ATOL, 'K');
+      assertClose(
+        flat(
+          toRows(K)
+            .slice(0, 4)
+            .map((r) => r.slice(0, 4)),
+        ),
+        flat(e.renormalized_kernel_train_first4),
+        RTOL,
+        ATOL,
+        'K',
+      );
       const pred = await predict(train, test, g.yTrain, sol.Us[0], g.settings.temperature);
       assertClose(pred.mean, e.predictor_mean_test, RTOL, ATOL, 'mean');
       assertClose(pred.variance, e.predictor_var_test, RTOL, ATOL, 'var');
@@ -63,8 +73,17 @@ for (const file of goldenFiles()) {
     });
     it('head scores (order exact) and head silencing', async () => {
       const scores = headScores(sol.Us[0], g.settings.heads);
-      assert.deepEqual(scores.map((s) => [s.layer, s.head]), e.head_scores_ascending.map((s: { layer: number; head: number }) => [s.layer, s.head]));
-      assertClose(scores.map((s) => s.score), e.head_scores_ascending.map((s: { score: number }) => s.score), RTOL, ATOL, 'scores');
+      assert.deepEqual(
+        scores.map((s) => [s.layer, s.head]),
+        e.head_scores_ascending.map((s: { layer: number; head: number }) => [s.layer, s.head]),
+      );
+      assertClose(
+        scores.map((s) => s.score),
+        e.head_scores_ascending.map((s: { score: number }) => s.score),
+        RTOL,
+        ATOL,
+        'scores',
+      );
       for (const [i, s] of scores.entries()) {
         const pred = await predict(train, test, g.yTrain, silenceHead(sol.Us[0], g.settings.heads, s.layer, s.head), g.settings.temperature);
         const m = testMetrics(pred, g.yTest);

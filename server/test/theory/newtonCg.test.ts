@@ -33,7 +33,9 @@ const shifted = (U: Matrix, d: Matrix, t: number): Matrix => ({ rows: U.rows, co
 describe('exact Hessian–vector products', () => {
   for (const heads of [[3], [2, 2], [2, 1, 2], [2, 2, 2]]) {
     it(`entropy and energy HVPs match central differences of the gradient (heads [${heads}])`, async () => {
-      const widths = Array(heads.length + 1).fill(0).map((_, i) => 5 + 2 * i);
+      const widths = Array(heads.length + 1)
+        .fill(0)
+        .map((_, i) => 5 + 2 * i);
       const p = await smallProblem(80 + heads.length, heads, { widths, P: 12, N0: 4 });
       const rng = new Random(11 + heads.length);
       const Us = orderParameterSizes(heads).map((n) => randomSpd(rng, n));
@@ -41,8 +43,16 @@ describe('exact Hessian–vector products', () => {
       const h = 1e-5;
       // entropy: all levels, one direction in every level at once
       const an = await entropyCurvature(p.settings, Us).apply(dUs);
-      const gp = entropy(p.settings, Us.map((U, l) => shifted(U, dUs[l], h)), true).grads!;
-      const gm = entropy(p.settings, Us.map((U, l) => shifted(U, dUs[l], -h)), true).grads!;
+      const gp = entropy(
+        p.settings,
+        Us.map((U, l) => shifted(U, dUs[l], h)),
+        true,
+      ).grads!;
+      const gm = entropy(
+        p.settings,
+        Us.map((U, l) => shifted(U, dUs[l], -h)),
+        true,
+      ).grads!;
       for (let l = 0; l < Us.length; l++) {
         const fd = gp[l].data.map((v, i) => (v - gm[l].data[i]) / (2 * h));
         const scale = Math.max(...fd.map(Math.abs));
@@ -75,7 +85,10 @@ describe('float32 Hessian–vector products and the blocked inverse', () => {
     const h32 = await sampleSpaceEnergy(p.train, p.y, p.settings.temperature, { hessianPrecision: 'float32' }).hessianVectorProduct(U1, dU);
     const size = Math.max(...h64.data.map(Math.abs));
     assertClose(h32.data, h64.data, 0, 1e-5 * size, 'float32 HVP');
-    assert.ok(h32.data.some((v, i) => v !== h64.data[i]), 'the float32 path ran');
+    assert.ok(
+      h32.data.some((v, i) => v !== h64.data[i]),
+      'the float32 path ran',
+    );
   });
   it('spdInverse (blocked) equals spdInverseSync', async () => {
     const M = randomSpd(new Random(4), 230);
@@ -92,7 +105,11 @@ describe('gauge preconditioner', () => {
       const s = { heads, widths: heads.map((_, i) => 5 + i).concat([9]), variances: Array(heads.length + 2).fill(1), temperature: 0.1 };
       const rng = new Random(heads.length);
       const Us = orderParameterSizes(heads).map((n) => randomSpd(rng, n));
-      const M = gaugePreconditioner(s, Us, Us.map((U) => spdInverseSync(U).inv));
+      const M = gaugePreconditioner(
+        s,
+        Us,
+        Us.map((U) => spdInverseSync(U).inv),
+      );
       const a = Us.map((U) => randomSymmetric(rng, U.rows));
       const b = Us.map((U) => randomSymmetric(rng, U.rows));
       const dot = (x: Matrix[], y: Matrix[]) => x.reduce((t, m, l) => t + m.data.reduce((u, v, i) => u + v * y[l].data[i], 0), 0);

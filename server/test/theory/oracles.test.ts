@@ -109,7 +109,8 @@ describe('h.3 L = 1 fixed point', () => {
     const en = await energy(p.train, p.y, p.settings.temperature, sol.Us[0], true);
     const n = 3;
     const M = zeros(n, n);
-    for (let i = 0; i < n * n; i++) M.data[i] = (i % (n + 1) === 0 ? 1 / (p.settings.variances[1] * sol.action.Ua) : 0) + en.grad!.data[i] / p.settings.widths[0];
+    for (let i = 0; i < n * n; i++)
+      M.data[i] = (i % (n + 1) === 0 ? 1 / (p.settings.variances[1] * sol.action.Ua) : 0) + en.grad!.data[i] / p.settings.widths[0];
     assertClose(spdInverseSync(M).inv.data, sol.Us[0].data, 1e-8, 1e-10, 'fixed point');
   });
 });
@@ -235,7 +236,11 @@ describe('h.6 exact V⁰ marginalization', () => {
 
 describe('h.7 structural checks', () => {
   it('attention columns and path token weights sum to 1; U_l PD; K_U PSD; predictor variance ≥ 0', async () => {
-    for (const [seed, heads] of [[51, [2, 2]], [52, [3, 1, 2]], [53, [4]]] as [number, number[]][]) {
+    for (const [seed, heads] of [
+      [51, [2, 2]],
+      [52, [3, 1, 2]],
+      [53, [4]],
+    ] as [number, number[]][]) {
       const p = await smallProblem(seed, heads, { P: 20, T: 5 });
       const T = 5;
       for (const A of p.att)
@@ -270,7 +275,11 @@ describe('h.7 structural checks', () => {
 describe('h.8 finite differences', () => {
   for (const heads of [[3], [2, 2], [2, 1, 2]]) {
     it(`analytic gradient matches central differences of S (heads [${heads}])`, async () => {
-      const p = await smallProblem(60 + heads.length, heads, { widths: Array(heads.length + 1).fill(0).map((_, i) => 5 + 2 * i) });
+      const p = await smallProblem(60 + heads.length, heads, {
+        widths: Array(heads.length + 1)
+          .fill(0)
+          .map((_, i) => 5 + 2 * i),
+      });
       const rng = new Random(9);
       const Us = orderParameterSizes(heads).map((n) => randomSpd(rng, n));
       const r = await action(p.settings, p.train, p.y, Us, true);

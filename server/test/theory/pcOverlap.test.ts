@@ -78,7 +78,10 @@ const mat = (rows: number[][]): Matrix => ({ rows: rows.length, cols: rows.lengt
 
 describe('overlap of kernel PCs with the labels', () => {
   it('2 × 2 by hand: K = [[2, 1], [1, 2]] has PCs (1, 1)/√2 (λ = 3) and (1, −1)/√2 (λ = 1)', () => {
-    const K = mat([[2, 1], [1, 2]]);
+    const K = mat([
+      [2, 1],
+      [1, 2],
+    ]);
     const anti = overlapWithLabels(K, Float64Array.from([1, -1]), 2);
     assertClose(anti.eigenvalues, [3, 1], 1e-14, 0, 'λ');
     assertClose(anti.overlap, [0, 1], 0, 1e-14, 'y = (1, −1)');
@@ -117,7 +120,10 @@ describe('overlap of kernel PCs with the labels', () => {
   });
 
   it('refuses a zero label vector and mismatched sizes', () => {
-    const K = mat([[2, 1], [1, 2]]);
+    const K = mat([
+      [2, 1],
+      [1, 2],
+    ]);
     assert.throws(() => overlapWithLabels(K, new Float64Array(2), 1), /the label vector is zero/);
     assert.throws(() => overlapWithLabels(K, new Float64Array(3), 1), /3 labels for a 2 × 2 kernel/);
   });

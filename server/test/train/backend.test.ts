@@ -35,7 +35,10 @@ describe('backend selection', () => {
   it('falls back when the package is installed without its native binding (install script denied)', async () => {
     const b = await selectBackend('auto', noBinding);
     assert.equal(b.name, 'wasm');
-    assert.match(b.fallbacks[0], /installed without a usable native binding \(\/p\/node_modules\/@tensorflow\/tfjs-node-gpu\/lib\/napi-v8\/tfjs_binding\.node\)/);
+    assert.match(
+      b.fallbacks[0],
+      /installed without a usable native binding \(\/p\/node_modules\/@tensorflow\/tfjs-node-gpu\/lib\/napi-v8\/tfjs_binding\.node\)/,
+    );
   });
 
   it('falls back when the package loads but registers no backend', async () => {

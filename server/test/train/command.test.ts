@@ -26,7 +26,27 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout: out.join(''), stderr: err.join('') };
 }
 
-const tiny = ['--P', '80', '--P-test', '40', '--markov-visible', '6', '--markov-steps', '4', '--theory-P', '40', '--epochs', '3', '--width', '4', '--G', '3', '--batch', '40', '--quiet'];
+const tiny = [
+  '--P',
+  '80',
+  '--P-test',
+  '40',
+  '--markov-visible',
+  '6',
+  '--markov-steps',
+  '4',
+  '--theory-P',
+  '40',
+  '--epochs',
+  '3',
+  '--width',
+  '4',
+  '--G',
+  '3',
+  '--batch',
+  '40',
+  '--quiet',
+];
 const FILES = ['attention.npz', 'data.npz', 'model.attention.yaml', 'model.onnx', 'train-report.json', 'weights.npz'];
 
 describe('attention-paths train on the Markov task', () => {
@@ -48,7 +68,10 @@ describe('attention-paths train on the Markov task', () => {
     assert.equal(rep.training.steps, 6);
     assert.ok(['wasm', 'cpu', 'tensorflow'].includes(rep.backend.name));
     assert.ok(rep.export.max_abs_diff <= 1e-5 && rep.export.tolerance === 1e-5);
-    assert.deepEqual(rep.export.detected_blocks.map((b: { query_heads: number }) => b.query_heads), [2, 2]);
+    assert.deepEqual(
+      rep.export.detected_blocks.map((b: { query_heads: number }) => b.query_heads),
+      [2, 2],
+    );
     assert.equal(rep.head_removal.removals.length, 4);
     assert.equal(rep.theory.head_scores_ascending.length, 4);
     assert.equal(rep.comparison.heads.length, 4);
@@ -67,11 +90,17 @@ describe('attention-paths train on the Markov task', () => {
     f.forEach((v, i) => (ok += Math.sign(v) === small.yTest[i] ? 1 : 0));
     assert.equal(ok / f.length, rep.accuracy.test);
     const det = detectAttention(readModel(join(dir, 'model.onnx')));
-    assert.deepEqual(det.blocks.map((b) => b.queryHeads), [2, 2]);
+    assert.deepEqual(
+      det.blocks.map((b) => b.queryHeads),
+      [2, 2],
+    );
 
     // attention.npz is the project's Q/K format; weights.npz holds the value path and U_GD.
     const layers = loadAttentionParams(join(dir, 'attention.npz'), 'qk', { N0: 11 });
-    assert.deepEqual(layers.map((l) => l.heads), [2, 2]);
+    assert.deepEqual(
+      layers.map((l) => l.heads),
+      [2, 2],
+    );
     const w = readNpz(join(dir, 'weights.npz'));
     assert.deepEqual(w.get('V0')!.shape, [4, 11]);
     assert.deepEqual(w.get('V_1')!.shape, [2, 4, 4]);
@@ -91,7 +120,7 @@ describe('attention-paths train on the Markov task', () => {
     assert.equal(yTr.filter((v) => v === 1).length, 20, 'class-balanced theory subset');
   });
 
-  it('model.attention.yaml analyses the trained model right away, reproducing the train report\'s theory', async () => {
+  it("model.attention.yaml analyses the trained model right away, reproducing the train report's theory", async () => {
     const yaml = readFileSync(join(dir, 'model.attention.yaml'), 'utf8');
     assert.match(yaml, /^data: data\.npz$/m);
     assert.match(yaml, /kind: model/);
@@ -109,7 +138,10 @@ describe('attention-paths train on the Markov task', () => {
     assert.equal(r.model!.in_theory_class, true, r.model!.class_reasons.join('; '));
     assert.equal(r.head_scores_ascending.length, 4);
     // The captured attention is the trained Q/K's (float32 in ONNX Runtime): the same theory accuracy.
-    assert.ok(Math.abs(r.metrics.acc_mean_predictor - rep.theory.accuracy_finite_width) <= 1 / 40 + 1e-12, `${r.metrics.acc_mean_predictor} vs ${rep.theory.accuracy_finite_width}`);
+    assert.ok(
+      Math.abs(r.metrics.acc_mean_predictor - rep.theory.accuracy_finite_width) <= 1 / 40 + 1e-12,
+      `${r.metrics.acc_mean_predictor} vs ${rep.theory.accuracy_finite_width}`,
+    );
     assert.ok(!r.warnings.some((w) => /single class/.test(w)), r.warnings.join('\n'));
   });
 
@@ -132,7 +164,10 @@ describe('attention-paths train on the Markov task', () => {
     const r = await run(['--task', 'markov', '--out', dir, ...tiny, '--seed', '5']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /already exists; not overwriting it \(pass --force/);
-    assert.deepEqual(FILES.map((n) => statSync(join(dir, n)).mtimeMs), before);
+    assert.deepEqual(
+      FILES.map((n) => statSync(join(dir, n)).mtimeMs),
+      before,
+    );
     assert.deepEqual(readFileSync(join(dir, 'model.onnx')), bytes);
     const f = await run(['--task', 'markov', '--out', dir, ...tiny, '--seed', '5', '--force']);
     assert.equal(f.code, 0, f.stderr);
@@ -181,9 +216,15 @@ describe('attention-paths train on a data file, and bad input', () => {
       [['--task', 'mnist-oneshot', '--markov-steps', '5', '--out', out], /Markov task only/],
       [['--bogus', '--out', out], /Unknown option '--bogus'/],
       [['a.yaml', 'b.yaml', '--out', out], /at most one CONFIG/],
-      [['--P', '3', '--out', out], /^attention-paths train: --P: 3 is odd; the built-in tasks need an even number of sequences \(half per class\); see attention-paths train --help$/m],
+      [
+        ['--P', '3', '--out', out],
+        /^attention-paths train: --P: 3 is odd; the built-in tasks need an even number of sequences \(half per class\); see attention-paths train --help$/m,
+      ],
       [['--P-test', '5', '--task', 'mnist-oneshot', '--out', out], /--P-test: 5 is odd/],
-      [['--markov-visible', '5', '--out', out], /^attention-paths train: --markov-visible: 5; the Markov task needs an even number ≥ 4 of visible features; see attention-paths train --help$/m],
+      [
+        ['--markov-visible', '5', '--out', out],
+        /^attention-paths train: --markov-visible: 5; the Markov task needs an even number ≥ 4 of visible features; see attention-paths train --help$/m,
+      ],
       [['--markov-steps', '1', '--out', out], /--markov-steps: 1; the Markov task needs at least 2 steps/],
     ] as [string[], RegExp][]) {
       const r = await run(args);
@@ -242,13 +283,19 @@ describe('attention-paths train: interrupt and summary formatting', () => {
       export: { opset: 17, max_abs_diff: 1e-7, examples_checked: 10, detected_blocks: [] },
       theory: { settings: { widths: [10, 10], temperature: 0.01 }, accuracy_finite_width: 0.6, accuracy_gp: 0.6, solver: { converged: true } },
       head_removal: { full_accuracy: 0.65, skipped_layers: [] },
-      comparison: { heads: [head(1, 0, -0.05, -0.0123), head(1, 1, 0.1, 0.02)], spearman_score_vs_drop: -1, spearman_score_vs_mse_increase: -0.4, spearman_predicted_vs_drop: 0.5, U_pattern: { pearson: -0.25, cosine: 0.5 } },
+      comparison: {
+        heads: [head(1, 0, -0.05, -0.0123), head(1, 1, 0.1, 0.02)],
+        spearman_score_vs_drop: -1,
+        spearman_score_vs_mse_increase: -0.4,
+        spearman_predicted_vs_drop: 0.5,
+        U_pattern: { pearson: -0.25, cosine: 0.5 },
+      },
       files: { 'model.onnx': 'm', 'attention.npz': 'a', 'weights.npz': 'w', 'data.npz': 'd', 'model.attention.yaml': 'y', 'train-report.json': 'r' },
     } as unknown as TrainReport;
     const s = formatTrainReport(r);
     assert.match(s, /1 epoch × batch 10 \(1 step,/);
-    assert.match(s, /−5\.0  −0\.0123/);
-    assert.match(s, /\+10\.0  \+0\.0200/);
+    assert.match(s, /−5\.0 {2}−0\.0123/);
+    assert.match(s, /\+10\.0 {2}\+0\.0200/);
     assert.match(s, /accuracy drop: −1\.000; vs MSE increase: −0\.400; predicted silencing effect \(ε_g increase\) vs accuracy drop: 0\.500/);
     assert.match(s, /pattern correlation −0\.250/);
     assert.doesNotMatch(s.replace(/lr 0\.01/, ''), /(^|[\s(:])-\d/m, 'no ASCII hyphen-minus before a number');

@@ -34,7 +34,10 @@ describe('single-head removal on a labelled set', () => {
     try {
       const r = singleHeadRemoval(net, task.train, task.yTrain);
       assert.deepEqual(r.skippedLayers, [1]);
-      assert.deepEqual(r.removals.map((x) => `${x.layer}:${x.head}`), ['0:0', '0:1', '2:0', '2:1', '2:2']);
+      assert.deepEqual(
+        r.removals.map((x) => `${x.layer}:${x.head}`),
+        ['0:0', '0:1', '2:0', '2:1', '2:2'],
+      );
       const full = await oracleOutputs(p, task.train);
       assert.equal(r.accuracy, accuracy(full, task.yTrain));
       for (const x of r.removals) {
@@ -94,7 +97,8 @@ describe('comparing theory and measurement', () => {
   const shape: NetworkShape = { N0: 4, T: 3, heads: [2, 2], G: 2, widths: [3, 3, 3], readout: 'last' };
   const p = initParams(shape, 2);
   const U1 = orderParametersFromWeights(valueWeights(p)).Us[0];
-  const rows = (m: { rows: number; cols: number; data: Float64Array }) => Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+  const rows = (m: { rows: number; cols: number; data: Float64Array }) =>
+    Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
   const report = {
     settings: { heads: [2, 2] },
     U: [rows({ ...U1, data: U1.data.map((v) => 3 * v) })],
@@ -111,17 +115,34 @@ describe('comparing theory and measurement', () => {
       { layer: 1, head: 1, delta_eg: 0.3 },
     ],
   } as unknown as AnalysisReport;
-  const removal = (layer: number, head: number, drop: number, mseIncrease: number) => ({ layer, head, accuracy: 0.9 - drop, drop, mse: 0.3 + mseIncrease, mseIncrease });
+  const removal = (layer: number, head: number, drop: number, mseIncrease: number) => ({
+    layer,
+    head,
+    accuracy: 0.9 - drop,
+    drop,
+    mse: 0.3 + mseIncrease,
+    mseIncrease,
+  });
 
   it('orders heads by score, correlates score with drop, and compares U_1 with U_GD by pattern', () => {
     const c = comparePruning(report, [removal(0, 0, 0.05, 0.2), removal(0, 1, 0.01, 0.1), removal(1, 0, 0.0, 0.3), removal(1, 1, 0.09, 0.4)], p);
-    assert.deepEqual(c.heads.map((h) => `${h.layer}:${h.head}`), ['1:0', '0:1', '0:0', '1:1']);
-    assert.deepEqual(c.heads.map((h) => h.drop), [0, 0.01, 0.05, 0.09]);
+    assert.deepEqual(
+      c.heads.map((h) => `${h.layer}:${h.head}`),
+      ['1:0', '0:1', '0:0', '1:1'],
+    );
+    assert.deepEqual(
+      c.heads.map((h) => h.drop),
+      [0, 0.01, 0.05, 0.09],
+    );
     assert.equal(c.spearmanScoreVsDrop, 1);
     assert.equal(c.spearmanScoreVsMseIncrease, spearman([0.2, 0.5, 0.7, 1], [0.3, 0.1, 0.2, 0.4]));
     // The predicted ε_g increases rank the heads 1:0 < 0:0 < 0:1 < 1:1 against drops 1:0 < 0:1 < 0:0 < 1:1.
     assert.ok(Math.abs(c.spearmanPredictedVsDrop! - 0.8) < 1e-12);
-    assert.equal(comparePruning({ ...report, head_silencing: undefined } as unknown as AnalysisReport, [removal(0, 0, 0.05, 0.2), removal(0, 1, 0.01, 0.1)], p).spearmanPredictedVsDrop, null);
+    assert.equal(
+      comparePruning({ ...report, head_silencing: undefined } as unknown as AnalysisReport, [removal(0, 0, 0.05, 0.2), removal(0, 1, 0.01, 0.1)], p)
+        .spearmanPredictedVsDrop,
+      null,
+    );
     // The theory's U here is 3 × U_GD: identical pattern.
     assert.ok(Math.abs(c.uPattern.pearson! - 1) < 1e-12 && Math.abs(c.uPattern.cosine! - 1) < 1e-12);
     assert.deepEqual(c.U_GD, rows(U1));
@@ -130,6 +151,9 @@ describe('comparing theory and measurement', () => {
   it('reports an undefined correlation when no removal changes the accuracy, and refuses other heads', () => {
     const c = comparePruning(report, [removal(0, 0, 0, 0.1), removal(0, 1, 0, 0.2), removal(1, 0, 0, 0.3), removal(1, 1, 0, 0.4)], p);
     assert.equal(c.spearmanScoreVsDrop, null);
-    assert.throws(() => comparePruning({ ...report, settings: { heads: [4] } } as unknown as AnalysisReport, [], p), /theory has heads \[4\] but the network \[2,2\]/);
+    assert.throws(
+      () => comparePruning({ ...report, settings: { heads: [4] } } as unknown as AnalysisReport, [], p),
+      /theory has heads \[4\] but the network \[2,2\]/,
+    );
   });
 });

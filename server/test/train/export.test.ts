@@ -55,7 +55,10 @@ describe('the exported model is detected as the network it came from', () => {
         assert.equal(b.weights.output?.weight.name, w.output);
       });
       const meta = JSON.parse(model.metadata['attention_paths.network']);
-      assert.deepEqual([meta.N0, meta.T, meta.heads, meta.G, meta.widths, meta.readout], [shape.N0, shape.T, shape.heads, shape.G, shape.widths, shape.readout]);
+      assert.deepEqual(
+        [meta.N0, meta.T, meta.heads, meta.G, meta.widths, meta.readout],
+        [shape.N0, shape.T, shape.heads, shape.G, shape.widths, shape.readout],
+      );
     });
   }
 });
@@ -113,7 +116,11 @@ describe('ONNX Runtime reproduces the trained network', () => {
           const v = f32(t);
           const out = new Float32Array(keep.length * d * n);
           keep.forEach((h, k) => out.set(v.subarray(h * d * n, (h + 1) * d * n), k * d * n));
-          set(t, [keep.length * d, n], out.map((x) => x * Math.sqrt(H / (H - 1))));
+          set(
+            t,
+            [keep.length * d, n],
+            out.map((x) => x * Math.sqrt(H / (H - 1))),
+          );
         } else if (t.name === 'layer1.qk_heads_shape' || t.name === 'layer1.v_heads_shape') {
           t.int64Data = (t.int64Data as number[]).map((x, i) => (i === 2 ? keep.length : Number(x)));
         } else if (t.name === 'layer1.merged_shape') {

@@ -65,7 +65,10 @@ describe('single-head removal with rescaling', () => {
       ]) {
         const g = removalGains(shape.heads, l, h);
         const H = shape.heads[l];
-        assert.deepEqual(g[l].map((v) => +v.toFixed(12)), Array.from({ length: H }, (_, k) => (k === h ? 0 : +Math.sqrt(H / (H - 1)).toFixed(12))));
+        assert.deepEqual(
+          g[l].map((v) => +v.toFixed(12)),
+          Array.from({ length: H }, (_, k) => (k === h ? 0 : +Math.sqrt(H / (H - 1)).toFixed(12))),
+        );
         assert.deepEqual(g[1 - l], new Array(shape.heads[1 - l]).fill(1));
         // Direct computation: the oracle on weights where head h of layer l is zeroed and the others rescaled.
         const direct = await oracleOutputs(

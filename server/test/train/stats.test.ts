@@ -36,7 +36,11 @@ describe('ranks and correlations (reference: scipy.stats)', () => {
     const scaled = A.map((v) => 7 * v);
     const s = patternSimilarity(A, scaled, 3);
     assert.ok(Math.abs(s.pearson! - 1) < 1e-14 && Math.abs(s.cosine! - 1) < 1e-14);
-    const neg = patternSimilarity(A, A.map((v) => -v), 3);
+    const neg = patternSimilarity(
+      A,
+      A.map((v) => -v),
+      3,
+    );
     assert.ok(Math.abs(neg.cosine! + 1) < 1e-14 && Math.abs(neg.pearson! + 1) < 1e-14);
     // Upper triangle (with diagonal) of A is [2, -1, 0.5, 3, 0, 1]; of B = identity it is [1, 0, 0, 1, 0, 1].
     const I = [1, 0, 0, 0, 1, 0, 0, 0, 1];

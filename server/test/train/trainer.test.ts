@@ -64,7 +64,10 @@ describe('metrics and helpers', () => {
     assert.equal(mse([1, -1, 0.5], [1, 1, -1]), (0 + 4 + 2.25) / 3);
     assert.equal(accuracy([0.2, -3, 0, 1], [1, -1, 1, -1]), 0.5);
     const p = permutation(new Random(1), 10);
-    assert.deepEqual([...p].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(
+      [...p].sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
     assert.deepEqual(permutation(new Random(1), 10), p);
     assert.throws(() => mse([1], [1, 2]), /1 predictions for 2 labels/);
   });

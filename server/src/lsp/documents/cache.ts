@@ -46,7 +46,9 @@ export async function contentKey(kind: string, config: AnalysisConfig, extra: un
   const { source: _source, ...rest } = config;
   void _source;
   const files = await Promise.all(configInputs(config).map(async (p) => [p, await fileDigest(p)]));
-  return createHash('sha256').update(stableJson({ kind, version: VERSION, config: rest, extra, files })).digest('hex');
+  return createHash('sha256')
+    .update(stableJson({ kind, version: VERSION, config: rest, extra, files }))
+    .digest('hex');
 }
 
 /** A small least-recently-used map (results are a few MB at most; the limit bounds the server's memory). */

@@ -231,7 +231,10 @@ export class ConfigAnalyses {
 
   /** Paths of the known valid configs whose `attention.model` is `modelPath`, sorted. */
   configsForModel(modelPath: string): string[] {
-    return [...this.docs.values()].filter((d) => d.config?.attention?.kind === 'model' && d.config.attention.model === modelPath).map((d) => d.path).sort();
+    return [...this.docs.values()]
+      .filter((d) => d.config?.attention?.kind === 'model' && d.config.attention.model === modelPath)
+      .map((d) => d.path)
+      .sort();
   }
 
   /**
@@ -352,7 +355,14 @@ export class ConfigAnalyses {
     if (hasErrors || !this.host.trusted()) {
       doc.controller?.abort();
       doc.controller = undefined;
-      Object.assign(doc, { state: hasErrors ? 'invalid' : 'restricted', key: undefined, keyConfig: undefined, report: undefined, error: undefined, progress: undefined });
+      Object.assign(doc, {
+        state: hasErrors ? 'invalid' : 'restricted',
+        key: undefined,
+        keyConfig: undefined,
+        report: undefined,
+        error: undefined,
+        progress: undefined,
+      });
       this.host.changed(doc);
       return;
     }
@@ -421,7 +431,16 @@ export class ConfigAnalyses {
       return { report: cached, cached: true };
     }
     const joining = this.runner.has(key);
-    if (!(joining && doc.key === key)) this.set(doc, key, { state: 'queued', keyConfig: stableJson(config), report: undefined, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
+    if (!(joining && doc.key === key))
+      this.set(doc, key, {
+        state: 'queued',
+        keyConfig: stableJson(config),
+        report: undefined,
+        error: undefined,
+        errorPointer: undefined,
+        declined: undefined,
+        progress: undefined,
+      });
     const name = doc.path.replace(/^.*[\\/]/, '');
     // The automatic analysis reports through LSP work-done progress (cancellable there: Cancel stops the job's
     // process, whoever else waits for it); a command shows its own cancellable notification in the client, so it
@@ -450,7 +469,9 @@ export class ConfigAnalyses {
         },
       );
       this.reports.set(key, report);
-      void this.store?.save(doc.uri, key, report).then((failed) => failed && this.host.log(`the report of ${doc.path} could not be kept for a restart: ${failed}`));
+      void this.store
+        ?.save(doc.uri, key, report)
+        .then((failed) => failed && this.host.log(`the report of ${doc.path} could not be kept for a restart: ${failed}`));
       this.set(doc, key, { state: 'done', report, error: undefined, errorPointer: undefined, declined: undefined, progress: undefined });
       return { report, cached: false };
     } catch (e) {
@@ -494,4 +515,3 @@ export class ConfigAnalyses {
     this.host.changed(doc);
   }
 }
-

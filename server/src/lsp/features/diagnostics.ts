@@ -47,7 +47,13 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
   if (doc.state === 'error' && doc.error) {
     const pointer = doc.errorPointer ?? errorPointer(doc.error);
     const span = (pointer && (doc.outline.span(pointer) ?? doc.outline.span(pointer.replace(/\/[^/]*$/, '')))) || doc.outline.firstLine();
-    out.push({ range: toRange(span), severity: DiagnosticSeverity.Error, source: DIAGNOSTIC_SOURCE, code: 'analysis', message: `analysis failed: ${doc.error}` });
+    out.push({
+      range: toRange(span),
+      severity: DiagnosticSeverity.Error,
+      source: DIAGNOSTIC_SOURCE,
+      code: 'analysis',
+      message: `analysis failed: ${doc.error}`,
+    });
   }
   if (doc.state === 'cancelled' && doc.declined) {
     // The user declined a long analysis: say what it would cost, on the key that costs the most time.
@@ -69,7 +75,13 @@ export function configDiagnostics(doc: ConfigDoc, threshold: number): Diagnostic
     const span = doc.outline.span('/attention/model') ?? doc.outline.span('/attention') ?? doc.outline.firstLine();
     // One line each (the hover on the entry has the details below its table).
     for (const w of report.warnings) {
-      out.push({ range: toRange(span), severity: DiagnosticSeverity.Warning, source: DIAGNOSTIC_SOURCE, code: 'analysis-warning', message: splitWarning(w).headline });
+      out.push({
+        range: toRange(span),
+        severity: DiagnosticSeverity.Warning,
+        source: DIAGNOSTIC_SOURCE,
+        code: 'analysis-warning',
+        message: splitWarning(w).headline,
+      });
     }
   }
   if (report) {

@@ -25,7 +25,9 @@ export interface RankedHead {
  * (docs/windows.md): window by window, ranked within each, since scores are normalized per window.
  */
 export function rankedHeads(report: AnalysisReport): RankedHead[] {
-  const sorted = [...report.head_scores_ascending].sort((a, b) => (a.window ?? 0) - (b.window ?? 0) || b.score - a.score || a.layer - b.layer || a.head - b.head);
+  const sorted = [...report.head_scores_ascending].sort(
+    (a, b) => (a.window ?? 0) - (b.window ?? 0) || b.score - a.score || a.layer - b.layer || a.head - b.head,
+  );
   let rank = 0;
   return sorted.map((s, i) => {
     rank = i > 0 && sorted[i - 1].window !== s.window ? 1 : rank + 1;

@@ -51,10 +51,13 @@ function solverLine(r: AnalysisReport): string {
 /** The report's warnings, each as its one-line headline in bold with the details below (config hovers, model view). */
 export function warningsSection(r: AnalysisReport): string {
   if (!r.warnings.length) return '';
-  return ['**Warnings**', ...r.warnings.map((w) => {
-    const { headline, details } = splitWarning(w);
-    return details ? `- **${headline}**\n\n  ${details}` : `- **${headline}**`;
-  })].join('\n\n');
+  return [
+    '**Warnings**',
+    ...r.warnings.map((w) => {
+      const { headline, details } = splitWarning(w);
+      return details ? `- **${headline}**\n\n  ${details}` : `- **${headline}**`;
+    }),
+  ].join('\n\n');
 }
 
 /** What the analysis says about the entry at `pointer` (markdown, its table first), or '' when it adds nothing. */
@@ -74,7 +77,9 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
         HOW_PREDICTED,
         solverLine(r),
         top === 'data' ? warningsSection(r) : '',
-      ].filter(Boolean).join('\n\n');
+      ]
+        .filter(Boolean)
+        .join('\n\n');
     }
     case 'heads': {
       const seg = pointerSegments(pointer)[1];
@@ -85,10 +90,15 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
           'The predicted columns are the effect of silencing the head alone (its paths zeroed in U₁, no re-optimization)' +
           (r.head_removal_measured ? '; the measured column is the model run in ONNX Runtime with the head masked.' : '.'),
         agreementText(r),
-      ].filter(Boolean).join('\n\n');
+      ]
+        .filter(Boolean)
+        .join('\n\n');
     }
     case 'widths':
-      return [metricsTable(r), `Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (docs/theory.md §c).`].join('\n\n');
+      return [
+        metricsTable(r),
+        `Finite width ${widthLabel(r.settings.widths)} (load α = P/N = ${formatNumber(r.task.P / Math.max(...r.settings.widths))}) versus the GP limit N → ∞ (docs/theory.md §c).`,
+      ].join('\n\n');
     case 'variances':
       return `Variances used [σ0², σ1²…σL², σa²] = [${r.settings.variances.map(formatNumber).join(', ')}]; the GP limit scales U₁ = σa²Πσl²·I = ${formatNumber(r.gp.scale)}·I.`;
     case 'temperature':
@@ -96,13 +106,17 @@ export function analysisNote(pointer: string, r: AnalysisReport): string {
     case 'solver':
       return solverLine(r);
     case 'attention':
-    case 'readout':
+    case 'readout': {
       const attentionLine = r.windows
         ? `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] in ${r.windows.length} layer window(s), each solved on its own (docs/windows.md):\n\n${r.windows
-            .map((w) => `- blocks ${w.layers[0]}–${w.layers[1]}: ${w.paths} paths, predicted accuracy ${formatNumber(w.metrics.acc_mean_predictor)} (GP ${formatNumber(w.gp_metrics.acc_mean_predictor)})`)
+            .map(
+              (w) =>
+                `- blocks ${w.layers[0]}–${w.layers[1]}: ${w.paths} paths, predicted accuracy ${formatNumber(w.metrics.acc_mean_predictor)} (GP ${formatNumber(w.gp_metrics.acc_mean_predictor)})`,
+            )
             .join('\n')}`
         : `Attention: ${r.settings.attention_kind}; readout ${r.settings.readout}; heads per layer [${r.settings.heads.join(', ')}] → ${r.paths.length} paths.`;
       return [r.model ? headsTable(r) : '', attentionLine, agreementText(r), warningsSection(r)].filter(Boolean).join('\n\n');
+    }
     default:
       return '';
   }

@@ -42,7 +42,9 @@ export function configInlayHints(doc: ConfigDoc): InlayHint[] {
     const out: InlayHint[] = [];
     for (const group of byLine.values()) {
       const { detail, texts } = fitLayerHints(heads, group, false);
-      group.forEach((l, i) => out.push({ position: endOf(spans[l]), label: texts[i], kind: InlayHintKind.Parameter, paddingLeft: true, tooltip: tooltip(detail, l) }));
+      group.forEach((l, i) =>
+        out.push({ position: endOf(spans[l]), label: texts[i], kind: InlayHintKind.Parameter, paddingLeft: true, tooltip: tooltip(detail, l) }),
+      );
     }
     return out.sort((a, b) => a.position.line - b.position.line || a.position.character - b.position.character);
   }

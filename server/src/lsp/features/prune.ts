@@ -13,8 +13,7 @@ import { VERSION } from '../../version';
 import { headName } from '../../report/names';
 
 /** Why a plan has no measured effect (shown to the user and written into the plan). */
-export const NO_MEASURED_EFFECT =
-  'nothing measured: this config has no model to prune (attention.kind model); the numbers are the theory\'s prediction';
+export const NO_MEASURED_EFFECT = "nothing measured: this config has no model to prune (attention.kind model); the numbers are the theory's prediction";
 
 /** The JSON of a pruning plan (what `writePrunePlan` writes). */
 export interface PrunePlan {
@@ -37,7 +36,15 @@ export interface PrunePlan {
  * @param overwrite replace an existing file (else WouldOverwriteError)
  * @throws Error when a head is not in the report; WouldOverwriteError (io/paths.ts) when the file exists
  */
-export function writePrunePlan(configPath: string, uri: string, report: AnalysisReport, removed: HeadRef[], predicted: Metrics, output: string, overwrite: boolean): PruneResult {
+export function writePrunePlan(
+  configPath: string,
+  uri: string,
+  report: AnalysisReport,
+  removed: HeadRef[],
+  predicted: Metrics,
+  output: string,
+  overwrite: boolean,
+): PruneResult {
   const ranked = [...report.head_scores_ascending].sort((a, b) => b.score - a.score || a.layer - b.layer || a.head - b.head);
   const rows = removed.map((h) => {
     const i = ranked.findIndex((r) => r.layer === h.layer && r.head === h.head);
@@ -89,7 +96,7 @@ export function modelPruneResult(uri: string, s: PruneSummary): PruneResult {
       ...(s.theory.ran || s.theory.reason === 'no labelled data' ? [] : [`theory ${s.theory.reason}`]),
       ...s.warnings.map((w) => `warning: ${w}`),
       ...s.notes,
-      ...(m ? [] : ['nothing measured: the config\'s data has no labels (y, or y_train and y_test)']),
+      ...(m ? [] : ["nothing measured: the config's data has no labels (y, or y_train and y_test)"]),
     ],
   };
 }

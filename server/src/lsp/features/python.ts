@@ -114,12 +114,17 @@ const TOP_HEADS = 3;
 export function pythonLensTitle(modelName: string, r: AnalysisReport): string {
   const m = r.head_removal_measured;
   const measured = m?.metric === 'accuracy' ? ` (measured ${percent(m.full)})` : '';
-  const top = rankedHeads(r).slice(0, TOP_HEADS).map((h) => headName(h.layer, h.head)).join(', ');
+  const top = rankedHeads(r)
+    .slice(0, TOP_HEADS)
+    .map((h) => headName(h.layer, h.head))
+    .join(', ');
   return `${modelName}: predicted ${percent(r.metrics.acc_mean_predictor)}${measured} · top heads ${top}`;
 }
 
 /** The lens's tooltip: the full headline, every head ranked with its score, and how far to trust the prediction. */
 export function pythonLensTooltip(r: AnalysisReport): string {
-  const ranking = rankedHeads(r).map((h) => `#${h.rank} ${headName(h.layer, h.head)} ${scoreText(h.score)}`).join(', ');
+  const ranking = rankedHeads(r)
+    .map((h) => `#${h.rank} ${headName(h.layer, h.head)} ${scoreText(h.score)}`)
+    .join(', ');
   return [headline(r), `Heads by relevance: ${ranking}`, agreementSentence(r)].filter(Boolean).join('\n');
 }

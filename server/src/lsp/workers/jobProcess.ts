@@ -62,12 +62,19 @@ async function run(spec: JobSpec): Promise<unknown> {
       // Layer windows: the path limit per window before the model runs, then the summed cost question.
       if (isWindowed(spec.config)) return analyzeWindows(spec.config, { onProgress, measureHeadRemoval: true, maxPaths: spec.maxPaths, confirmCost: ask });
       // The stage cache: a width, temperature or variance edit re-runs the solve only.
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'), { maxPaths: spec.maxPaths, cache: cacheOptions });
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'analyze', measureHeadRemoval: true }, spec.maxPaths, 'analyse'), {
+        maxPaths: spec.maxPaths,
+        cache: cacheOptions,
+      });
       return analyzePrepared(p, spec.config, { onProgress, measureHeadRemoval: true, cache: cacheOptions });
     }
     case 'sweep': {
       if (isWindowed(spec.config)) return sweep(spec.config, spec.widths); // refused: sweeps do not run windows
-      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'), { maxPaths: spec.maxPaths, action: 'sweep', cache: cacheOptions });
+      const p = await prepare(spec.config, onProgress, gate({ kind: 'sweep', widths: spec.widths.length }, spec.maxPaths, 'sweep'), {
+        maxPaths: spec.maxPaths,
+        action: 'sweep',
+        cache: cacheOptions,
+      });
       return sweepPrepared(p, spec.config, spec.widths, { onProgress });
     }
     case 'silence': {
@@ -90,7 +97,8 @@ async function run(spec: JobSpec): Promise<unknown> {
       if (heads.length && heads.every((h): h is number => h !== null)) {
         const config = spec.job.config;
         const att = config?.attention;
-        if (config && isWindowed(config)) checkWindowPathLimit(heads, planWindows(heads, { layers: att?.layers, windows: att?.windows }, spec.maxPaths), spec.maxPaths);
+        if (config && isWindowed(config))
+          checkWindowPathLimit(heads, planWindows(heads, { layers: att?.layers, windows: att?.windows }, spec.maxPaths), spec.maxPaths);
         else checkPathLimit(heads, spec.maxPaths, 'prune', { windows: true });
       }
       return runPruneJob({ ...spec.job, onProgress });

@@ -16,7 +16,8 @@ import type { OnnxGraph, OnnxModel, OnnxNode } from '../format/types';
 export const MAX_BLOCK_NODES = 80;
 
 /** What a node does in its attention block. */
-export type BlockNodeRole = 'input' | 'qkv' | 'query' | 'key' | 'value' | 'scores' | 'scale' | 'mask' | 'softmax' | 'context' | 'merge' | 'output' | 'fused' | 'layout' | 'other';
+export type BlockNodeRole =
+  'input' | 'qkv' | 'query' | 'key' | 'value' | 'scores' | 'scale' | 'mask' | 'softmax' | 'context' | 'merge' | 'output' | 'fused' | 'layout' | 'other';
 
 export interface BlockGraphNode {
   /** Unique within the block: the node's name (or a generated one), or `input:<tensor>` for an input. */
@@ -100,7 +101,10 @@ export function blockGraph(model: OnnxModel, b: AttentionBlock): BlockGraph {
     const known = shapeOnly.get(t);
     if (known !== undefined) return known;
     const p = index.producer(t);
-    const r = !!p && depth < 64 && (p.opType === 'Shape' || p.opType === 'Size' || (p.inputs.length > 0 && p.inputs.every((i) => !i || isShapeComputation(i, depth + 1))));
+    const r =
+      !!p &&
+      depth < 64 &&
+      (p.opType === 'Shape' || p.opType === 'Size' || (p.inputs.length > 0 && p.inputs.every((i) => !i || isShapeComputation(i, depth + 1))));
     shapeOnly.set(t, r);
     return r;
   };
@@ -135,13 +139,17 @@ export function blockGraph(model: OnnxModel, b: AttentionBlock): BlockGraph {
     const stack = [ids.get(context)!];
     while (stack.length) {
       const id = stack.pop()!;
-      for (const e of out.edges) if (e.from === id && !after.has(e.to)) (after.add(e.to), stack.push(e.to));
+      for (const e of out.edges)
+        if (e.from === id && !after.has(e.to)) {
+          after.add(e.to);
+          stack.push(e.to);
+        }
     }
   }
   // An input's own tensor, then the tensors it is a re-layout of (single data input, pure layout ops).
   const layoutSources = (t: string): string[] => {
     const chain = [t];
-    for (let p = index.producer(t); p && LAYOUT_OPS.has(p.opType) && chain.length <= 8; ) {
+    for (let p = index.producer(t); p && LAYOUT_OPS.has(p.opType) && chain.length <= 8;) {
       const data = p.inputs.filter((i) => !!i && !isShapeComputation(i));
       if (data.length !== 1) break;
       chain.push(data[0]);

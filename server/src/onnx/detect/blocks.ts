@@ -19,11 +19,7 @@ export type JsonDim = number | string | null;
 
 /** Which operator (or unfused pattern) implements the block. */
 export type AttentionForm =
-  | 'ai.onnx.Attention'
-  | 'com.microsoft.Attention'
-  | 'com.microsoft.MultiHeadAttention'
-  | 'com.microsoft.GroupQueryAttention'
-  | 'unfused';
+  'ai.onnx.Attention' | 'com.microsoft.Attention' | 'com.microsoft.MultiHeadAttention' | 'com.microsoft.GroupQueryAttention' | 'unfused';
 
 /** A tensor the block reads, with where it comes from. */
 export interface TensorRef {

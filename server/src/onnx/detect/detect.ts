@@ -12,7 +12,7 @@ import { matchFused, OTHER_FUSED } from './detectFused';
 import { matchSoftmax } from './detectUnfused';
 import { type Ctx, inputSources, isConstant } from './trace';
 
-export type { AttentionBlock, CandidateFailure, DetectionResult, DetectOptions } from './blocks';
+export type { DetectionResult, DetectOptions } from './blocks';
 
 interface Found {
   order: number[];
@@ -100,7 +100,8 @@ function applyOverrides(blocks: AttentionBlock[], opts: DetectOptions): void {
       b.notes.push(`query heads ${h} taken from the override`);
       if (b.kvHeads === null && kv !== undefined) b.kvHeads = kv;
       // Widths known without the head count give the head sizes.
-      const widthOf = (w: typeof b.weights.query) => (w ? (w.weight.range ? w.weight.range[1] - w.weight.range[0] : (w.weight.shape?.[w.weight.headAxis] ?? null)) : null);
+      const widthOf = (w: typeof b.weights.query) =>
+        w ? (w.weight.range ? w.weight.range[1] - w.weight.range[0] : (w.weight.shape?.[w.weight.headAxis] ?? null)) : null;
       const width = widthOf(b.weights.query);
       const vWidth = widthOf(b.weights.value);
       const kvCount = kv ?? h;
@@ -136,7 +137,8 @@ export function detectAttention(model: OnnxModel, opts: DetectOptions = {}): Det
   let summary: string;
   if (blocks.length > 0) {
     const unknown = blocks.filter((b) => b.queryHeads === null).length;
-    summary = `${blocks.length} attention block${blocks.length === 1 ? '' : 's'} found` + (unknown ? ` (${unknown} with an unknown head count: pass heads)` : '');
+    summary =
+      `${blocks.length} attention block${blocks.length === 1 ? '' : 's'} found` + (unknown ? ` (${unknown} with an unknown head count: pass heads)` : '');
   } else {
     if (rejected.length) {
       closest = rejected.reduce((a, b) => (b.stage > a.stage ? b : a));

@@ -17,7 +17,7 @@
 import { attrFloat, attrInt, attrInts, label } from '../format/graph';
 import { type Dim, isNum } from '../shapes/dims';
 import type { OnnxNode } from '../format/types';
-import type { AttentionBlock, AttentionForm, MaskRef, ProjectionRef } from './blocks';
+import type { AttentionBlock, AttentionForm, ProjectionRef } from './blocks';
 import { type Ctx, findOutputProjection, maskRef, numAt, shapeOf, tensorRef, traceOperand } from './trace';
 
 /** Other attention-like contrib ops: recognized, but not analyzed (reported as rejected candidates). */
@@ -208,7 +208,13 @@ export function msAttention(ctx: Ctx, n: OnnxNode): AttentionBlock {
   const inputSize = numAt(ws, 0) ?? numAt(X ? shapeOf(ctx, X) : null, -1);
   b.inputSize = inputSize;
   if (W) {
-    const ranges: [number, number][] | null = parts ? [[0, parts[0]], [parts[0], parts[0] + parts[1]], [parts[0] + parts[1], parts[0] + parts[1] + parts[2]]] : null;
+    const ranges: [number, number][] | null = parts
+      ? [
+          [0, parts[0]],
+          [parts[0], parts[0] + parts[1]],
+          [parts[0] + parts[1], parts[0] + parts[1] + parts[2]],
+        ]
+      : null;
     const mk = (i: number): ProjectionRef => ({
       weight: {
         ...tensorRef(ctx, W),
@@ -258,14 +264,12 @@ export function msMultiHeadAttention(ctx: Ctx, n: OnnxNode): AttentionBlock {
   b.q = Q ? tensorRef(ctx, Q) : null;
   b.k = K ? tensorRef(ctx, K) : null;
   b.v = V ? tensorRef(ctx, V) : null;
-  let D: number | null = null;
   if (qs?.length === 5) {
     b.headSizeQK = numAt(qs, 4);
     b.headSizeV = b.headSizeQK;
     b.notes.push('packed QKV query [batch, length, heads, 3, head size]');
   } else if (qs?.length === 3) {
-    D = numAt(qs, 2);
-    b.headSizeQK = div(D, b.queryHeads);
+    b.headSizeQK = div(numAt(qs, 2), b.queryHeads);
   }
   if (ks?.length === 5) b.notes.push('packed KV key [batch, length, heads, 2, head size]');
   if (ks?.length === 4) b.notes.push('key given per head [batch, heads, length, head size] (cached cross-attention keys)');
@@ -286,7 +290,14 @@ export function msMultiHeadAttention(ctx: Ctx, n: OnnxNode): AttentionBlock {
     // Bias [D + D + Dv]: the in-projection bias split across Q, K, V.
     const d = blk.hiddenSize;
     const dv = blk.vHiddenSize;
-    const ranges: [number, number][] | null = d !== null && dv !== null ? [[0, d], [d, 2 * d], [2 * d, 2 * d + dv]] : null;
+    const ranges: [number, number][] | null =
+      d !== null && dv !== null
+        ? [
+            [0, d],
+            [d, 2 * d],
+            [2 * d, 2 * d + dv],
+          ]
+        : null;
     const roles = ['query', 'key', 'value'] as const;
     roles.forEach((r, i) => {
       const p = blk.weights[r];
@@ -366,9 +377,4 @@ export function matchFused(ctx: Ctx, n: OnnxNode): AttentionBlock | null {
   if (n.opType === 'MultiHeadAttention') return msMultiHeadAttention(ctx, n);
   if (n.opType === 'GroupQueryAttention') return msGroupQueryAttention(ctx, n);
   return null;
-}
-
-/** Masks of a block that carry a head axis (for pruning: they must be sliced with the heads). */
-export function headAxisMasks(b: AttentionBlock): MaskRef[] {
-  return b.masks.filter((m) => m.carriesHeadAxis);
 }

@@ -200,7 +200,9 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
   if (rank !== null) {
     const a = axis < 0 ? axis + rank : axis;
     if (a !== rank - 1) {
-      return { failure: fail(ctx, sm, { node: sm, reason: `Softmax normalizes over axis ${axis} of a rank-${rank} tensor, not the last (key) axis`, stage: 0 }) };
+      return {
+        failure: fail(ctx, sm, { node: sm, reason: `Softmax normalizes over axis ${axis} of a rank-${rank} tensor, not the last (key) axis`, stage: 0 }),
+      };
     }
   } else if (axis !== -1) notes.push(`Softmax axis ${axis} could not be checked against an unknown rank`);
 
@@ -223,7 +225,9 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
   const sShape = shapeOf(ctx, scoreMM.outputs[0]);
   const scoreRank = sShape?.length ?? qShape?.length ?? null;
   if (scoreRank !== null && scoreRank < 2) {
-    return { failure: fail(ctx, sm, { node: scoreMM, reason: `the score MatMul output has rank ${scoreRank}; attention scores need [.., q_len, k_len]`, stage: 3 }) };
+    return {
+      failure: fail(ctx, sm, { node: scoreMM, reason: `the score MatMul output has rank ${scoreRank}; attention scores need [.., q_len, k_len]`, stage: 3 }),
+    };
   }
   // Q·Kᵀ contracts the head dim: Q [.., Tq, d] @ K [.., d, Tk]; P [.., Tq, Tk] @ V [.., Tk, dv].
   const dQK = numAt(qShape, -1) ?? numAt(kShape, -2);
@@ -243,7 +247,7 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
   // Query heads: from the score shape [B, H, Tq, Tk], and/or from the split Reshape width / head size.
   let qHeads: number | null = null;
   let headsFrom: AttentionBlock['headsFrom'] = null;
-  const shapeHeads = scoreRank !== null && scoreRank >= 4 ? numAt(qShape, -3) ?? numAt(sShape, -3) : null;
+  const shapeHeads = scoreRank !== null && scoreRank >= 4 ? (numAt(qShape, -3) ?? numAt(sShape, -3)) : null;
   const splitHeads = headsFromSplit(qT, dQK);
   if (shapeHeads !== null) {
     qHeads = shapeHeads;
@@ -267,7 +271,7 @@ export function matchSoftmax(ctx: Ctx, sm: OnnxNode): { block: AttentionBlock } 
   }
 
   // Key/value heads: an explicit repeat (GQA) wins; else the K split width, else the K shape.
-  let kvHeads: number | null = null;
+  let kvHeads: number | null;
   const rep = kT.repeat ?? vT.repeat;
   if (rep && isNum(rep.kvHeads)) {
     kvHeads = rep.kvHeads;

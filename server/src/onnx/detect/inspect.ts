@@ -113,7 +113,12 @@ function bytes(n: number): string {
 
 function table(rows: string[][]): string[] {
   const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((x, c) => x.padEnd(w[c])).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((x, c) => x.padEnd(w[c]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 const n = (x: number | null) => (x === null ? '?' : String(x));

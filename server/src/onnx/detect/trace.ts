@@ -28,13 +28,6 @@ export function jsonShape(s: Dim[] | null): JsonDim[] | null {
   return s ? s.map(dimToJson) : null;
 }
 
-/** Last dim of a tensor when it is a number. */
-export function lastDim(ctx: Ctx, t: string): number | null {
-  const s = shapeOf(ctx, t);
-  const d = s && s.length ? s[s.length - 1] : null;
-  return isNum(d) ? d : null;
-}
-
 /** Dim `i` of a shape (negative counts from the end); null when out of range or unknown. */
 export function dimAt(s: Dim[] | null, i: number): Dim {
   if (!s) return null;

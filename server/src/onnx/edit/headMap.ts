@@ -304,10 +304,11 @@ function nodesBetween(ctx: Ctx, from: string, to: string): PathStep[] {
     for (const t of frontier) {
       const p = ctx.index.producer(t);
       if (!p) continue;
-      for (const i of p.inputs) if (i && !anc.has(i)) {
-        anc.add(i);
-        next.push(i);
-      }
+      for (const i of p.inputs)
+        if (i && !anc.has(i)) {
+          anc.add(i);
+          next.push(i);
+        }
     }
     frontier = next;
   }
@@ -382,11 +383,14 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
   } else {
     fused = nodeByLabel(ctx, b.nodes.fused);
     if (!fused) throw new HeadMapError(`block ${b.index}: fused node not found`);
-    operands = b.form === 'com.microsoft.Attention' ? [] : [
-      { role: 'q', t: fused.inputs[0] || null },
-      { role: 'k', t: fused.inputs[1] || null },
-      { role: 'v', t: fused.inputs[2] || null },
-    ];
+    operands =
+      b.form === 'com.microsoft.Attention'
+        ? []
+        : [
+            { role: 'q', t: fused.inputs[0] || null },
+            { role: 'k', t: fused.inputs[1] || null },
+            { role: 'v', t: fused.inputs[2] || null },
+          ];
   }
   const traces = operands.filter((o) => o.t).map((o) => ({ role: o.role, operand: o.t!, tr: traceOperand(ctx, o.t!) }));
   for (const { role, tr } of traces) {
@@ -408,7 +412,11 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     const segs = bySource.get(tr.source) ?? [];
     const packedGQA = b.form === 'com.microsoft.GroupQueryAttention' && !fused!.inputs[1] && role === 'q';
     if (packedGQA) {
-      segs.push({ role: 'q', offset: 0, heads: H, inner: dq }, { role: 'kv', offset: H * dq, heads: kvH, inner: dq }, { role: 'kv', offset: (H + kvH) * dq, heads: kvH, inner: dq });
+      segs.push(
+        { role: 'q', offset: 0, heads: H, inner: dq },
+        { role: 'kv', offset: H * dq, heads: kvH, inner: dq },
+        { role: 'kv', offset: (H + kvH) * dq, heads: kvH, inner: dq },
+      );
     } else {
       const heads = role === 'q' ? H : kvH;
       const inner = role === 'v' ? dv : dq;
@@ -449,7 +457,10 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     const cm = nodeByLabel(ctx, b.nodes.contextMatMul)!;
     const soft = nodeByLabel(ctx, b.nodes.softmax)!;
     const qp = positions.get(sm.inputs[0]);
-    if (!qp) throw new HeadMapError(`block ${b.index}: no query projection to follow the heads from (query comes from '${traces.find((t) => t.role === 'q')?.tr.source}')`);
+    if (!qp)
+      throw new HeadMapError(
+        `block ${b.index}: no query projection to follow the heads from (query comes from '${traces.find((t) => t.role === 'q')?.tr.source}')`,
+      );
     const rq = shapeOf(ctx, sm.inputs[0])?.length ?? 0;
     const rs = shapeOf(ctx, sm.outputs[0])?.length ?? rq;
     if (qp.axis >= rq - 2) throw new HeadMapError(`block ${b.index}: the heads of the query are on a matrix axis of the score MatMul`);
@@ -472,7 +483,9 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     const s = shapeOf(ctx, context);
     if (!s) throw new HeadMapError(`block ${b.index}: the operator output has an unknown shape`);
     const fourD = b.form === 'ai.onnx.Attention' && s.length === 4;
-    ctxPos = fourD ? { axis: 1, segments: [{ role: 'q', offset: 0, heads: H, inner: 1 }], size: s[1] } : { axis: s.length - 1, segments: [{ role: 'q', offset: 0, heads: H, inner: dv }], size: s[s.length - 1] };
+    ctxPos = fourD
+      ? { axis: 1, segments: [{ role: 'q', offset: 0, heads: H, inner: 1 }], size: s[1] }
+      : { axis: s.length - 1, segments: [{ role: 'q', offset: 0, heads: H, inner: dv }], size: s[s.length - 1] };
     set(context, ctxPos);
   }
   const out = findOutputProjection(ctx, context);
@@ -500,7 +513,9 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     const sp = positions.get(b.headSum.input);
     const seg = sp?.segments[0];
     if (!sp || sp.axis !== b.headSum.axis || !isExact(sp) || sp.segments.length !== 1 || seg!.inner !== 1 || seg!.heads !== H) {
-      throw new HeadMapError(`block ${b.index}: the heads do not reach the ${b.headSum.form} '${b.headSum.node}' one per element of its axis ${b.headSum.axis}`);
+      throw new HeadMapError(
+        `block ${b.index}: the heads do not reach the ${b.headSum.form} '${b.headSum.node}' one per element of its axis ${b.headSum.axis}`,
+      );
     }
     sum = b.headSum;
   }
@@ -512,10 +527,15 @@ export function buildHeadMap(ctx: Ctx, b: AttentionBlock): BlockHeadMap {
     s.node.inputs.forEach((t, i) => {
       if (!t || t === s.input || positions.has(t)) return;
       const os = shapeOf(ctx, t);
-      if (!os) throw new HeadMapError(`'${t}' (input ${i} of ${s.node.opType} '${label(s.node)}') has an unknown shape; cannot tell whether it holds a value per head`, label(s.node));
+      if (!os)
+        throw new HeadMapError(
+          `'${t}' (input ${i} of ${s.node.opType} '${label(s.node)}') has an unknown shape; cannot tell whether it holds a value per head`,
+          label(s.node),
+        );
       const ax = p.axis - (ro - os.length);
       if (ax < 0 || os[ax] === 1) return;
-      if (os[ax] === null) throw new HeadMapError(`'${t}' (input ${i} of '${label(s.node)}') may hold a value per head (unknown size along the head axis)`, label(s.node));
+      if (os[ax] === null)
+        throw new HeadMapError(`'${t}' (input ${i} of '${label(s.node)}') may hold a value per head (unknown size along the head axis)`, label(s.node));
       headOperands.push({ node: s.node, inputIndex: i, tensor: t, axis: ax, pos: { ...p, axis: ax, size: os[ax] } });
     });
   }

@@ -125,13 +125,15 @@ export function pruneBlocker(b: AttentionBlock, map: BlockHeadMap | null, mapErr
   if (b.kvCache) return 'it has a key/value cache whose head axis is part of the model inputs/outputs';
   if (b.form === 'com.microsoft.Attention') {
     const w = b.weights.query;
-    if (!w || w.weight.kind !== 'initializer') return `its merged QKV weight is ${w ? `a ${w.weight.kind} ('${w.weight.name}')` : 'missing'}, not an initializer, so its heads are fixed by the data fed to it`;
+    if (!w || w.weight.kind !== 'initializer')
+      return `its merged QKV weight is ${w ? `a ${w.weight.kind} ('${w.weight.name}')` : 'missing'}, not an initializer, so its heads are fixed by the data fed to it`;
     if (w.bias && w.bias.kind !== 'initializer') return `its merged QKV bias is a ${w.bias.kind}, not an initializer`;
   }
   if (mapError) return mapError;
   if (!map) return 'its heads cannot be followed through the graph';
   const weightOk = (p: ProjectionRef | null, role: string) => {
-    if (!p) return `its ${role} projection is not in the model (the ${role} input comes from '${map.projections.find((x) => x.role === role[0])?.source ?? '?'}'), so the head count is fixed by that tensor's shape`;
+    if (!p)
+      return `its ${role} projection is not in the model (the ${role} input comes from '${map.projections.find((x) => x.role === role[0])?.source ?? '?'}'), so the head count is fixed by that tensor's shape`;
     if (p.weight.kind !== 'initializer') return `its ${role} weight '${p.weight.name}' is a ${p.weight.kind}, not an initializer`;
     if (p.bias && p.bias.kind !== 'initializer') return `its ${role} bias '${p.bias.name}' is a ${p.bias.kind}, not an initializer`;
     return null;
@@ -149,7 +151,8 @@ export function pruneBlocker(b: AttentionBlock, map: BlockHeadMap | null, mapErr
   }
   if (!map.outputNode && !map.sum) return 'it has no output projection and its heads are not summed: removing a head would change the width of its output';
   const o = b.weights.output;
-  if (map.outputNode && (!o || o.weight.kind !== 'initializer')) return `its output projection weight is ${o ? `a ${o.weight.kind}` : 'missing'}, not an initializer`;
+  if (map.outputNode && (!o || o.weight.kind !== 'initializer'))
+    return `its output projection weight is ${o ? `a ${o.weight.kind}` : 'missing'}, not an initializer`;
   if (b.form === 'com.microsoft.MultiHeadAttention' && (map.ctx.shapes.get(nodeOf(map.ctx, b.nodes.fused!).inputs[0])?.shape?.length ?? 3) !== 3) {
     return 'packed QKV/KV layouts of MultiHeadAttention are not supported';
   }
@@ -255,7 +258,11 @@ export function maskedModel(model: OnnxModel, detection: DetectionResult, factor
 /** Factors per block for a removal plan (0 for removed heads, the rescale factor for kept ones). */
 export function maskFactors(plan: BlockRemoval[]): Map<number, number[]> {
   const out = new Map<number, number[]>();
-  for (const r of plan) out.set(r.block, Array.from({ length: r.heads }, (_, h) => (r.removed.includes(h) ? 0 : r.scale)));
+  for (const r of plan)
+    out.set(
+      r.block,
+      Array.from({ length: r.heads }, (_, h) => (r.removed.includes(h) ? 0 : r.scale)),
+    );
   return out;
 }
 
@@ -273,7 +280,10 @@ interface Rewriter {
 
 /** Slices an initializer along `axis` keeping `keep`, scaling kept elements of `scaleIdx` by `scale`; rewires `users`. */
 function sliceInitializer(rw: Rewriter, name: string, axis: number, keep: number[], users: OnnxNode[], scale?: { idx: Set<number>; by: number }): string {
-  const key = `${name}|${users.map((u) => u.index).sort().join(',')}`;
+  const key = `${name}|${users
+    .map((u) => u.index)
+    .sort()
+    .join(',')}`;
   const done = rw.done.get(key);
   if (done) return done;
   const t = rw.model.graph.initializers.get(name);
@@ -382,7 +392,13 @@ function sliceOperand(rw: Rewriter, n: OnnxNode, inputIndex: number, axis: numbe
   const idx = rw.ed.addInitializer(`${t}_kept_heads`, makeTensor('', [keep.length], DataType.INT64, keep));
   const out = rw.ed.uniqueName(`${t}_pruned_heads`);
   const proto = rw.ed.node(n.index);
-  rw.ed.insertBefore(proto, { name: `GatherHeads_L${r.block}`, opType: 'Gather', input: [t, idx], output: [out], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }] });
+  rw.ed.insertBefore(proto, {
+    name: `GatherHeads_L${r.block}`,
+    opType: 'Gather',
+    input: [t, idx],
+    output: [out],
+    attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: axis }],
+  });
   proto.input = (proto.input ?? []).map((x, i) => (i === inputIndex ? out : x));
   rw.notes.push(`layer ${r.block}: the per-head ${what} '${t}' is computed; a Gather keeps the remaining heads`);
 }
@@ -405,7 +421,15 @@ function pruneSum(rw: Rewriter, map: BlockHeadMap, sum: HeadSumRef, r: BlockRemo
   if (r.scale !== 1) {
     const rank = shapeOf(rw.ctx, sum.input)?.length ?? 0;
     const elem = rw.ctx.shapes.get(sum.input)?.elemType || DataType.FLOAT;
-    const f = rw.ed.addInitializer(`head_rescale_L${r.block}`, makeTensor('', Array.from({ length: rank - sum.axis }, () => 1), elem, [r.scale]));
+    const f = rw.ed.addInitializer(
+      `head_rescale_L${r.block}`,
+      makeTensor(
+        '',
+        Array.from({ length: rank - sum.axis }, () => 1),
+        elem,
+        [r.scale],
+      ),
+    );
     const out = rw.ed.uniqueName(`${sum.input}_rescaled`);
     rw.ed.insertBefore(proto, { name: `HeadRescale_L${r.block}`, opType: 'Mul', input: [sum.input, f], output: [out] });
     proto.input = (proto.input ?? []).map((x, i) => (i === 0 ? out : x));
@@ -414,8 +438,21 @@ function pruneSum(rw: Rewriter, map: BlockHeadMap, sum: HeadSumRef, r: BlockRemo
   // Split: one output per kept head, each of size 1.
   proto.output = r.keepQ.map((h) => n.outputs[h]);
   if (rw.ctx.opset >= 18 && n.attributes.num_outputs) setIntAttr(rw, n, 'num_outputs', r.keepQ.length);
-  else if (rw.ctx.opset >= 13) setIntInput(rw, n, 1, `${label(n)}_split`, r.keepQ.map(() => 1));
-  else setIntsAttr(rw, n, 'split', r.keepQ.map(() => 1));
+  else if (rw.ctx.opset >= 13)
+    setIntInput(
+      rw,
+      n,
+      1,
+      `${label(n)}_split`,
+      r.keepQ.map(() => 1),
+    );
+  else
+    setIntsAttr(
+      rw,
+      n,
+      'split',
+      r.keepQ.map(() => 1),
+    );
   // The join: one Sum over the kept parts, writing the old root, where the root's node was.
   const joins = new Set(sum.joins.map((j) => rw.ed.node(nodeOf(rw.ctx, j).index)));
   const root = [...joins].find((j) => (j.output ?? []).includes(sum.output))!;
@@ -440,7 +477,12 @@ function pruneBlock(rw: Rewriter, map: BlockHeadMap, r: BlockRemoval): void {
     const n = nodeOf(ctx, b.nodes.fused!);
     for (const role of ['q', 'k', 'v'] as const) {
       const p = (role === 'q' ? b.weights.query : role === 'k' ? b.weights.key : b.weights.value)!;
-      const seg: HeadSegment = { role: role === 'q' ? 'q' : 'kv', offset: p.weight.range?.[0] ?? 0, heads: H, inner: role === 'v' ? b.headSizeV! : b.headSizeQK! };
+      const seg: HeadSegment = {
+        role: role === 'q' ? 'q' : 'kv',
+        offset: p.weight.range?.[0] ?? 0,
+        heads: H,
+        inner: role === 'v' ? b.headSizeV! : b.headSizeQK!,
+      };
       const w = rw.model.graph.initializers.get(p.weight.name)!;
       add(p.weight.name, 1, seg, n, w.dims[1]);
       if (p.bias) add(p.bias.name, 0, seg, n, rw.model.graph.initializers.get(p.bias.name)!.dims[0]);
@@ -523,7 +565,11 @@ function pruneBlock(rw: Rewriter, map: BlockHeadMap, r: BlockRemoval): void {
       case 'Slice': {
         const r0 = shapeOf(ctx, s.input)?.length ?? 0;
         const old = ctx.opset < 10;
-        const axesRaw = old ? ((n.attributes.axes?.value as number[] | undefined) ?? null) : n.inputs[3] ? (ctx.shapes.get(n.inputs[3])?.value as number[] | undefined) ?? null : null;
+        const axesRaw = old
+          ? ((n.attributes.axes?.value as number[] | undefined) ?? null)
+          : n.inputs[3]
+            ? ((ctx.shapes.get(n.inputs[3])?.value as number[] | undefined) ?? null)
+            : null;
         const starts = (old ? n.attributes.starts?.value : ctx.shapes.get(n.inputs[1])?.value) as number[];
         const ends = (old ? n.attributes.ends?.value : ctx.shapes.get(n.inputs[2])?.value) as number[];
         const axes = (axesRaw ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + r0 : a));
@@ -647,7 +693,10 @@ export function pruneModel(model: OnnxModel, detection: DetectionResult, plan: B
   for (const r of plan) {
     const b = detection.blocks[r.block];
     const why = pruneBlocker(b, maps[r.block], errors[r.block]);
-    if (why) throw new Error(`layer ${r.block} (${b.form}${b.nodes.fused ? ` '${b.nodes.fused}'` : b.nodes.softmax ? ` at Softmax '${b.nodes.softmax}'` : ''}) cannot be pruned: ${why}`);
+    if (why)
+      throw new Error(
+        `layer ${r.block} (${b.form}${b.nodes.fused ? ` '${b.nodes.fused}'` : b.nodes.softmax ? ` at Softmax '${b.nodes.softmax}'` : ''}) cannot be pruned: ${why}`,
+      );
   }
   // Inline: the result must run in ONNX Runtime from memory (verification); `external` says what to write back out.
   const ed = new ModelEditor(model, { inlineExternal: true });

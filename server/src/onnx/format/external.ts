@@ -20,8 +20,7 @@ function inside(root: string, child: string): boolean {
  * @throws OnnxReadError(`external-data`) for absolute locations or ones that climb out of `dir`.
  */
 export function resolveLocation(file: string, dir: string, tensor: string, location: string): string {
-  const bad = (why: string) =>
-    new OnnxReadError(file, 'external-data', `tensor '${tensor}' points to '${location}', ${why}`);
+  const bad = (why: string) => new OnnxReadError(file, 'external-data', `tensor '${tensor}' points to '${location}', ${why}`);
   if (location === '') throw bad('an empty location');
   if (location.includes('\0')) throw bad('which contains a NUL byte');
   // Either platform's absolute forms are refused on every platform (a model may come from anywhere).
@@ -42,8 +41,7 @@ export function resolveLocation(file: string, dir: string, tensor: string, locat
  * @throws OnnxReadError(`external-data`) naming the tensor and the problem.
  */
 export function checkExternalFile(file: string, dir: string, tensor: string, loc: ExternalLocation): void {
-  const bad = (why: string) =>
-    new OnnxReadError(file, 'external-data', `tensor '${tensor}' points to '${loc.location}', ${why}`);
+  const bad = (why: string) => new OnnxReadError(file, 'external-data', `tensor '${tensor}' points to '${loc.location}', ${why}`);
   let st;
   try {
     st = statSync(loc.path);
@@ -73,11 +71,7 @@ export function checkExternalFile(file: string, dir: string, tensor: string, loc
  */
 export function readExternal(file: string, dir: string, tensor: string, loc: ExternalLocation, byteLength: number): Uint8Array {
   if (loc.length !== null && loc.length < byteLength) {
-    throw new OnnxReadError(
-      file,
-      'external-data',
-      `tensor '${tensor}' declares length ${loc.length} bytes, but its shape and type need ${byteLength}`,
-    );
+    throw new OnnxReadError(file, 'external-data', `tensor '${tensor}' declares length ${loc.length} bytes, but its shape and type need ${byteLength}`);
   }
   checkExternalFile(file, dir, tensor, { ...loc, length: byteLength });
   const fd = openSync(loc.path, 'r');

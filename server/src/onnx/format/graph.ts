@@ -25,18 +25,6 @@ export function attrInts(n: OnnxNode, name: string): number[] | undefined {
   return a && a.type === 'INTS' ? a.value : undefined;
 }
 
-/** A FLOATS attribute, or undefined when absent. */
-export function attrFloats(n: OnnxNode, name: string): number[] | undefined {
-  const a = n.attributes[name];
-  return a && a.type === 'FLOATS' ? a.value : undefined;
-}
-
-/** A STRING attribute, or `def` when absent. */
-export function attrString(n: OnnxNode, name: string, def = ''): string {
-  const a = n.attributes[name];
-  return a && a.type === 'STRING' ? a.value : def;
-}
-
 /** A TENSOR (or SPARSE_TENSOR) attribute, or undefined when absent. */
 export function attrTensor(n: OnnxNode, name: string): OnnxTensor | undefined {
   const a = n.attributes[name];

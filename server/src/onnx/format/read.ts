@@ -178,7 +178,10 @@ function tensorOf(ctx: Ctx, p: onnx.ITensorProto, fallback: string, where: strin
       return v;
     };
     const dims = (p.dims ?? []).map((d) => toNum(d as number));
-    const implied = byteSize(p.dataType ?? 0, dims.reduce((a, b) => a * b, 1));
+    const implied = byteSize(
+      p.dataType ?? 0,
+      dims.reduce((a, b) => a * b, 1),
+    );
     const declared = num('length');
     const dir = ctx.dir;
     // The lexical check (absolute, climbing out) applies to in-memory models too, against the working folder.
@@ -422,11 +425,7 @@ export function decodeModel(bytes: Uint8Array, file = '<memory>', dir: string | 
     opsets[d] = v;
   }
   if ('ai.onnx' in opsets && (opsets['ai.onnx'] < MIN_OPSET || opsets['ai.onnx'] > MAX_OPSET)) {
-    throw new OnnxReadError(
-      file,
-      'unsupported',
-      `default-domain opset ${opsets['ai.onnx']} is outside the supported range ${MIN_OPSET}–${MAX_OPSET}`,
-    );
+    throw new OnnxReadError(file, 'unsupported', `default-domain opset ${opsets['ai.onnx']} is outside the supported range ${MIN_OPSET}–${MAX_OPSET}`);
   }
   for (const [d, [lo, hi]] of Object.entries(KNOWN_DOMAIN_VERSIONS)) {
     if (d in opsets && (opsets[d] < lo || opsets[d] > hi)) {

@@ -45,17 +45,7 @@ export const DataType = {
 
 /** Typed-array view returned by `OnnxTensor.data()`; see `tensor.ts` for the type ↔ array mapping. */
 export type TensorArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array
-  | string[];
+  Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array | string[];
 
 /** Where an external tensor's bytes live (TensorProto.external_data, data_location = EXTERNAL). */
 export interface ExternalLocation {

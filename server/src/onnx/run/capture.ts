@@ -99,7 +99,12 @@ interface FusedPlan {
   block: AttentionBlock;
   node: OnnxNode;
   /** Per operator input: where its value comes from. */
-  inputs: ({ kind: 'feed' | 'fetch'; name: string } | { kind: 'const'; value: HostArray } | { kind: 'derived'; make: (feeds: Map<string, HostArray>) => HostArray } | null)[];
+  inputs: (
+    | { kind: 'feed' | 'fetch'; name: string }
+    | { kind: 'const'; value: HostArray }
+    | { kind: 'derived'; make: (feeds: Map<string, HostArray>) => HostArray }
+    | null
+  )[];
   output: string;
   maskIsBool: boolean;
 }
@@ -254,7 +259,9 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
       const seq = node.inputs[5];
       const qName = node.inputs[0];
       if (!seq || !graphInputs.has(seq) || !graphInputs.has(qName)) {
-        throw new Error(`${model.file}: block ${b.index}: GroupQueryAttention '${label(node)}' lacks total_sequence_length and its query/seqlens_k are computed in the graph, so it cannot be supplied`);
+        throw new Error(
+          `${model.file}: block ${b.index}: GroupQueryAttention '${label(node)}' lacks total_sequence_length and its query/seqlens_k are computed in the graph, so it cannot be supplied`,
+        );
       }
       const name = ed.uniqueName(`${label(node)}_total_sequence_length`);
       ed.addInput(name, DataType.INT32, []);
@@ -272,7 +279,9 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
       extraInputs.set(name, make);
       while (plan.inputs.length < 7) plan.inputs.push(null);
       plan.inputs[6] = { kind: 'derived', make };
-      repairs.push(`block ${b.index}: GroupQueryAttention '${label(node)}' has no total_sequence_length input, which ONNX Runtime requires; it is supplied as max(seqlens_k) + 1`);
+      repairs.push(
+        `block ${b.index}: GroupQueryAttention '${label(node)}' has no total_sequence_length input, which ONNX Runtime requires; it is supplied as max(seqlens_k) + 1`,
+      );
     }
     expose(plan.output);
     fused.push(plan);
@@ -323,11 +332,13 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
           try {
             r = fusedReference(plan.node, ins, { maskIsBool: plan.maskIsBool });
           } catch (e) {
-            throw new Error(`${model.file}: block ${b.index} (${b.form} '${label(plan.node)}'): ${e instanceof Error ? e.message : String(e)}`);
+            throw new Error(`${model.file}: block ${b.index} (${b.form} '${label(plan.node)}'): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
           }
           const rt = got.get(plan.output)!;
           if (rt.data.length !== r.output.data.length) {
-            throw new Error(`${model.file}: block ${b.index}: the recomputed output has shape [${r.output.dims.join(', ')}] but ONNX Runtime's is [${rt.dims.join(', ')}]`);
+            throw new Error(
+              `${model.file}: block ${b.index}: the recomputed output has shape [${r.output.dims.join(', ')}] but ONNX Runtime's is [${rt.dims.join(', ')}]`,
+            );
           }
           const c = checks.get(bi) ?? { err: 0, max: 0, rec: [], rt: [] };
           for (let i = 0; i < rt.data.length; i++) {
@@ -348,7 +359,9 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
           masked = r.maskedRows;
         }
         if (m.Tq >= 0 && (m.Tq !== Tq || m.Tk !== Tk || m.H !== H)) {
-          throw new Error(`${model.file}: block ${b.index}: batches give attention of different shapes ([${m.H}, ${m.Tq}, ${m.Tk}] and [${H}, ${Tq}, ${Tk}]); use inputs of one length`);
+          throw new Error(
+            `${model.file}: block ${b.index}: batches give attention of different shapes ([${m.H}, ${m.Tq}, ${m.Tk}] and [${H}, ${Tq}, ${Tk}]); use inputs of one length`,
+          );
         }
         Object.assign(m, { H, kvH, Tq, Tk, count: m.count + B, masked: m.masked + masked });
         probParts[bi].push(probs);
@@ -398,7 +411,7 @@ export async function captureAttention(model: OnnxModel, inputs: ModelInputs, op
         // Numerical trouble is named, never shown as a number.
         throw new Error(
           `${model.file}: block ${b.index} (${b.form} '${label(plan.node)}'): the operator's output is not finite (NaN or Inf) ` +
-            'on this data; check the model\'s weights and the data for non-finite or huge values',
+            "on this data; check the model's weights and the data for non-finite or huge values",
         );
       }
       if (!(c.err <= tolerance * Math.max(1, c.max))) {

@@ -39,14 +39,14 @@ export function readTensorFile(path: string): { name: string; array: HostArray }
   try {
     p = onnx.TensorProto.decode(readFileSync(path));
   } catch (e) {
-    throw new Error(`${path}: not a serialized ONNX TensorProto (${e instanceof Error ? e.message : String(e)})`);
+    throw new Error(`${path}: not a serialized ONNX TensorProto (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
   const t = wrapTensor(p, basename(path), null);
   let data: Float64Array;
   try {
     data = toFloat64(t);
   } catch (e) {
-    throw new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   return { name: p.name ?? '', array: { dims: t.dims, data: data.length === t.size ? data : data.slice(0, t.size) } };
 }
@@ -72,7 +72,9 @@ export function readInputArrays(path: string, model: OnnxModel): Map<string, Hos
   if (statSync(path).isDirectory()) {
     let dir = path;
     if (!readdirSync(dir).some((f) => /^input_\d+\.pb$/.test(f))) {
-      const sets = readdirSync(dir).filter((f) => /^test_data_set_\d+$/.test(f)).sort();
+      const sets = readdirSync(dir)
+        .filter((f) => /^test_data_set_\d+$/.test(f))
+        .sort();
       if (!sets.length) throw new Error(`${path}: holds neither input_<i>.pb files nor a test_data_set_<n> folder`);
       dir = join(dir, sets[0]);
     }
@@ -89,7 +91,9 @@ export function readInputArrays(path: string, model: OnnxModel): Map<string, Hos
   if (path.toLowerCase().endsWith('.npy')) {
     const inputs = model.graph.inputs;
     if (inputs.length !== 1) {
-      throw new Error(`${path}: a .npy file holds one array, but the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use a .npz keyed by input name`);
+      throw new Error(
+        `${path}: a .npy file holds one array, but the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); use a .npz keyed by input name`,
+      );
     }
     const a = readNpy(path);
     return new Map([[inputs[0].name, { dims: a.shape, data: a.data }]]);
@@ -142,7 +146,9 @@ export function checkInputs(model: OnnxModel, arrays: Map<string, HostArray>, so
     const a = arrays.get(key);
     if (!a) {
       const have = [...arrays.keys()];
-      throw new Error(`${source}: no array '${key}' for the model input '${v.name}'${v.shape ? ` ${fmtShape(v.shape)}` : ''} (the data has: ${have.length ? have.join(', ') : 'nothing'})`);
+      throw new Error(
+        `${source}: no array '${key}' for the model input '${v.name}'${v.shape ? ` ${fmtShape(v.shape)}` : ''} (the data has: ${have.length ? have.join(', ') : 'nothing'})`,
+      );
     }
     if (a.data.length !== a.dims.reduce((x, y) => x * y, 1)) throw new Error(`${source}: '${key}' has ${a.data.length} values for shape ${fmtShape(a.dims)}`);
     const bad = a.data.findIndex((x) => !Number.isFinite(x));
@@ -159,7 +165,9 @@ export function checkInputs(model: OnnxModel, arrays: Map<string, HostArray>, so
     const decl: DimSpec[] | null = v.shape;
     if (decl) {
       if (decl.length !== a.dims.length) {
-        throw new Error(`${source}: '${key}' has shape ${fmtShape(a.dims)}, but the model input '${v.name}' is ${fmtShape(decl)} (rank ${decl.length}, got ${a.dims.length})`);
+        throw new Error(
+          `${source}: '${key}' has shape ${fmtShape(a.dims)}, but the model input '${v.name}' is ${fmtShape(decl)} (rank ${decl.length}, got ${a.dims.length})`,
+        );
       }
       decl.forEach((d, i) => {
         if (typeof d === 'number' && d !== a.dims[i]) {
@@ -211,22 +219,6 @@ export function sliceInputs(inputs: ModelInputs, start: number, end: number): Ma
   return out;
 }
 
-/** Rows `idx` (in order) of the batched inputs, as a new input set. */
-export function selectInputs(inputs: ModelInputs, idx: number[], source = inputs.source): ModelInputs {
-  const out = new Map<string, HostArray>();
-  for (const [name, a] of inputs.arrays) {
-    if (!inputs.batched.has(name)) {
-      out.set(name, a);
-      continue;
-    }
-    const row = a.dims.slice(1).reduce((x, y) => x * y, 1);
-    const data = new Float64Array(idx.length * row);
-    idx.forEach((r, i) => data.set(a.data.subarray(r * row, (r + 1) * row), i * row));
-    out.set(name, { dims: [idx.length, ...a.dims.slice(1)], data });
-  }
-  return { arrays: out, batched: inputs.batched, count: idx.length, source };
-}
-
 /**
  * Loads and checks model inputs from a path (see `readInputArrays`, `checkInputs`).
  * @throws Error with the file, input and shapes named.
@@ -262,10 +254,12 @@ export function syntheticInputs(model: OnnxModel, count: number, seed = 1): Mode
       else if (i === 0 && batch !== undefined && d === batch) dims.push(count);
       else return { reason: `input '${v.name}' has the dynamic dim ${d ?? '?'} besides the batch` };
     }
-    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) return { reason: `input '${v.name}' declares the shape [${dims.join(', ')}], which holds a negative dimension` };
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0))
+      return { reason: `input '${v.name}' declares the shape [${dims.join(', ')}], which holds a negative dimension` };
     const n = dims.reduce((a, b) => a * b, 1);
     // Random inputs are a check, not a workload: a declared shape beyond this asks for --data instead of gigabytes.
-    if (n > MAX_SYNTHETIC_VALUES) return { reason: `input '${v.name}' [${dims.join(', ')}] would take ${n} random values (more than ${MAX_SYNTHETIC_VALUES}); give data` };
+    if (n > MAX_SYNTHETIC_VALUES)
+      return { reason: `input '${v.name}' [${dims.join(', ')}] would take ${n} random values (more than ${MAX_SYNTHETIC_VALUES}); give data` };
     arrays.set(v.name, { dims, data: Float64Array.from({ length: n }, normal) });
   }
   return checkInputs(model, arrays, 'random inputs');

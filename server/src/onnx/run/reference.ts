@@ -328,7 +328,16 @@ function microsoftCore(
       for (let t = 0; t < T; t++) row[t] += mb(b, s, t) + (abf ? abf(b, h, s, t) : 0);
     },
   });
-  return { batch: B, qHeads: N, kvHeads: N, queries: S, keys: T, probs: r.probs, output: { dims: [B, S, N * dv], data: mergeHeads(r.out, B, N, S, dv) }, maskedRows: r.maskedRows };
+  return {
+    batch: B,
+    qHeads: N,
+    kvHeads: N,
+    queries: S,
+    keys: T,
+    probs: r.probs,
+    output: { dims: [B, S, N * dv], data: mergeHeads(r.out, B, N, S, dv) },
+    maskedRows: r.maskedRows,
+  };
 }
 
 /** com.microsoft Attention. */
@@ -345,7 +354,8 @@ export function msAttentionReference(n: OnnxNode, ins: NodeInputs): FusedResult 
   if (W.dims.length !== 2 || W.dims[0] !== Din) fail(n, `weights have shape [${W.dims.join(', ')}]; expected [${Din}, q + k + v]`);
   const total = W.dims[1];
   const sizes = attrInts(n, 'qkv_hidden_sizes') ?? [total / 3, total / 3, total / 3];
-  if (sizes.length !== 3 || sizes[0] + sizes[1] + sizes[2] !== total) fail(n, `qkv_hidden_sizes [${sizes.join(', ')}] do not add up to the weight width ${total}`);
+  if (sizes.length !== 3 || sizes[0] + sizes[1] + sizes[2] !== total)
+    fail(n, `qkv_hidden_sizes [${sizes.join(', ')}] do not add up to the weight width ${total}`);
   const d = sizes[0] / N;
   const dv = sizes[2] / N;
   if (!Number.isInteger(d) || !Number.isInteger(dv) || sizes[1] !== sizes[0]) fail(n, 'hidden sizes are not consistent with num_heads');
@@ -380,7 +390,15 @@ export function msAttentionReference(n: OnnxNode, ins: NodeInputs): FusedResult 
 /** com.microsoft MultiHeadAttention. */
 export function msMultiHeadAttentionReference(n: OnnxNode, ins: NodeInputs): FusedResult {
   const Qa = need(ins[0], n, 'query');
-  const [Ka, Va, bias, kpm, ab, pastK, pastV] = [ins[1] ?? null, ins[2] ?? null, ins[3] ?? null, ins[4] ?? null, ins[5] ?? null, ins[6] ?? null, ins[7] ?? null];
+  const [Ka, Va, bias, kpm, ab, pastK, pastV] = [
+    ins[1] ?? null,
+    ins[2] ?? null,
+    ins[3] ?? null,
+    ins[4] ?? null,
+    ins[5] ?? null,
+    ins[6] ?? null,
+    ins[7] ?? null,
+  ];
   const N = attrInt(n, 'num_heads');
   if (!N) fail(n, 'num_heads is required');
   const B = Qa.dims[0];
@@ -452,7 +470,18 @@ export function msMultiHeadAttentionReference(n: OnnxNode, ins: NodeInputs): Fus
 }
 
 /** Rotary embedding in place on [B, H, S, d] at positions pos(b, s). */
-function rotary(x: Float64Array, B: number, H: number, S: number, d: number, cos: HostArray, sin: HostArray, pos: (b: number, s: number) => number, interleaved: boolean, n: OnnxNode): void {
+function rotary(
+  x: Float64Array,
+  B: number,
+  H: number,
+  S: number,
+  d: number,
+  cos: HostArray,
+  sin: HostArray,
+  pos: (b: number, s: number) => number,
+  interleaved: boolean,
+  n: OnnxNode,
+): void {
   const half = cos.dims[1];
   const rot = 2 * half;
   if (rot > d) fail(n, `cos_cache width ${half} needs a head size of at least ${rot}, got ${d}`);
@@ -587,7 +616,16 @@ export function msGroupQueryAttentionReference(n: OnnxNode, ins: NodeInputs): Fu
       : undefined,
     sink: sinkIn ? (h) => sinkIn.data[h] : smooth ? () => 0 : undefined,
   });
-  return { batch: B, qHeads: N, kvHeads: Nkv, queries: S, keys: T, probs: r.probs, output: { dims: [B, S, N * d], data: mergeHeads(r.out, B, N, S, d) }, maskedRows: r.maskedRows };
+  return {
+    batch: B,
+    qHeads: N,
+    kvHeads: Nkv,
+    queries: S,
+    keys: T,
+    probs: r.probs,
+    output: { dims: [B, S, N * d], data: mergeHeads(r.out, B, N, S, d) },
+    maskedRows: r.maskedRows,
+  };
 }
 
 /**

@@ -55,11 +55,6 @@ export function loadOrt(): Ort {
   return ort;
 }
 
-/** Element count of dims. */
-export function sizeOf(dims: readonly number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
-
 /**
  * Converts a host array to an ORT tensor of ONNX element type `elemType`.
  * @throws Error for element types ONNX Runtime's JS API cannot feed (strings, bfloat16, 4-bit, float8), or for
@@ -139,7 +134,7 @@ export class ModelRunner {
     try {
       return await this.session;
     } catch (e) {
-      throw new Error(`${this.label}: ONNX Runtime cannot load the model: ${firstLine(e)}`);
+      throw new Error(`${this.label}: ONNX Runtime cannot load the model: ${firstLine(e)}`, { cause: e });
     }
   }
 
@@ -162,7 +157,7 @@ export class ModelRunner {
     try {
       out = (await s.run(ortFeeds, fetches)) as Record<string, OrtTensor>;
     } catch (e) {
-      throw new Error(`${this.label}: ONNX Runtime failed to run the model: ${firstLine(e)}`);
+      throw new Error(`${this.label}: ONNX Runtime failed to run the model: ${firstLine(e)}`, { cause: e });
     }
     const res = new Map<string, HostArray>();
     for (const f of fetches) {

@@ -13,7 +13,13 @@ import { DataType, type OnnxModel } from '../format/types';
  * @param model the decoded source model (input element types; output names unless `outputs` is given).
  * @throws Error naming `label` when ONNX Runtime cannot load or run the bytes.
  */
-export async function runAll(bytes: Uint8Array, model: OnnxModel, inputs: ModelInputs, label: string, opts: { batchSize?: number; outputs?: string[] } = {}): Promise<Map<string, HostArray>> {
+export async function runAll(
+  bytes: Uint8Array,
+  model: OnnxModel,
+  inputs: ModelInputs,
+  label: string,
+  opts: { batchSize?: number; outputs?: string[] } = {},
+): Promise<Map<string, HostArray>> {
   const types = new Map(model.graph.inputs.map((i) => [i.name, i.elemType || DataType.FLOAT]));
   const runner = ModelRunner.create(bytes, types, label);
   const names = opts.outputs ?? model.graph.outputs.map((o) => o.name);
@@ -41,7 +47,8 @@ export function compareOutputs(a: Map<string, HostArray>, b: Map<string, HostArr
   for (const [name, x] of a) {
     const y = b.get(name);
     if (!y) throw new Error(`output '${name}' is missing from the second model`);
-    if (x.dims.join(',') !== y.dims.join(',')) throw new Error(`output '${name}' has shape [${x.dims.join(', ')}] in one model and [${y.dims.join(', ')}] in the other`);
+    if (x.dims.join(',') !== y.dims.join(','))
+      throw new Error(`output '${name}' has shape [${x.dims.join(', ')}] in one model and [${y.dims.join(', ')}] in the other`);
     for (let i = 0; i < x.data.length; i++) {
       const d = Math.abs(x.data[i] - y.data[i]);
       if (!(d <= maxAbsDiff)) {
@@ -70,7 +77,10 @@ export interface MeasuredMetric {
  */
 export function measure(output: HostArray, y: Float64Array): MeasuredMetric {
   const P = y.length;
-  if (output.data.length !== P) throw new Error(`the model output has ${output.data.length} values (shape [${output.dims.join(', ')}]) for ${P} labels; a metric needs one value per example`);
+  if (output.data.length !== P)
+    throw new Error(
+      `the model output has ${output.data.length} values (shape [${output.dims.join(', ')}]) for ${P} labels; a metric needs one value per example`,
+    );
   const pm1 = Array.from(y).every((v) => v === 1 || v === -1);
   if (pm1) {
     let ok = 0;

@@ -129,11 +129,7 @@ function ints(info: TensorInfo | undefined): number[] | null {
   return info.value as number[];
 }
 
-function elementwise(
-  ins: TensorInfo[],
-  elemType: number,
-  f: ((...xs: Dim[]) => Dim) | null,
-): TensorInfo {
+function elementwise(ins: TensorInfo[], elemType: number, f: ((...xs: Dim[]) => Dim) | null): TensorInfo {
   let shape: Dim[] | null = ins[0]?.shape ?? null;
   for (let i = 1; i < ins.length; i++) shape = broadcast(shape, ins[i].shape);
   const out: TensorInfo = { shape, elemType };
@@ -247,12 +243,58 @@ function unaryFn(op: string): ((a: Dim) => Dim) | null {
 }
 
 const SAME_SHAPE = new Set([
-  'Identity', 'Relu', 'Gelu', 'FastGelu', 'BiasGelu', 'QuickGelu', 'Erf', 'Sqrt', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Neg', 'Abs',
-  'Reciprocal', 'Floor', 'Ceil', 'Round', 'Not', 'Sign', 'Sin', 'Cos', 'IsNaN', 'IsInf', 'HardSigmoid', 'LeakyRelu', 'Elu',
-  'Selu', 'Celu', 'Softplus', 'Softsign', 'Mish', 'HardSwish', 'Clip', 'Softmax', 'LogSoftmax', 'Hardmax',
-  'LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization',
-  'RMSNormalization', 'BatchNormalization', 'InstanceNormalization', 'Dropout', 'Trilu', 'RotaryEmbedding',
-  'CumSum', 'Shrink', 'ThresholdedRelu', 'Swish', 'GroupNormalization',
+  'Identity',
+  'Relu',
+  'Gelu',
+  'FastGelu',
+  'BiasGelu',
+  'QuickGelu',
+  'Erf',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Sigmoid',
+  'Neg',
+  'Abs',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Not',
+  'Sign',
+  'Sin',
+  'Cos',
+  'IsNaN',
+  'IsInf',
+  'HardSigmoid',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softplus',
+  'Softsign',
+  'Mish',
+  'HardSwish',
+  'Clip',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'RMSNormalization',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'Dropout',
+  'Trilu',
+  'RotaryEmbedding',
+  'CumSum',
+  'Shrink',
+  'ThresholdedRelu',
+  'Swish',
+  'GroupNormalization',
 ]);
 
 /** Reads axes from the attribute (older opsets) or the given input (newer), as the op's version requires. */
@@ -339,9 +381,7 @@ function evalNode(node: OnnxNode, ins: TensorInfo[], opset: number): TensorInfo[
     return [elementwise(ins, x.elemType, op === 'Mean' ? null : fold)];
   }
   if (op === 'Where') {
-    return [
-      elementwise(ins.slice(0, 3), ins[1]?.elemType || ins[2]?.elemType || 0, (c, a, b) => (isNum(c) ? (c ? a : b) : null)),
-    ];
+    return [elementwise(ins.slice(0, 3), ins[1]?.elemType || ins[2]?.elemType || 0, (c, a, b) => (isNum(c) ? (c ? a : b) : null))];
   }
   switch (op) {
     case 'Shape': {
@@ -724,7 +764,12 @@ export function inferShapes(graph: OnnxGraph, opsets: Record<string, number>, ou
       if (!o) return;
       const info = outs[i] ?? UNKNOWN;
       const d = declared.get(o);
-      const shape = d ? mergeShape(info.shape, declaredShape(d, (ax) => `${o}.${ax}`)) : info.shape;
+      const shape = d
+        ? mergeShape(
+            info.shape,
+            declaredShape(d, (ax) => `${o}.${ax}`),
+          )
+        : info.shape;
       const r: TensorInfo = { shape, elemType: info.elemType || d?.elemType || 0 };
       if (info.value && shape && numericShape(shape) && size(shape) === info.value.length) r.value = info.value;
       map.set(o, r);

@@ -53,7 +53,9 @@ export function createModelConfig(model: string): { config: string; data: string
   const data = dataBesideModel(model);
   if (!data) {
     const stem = basename(model, extname(model));
-    throw new Error(`no labelled data beside ${basename(model)}: put ${stem}.npz or data.npz (the model's inputs keyed by input name, labels y) in ${dirname(model)}`);
+    throw new Error(
+      `no labelled data beside ${basename(model)}: put ${stem}.npz or data.npz (the model's inputs keyed by input name, labels y) in ${dirname(model)}`,
+    );
   }
   const text = modelConfigText(model, data);
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -62,7 +64,7 @@ export function createModelConfig(model: string): { config: string; data: string
       writeFileSync(config, text, { flag: 'wx' }); // exclusive: never replaces a file
       return { config, data, text };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot write ${config}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot write ${config}: ${(e as Error).message}`, { cause: e });
     }
   }
   throw new Error(`cannot find a free config name beside ${model}`);

@@ -109,13 +109,19 @@ function labelsOf(arrays: Map<string, HostArray>, key: string, count: number, so
   }
   for (let i = 0; i < a.data.length; i++) {
     const v = a.data[i];
-    if (v !== 1 && v !== -1) throw new Error(`${source}: ${key}[${i}] = ${v}; labels must be +1 or -1${v === 0 ? ' (0/1 labels? map them with y = 2·y − 1)' : ''}`);
+    if (v !== 1 && v !== -1)
+      throw new Error(`${source}: ${key}[${i}] = ${v}; labels must be +1 or -1${v === 0 ? ' (0/1 labels? map them with y = 2·y − 1)' : ''}`);
   }
   return Float64Array.from(a.data);
 }
 
 /** Splits the data file into train and test inputs and labels (see module doc). */
-export function splitModelData(model: OnnxModel, arrays: Map<string, HostArray>, source: string, split = 0.5): { train: ModelInputs; test: ModelInputs; yTrain: Float64Array; yTest: Float64Array; rule: string } {
+export function splitModelData(
+  model: OnnxModel,
+  arrays: Map<string, HostArray>,
+  source: string,
+  split = 0.5,
+): { train: ModelInputs; test: ModelInputs; yTrain: Float64Array; yTest: Float64Array; rule: string } {
   const names = model.graph.inputs.map((i) => i.name);
   // A single-input model also takes the task-file keys X_train/X_test (with y_train/y_test), whatever its input's name.
   if (names.length === 1 && !(arrays.has(`${names[0]}_train`) && arrays.has(`${names[0]}_test`)) && arrays.has('X_train') && arrays.has('X_test')) {
@@ -125,21 +131,38 @@ export function splitModelData(model: OnnxModel, arrays: Map<string, HostArray>,
     aliased.set(`${n}_test`, arrays.get('X_test')!);
     const train = checkInputs(model, aliased, source, { keySuffix: '_train' });
     const test = checkInputs(model, aliased, source, { keySuffix: '_test' });
-    return { train, test, yTrain: labelsOf(arrays, 'y_train', train.count, source), yTest: labelsOf(arrays, 'y_test', test.count, source), rule: `X_train/X_test (the task-file keys) as the model input ${n}, as given in the data file` };
+    return {
+      train,
+      test,
+      yTrain: labelsOf(arrays, 'y_train', train.count, source),
+      yTest: labelsOf(arrays, 'y_test', test.count, source),
+      rule: `X_train/X_test (the task-file keys) as the model input ${n}, as given in the data file`,
+    };
   }
   const explicit = names.every((n) => arrays.has(`${n}_train`) && arrays.has(`${n}_test`));
   if (explicit) {
     const train = checkInputs(model, arrays, source, { keySuffix: '_train' });
     const test = checkInputs(model, arrays, source, { keySuffix: '_test' });
-    return { train, test, yTrain: labelsOf(arrays, 'y_train', train.count, source), yTest: labelsOf(arrays, 'y_test', test.count, source), rule: `${names.map((n) => `${n}_train/${n}_test`).join(', ')} as given in the data file` };
+    return {
+      train,
+      test,
+      yTrain: labelsOf(arrays, 'y_train', train.count, source),
+      yTest: labelsOf(arrays, 'y_test', test.count, source),
+      rule: `${names.map((n) => `${n}_train/${n}_test`).join(', ')} as given in the data file`,
+    };
   }
   if (!names.every((n) => arrays.has(n))) {
     const missing = names.filter((n) => !arrays.has(n));
-    throw new Error(`${source}: the model's inputs are ${names.join(', ')}; the data has neither ${missing.join(', ')} nor ${names.map((n) => `${n}_train/${n}_test`).join(', ')} (it has: ${[...arrays.keys()].join(', ')})`);
+    throw new Error(
+      `${source}: the model's inputs are ${names.join(', ')}; the data has neither ${missing.join(', ')} nor ${names.map((n) => `${n}_train/${n}_test`).join(', ')} (it has: ${[...arrays.keys()].join(', ')})`,
+    );
   }
   if (!(split > 0 && split < 1)) throw new Error(`split must be between 0 and 1 (got ${split})`);
   const all = checkInputs(model, arrays, source);
-  if (all.batched.size === 0) throw new Error(`${source}: the model's inputs have a fixed batch size, so the examples cannot be split into train and test sets; give ${names.map((n) => `${n}_train/${n}_test`).join(', ')}`);
+  if (all.batched.size === 0)
+    throw new Error(
+      `${source}: the model's inputs have a fixed batch size, so the examples cannot be split into train and test sets; give ${names.map((n) => `${n}_train/${n}_test`).join(', ')}`,
+    );
   const y = labelsOf(arrays, 'y', all.count, source);
   const P = Math.round(split * all.count);
   if (P < 1 || P >= all.count) throw new Error(`${source}: splitting ${all.count} examples at ${split} leaves an empty train or test set`);
@@ -179,7 +202,14 @@ function toTheoryLayout(c: BlockCapture): Float64Array {
  * A captured x tensor → [P, N0, T]. The features lie on `featureAxis` (last when null); of the two other axes, the
  * one of size `count` is the batch and the one of size T the tokens (`batchAxis` decides when both sizes agree).
  */
-function toSequences(a: HostArray, count: number, T: number, name: string, batchAxis: number, featureAxis: number | null): { data: Float64Array; N0: number; layout: string } {
+function toSequences(
+  a: HostArray,
+  count: number,
+  T: number,
+  name: string,
+  batchAxis: number,
+  featureAxis: number | null,
+): { data: Float64Array; N0: number; layout: string } {
   const d = a.dims;
   if (d.length !== 3) throw new Error(`the input of the first attention block ('${name}') has shape [${d.join(', ')}]; expected [batch, tokens, features]`);
   const f = featureAxis ?? 2;
@@ -252,7 +282,8 @@ function findTokenMask(model: OnnxModel, train: ModelInputs, test: ModelInputs, 
   for (const n of names) {
     const a = train.arrays.get(n);
     const b = test.arrays.get(n);
-    const fits = (m: HostArray | undefined, count: number) => !!m && m.dims.length === 2 && m.dims[0] === count && m.dims[1] === T && m.data.every((v) => v === 0 || v === 1);
+    const fits = (m: HostArray | undefined, count: number) =>
+      !!m && m.dims.length === 2 && m.dims[0] === count && m.dims[1] === T && m.data.every((v) => v === 0 || v === 1);
     if (fits(a, train.count) && fits(b, test.count)) return { input: n, train: Float64Array.from(a!.data), test: Float64Array.from(b!.data) };
   }
   return null;
@@ -279,7 +310,11 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   const requests = [x, ...winX.values()].filter((t, i, all) => all.findIndex((u) => u.tensor === t.tensor) === i);
   const capture = async (inputs: ModelInputs, what: string) => {
     opts.onProgress?.(`running ${basename(opts.model)} on ${inputs.count} ${what} examples`);
-    return captureAttention(model, inputs, { detection, batchSize: opts.batchSize, tensors: requests.map((t) => ({ name: t.tensor, batchAxis: t.batchAxis })) });
+    return captureAttention(model, inputs, {
+      detection,
+      batchSize: opts.batchSize,
+      tensors: requests.map((t) => ({ name: t.tensor, batchAxis: t.batchAxis })),
+    });
   };
   const cTrain = await capture(sp.train, 'train');
   const cTest = await capture(sp.test, 'test');
@@ -288,7 +323,9 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   for (const [i, b] of cTrain.blocks.entries()) {
     const bt = cTest.blocks[i];
     if (b.queries !== b.keys) {
-      throw new Error(`${opts.model}: block ${b.index} attends ${b.queries} queries to ${b.keys} keys (cross-attention or a cache); the theory needs self-attention over the same T tokens`);
+      throw new Error(
+        `${opts.model}: block ${b.index} attends ${b.queries} queries to ${b.keys} keys (cross-attention or a cache); the theory needs self-attention over the same T tokens`,
+      );
     }
     if (b.keys !== T) throw new Error(`${opts.model}: block ${b.index} attends over ${b.keys} tokens but block 0 over ${T}`);
     layers.push({ kind: 'fixed', heads: b.heads, train: toTheoryLayout(b), test: toTheoryLayout(bt) });
@@ -297,26 +334,53 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
   const xTrain = xs(cTrain, sp.train.count);
   const xTest = xs(cTest, sp.test.count);
   const mask = findTokenMask(model, sp.train, sp.test, T);
-  const batch = (c: { data: Float64Array; N0: number }, count: number, m?: Float64Array): SequenceBatch => ({ count, features: c.N0, tokens: T, data: c.data, ...(m ? { tokenMask: m } : {}) });
+  const batch = (c: { data: Float64Array; N0: number }, count: number, m?: Float64Array): SequenceBatch => ({
+    count,
+    features: c.N0,
+    tokens: T,
+    data: c.data,
+    ...(m ? { tokenMask: m } : {}),
+  });
   const windowInputs: WindowInput[] = starts.map((a) => {
     const t = winX.get(a);
-    if (!t) return { block: 0, input: { ...x, N0: xTrain.N0, T, layout: xTrain.layout }, train: batch(xTrain, sp.train.count, mask?.train), test: batch(xTest, sp.test.count, mask?.test) };
+    if (!t)
+      return {
+        block: 0,
+        input: { ...x, N0: xTrain.N0, T, layout: xTrain.layout },
+        train: batch(xTrain, sp.train.count, mask?.train),
+        test: batch(xTest, sp.test.count, mask?.test),
+      };
     const tr = xs(cTrain, sp.train.count, t);
     const te = xs(cTest, sp.test.count, t);
-    return { block: a, input: { ...t, N0: tr.N0, T, layout: tr.layout }, train: batch(tr, sp.train.count, mask?.train), test: batch(te, sp.test.count, mask?.test) };
+    return {
+      block: a,
+      input: { ...t, N0: tr.N0, T, layout: tr.layout },
+      train: batch(tr, sp.train.count, mask?.train),
+      test: batch(te, sp.test.count, mask?.test),
+    };
   });
   const blocks: ModelBlockInfo[] = cTrain.blocks.map((b, i) => {
-    const info: ModelBlockInfo = { layer: b.index, form: b.form, heads: b.heads, kvHeads: b.kvHeads, source: b.source, maskedQueries: b.maskedRows + cTest.blocks[i].maskedRows };
+    const info: ModelBlockInfo = {
+      layer: b.index,
+      form: b.form,
+      heads: b.heads,
+      kvHeads: b.kvHeads,
+      source: b.source,
+      maskedQueries: b.maskedRows + cTest.blocks[i].maskedRows,
+    };
     const err = Math.max(b.check?.maxAbsError ?? -1, cTest.blocks[i].check?.maxAbsError ?? -1);
     if (err >= 0) info.checkMaxAbsError = err;
-    if (info.maskedQueries) warnings.push(`layer ${b.index}: ${info.maskedQueries} queries have every key masked (zero attention); their attention columns do not sum to 1`);
+    if (info.maskedQueries)
+      warnings.push(`layer ${b.index}: ${info.maskedQueries} queries have every key masked (zero attention); their attention columns do not sum to 1`);
     return info;
   });
   for (const r of cTrain.repairs) warnings.push(r);
   const found = detectReadout(ctx, T);
   // With the token mask of x known, the theory's "last" is the last unmasked token too (readoutWeights).
   if (found?.mask && found.readout === 'last' && !mask) {
-    warnings.push(`the model reads the last non-padding token (positions from '${found.mask}', ${found.node}); the theory's readout "last" is token T−1 of every sequence, which differs for padded ones`);
+    warnings.push(
+      `the model reads the last non-padding token (positions from '${found.mask}', ${found.node}); the theory's readout "last" is token T−1 of every sequence, which differs for padded ones`,
+    );
   }
   const theoryClass = checkTheoryClass(ctx, detection, x, found);
   if (!theoryClass.inClass) {
@@ -356,7 +420,9 @@ export async function modelTask(opts: ModelTaskOptions): Promise<ModelTask> {
     theoryClass,
     valueWeights: theoryClass.weights,
     windowInputs,
-    ...(mask ? { tokenMask: { input: mask.input, padding: [...mask.train, ...mask.test].filter((v) => v === 0).length, tokens: mask.train.length + mask.test.length } } : {}),
+    ...(mask
+      ? { tokenMask: { input: mask.input, padding: [...mask.train, ...mask.test].filter((v) => v === 0).length, tokens: mask.train.length + mask.test.length } }
+      : {}),
     warnings,
   };
 }

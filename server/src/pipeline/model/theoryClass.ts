@@ -118,7 +118,7 @@ export function findTheoryInput(ctx: Ctx, first: AttentionBlock): TheoryInput {
   return { tensor: x, embedding, blockInput: e, batchAxis, featureAxis };
 }
 
-export { detectReadout, type TokenReadout } from '../../onnx/detect/readout';
+export { detectReadout } from '../../onnx/detect/readout';
 
 /** Size of the axis a ReduceSum readout sums over (null when unknown). */
 function tokensSummed(ctx: Ctx, n: OnnxNode): number | null {
@@ -184,7 +184,9 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
     for (const role of ['query', 'key'] as const) {
       const inp = blockInput(ctx, b, role);
       if (!inp || !fromInput.has(inp.tensor)) {
-        reasons.push(`${where}'s ${role === 'query' ? 'queries' : 'keys'} are computed from '${inp?.tensor ?? '?'}', not from the input x (the theory's attention depends on x alone)`);
+        reasons.push(
+          `${where}'s ${role === 'query' ? 'queries' : 'keys'} are computed from '${inp?.tensor ?? '?'}', not from the input x (the theory's attention depends on x alone)`,
+        );
       }
     }
     const v = b.weights.value;
@@ -199,12 +201,15 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
       // The values may read x itself, the embedding the queries read too, or a linear embedding of x on the value
       // path only (the theory's own network: attention from the raw x, values from V⁰x, as `train` exports it).
       const valueEmb = fromInput.has(src.tensor) || x.embedding ? null : findProjection(ctx, src.tensor, 'qkv');
-      const viaEmb = !!valueEmb && (valueEmb.weight.kind === 'initializer' || valueEmb.weight.kind === 'constant') && fromInput.has(walkBack(ctx, valueEmb.input).tensor);
+      const viaEmb =
+        !!valueEmb && (valueEmb.weight.kind === 'initializer' || valueEmb.weight.kind === 'constant') && fromInput.has(walkBack(ctx, valueEmb.input).tensor);
       if (!fromInput.has(src.tensor) && !viaEmb) reasons.push(`${where}'s values are computed from '${src.tensor}', not from the (embedded) input`);
       if (viaEmb && !biasIsZero(ctx, valueEmb!)) reasons.push(`the value embedding '${valueEmb!.weight.node}' (the theory's V⁰) adds a bias`);
     } else if (src.tensor !== prevOut) {
       const stop = src.stop ? `${src.stop.opType} '${label(src.stop)}'` : `'${src.tensor}'`;
-      reasons.push(`${where}'s values do not come from block ${b.index - 1}'s output through linear ops: the path stops at ${stop} (residual, normalization or nonlinearity)`);
+      reasons.push(
+        `${where}'s values do not come from block ${b.index - 1}'s output through linear ops: the path stops at ${stop} (residual, normalization or nonlinearity)`,
+      );
     }
     const o = b.weights.output;
     if (!o) {
@@ -247,7 +252,8 @@ export function checkTheoryClass(ctx: Ctx, det: DetectionResult, x: TheoryInput,
         a = Float64Array.from({ length: inW }, (_, i) => e(0, i));
       }
       const sel = ctx.index.producer(walkBack(ctx, ro.input).tensor);
-      if (!sel || !readout || label(sel) !== readout.node) reasons.push(`the readout does not read the tokens through one selection (first, last or mean) right after the last block`);
+      if (!sel || !readout || label(sel) !== readout.node)
+        reasons.push(`the readout does not read the tokens through one selection (first, last or mean) right after the last block`);
       else {
         const back = walkBack(ctx, sel.inputs[0], true);
         readoutScale *= back.scale;
