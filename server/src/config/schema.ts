@@ -3,7 +3,7 @@
  *
  * One definition serves three readers:
  * - `config/load.ts` validates every file with it (through Ajv) before the cross-field checks;
- * - `schemas/attention-paths.schema.json` is this object written out by `scripts/gen-schema.mjs`
+ * - `schemas/attention-paths.schema.json` is this object written out by `scripts/genSchema.mjs`
  *   (a test checks that the committed file equals `configSchemaJson()`), for editors;
  * - the language server shows each `description` as hover text.
  *
@@ -228,7 +228,7 @@ export const configSchema: JsonSchema = {
 };
 /**
  * The schema as the text of `schemas/attention-paths.schema.json`: 2-space JSON with a final newline.
- * `scripts/gen-schema.mjs` writes exactly this; `server/test/config/schema.test.ts` checks the file.
+ * `scripts/genSchema.mjs` writes exactly this; `server/test/config/schema.test.ts` checks the file.
  */
 export function configSchemaJson(): string {
   return JSON.stringify(configSchema, null, 2) + '\n';

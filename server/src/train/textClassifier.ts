@@ -1,7 +1,7 @@
 /**
  * A small BERT-style text classifier — the token-input path of the project (`input_ids`, `attention_mask`, int64) —
  * with a synthetic tokenized task, trained with TensorFlow.js and exported to ONNX with onnx-proto. It makes the
- * test fixture `test-fixtures/text-classifier/` (scripts/make-text-fixture.ts); it is not the theory's network.
+ * test fixture `test-fixtures/text-classifier/` (scripts/makeTextFixture.ts); it is not the theory's network.
  *
  * Task (`textTask`): sentences over a 16-word vocabulary, `[CLS] w … w`, 4 to T tokens, right-padded with `[PAD]`
  * (id 0, attention_mask 0). Each sentence holds one sentiment word (good/great/fine: +1, bad/awful/poor: −1) among

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { constants, deflateRawSync } from 'node:zlib';
-import { invalidModels } from '../onnx/invalid-models';
+import { invalidModels } from '../onnx/invalidModels';
 import { encodeNpy } from '../../src/data/npy';
 import { crc32 } from '../../src/data/zip';
 

@@ -9,7 +9,7 @@ import { suggest, editDistance, describeSchema } from '../../src/config/messages
 
 const repoRoot = join(__dirname, '..', '..', '..');
 
-test('schemas/attention-paths.schema.json equals the generated schema (run: node scripts/gen-schema.mjs)', () => {
+test('schemas/attention-paths.schema.json equals the generated schema (run: node scripts/genSchema.mjs)', () => {
   const committed = readFileSync(join(repoRoot, 'schemas', 'attention-paths.schema.json'), 'utf8');
   assert.equal(committed, configSchemaJson());
   assert.deepEqual(JSON.parse(committed), configSchema);

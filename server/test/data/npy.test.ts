@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/data/npy';
-import { numpyBytes } from './numpy-fixtures';
+import { numpyBytes } from './numpyFixtures';
 
 /** The array NumPy wrote into the f8_c / f4_fortran fixtures: arange(24).reshape(2,3,4)*0.25 − 1. */
 const A = Float64Array.from({ length: 24 }, (_, i) => i * 0.25 - 1);

@@ -7,7 +7,7 @@ import { zipSync } from 'fflate';
 import { decodeNpz, encodeNpz, readNpz, writeNpz } from '../../src/data/npz';
 import { encodeNpy } from '../../src/data/npy';
 import { crc32, readZip } from '../../src/data/zip';
-import { numpyBytes } from './numpy-fixtures';
+import { numpyBytes } from './numpyFixtures';
 
 test('reads a NumPy savez archive holding every integer/bool dtype and big-endian float32', () => {
   const m = decodeNpz(numpyBytes('ints_npz'), 'ints.npz');

@@ -1,5 +1,5 @@
 /**
- * The edits of the language-server soak (server/test/lsp/soak.test.ts, bench/lsp-soak.ts): valid and invalid
+ * The edits of the language-server soak (server/test/lsp/soak.test.ts, bench/lspSoak.ts): valid and invalid
  * config text in turn, changing P, P_test, widths and heads, on a built-in task or a small data file.
  */
 import { writeNpz } from '../../src/data/npz';

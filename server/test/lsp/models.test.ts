@@ -16,7 +16,7 @@ import { percent, rankedHeads } from '../../src/lsp/features/heads';
 import { CreateModelConfigRequest, CreatePrunedConfigRequest, InspectModelRequest, PruneRequest, ReportRequest, SweepRequest } from '../../../shared/protocol';
 import { loadConfig } from '../../src/config/load';
 import { fakeReport } from '../report/fixture';
-import { invalidModels } from '../onnx/invalid-models';
+import { invalidModels } from '../onnx/invalidModels';
 
 describe('Python sites of a model', () => {
   const text = readFileSync(path.join(FIXTURE_WORKSPACE, 'train.py'), 'utf8');

@@ -13,7 +13,7 @@ import { readModel, decodeModel } from '../../src/onnx/format/read';
 import { OnnxReadError } from '../../src/onnx/format/errors';
 import { inspectModel } from '../../src/onnx/detect/inspect';
 import { FIXTURES, GraphBuilder, modelBytes } from './build';
-import { invalidModels } from './invalid-models';
+import { invalidModels } from './invalidModels';
 import { msAttention, msGqa, msMha, onnxAttention3d, onnxAttention4d, theoryClassModel, foldedSplitModel } from './models';
 
 const tmp = mkdtempSync(join(tmpdir(), 'onnx-check-'));

@@ -1,7 +1,7 @@
 /**
  * Token inputs (README "A text classifier"): a BERT-style export fed by `input_ids` and `attention_mask` (int64) —
  * the project's own text classifier (server/src/train/textClassifier.ts, test-fixtures/text-classifier made by
- * scripts/make-text-fixture.ts) — captured, analysed and pruned end to end; the mask is honoured: the theory's
+ * scripts/makeTextFixture.ts) — captured, analysed and pruned end to end; the mask is honoured: the theory's
  * readout and path features skip padding tokens, so what sits at padded positions cannot change the analysis.
  */
 import { after, test } from 'node:test';

@@ -1,6 +1,6 @@
 // Writes schemas/attention-paths.schema.json from server/src/config/schema.ts (the one definition).
-// Usage: node scripts/gen-schema.mjs          (write)
-//        node scripts/gen-schema.mjs --check  (exit 1 when the committed file differs)
+// Usage: node scripts/genSchema.mjs          (write)
+//        node scripts/genSchema.mjs --check  (exit 1 when the committed file differs)
 // server/test/config/schema.test.ts makes the same check.
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,7 +22,7 @@ if (process.argv.includes('--check')) {
     // missing file: differs
   }
   if (current !== text) {
-    console.error(`${target} is out of date; run: node scripts/gen-schema.mjs`);
+    console.error(`${target} is out of date; run: node scripts/genSchema.mjs`);
     process.exit(1);
   }
   console.log(`${target} is up to date`);

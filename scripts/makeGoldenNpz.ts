@@ -3,7 +3,7 @@
  * `<case>/data.npz` (X_train, y_train, X_test, y_test), an attention file `<case>/attention.npz`
  * (Q_1, K_1, … or W_1, …) and a config `<case>/config.yaml` that points at both. The CLI test runs
  * `attention-paths analyze <case>/config.yaml --json` and compares with the golden numbers.
- * Run: node --import tsx scripts/make-golden-npz.ts
+ * Run: node --import tsx scripts/makeGoldenNpz.ts
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -9,7 +9,7 @@
  *    widths and heads, a pause past the typing debounce every 20th edit so analyses start and are superseded);
  *    resident memory of the server alone and with its job processes (start, peak, end), crashes (the server is
  *    restarted after one and the count goes on), analyses begun, and job processes seen.
- * Usage: node dist/lsp-soak.js [edits=1000] [repeats=10]
+ * Usage: node dist/lspSoak.js [edits=1000] [repeats=10]
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

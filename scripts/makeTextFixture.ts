@@ -2,7 +2,7 @@
 // (int64), trained with TensorFlow.js on a synthetic tokenized sentiment task with negation and exported to ONNX by
 // the project's own writer (server/src/train/textClassifier.ts), with its data and a ready config.
 //
-//   node --import tsx scripts/make-text-fixture.ts [OUT_DIR]
+//   node --import tsx scripts/makeTextFixture.ts [OUT_DIR]
 //
 // Deterministic on one backend (wasm or cpu). Writes model.onnx, data.npz (input_ids_train/_test,
 // attention_mask_train/_test, y_train/y_test ±1, all int64) and text.attention.yaml; prints the accuracies.
@@ -18,7 +18,7 @@ import { runAll } from '../server/src/onnx/run/verify';
 const T = 12;
 
 /** The fixture's config: the README's text-classifier example. */
-const CONFIG = `# A BERT-style text classifier fed by token ids (made by scripts/make-text-fixture.ts).
+const CONFIG = `# A BERT-style text classifier fed by token ids (made by scripts/makeTextFixture.ts).
 data: data.npz          # input_ids_train/_test, attention_mask_train/_test [P, T] int64, y_train/y_test ±1
 attention:
   kind: model

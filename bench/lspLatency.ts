@@ -5,7 +5,7 @@
  * config whose analysis takes several seconds (the full Markov task: P = 100, P_test = 1000, N = 10) and
  * keeps sending the same requests every 20 ms until the analysis is done. The analysis runs in a job
  * process, so latencies during the analysis should stay near the idle ones.
- * Usage: node dist/lsp-latency.js [task]   (task: markov (default) | mnist-oneshot | large | p20000; the last two
+ * Usage: node dist/lspLatency.js [task]   (task: markov (default) | mnist-oneshot | large | p20000; the last two
  * write a data file of the bench's synthetic shapes — P 2000, N0 200, T 32, heads [4, 4] (sample space) and
  * P 20,000, N0 50, T 8, heads [2, 2] (feature space) — and analyse it with random Q/K)
  */
