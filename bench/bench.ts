@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import type { AnalysisConfig } from '../server/src/config/types';
 import { defaultConfig } from '../server/src/config/defaults';
 import { prepare, prepareWithAttention, type Prepared } from '../server/src/pipeline/prepare';
-import { analyzePrepared } from '../server/src/pipeline/analyze';
+import { analyzePrepared } from '../server/src/pipeline/analyzePrepared';
 import { energySpaceFor } from '../server/src/pipeline/resources';
 import { createEnergyEvaluator, energySpaceCosts } from '../server/src/theory/energySpace';
 import { gemm } from '../server/src/linalg/gemm';

@@ -15,7 +15,7 @@ import { randomQKAttention } from '../server/src/data/mnist';
 import { Random } from '../server/src/util/random';
 import type { SequenceBatch, TaskData } from '../server/src/data/types';
 import { prepareWithAttention } from '../server/src/pipeline/prepare';
-import { analyzePrepared } from '../server/src/pipeline/analyze';
+import { analyzePrepared } from '../server/src/pipeline/analyzePrepared';
 import { estimateMemoryBytes } from '../server/src/pipeline/resources';
 
 /** The many-path cases: name → heads and P. */

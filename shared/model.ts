@@ -3,15 +3,13 @@
  * `attentionPaths/inspectArrays`, the comparison in a prune result) and as `attention-paths inspect --json` prints
  * it: plain JSON, no Node or editor import (shared/ contract).
  *
- * The ONNX detector (server/src/onnx) still declares its own copies of the detection, head-map and block-graph
- * types while its files are being moved into subfolders; server/test/manifest/contract.test.ts checks at compile
- * time that both declarations are the same type, so neither can change alone. Once the move has landed the onnx
- * files import these instead.
+ * The ONNX detector (server/src/onnx) uses these types as its own: its modules import and re-export them, so the
+ * detector's results and the contract cannot drift apart. Each section names the module that produces it.
  */
 import type { Metrics } from './report';
 
 // ---------------------------------------------------------------------------------------------------
-// Attention detection (server/src/onnx/detect/blocks.ts)
+// Attention detection (produced by server/src/onnx/detect/)
 
 /** A dimension in reports: a number, a symbolic expression such as `batch` or `4*batch`, or null (unknown). */
 export type JsonDim = number | string | null;

@@ -25,7 +25,8 @@ import {
 } from '../../shared/protocol';
 import type { ExtensionState } from './ctx';
 import { headName, layerName } from '../../shared/format';
-import { ChartsPanel, type RenderInfo } from './panels/charts';
+import { ChartsPanel } from './panels/charts';
+import type { RenderInfo } from './webview/messages';
 import { OnnxEditorProvider } from './panels/onnxEditor';
 import { num, parseWidths, WIDTHS_HINT, pct, pruneMessage, summary } from './text';
 

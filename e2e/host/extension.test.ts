@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ExtensionState } from '../../client/src/ctx';
-import type { RenderInfo } from '../../client/src/panels/charts';
+import type { RenderInfo } from '../../client/src/webview/messages';
 import { InspectArraysRequest, InspectModelRequest, PruneRequest, ReportRequest, SweepRequest, type AnalyzeResult } from '../../shared/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';

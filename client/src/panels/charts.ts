@@ -12,24 +12,9 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isConfigFileName, ReportRequest, type AnalysisReport, type AnalysisState, type ReportResult, type SweepReport } from '../../../shared/protocol';
-import type { ExtensionState } from '../ctx';
-import type { ChartsState, FromPage, ToPage } from '../webview/messages';
+import type { ChartsView, ExtensionState } from '../ctx';
+import type { ChartsState, FromPage, RenderInfo, ToPage } from '../webview/messages';
 import { pageHtml, webviewOptions } from './html';
-
-/** What the page reported after drawing. */
-export interface RenderInfo {
-  charts: number;
-  /** SVG mark groups over all charts. */
-  marks: number;
-  /** Per chart id (u1-heatmap, head-scores, head-removal, pc-overlap, attention-maps, sweep): mark groups and the items in them. */
-  perChart: Record<string, { groups: number; items: number }>;
-  /** The banner over the charts ('' when they are current). */
-  banner: string;
-  /** The width the charts were drawn for (CSS pixels). */
-  width: number;
-  /** The config shown. */
-  config: string;
-}
 
 /** The banner for a config's analysis state; `hasResult`: whether a (previous) result is drawn under it. */
 export function chartsState(state: AnalysisState | 'unknown', error: string | undefined, hasResult: boolean): ChartsState {
@@ -56,7 +41,7 @@ export function chartsState(state: AnalysisState | 'unknown', error: string | un
   }
 }
 
-export class ChartsPanel {
+export class ChartsPanel implements ChartsView {
   static readonly viewType = 'attentionPaths.charts';
   private static current: ChartsPanel | undefined;
 

@@ -49,3 +49,18 @@ export type FromPage =
    * `.onnx` file's URI (createModelConfig).
    */
   | { type: 'command'; command: 'showCharts' | 'analyze' | 'createModelConfig'; path?: string; uri?: string };
+
+/** What the page reported after drawing. */
+export interface RenderInfo {
+  charts: number;
+  /** SVG mark groups over all charts. */
+  marks: number;
+  /** Per chart id (u1-heatmap, head-scores, head-removal, pc-overlap, attention-maps, sweep): mark groups and the items in them. */
+  perChart: Record<string, { groups: number; items: number }>;
+  /** The banner over the charts ('' when they are current). */
+  banner: string;
+  /** The width the charts were drawn for (CSS pixels). */
+  width: number;
+  /** The config shown. */
+  config: string;
+}

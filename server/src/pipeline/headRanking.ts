@@ -8,7 +8,7 @@
  * first; both rankings are compared with the measured drops wherever a model was measured.
  */
 import type { HeadRemovalMeasured, HeadScore, HeadSilencing, Metrics, PruningCandidate, RankCorrelations } from '../../../shared/report';
-import { spearman } from '../util/stats';
+import { spearman } from '../../../shared/stats';
 
 const key = (h: { layer: number; head: number }) => `${h.layer}:${h.head}`;
 

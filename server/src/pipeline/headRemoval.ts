@@ -17,7 +17,7 @@ import { splitModelData, type ModelTask } from './model/modelTask';
 import { maskedModel, maskFactors, planRemoval } from '../onnx/edit/prune';
 import { measure, runAll } from '../onnx/run/verify';
 import { ModelEditor } from '../onnx/edit/edit';
-import type { HeadRemovalMeasured, HeadScore } from '../report/types';
+import type { HeadRemovalMeasured, HeadScore } from '../../../shared/report';
 import type { ProgressFn } from './prepare';
 import { headName } from '../../../shared/format';
 

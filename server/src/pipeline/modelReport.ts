@@ -6,12 +6,13 @@
 import { basename } from 'node:path';
 import { toRows, type Matrix } from '../linalg/matrix';
 import type { ModelTask } from './model/modelTask';
-import type { ModelReport } from '../report/types';
+import type { ModelReport } from '../../../shared/report';
 import { headScores } from '../theory/relevance';
 import { pruneBlockers } from '../onnx/edit/prune';
 import { readHeadOrigins, renames } from '../onnx/edit/headOrigins';
 import { orderParametersFromWeights } from '../theory/weights';
-import { patternSimilarity, spearman } from '../util/stats';
+import { patternSimilarity } from '../util/stats';
+import { spearman } from '../../../shared/stats';
 
 /**
  * Builds the report's `model` section.

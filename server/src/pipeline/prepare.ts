@@ -16,7 +16,7 @@ import { allLayerAttention } from '../theory/attention';
 import { pathCount, pathFeaturesFromAttention, pathHeads } from '../theory/paths';
 import type { PathFeatures } from '../theory/kernels';
 import { TheorySettings, checkSettings } from '../theory/orderParams';
-import type { PathInfo } from '../report/types';
+import type { PathInfo } from '../../../shared/report';
 import { modelTask, type ModelTask } from './model/modelTask';
 import { statSync } from 'node:fs';
 import { checkMemory, type ProblemShape, type SizeSource } from './resources';

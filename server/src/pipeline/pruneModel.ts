@@ -45,7 +45,8 @@ import { predict, testMetrics } from '../theory/predictor';
 import { silenceHead } from '../theory/relevance';
 import type { AnalysisReport, Metrics } from '../../../shared/report';
 import type { PruneComparison } from '../../../shared/model';
-import { analyze, analyzePrepared } from './analyze';
+import { analyze } from './analyze';
+import { analyzePrepared } from './analyzePrepared';
 import { prepare, type ProgressFn } from './prepare';
 import { analyzeWindows, isWindowed } from './windows';
 

@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { writeFileSafely } from '../io/atomic';
 import { checkOutputDir } from '../io/paths';
-import type { AnalysisReport, SweepReport } from './types';
-import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from './charts';
+import type { AnalysisReport, SweepReport } from '../../../shared/report';
+import { attentionMapsSpec, headRemovalSpec, headScoresSpec, pcOverlapSpec, sweepSpec, u1HeatmapSpec } from '../../../shared/charts';
 import { renderSvg } from './svg';
 
 /** Files `writeAnalysisReportDir` writes into its folder. */

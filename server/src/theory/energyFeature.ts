@@ -25,8 +25,7 @@ import { largestEigenpairs } from '../linalg/topEigen';
 import { largestEigenpairsBlock } from '../linalg/blockLanczos';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
-import type { EnergyEvaluator, EnergyResult } from './energySpace';
-import type { Prediction } from './predictor';
+import type { EnergyEvaluator, EnergyResult, Prediction } from './energyEvaluator';
 import type { PcOverlap } from './pcOverlap';
 import {
   kronTimesVector,

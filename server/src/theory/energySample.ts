@@ -25,8 +25,7 @@ import {
 } from '../linalg/blockedCholesky';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
-import type { EnergyEvaluator, EnergyResult } from './energySpace';
-import type { Prediction } from './predictor';
+import type { EnergyEvaluator, EnergyResult, Prediction } from './energyEvaluator';
 import { type PcOverlap, overlapWithLabelsBlock } from './pcOverlap';
 import { kronTimesVector, matTVec, matVec, partialTraceOuter, partialTraceProduct, psdFactor, symmetrizeInPlace, timesKron } from './pathAlgebra';
 import { energyHessianFromGram, energyHvpFromGram, pathMajorRows } from './energyGram';

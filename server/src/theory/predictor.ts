@@ -8,14 +8,10 @@ import type { Matrix } from '../linalg/matrix';
 import type { PathFeatures } from './kernels';
 import { type EnergySpaceSetting, createEnergyEvaluator, spaceForPredictions } from './energySpace';
 import { normalCdf } from '../util/erf';
-import type { Metrics } from '../report/types';
+import type { Metrics } from '../../../shared/report';
 
-export interface Prediction {
-  /** ⟨f(x*)⟩ per test point, [P_test] */
-  mean: Float64Array;
-  /** Var f(x*) per test point (excludes T_B), [P_test] */
-  variance: Float64Array;
-}
+export type { Prediction } from './energyEvaluator';
+import type { Prediction } from './energyEvaluator';
 
 /**
  * Mean and variance of the Bayesian predictor with kernel K_U on every test point, in the cheaper of sample and

@@ -4,7 +4,7 @@
 import type { Matrix } from '../linalg/matrix';
 import { clone } from '../linalg/matrix';
 import { pathCount, pathHeads } from './paths';
-import type { HeadScore } from '../report/types';
+import type { HeadScore } from '../../../shared/report';
 
 /**
  * Head scores from |U_1|: for head h of layer l, the sum of |U_1| over the union of the rows and the

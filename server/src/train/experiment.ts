@@ -9,13 +9,14 @@
  */
 import type { AnalysisConfig } from '../config/types';
 import type { QKLayer, SequenceBatch, TaskData } from '../data/types';
-import { analyzePrepared } from '../pipeline/analyze';
+import { analyzePrepared } from '../pipeline/analyzePrepared';
 import { prepareWithAttention, type ProgressFn } from '../pipeline/prepare';
 import type { AnalysisReport } from '../../../shared/report';
 import { orderParametersFromWeights } from '../theory/weights';
 import { removalGains, valueWeights, type NetworkParams, type TfNetwork } from './model';
 import { accuracy, mse } from './trainer';
-import { patternSimilarity, spearman } from '../util/stats';
+import { patternSimilarity } from '../util/stats';
+import { spearman } from '../../../shared/stats';
 
 /** The measured effect of removing one head (layer and head 0-based). */
 export interface HeadRemoval {

@@ -24,7 +24,7 @@ import { decodeModel } from '../onnx/format/read';
 import { detectAttention } from '../onnx/detect/detect';
 import { loadOrt } from '../onnx/run/runtime';
 import type { ProgressFn } from '../pipeline/prepare';
-import type { AnalysisReport } from '../report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import { VERSION } from '../version';
 import { selectBackend, type BackendInfo, type BackendPreference } from './backend';
 import { exportOnnx, EXPORT_OPSET, ONNX_INPUT, ONNX_OUTPUT } from './export';

@@ -4,7 +4,6 @@
  * experiment of `train` and by the `model` section of analysis reports.
  */
 
-export { averageRanks, pearson, spearman } from '../../../shared/stats';
 import { pearson } from '../../../shared/stats';
 
 /**

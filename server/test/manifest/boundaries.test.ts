@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { builtinModules } from 'node:module';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -93,6 +94,95 @@ test('the server and the CLI import no client code and not vscode', () => {
   for (const f of tsFiles(join(ROOT, 'server', 'src'))) {
     for (const spec of specifiers(f)) {
       if (spec === 'vscode' || (spec.startsWith('.') && landsIn(f, spec).startsWith('client'))) bad.push(`${relative(ROOT, f)}: ${spec}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});
+
+/** The file a relative import resolves to (`x.ts` or `x/index.ts`), or undefined for a non-TypeScript target. */
+function resolveImport(file: string, spec: string): string | undefined {
+  const base = resolve(dirname(file), spec);
+  for (const p of [`${base}.ts`, join(base, 'index.ts'), base]) {
+    try {
+      if (statSync(p).isFile() && p.endsWith('.ts')) return p;
+    } catch {
+      /* not this form */
+    }
+  }
+  return undefined;
+}
+
+/** The import cycles among `files` (type-only imports included), each as its files in order; Tarjan's SCCs. */
+function importCycles(files: string[]): string[][] {
+  const edges = new Map(
+    files.map((f) => [
+      f,
+      specifiers(f)
+        .filter((s) => s.startsWith('.'))
+        .map((s) => resolveImport(f, s))
+        .filter((t): t is string => !!t),
+    ]),
+  );
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  let next = 0;
+  const visit = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        scc.push(relative(ROOT, w));
+      } while (w !== v);
+      if (scc.length > 1 || (edges.get(v) ?? []).includes(v)) out.push(scc.sort());
+    }
+  };
+  for (const f of files) if (!index.has(f)) visit(f);
+  return out;
+}
+
+test('the cycle finder finds a circle', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ap-cycles-'));
+  writeFileSync(join(dir, 'a.ts'), "import type { B } from './b';\nexport type A = B;\n");
+  writeFileSync(join(dir, 'b.ts'), "import { a } from './a';\nexport type B = typeof a;\n");
+  writeFileSync(join(dir, 'c.ts'), "import './a';\n");
+  assert.deepEqual(
+    importCycles(['a.ts', 'b.ts', 'c.ts'].map((f) => join(dir, f))).map((c) => c.map((f) => f.split(sep).pop())),
+    [['a.ts', 'b.ts']],
+  );
+});
+
+test('the house has no import circle (shared/, server/src, client/src; type-only imports count)', () => {
+  const files = [...tsFiles(join(ROOT, 'shared')), ...tsFiles(join(ROOT, 'server', 'src')), ...tsFiles(join(ROOT, 'client', 'src'))];
+  assert.ok(files.length > 100);
+  assert.deepEqual(importCycles(files), []);
+});
+
+test('theory/ is pure: it imports linalg/, util/, data types and shared/ only (no pipeline, ONNX, report, LSP or CLI)', () => {
+  const bad: string[] = [];
+  for (const f of tsFiles(join(ROOT, 'server', 'src', 'theory'))) {
+    for (const spec of specifiers(f)) {
+      if (!spec.startsWith('.')) {
+        if (!isNode(spec)) bad.push(`${relative(ROOT, f)}: ${spec}`);
+        continue;
+      }
+      const to = relative(ROOT, resolve(dirname(f), spec));
+      const ok = ['server/src/theory/', 'server/src/linalg/', 'server/src/util/', 'server/src/data/types', 'shared/'].some((p) => to.startsWith(p));
+      if (!ok) bad.push(`${relative(ROOT, f)}: ${spec}`);
     }
   }
   assert.deepEqual(bad, []);

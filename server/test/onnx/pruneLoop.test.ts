@@ -17,7 +17,7 @@ import { readModel } from '../../src/onnx/format/read';
 import { HEAD_MAP_KEY } from '../../src/onnx/edit/headOrigins';
 import { loadConfig } from '../../src/config/load';
 import { lowestPrunable, theoryIsCheap } from '../../src/pipeline/pruneModel';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 import type { DetectionResult } from '../../src/onnx/detect/blocks';
 import { writeNpz } from '../../src/data/npz';
 import { GraphBuilder, modelBytes, FIXTURES, NODE_TESTS, TORCH } from './build';

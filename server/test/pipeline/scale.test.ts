@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultConfig } from '../../src/config/defaults';
 import { prepareWithAttention } from '../../src/pipeline/prepare';
-import { analyzePrepared } from '../../src/pipeline/analyze';
+import { analyzePrepared } from '../../src/pipeline/analyzePrepared';
 import { randomQKAttention } from '../../src/data/mnist';
 import { Random } from '../../src/util/random';
 import type { TaskData } from '../../src/data/types';

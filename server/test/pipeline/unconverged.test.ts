@@ -15,12 +15,12 @@ import { writeNpz } from '../../src/data/npz';
 import { Random } from '../../src/util/random';
 import { formatAnalysis } from '../../src/report/summary';
 import { headline } from '../../src/lsp/features/codeLens';
-import { headRemovalSpec, headScoresSpec, pcOverlapSpec, u1HeatmapSpec } from '../../src/report/charts';
+import { headRemovalSpec, headScoresSpec, pcOverlapSpec, u1HeatmapSpec } from '../../../shared/charts';
 import { configHover } from '../../src/lsp/features/hover';
 import { ConfigOutline } from '../../src/config/outline';
 import { parseConfig } from '../../src/config/load';
 import type { ConfigDoc } from '../../src/lsp/documents/configs';
-import type { AnalysisReport } from '../../src/report/types';
+import type { AnalysisReport } from '../../../shared/report';
 
 /** The hover text on the value of `temperature: 0.02` in a config analysed into `report`. */
 function temperatureHover(report: AnalysisReport): string {

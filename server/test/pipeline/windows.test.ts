@@ -4,7 +4,7 @@
  * first block's value projection (checked by the theory's forward pass reproducing the model's output from it), and
  * a window of the full depth equal to the plain analysis — and of the 6-layer × 4-head PyTorch encoder.
  */
-import { headName } from '../../src/report/names';
+import { headName } from '../../../shared/format';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

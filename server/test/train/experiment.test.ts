@@ -18,7 +18,7 @@ import { balancedSubset, comparePruning, singleHeadRemoval, theoryForNetwork } f
 import { TfNetwork, initParams, valueWeights, type NetworkShape } from '../../src/train/model';
 import { attentionArrays } from '../../src/train/run';
 import { accuracy, mse } from '../../src/train/trainer';
-import { spearman } from '../../src/util/stats';
+import { spearman } from '../../../shared/stats';
 import { oracleOutputs, smallMarkov } from './helpers';
 
 before(async () => {

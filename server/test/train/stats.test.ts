@@ -4,7 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { averageRanks, patternSimilarity, pearson, spearman } from '../../src/util/stats';
+import { patternSimilarity } from '../../src/util/stats';
+import { averageRanks, pearson, spearman } from '../../../shared/stats';
 
 describe('ranks and correlations (reference: scipy.stats)', () => {
   it('average ranks with ties', () => {

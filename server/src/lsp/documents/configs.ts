@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig, type ParseConfigResult } from '../../config/load';
 import { ConfigOutline } from '../../config/outline';
 import type { AnalysisConfig } from '../../config/types';
-import type { AnalysisReport, Metrics, SweepReport } from '../../report/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../../../../shared/report';
 import type { AnalysisState, ServerSettings } from '../../../../shared/protocol';
 import type { HeadIndex } from '../../pipeline/silence';
 import type { PruneSummary } from '../../pipeline/pruneModel';

@@ -11,7 +11,7 @@
 import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { AnalysisReport } from '../../report/types';
+import type { AnalysisReport } from '../../../../shared/report';
 import { VERSION } from '../../version';
 
 /** Reports kept on disk (least recently written are removed first). */

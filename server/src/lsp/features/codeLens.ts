@@ -6,8 +6,8 @@
 import type { CodeLens, Command } from 'vscode-languageserver';
 import type { ConfigDoc } from '../documents/configs';
 import { Commands } from '../../../../shared/protocol';
-import { formatNumber, notConvergedNote, widthLabel } from '../../report/charts';
-import type { AnalysisReport } from '../../report/types';
+import { formatNumber, notConvergedNote, widthLabel } from '../../../../shared/format';
+import type { AnalysisReport } from '../../../../shared/report';
 import { percent } from './heads';
 
 /**

@@ -5,12 +5,12 @@
  */
 import { DiagnosticSeverity, type Diagnostic } from 'vscode-languageserver';
 import type { ConfigDoc } from '../documents/configs';
-import { formatNumber } from '../../report/charts';
+import { formatNumber } from '../../../../shared/format';
 import { headsPlacement, percent, rankedHeads, scoreText } from './heads';
 import { toRange } from './ranges';
 import { describeCost } from '../../pipeline/resources';
-import { headName } from '../../report/names';
-import { splitWarning } from '../../report/warnings';
+import { headName } from '../../../../shared/format';
+import { splitWarning } from '../../../../shared/format';
 
 /** `source` of every diagnostic the server publishes. */
 export const DIAGNOSTIC_SOURCE = 'attention-paths';

@@ -4,9 +4,9 @@
  */
 import type { ConfigOutline } from '../../config/outline';
 import type { Span } from '../../config/positions';
-import { formatNumber } from '../../report/charts';
-import type { AnalysisReport } from '../../report/types';
-import { headInLayerName, headName, layerName } from '../../report/names';
+import { formatNumber } from '../../../../shared/format';
+import type { AnalysisReport } from '../../../../shared/report';
+import { headInLayerName, headName, layerName } from '../../../../shared/format';
 
 /** One head with its rank (1 = most relevant) and the report's silencing prediction. */
 export interface RankedHead {

@@ -7,13 +7,13 @@ import { MarkupKind, type Hover } from 'vscode-languageserver';
 import type { ConfigDoc } from '../documents/configs';
 import { configSchema, type JsonSchema } from '../../config/schema';
 import { pointerSegments } from '../../config/positions';
-import { formatNumber, notConvergedNote, widthLabel } from '../../report/charts';
-import type { AnalysisReport, Metrics } from '../../report/types';
+import { formatNumber, notConvergedNote, widthLabel } from '../../../../shared/format';
+import type { AnalysisReport, Metrics } from '../../../../shared/report';
 import { headsTable, percent } from './heads';
 import { linkTheory } from './theoryLinks';
-import { splitWarning } from '../../report/warnings';
-import { agreementText } from '../../report/agreement';
-import { layerName } from '../../report/names';
+import { splitWarning } from '../../../../shared/format';
+import { agreementText } from '../../../../shared/agreement';
+import { layerName } from '../../../../shared/format';
 import { toRange } from './ranges';
 
 /** The schema node of a pointer, or undefined; an array index keeps the array's node (its items are described there). */

@@ -10,7 +10,7 @@ import { InlayHintKind, MarkupKind, type InlayHint, type InlayHintLabelPart } fr
 import type { ConfigDoc } from '../documents/configs';
 import { fitLayerHints, headsPlacement, headsTable, rankedHeads, type HintDetail } from './heads';
 import { endOf } from './ranges';
-import { layerName } from '../../report/names';
+import { layerName } from '../../../../shared/format';
 
 const LEGEND: Record<HintDetail, string> = {
   scores: 'Each head in head order: relevance score and rank (#1 = most relevant).',

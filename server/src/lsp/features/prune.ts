@@ -7,10 +7,10 @@
  */
 import type { HeadRef, PruneResult } from '../../../../shared/protocol';
 import type { PruneSummary } from '../../pipeline/pruneModel';
-import type { AnalysisReport, Metrics } from '../../report/types';
+import type { AnalysisReport, Metrics } from '../../../../shared/report';
 import { writeFileSafely } from '../../io/atomic';
 import { VERSION } from '../../version';
-import { headName } from '../../report/names';
+import { headName } from '../../../../shared/format';
 
 /** Why a plan has no measured effect (shown to the user and written into the plan). */
 export const NO_MEASURED_EFFECT = "nothing measured: this config has no model to prune (attention.kind model); the numbers are the theory's prediction";

@@ -5,11 +5,11 @@
  */
 import * as path from 'node:path';
 import type { CodeLens } from 'vscode-languageserver';
-import type { AnalysisReport } from '../../report/types';
+import type { AnalysisReport } from '../../../../shared/report';
 import { headline, reportActions } from './codeLens';
 import { percent, rankedHeads, scoreText } from './heads';
-import { headName } from '../../report/names';
-import { agreementSentence } from '../../report/agreement';
+import { headName } from '../../../../shared/format';
+import { agreementSentence } from '../../../../shared/agreement';
 
 /** Where a Python file exports ONNX models and builds attention layers (0-based lines). */
 export interface PythonModelSites {

@@ -3,7 +3,7 @@
  * the IPC channel. Internal to the server (the client never sees these; its protocol is `protocol.ts`).
  */
 import type { AnalysisConfig } from '../../config/types';
-import type { AnalysisReport, Metrics, SweepReport } from '../../report/types';
+import type { AnalysisReport, Metrics, SweepReport } from '../../../../shared/report';
 import type { InspectSummary } from '../../onnx/detect/inspect';
 import type { BlockGraph } from '../../onnx/detect/blockGraph';
 import type { ArraysSummary } from '../../data/summary';

@@ -6,7 +6,8 @@
  * worker thread aborts the whole process. For the same reason the process leaves when the server does (the
  * IPC channel closes), so no job outlives its server.
  */
-import { analyzePrepared, sweep, sweepPrepared } from '../../pipeline/analyze';
+import { sweep } from '../../pipeline/analyze';
+import { analyzePrepared, sweepPrepared } from '../../pipeline/analyzePrepared';
 import { analyzeWindows, isWindowed } from '../../pipeline/windows';
 import { planWindows } from '../../pipeline/windowPlan';
 import { detectAttention } from '../../onnx/detect/detect';

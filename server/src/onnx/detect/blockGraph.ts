@@ -11,39 +11,11 @@
 import type { AttentionBlock, DetectionResult } from './blocks';
 import { GraphIndex, label } from '../format/graph';
 import type { OnnxGraph, OnnxModel, OnnxNode } from '../format/types';
+import type { BlockNodeRole, BlockGraph } from '../../../../shared/model';
+export type { BlockGraph };
 
 /** Nodes drawn per block at most (a block larger than this is cut, and says so). */
 export const MAX_BLOCK_NODES = 80;
-
-/** What a node does in its attention block. */
-export type BlockNodeRole =
-  'input' | 'qkv' | 'query' | 'key' | 'value' | 'scores' | 'scale' | 'mask' | 'softmax' | 'context' | 'merge' | 'output' | 'fused' | 'layout' | 'other';
-
-export interface BlockGraphNode {
-  /** Unique within the block: the node's name (or a generated one), or `input:<tensor>` for an input. */
-  id: string;
-  /** The op type (`MatMul`, `Softmax`, …) or, for inputs, the tensor name. */
-  label: string;
-  /** The node's name in the model ('' for inputs). */
-  name: string;
-  role: BlockNodeRole;
-  /**
-   * Output tensors (names), for finding a node from a tensor a message names. An input also lists the tensors it
-   * is a re-layout of (back through Transpose, Reshape, … — the detector names the tensor a projection's input
-   * comes from, e.g. a LayerNorm's output before PyTorch's batch-first Transpose).
-   */
-  outputs: string[];
-}
-
-export interface BlockGraph {
-  /** The block's layer index (0-based). */
-  layer: number;
-  nodes: BlockGraphNode[];
-  /** Edges along tensors: from the producing node to the reading node. */
-  edges: Array<{ from: string; to: string; tensor: string }>;
-  /** True when the block had more than `MAX_BLOCK_NODES` nodes and only the ones nearest its end are drawn. */
-  truncated: boolean;
-}
 
 /** Ops that only move or reshape values: an input reached through them is the same values in another layout. */
 const LAYOUT_OPS = new Set(['Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Flatten', 'Identity']);

@@ -15,24 +15,8 @@ import { isNum } from '../shapes/dims';
 import { type HeadPos, isExact, stepPos } from '../edit/headMap';
 import { constNumber, type Ctx, scalarLike, shapeOf } from './trace';
 import type { OnnxNode } from '../format/types';
-
-/** How a block's heads are summed (see module doc). */
-export interface HeadSumRef {
-  form: 'ReduceSum' | 'Split+Add';
-  /** The ReduceSum or Split node. */
-  node: string;
-  /** The tensor it reads: heads on `axis`, one element each. */
-  input: string;
-  axis: number;
-  /** The summed tensor: the ReduceSum output, or the root of the Add tree (or the Sum output). */
-  output: string;
-  /** Product of the constant scalar scales between the context and the sum (1 when there are none). */
-  scale: number;
-  /** Split+Add: for each head, the tensor that enters the join (after the part's layout ops). */
-  parts: string[];
-  /** Split+Add: the Add/Sum nodes that join the parts. */
-  joins: string[];
-}
+import type { HeadSumRef } from '../../../../shared/model';
+export type { HeadSumRef };
 
 const LAYOUT = new Set(['Transpose', 'Reshape', 'Identity', 'Cast', 'Unsqueeze', 'Squeeze', 'Dropout']);
 

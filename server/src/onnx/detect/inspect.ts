@@ -4,45 +4,13 @@
  */
 import { basename } from 'node:path';
 import { detectAttention } from './detect';
-import type { AttentionBlock, DetectionResult, DetectOptions, JsonDim, MaskRef, ProjectionRef } from './blocks';
+import type { AttentionBlock, DetectOptions, JsonDim, MaskRef, ProjectionRef } from './blocks';
 import { readModel, type ReadOptions } from '../format/read';
 import { dataTypeName } from '../format/tensor';
 import type { OnnxValueInfo } from '../format/types';
 import { originalHead, readHeadOrigins, renames, type HeadOrigins } from '../edit/headOrigins';
-
-/** A graph input or output as `inspect` lists it. */
-export interface InspectIO {
-  name: string;
-  /** Element type name in lower case (`float`, `int64`, …; `?` when not declared). */
-  type: string;
-  shape: JsonDim[] | null;
-}
-
-/** The JSON form of `attention-paths inspect --json`. */
-export interface InspectSummary {
-  file: string;
-  irVersion: number;
-  opsets: Record<string, number>;
-  producer: string;
-  producerVersion: string;
-  inputs: InspectIO[];
-  outputs: InspectIO[];
-  nodeCount: number;
-  /** Node count per op type (`domain::Op` for non-default domains), most frequent first. */
-  opCounts: Record<string, number>;
-  initializerCount: number;
-  /** Bytes of initializer data (inline and external). */
-  weightBytes: number;
-  externalDataBytes: number;
-  largeExternalData: boolean;
-  subgraphs: number;
-  /** `detectAttention` result (blocks in graph order, rejected candidates, summary line). */
-  attention: DetectionResult;
-  /** The head map of a pruned model (original layer/head of every head; headOrigins.ts), or null. */
-  headMap: HeadOrigins | null;
-  /** Why a head map in the metadata was ignored, when one was. */
-  headMapNote?: string;
-}
+import type { InspectIO, InspectSummary } from '../../../../shared/model';
+export type { InspectSummary };
 
 function io(v: OnnxValueInfo): InspectIO {
   return { name: v.name, type: v.elemType ? dataTypeName(v.elemType).toLowerCase() : '?', shape: v.shape };

@@ -13,25 +13,11 @@ import { basename } from 'node:path';
 import type { DetectionResult } from '../detect/blocks';
 import type { ModelEditor } from './edit';
 import type { OnnxModel } from '../format/types';
+import type { HeadOrigins, HeadName } from '../../../../shared/model';
+export type { HeadOrigins, HeadName };
 
 /** `metadata_props` key of the head map. */
 export const HEAD_MAP_KEY = 'attention_paths.head_map';
-
-/** A head map (see module doc). */
-export interface HeadOrigins {
-  /** The model the heads were first numbered in (file name). */
-  source: string;
-  /** Heads per layer of that model. */
-  originalHeads: number[];
-  /** Per current block: its original layer and the original number of each of its heads. */
-  layers: { layer: number; heads: number[] }[];
-}
-
-/** A head's current and original position. */
-export interface HeadName {
-  layer: number;
-  head: number;
-}
 
 const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 

@@ -11,18 +11,8 @@ import { existsSync, statSync } from 'node:fs';
 import { sliceInputs, type ModelInputs } from './feeds';
 import { ModelRunner } from './runtime';
 import { DataType, type OnnxModel } from '../format/types';
-
-/** Median latency of one batch. */
-export interface LatencyMeasure {
-  /** Median of the timed runs, milliseconds. */
-  median_ms: number;
-  min_ms: number;
-  max_ms: number;
-  /** Timed runs (after warm-up). */
-  runs: number;
-  /** Examples per run. */
-  batch: number;
-}
+import type { LatencyMeasure } from '../../../../shared/model';
+export type { LatencyMeasure };
 
 const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
 

@@ -6,6 +6,8 @@ import { concatAlong } from './capture';
 import { sliceInputs, type ModelInputs } from './feeds';
 import { ModelRunner, type HostArray } from './runtime';
 import { DataType, type OnnxModel } from '../format/types';
+import type { MeasuredMetric } from '../../../../shared/model';
+export type { MeasuredMetric };
 
 /**
  * Runs serialized model bytes over every example (batched as `inputs` allows) and returns its graph outputs,
@@ -59,15 +61,6 @@ export function compareOutputs(a: Map<string, HostArray>, b: Map<string, HostArr
     }
   }
   return { maxAbsDiff, maxAbs, worst };
-}
-
-/** A measured metric of a model's first output against labels. */
-export interface MeasuredMetric {
-  /** `accuracy` (sign of the output against ±1 labels) or `mse`. */
-  kind: 'accuracy' | 'mse';
-  value: number;
-  /** Examples it was measured on. */
-  count: number;
 }
 
 /**
