@@ -32,7 +32,7 @@ for (const [name, readout] of [
   ['B_bert_div', 'first'],
 ] as const) {
   test(`analyze ${name} with attention captured from the model: finite U, head scores for 2 layers × 4 heads, GP and finite-width predictions`, async () => {
-    const config = fast(loadConfig(join(FIXTURES, 'modelAnalysis', `${name}.yaml`)));
+    const config = fast(loadConfig(join(FIXTURES, 'model-analysis', `${name}.yaml`)));
     const r = await analyze(config);
     assert.deepEqual(r.settings.heads, [4, 4]);
     assert.equal(r.settings.readout, readout, 'the readout found in the model');

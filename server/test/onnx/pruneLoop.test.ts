@@ -130,7 +130,7 @@ test('prune --data with labels on gpt_style: measured before/after only, the the
 });
 
 test('a cheap theory runs by itself and its warnings are printed (a model outside the class)', async () => {
-  const cfg = join(FIXTURES, 'modelAnalysis', 'B_bert_div.yaml');
+  const cfg = join(FIXTURES, 'model-analysis', 'B_bert_div.yaml');
   const r = await run([join(TORCH, 'B_bert_div', 'model.onnx'), '--heads', '1:3', '--config', cfg, '--out', join(tmp, 'bert-1.onnx')]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /theory \(head silencing, finite width\): accuracy/);
