@@ -4,10 +4,20 @@
 // the prune and sweep commands with their quick inputs, squiggles and the Problems panel, the .onnx custom editor
 // and the config it creates for a model. Each step saves a PNG screenshot under the artifacts folder.
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { until } from './harness.mjs';
 
 const CHARTS_FRAME = 'iframe.webview.ready';
+
+/**
+ * What the editor should show for a config: the pipeline's own analysis of it, in the texts the server, client and
+ * charts write (e2e/expectedRun.ts, bundled by `scripts/build.mjs --e2e`) — no literal numbers in these checks.
+ */
+async function expectedTexts(configPath) {
+  const bundle = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '.e2e', 'out', 'expected.cjs');
+  return createRequire(import.meta.url)(bundle).expectedTexts(configPath);
+}
 
 /** Runs a palette command by its title ("Attention Paths: Show Theory Charts"). */
 async function runCommand(page, title) {
@@ -75,6 +85,8 @@ function webview(page) {
  */
 export async function runUiChecks(page, o) {
   const steps = [];
+  // Computed before any step edits the config.
+  const ex = await expectedTexts(path.join(o.workspace, 'markov.attention.yaml'));
   const shot = (name) => page.screenshot({ path: path.join(o.artifacts, name) });
   const step = async (name, fn) => {
     const t = Date.now();
@@ -92,14 +104,14 @@ export async function runUiChecks(page, o) {
 
   await step('the config shows the analysis code lens and the head inlay hints', async () => {
     await quickOpen(page, 'markov.attention.yaml');
-    const lens = page.locator('.codelens-decoration', { hasText: 'Predicted test accuracy 96.5% (GP limit 85.0%)' });
+    const lens = page.locator('.codelens-decoration', { hasText: ex.lens.split(' · ')[0] });
     await lens.first().waitFor({ state: 'visible', timeout: 120_000 });
     const text = await page.locator('.codelens-decoration').first().innerText();
-    if (!/ε_g 0\.5264 \(GP limit 0\.8022\) at N = 10, T_B = 0\.01/.test(text)) throw new Error(`code lens text: ${text}`);
+    if (!text.includes(ex.lens)) throw new Error(`code lens text: ${text}; expected ${ex.lens}`);
     // Compared without blanks: the editor renders spaces and inlay-hint padding as various blank characters.
     const squeeze = (t) => t.replace(/[\s\p{Zs}\p{Cf}]+/gu, '');
     const lines = async () => page.locator('.view-lines').innerText();
-    const hints = squeeze('heads: [2 H0 .82 #2, H1 .61 #3, 2 H0 1.00 #1, H1 .14 #4]');
+    const hints = squeeze(`heads: [2 ${ex.hints[0]}, 2 ${ex.hints[1]}]`);
     await until('the inlay hints', async () => squeeze(await lines()).includes(hints), 30_000).catch(async (e) => {
       const text = await lines();
       throw new Error(
@@ -122,7 +134,7 @@ export async function runUiChecks(page, o) {
     const bars = await view.locator('#head-scores svg g.mark-rect.role-mark path').count();
     if (cells !== 16 || bars !== 4) throw new Error(`expected 16 heatmap cells and 4 head bars, got ${cells} and ${bars}`);
     const title = await view.locator('#u1-heatmap svg').innerHTML();
-    if (!title.includes('Order parameter U₁ (N = 10, T_B = 0.01)')) throw new Error('the heatmap title is missing');
+    if (!title.includes(ex.heatmapTitle)) throw new Error(`the heatmap title ${ex.heatmapTitle} is missing`);
     // Single charts take the panel's width (Vega width "container").
     const pageWidth = await view.locator('#root').evaluate((e) => e.clientWidth);
     const barsWidth = await view.locator('#head-scores svg').evaluate((e) => e.getBoundingClientRect().width);
@@ -137,7 +149,7 @@ export async function runUiChecks(page, o) {
     const tiles = await maps.locator('svg g.mark-rect.role-mark').count();
     if (tiles !== 4) throw new Error(`expected 4 attention tiles (2 layers × 2 heads), got ${tiles}`);
     const svg = await maps.locator('svg').innerHTML();
-    for (const t of ['L0·H0 · relevance 0.82 (#2)', 'L1·H1 · relevance 0.14 (#4)']) if (!svg.includes(t)) throw new Error(`no tile titled ${t}`);
+    for (const t of ex.heads.map((h) => h.tileTitle)) if (!svg.includes(t)) throw new Error(`no tile titled ${t}`);
     await view.locator('#attention-example').selectOption('2');
     await until('the maps of test example 2', async () => (await maps.locator('svg').innerHTML()).includes('test example 2'), 30_000);
     await maps.scrollIntoViewIfNeeded();
@@ -216,13 +228,14 @@ export async function runUiChecks(page, o) {
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: 'L1·H1' }).first();
     await row.waitFor({ state: 'visible', timeout: 60_000 });
     const rowText = await row.innerText();
-    if (!/predicted 93\.5% \(full 96\.5%\) · relevance 0\.138 · #4/.test(rowText)) throw new Error(`head row: ${rowText}`);
+    const least = ex.heads.find((h) => h.name === 'L1·H1');
+    if (!rowText.includes(least.pickDescription)) throw new Error(`head row: ${rowText}; expected ${least.pickDescription}`);
     await shot('ui-04-prune-pick.png');
     await page.keyboard.press('Enter'); // accept the pre-selected head (below the threshold)
     const file = page.locator('.quick-input-widget input');
     await until('the save dialog', async () => /pruned-heads\.json$/.test(await file.inputValue()), 30_000);
     await page.keyboard.press('Enter');
-    const toast = page.locator('.notifications-toasts', { hasText: 'Removing L1·H1; predicted accuracy 96.5% → 93.5%' });
+    const toast = page.locator('.notifications-toasts', { hasText: ex.pruneToastStart({ layer: 1, head: 1 }) });
     await toast.first().waitFor({ state: 'visible', timeout: 60_000 });
     const plan = path.join(o.workspace, 'markov.pruned-heads.json');
     await until('the plan file', () => existsSync(plan), 10_000);

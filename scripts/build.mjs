@@ -50,6 +50,10 @@ const builds = [
   }),
 ];
 if (process.argv.includes('--e2e')) {
-  builds.push(build({ ...node, entryPoints: ['e2e/host/index.ts', 'e2e/host/extension.test.ts'], outdir: '.e2e/out/host', external: ['vscode', 'mocha'] }));
+  builds.push(
+    build({ ...node, entryPoints: ['e2e/host/index.ts', 'e2e/host/extension.test.ts'], outdir: '.e2e/out/host', external: [...node.external, 'mocha'] }),
+  );
+  // What the UI checks (e2e/ui.mjs) expect to see, computed by the pipeline (e2e/expectedRun.ts).
+  builds.push(build({ ...node, entryPoints: ['e2e/expectedRun.ts'], outfile: '.e2e/out/expected.cjs' }));
 }
 await Promise.all(builds);
