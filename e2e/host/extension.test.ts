@@ -11,6 +11,7 @@ import * as vscode from 'vscode';
 import type { ExtensionState } from '../../client/src/ctx';
 import type { RenderInfo } from '../../client/src/webview/messages';
 import { textsOf, type ExpectedTexts } from '../expectedTexts';
+import type { RequestType } from 'vscode-languageserver-protocol';
 import { InspectArraysRequest, InspectModelRequest, PruneRequest, ReportRequest, SweepRequest, type AnalyzeResult } from '../../shared/protocol';
 
 const EXTENSION_ID = 'attention-paths.attention-paths';
@@ -42,10 +43,16 @@ const lensTitles = async (uri: vscode.Uri) =>
 
 describe('Attention Paths in VS Code', () => {
   let api: ExtensionState;
+  /**
+   * A typed request through the extension's language client, sent by its method name: this test bundle has its own
+   * copy of vscode-languageserver-protocol, whose RequestType objects the client's copy does not recognize
+   * ("Unknown parameter structure auto": the parameter-structure check compares objects of its own copy).
+   */
+  const request = <P, R>(type: RequestType<P, R, void>, params: P): Promise<R> => api.client.sendRequest<R>(type.method, params);
   /** What the editor should show for the Markov config, from the server's report (set by the first test). */
   let expected: ExpectedTexts;
   const expectedOf = async (uri: vscode.Uri) => {
-    const { report } = await api.client.sendRequest(ReportRequest, { uri: uri.toString() });
+    const { report } = await request(ReportRequest, { uri: uri.toString() });
     assert.ok(report, `no report for ${uri.fsPath}`);
     return textsOf(report);
   };
@@ -82,7 +89,7 @@ describe('Attention Paths in VS Code', () => {
   it("shows each head's relevance and rank as inlay hints on `heads`, every head within the line's limit", async () => {
     const hints = await vscode.commands.executeCommand<vscode.InlayHint[]>('vscode.executeInlayHintProvider', config, new vscode.Range(0, 0, 20, 0));
     // Expected from the analysis itself: scores with two decimals, ranks by score.
-    const { report } = await api.client.sendRequest(ReportRequest, { uri: config.toString() });
+    const { report } = await request(ReportRequest, { uri: config.toString() });
     const ranked = [...report!.head_scores_ascending].reverse();
     const text = (l: number) =>
       [0, 1]
@@ -211,7 +218,7 @@ describe('Attention Paths in VS Code', () => {
   });
 
   it('a width sweep gives finite-width values that approach the GP limit, and the charts add the sweep', async () => {
-    const r = await api.client.sendRequest(SweepRequest, { uri: config.toString(), widths: [10, 100000] });
+    const r = await request(SweepRequest, { uri: config.toString(), widths: [10, 100000] });
     const [n10, nBig] = r.sweep.rows;
     assert.equal(n10.metrics.acc_mean_predictor, expected.accuracy);
     assert.ok(Math.abs(nBig.metrics.eg_total - r.sweep.gp.eg_total) < Math.abs(n10.metrics.eg_total - r.sweep.gp.eg_total));
@@ -222,7 +229,7 @@ describe('Attention Paths in VS Code', () => {
 
   it("pruning heads writes a plan with the predicted effect (the report's value for one head)", async () => {
     const output = workspaceFile('pruned-heads.json').fsPath;
-    const r = await api.client.sendRequest(PruneRequest, { uri: config.toString(), heads: [{ layer: 1, head: 1 }], output });
+    const r = await request(PruneRequest, { uri: config.toString(), heads: [{ layer: 1, head: 1 }], output });
     assert.ok(existsSync(output));
     const plan = JSON.parse(readFileSync(output, 'utf8'));
     assert.deepEqual(
@@ -243,12 +250,12 @@ describe('Attention Paths in VS Code', () => {
   it('pruning heads of a model config writes a pruned ONNX model that opens in the model editor with fewer heads', async () => {
     const modelConfig = workspaceFile('model.attention.yaml');
     const output = workspaceFile('models', 'pruned.onnx');
-    const r = await api.client.sendRequest(PruneRequest, { uri: modelConfig.toString(), heads: [{ layer: 1, head: 2 }], output: output.fsPath });
+    const r = await request(PruneRequest, { uri: modelConfig.toString(), heads: [{ layer: 1, head: 2 }], output: output.fsPath });
     assert.equal(r.wrote, 'model');
     assert.match(r.verification ?? '', /^equals the original with these heads masked/);
     assert.equal(r.measured?.kind, 'accuracy');
     assert.ok(existsSync(output.fsPath));
-    const m = await api.client.sendRequest(InspectModelRequest, { uri: output.toString() });
+    const m = await request(InspectModelRequest, { uri: output.toString() });
     assert.deepEqual(
       m.summary?.attention.blocks.map((b) => b.queryHeads),
       [4, 3],
@@ -316,7 +323,7 @@ describe('Attention Paths in VS Code', () => {
   });
 
   it("the model view gets each attention block's subgraph: projections, scale, mask, softmax, merge", async () => {
-    const m = await api.client.sendRequest(InspectModelRequest, { uri: workspaceFile('models', 'model.onnx').toString() });
+    const m = await request(InspectModelRequest, { uri: workspaceFile('models', 'model.onnx').toString() });
     assert.equal(m.graphs?.length, 2);
     for (const g of m.graphs!) {
       const roles = new Set(g.nodes.map((n) => n.role));
@@ -333,7 +340,7 @@ describe('Attention Paths in VS Code', () => {
       vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputCustom && t.input.viewType === 'attentionPaths.arrays'),
     );
     assert.equal(path.basename((tab.input as vscode.TabInputCustom).uri.fsPath), 'data.npz');
-    const a = await api.client.sendRequest(InspectArraysRequest, { uri: data.toString() });
+    const a = await request(InspectArraysRequest, { uri: data.toString() });
     const y = a.arrays.find((x) => x.name === 'y')!;
     assert.deepEqual(a.arrays.find((x) => x.name === 'X')?.shape, [256, 12, 16]);
     assert.equal(
@@ -349,14 +356,14 @@ describe('Attention Paths in VS Code', () => {
     await vscode.workspace.fs.copy(workspaceFile('models', 'model.onnx'), vscode.Uri.joinPath(dir, 'tiny.onnx'));
     await vscode.workspace.fs.copy(workspaceFile('models', 'data.npz'), vscode.Uri.joinPath(dir, 'tiny.npz'));
     const model = vscode.Uri.joinPath(dir, 'tiny.onnx');
-    const before = await api.client.sendRequest(InspectModelRequest, { uri: model.toString() });
+    const before = await request(InspectModelRequest, { uri: model.toString() });
     assert.equal(path.basename(before.createConfig?.config ?? ''), 'tiny.attention.yaml');
     const r = await vscode.commands.executeCommand<{ config: vscode.Uri; result?: AnalyzeResult }>('attentionPaths.createModelConfig', model);
     assert.equal(path.basename(r.config.fsPath), 'tiny.attention.yaml');
     assert.ok(r.result, 'the new config was not analysed');
     assert.deepEqual(r.result.report.settings.heads, [4, 4]);
     assert.match(readFileSync(r.config.fsPath, 'utf8'), /^data: "tiny\.npz"\nattention:\n {2}kind: model\n {2}model: "tiny\.onnx"$/m);
-    const after = await api.client.sendRequest(InspectModelRequest, { uri: model.toString() });
+    const after = await request(InspectModelRequest, { uri: model.toString() });
     assert.equal(after.analysisConfig, r.config.fsPath);
     assert.equal(after.heads.filter((h) => h.rank !== undefined).length, 8);
   });
