@@ -5,10 +5,12 @@
  *
  * Sessions never spin: ORT's default is to keep its pool threads busy-waiting between runs, which on a shared
  * 2-core machine takes the CPU from the language server's main thread and from the other process(es) running
- * (measured here under load: a 2000³ product 1.6× faster without spinning). Memory-bound products (an
- * inner or outer dimension ≤ 32, e.g. [P·N0, Q]·[Q, Q]) and products under 0.2 GFLOP run on one thread, where
- * the pool's synchronization cost more than it gained (measured under load: 82 ms against 550 ms for
- * [400000, 16]·[16, 16], 8 ms against 22 ms for [128, 128]·[128, 3200]; see `useSingleThread`).
+ * (measured here under load: a 2000³ product 1.6× faster without spinning). Products with two dimensions ≤ 32
+ * (e.g. [P·N0, Q]·[Q, Q], purely memory-bound) and products under 0.03 GFLOP run on one thread, where the pool's
+ * synchronization costs more than it gains (measured under load: 82 ms against 550 ms for [400000, 16]·[16, 16];
+ * unloaded 1.25× at best). A product with one small dimension still gains from the pool when the other two are
+ * large (measured unloaded on 2 cores: [8, 3200]·[3200, 3200] 22 ms on one thread, 7 ms on the pool;
+ * [128, 128]·[128, 3200] 3.8 ms against 2.1 ms); see `useSingleThread`.
  */
 import type { Matrix, Matrix32 } from './matrix';
 import { ortIfAvailable } from '../onnx/run/runtime';
@@ -86,7 +88,8 @@ function session(k: OrtGemmKind): Promise<Session> {
 
 /** Whether a product of shape [m, k]·[k, n] runs on one thread (see module doc). */
 export function useSingleThread(m: number, k: number, n: number): boolean {
-  return Math.min(m, n, k) <= 32 || 2 * m * k * n < 2e8;
+  const skinny = +(m <= 32) + +(k <= 32) + +(n <= 32);
+  return skinny >= 2 || 2 * m * k * n < 3e7;
 }
 
 /** op(A)·op(B) in float32 in ONNX Runtime (its MLAS SGEMM, about twice the float64 rate here). */
