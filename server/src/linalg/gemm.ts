@@ -165,15 +165,21 @@ export async function gemmInto(A: Matrix, B: Matrix, o: GemmIntoOptions = {}): P
 /**
  * C = op(A)·op(B) in float32 (ONNX Runtime's SGEMM for large products, else JS loops accumulating in
  * float64). For approximate products only — the solver's Hessian–vector products, whose rounding
- * (~1e-6 relative) is far below what truncated Newton steps tolerate.
- * @throws Error when the inner dimensions differ, or when ONNX Runtime fails.
+ * (~1e-6 relative) is far below what truncated Newton steps tolerate. `out` (exactly [m, n], not overlapping A or B)
+ * receives the result, so that repeated products reuse one buffer.
+ * @throws Error when the inner dimensions differ, `out` has the wrong length, or ONNX Runtime fails.
  */
-export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions = {}): Promise<Matrix32> {
+export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions & { out?: Float32Array } = {}): Promise<Matrix32> {
   const [m, k, n] = dims(A as unknown as Matrix, B as unknown as Matrix, o);
+  if (o.out && o.out.length !== m * n) throw new Error(`gemm32: out has ${o.out.length} entries, expected ${m}×${n}`);
   if (2 * m * k * n >= ORT_FLOP_THRESHOLD && m > 0 && n > 0 && k > 0 && useOrt()) {
-    return { rows: m, cols: n, data: await ortGemm32(A, B, !!o.transA, !!o.transB) };
+    return { rows: m, cols: n, data: await ortGemm32(A, B, !!o.transA, !!o.transB, o.out) };
   }
   const C = gemmSync({ rows: A.rows, cols: A.cols, data: Float64Array.from(A.data) }, { rows: B.rows, cols: B.cols, data: Float64Array.from(B.data) }, o);
+  if (o.out) {
+    o.out.set(C.data);
+    return { rows: m, cols: n, data: o.out };
+  }
   return { rows: m, cols: n, data: Float32Array.from(C.data) };
 }
 

@@ -102,7 +102,7 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     const Z = await solveLower(L, Phi);
     // ∇E = Σ_i Z_iᵀZ_i − Σ_i w_i w_iᵀ: Z as [P·N0, Q] contracted with itself over (P, N0).
     const grad = await gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: Z.data }, { transA: true });
-    const w = transposedMatVec(Phi, alpha);
+    const w = (await gemm({ rows: 1, cols: P, data: alpha }, Phi)).data; // Φᵀα as one product in ONNX Runtime
     const ww = await gemm({ rows: N0, cols: Q, data: w }, { rows: N0, cols: Q, data: w }, { transA: true }); // Σ_i w_i w_iᵀ
     for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     symmetrizeInPlace(grad);
@@ -125,12 +125,19 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     return gemm({ rows: P * N0, cols: Q, data: Z.data }, { rows: P * N0, cols: Q, data: KtZ.data }, { transA: true });
   }
 
+  /**
+   * The float32 products' outputs, kept across Hessian–vector products (CG makes hundreds of them, all of one
+   * shape): a fresh [P, D] array per product costs its first touch, ~0.35 ms per MB on the bench machine.
+   */
+  let buffers32: { ZdU: Float32Array; Kt: Float32Array; KtZ: Float32Array } | null = null;
+
   /** The same in float32 (inputs rounded once, products in SGEMM). */
   async function traceTerm32(pt: Point, dU1: Matrix): Promise<Matrix> {
     const Z32 = (pt.Z32 ??= { rows: P, cols: D, data: Float32Array.from(pt.Z.data) });
-    const ZdU = await gemm32({ rows: P * N0, cols: Q, data: Z32.data }, { rows: Q, cols: Q, data: Float32Array.from(dU1.data) });
-    const Kt = await gemm32({ rows: P, cols: D, data: ZdU.data }, Z32, { transB: true });
-    const KtZ = await gemm32(Kt, Z32);
+    const b = (buffers32 ??= { ZdU: new Float32Array(P * D), Kt: new Float32Array(P * P), KtZ: new Float32Array(P * D) });
+    const ZdU = await gemm32({ rows: P * N0, cols: Q, data: Z32.data }, { rows: Q, cols: Q, data: Float32Array.from(dU1.data) }, { out: b.ZdU });
+    const Kt = await gemm32({ rows: P, cols: D, data: ZdU.data }, Z32, { transB: true, out: b.Kt });
+    const KtZ = await gemm32(Kt, Z32, { out: b.KtZ });
     const out = await gemm32({ rows: P * N0, cols: Q, data: Z32.data }, { rows: P * N0, cols: Q, data: KtZ.data }, { transA: true });
     return { rows: Q, cols: Q, data: Float64Array.from(out.data) };
   }
@@ -148,13 +155,23 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     },
     async hessianVectorProduct(U1, dU1) {
       const pt = await pointAt(U1);
-      const { Z, L, w } = pt;
-      const out = evaluator.hessianPrecision === 'float32' ? await traceTerm32(pt, dU1) : await traceTerm64(Z, dU1);
+      const { Z, w } = pt;
+      const f32 = evaluator.hessianPrecision === 'float32';
+      const out = f32 ? await traceTerm32(pt, dU1) : await traceTerm64(Z, dU1);
       for (let i = 0; i < out.data.length; i++) out.data[i] = -out.data[i];
-      // Rank-two term Σ_i (a_i w_iᵀ + w_i a_iᵀ), a = Φᵀv, v = M⁻¹ dK α = L⁻ᵀ (Z · vec(w dU)).
+      // Rank-two term Σ_i (a_i w_iᵀ + w_i a_iᵀ), a = Φᵀv, v = M⁻¹ dK α = L⁻ᵀ (Z · vec(w dU)); since
+      // Φᵀ L⁻ᵀ = Zᵀ, a = Zᵀ (Z u) with u = vec(w dU): two matrix–vector products with Z, in the trace term's
+      // precision and in ONNX Runtime (the same two in JS loops took ~23 ms per product at P = 500, D = 8192).
       const u = await gemm({ rows: N0, cols: Q, data: w }, dU1); // [N0, Q]
-      const v = backSolveTransposed(L, matVec(Z, u.data));
-      const a = transposedMatVec(Phi, v);
+      let a: Float64Array;
+      if (f32) {
+        const Z32 = pt.Z32!;
+        const Zu = await gemm32(Z32, { rows: D, cols: 1, data: Float32Array.from(u.data) });
+        a = Float64Array.from((await gemm32({ rows: 1, cols: P, data: Zu.data }, Z32)).data);
+      } else {
+        const Zu = await gemm(Z, { rows: D, cols: 1, data: u.data });
+        a = (await gemm({ rows: 1, cols: P, data: Zu.data }, Z)).data;
+      }
       const aw = await gemm({ rows: N0, cols: Q, data: a }, { rows: N0, cols: Q, data: w }, { transA: true }); // Σ_i a_i w_iᵀ
       for (let q = 0; q < Q; q++) for (let r = 0; r < Q; r++) out.data[q * Q + r] += aw.data[q * Q + r] + aw.data[r * Q + q];
       symmetrizeInPlace(out);
@@ -162,28 +179,4 @@ export function sampleSpaceEnergy(train: PathFeatures, y: Float64Array, temperat
     },
   };
   return evaluator;
-}
-
-/** Aᵀx for A [m, n] row-major, x [m] → [n]. */
-function transposedMatVec(A: Matrix, x: Float64Array): Float64Array {
-  const out = new Float64Array(A.cols);
-  for (let m = 0; m < A.rows; m++) {
-    const xm = x[m];
-    if (xm === 0) continue;
-    const row = m * A.cols;
-    for (let j = 0; j < A.cols; j++) out[j] += xm * A.data[row + j];
-  }
-  return out;
-}
-
-/** A x for A [m, n] row-major, x [n] → [m]. */
-function matVec(A: Matrix, x: Float64Array): Float64Array {
-  const out = new Float64Array(A.rows);
-  for (let m = 0; m < A.rows; m++) {
-    let s = 0;
-    const row = m * A.cols;
-    for (let j = 0; j < A.cols; j++) s += A.data[row + j] * x[j];
-    out[m] = s;
-  }
-  return out;
 }

@@ -24,4 +24,23 @@ describe('gemm32', () => {
         assert.ok(Math.abs(got.data[i] - want.data[i]) < 1e-5 * Math.sqrt(k), `entry ${i}: ${got.data[i]} vs ${want.data[i]}`);
     });
   }
+
+  for (const [m, k, n] of [
+    [300, 200, 100],
+    [7, 5, 3],
+  ] as const) {
+    it(`writes into a given output buffer (${m}×${k}×${n}${2 * m * k * n >= ORT_FLOP_THRESHOLD ? ', ONNX Runtime' : ', JS'}), equal to a fresh product; refuses a buffer of the wrong size`, async () => {
+      const rng = new Random(3 * m + n);
+      const A = { rows: m, cols: k, data: Float32Array.from(rng.normals(m * k)) };
+      const B = { rows: k, cols: n, data: Float32Array.from(rng.normals(k * n)) };
+      const fresh = await gemm32(A, B);
+      const out = new Float32Array(m * n).fill(7);
+      for (let rep = 0; rep < 2; rep++) {
+        const got = await gemm32(A, B, { out });
+        assert.equal(got.data, out);
+        assert.deepEqual(Array.from(got.data), Array.from(fresh.data));
+      }
+      await assert.rejects(gemm32(A, B, { out: new Float32Array(m * n - 1) }), /out has/);
+    });
+  }
 });
