@@ -184,24 +184,54 @@ export async function gemm32(A: Matrix32, B: Matrix32, o: GemmOptions & { out?: 
 }
 
 /**
- * Batched products C[b] = A[b]·B[b]ᵀ in float64, for many small blocks (attention scores).
+ * Where the blocks of a batched product lie when they are not contiguous: block b's rows are row slices of a
+ * larger row-major array, as the heads of a projection [P·T, H·k] hold them (block b = (p, h) reads rows p·m … of
+ * width k at column h·k). Row i of block b starts at (⌊b / groups⌋·rows + i)·rowStride + (b mod groups)·k.
+ */
+export interface BatchLayout {
+  /** Blocks per row group (the heads H). */
+  groups: number;
+  /** Entries per array row (H·k). */
+  rowStride: number;
+}
+
+/**
+ * Batched products C[b] = scale·A[b]·B[b]ᵀ in float64, for many small blocks (attention scores).
  * Plain JS with contiguous dot products (measured ~1.5 GFLOP/s): ONNX Runtime's batched MatMul was
  * slower and erratic for thousands of 31×231 blocks, and one dense GEMM would compute P× too much.
- * @param A [batch, m, k] row-major; B [batch, n, k] row-major. @returns C [batch, m, n].
+ * @param A [batch, m, k] row-major, or (with `layout`) [batch / groups, m, rowStride] holding the blocks side by
+ *   side; B likewise with n rows. @returns C [batch, m, n].
  * @throws Error when the array lengths do not match the shapes.
  */
-export function batchedMatmulTransB(A: Float64Array, B: Float64Array, batch: number, m: number, k: number, n: number): Float64Array {
-  if (A.length !== batch * m * k || B.length !== batch * n * k) {
+export function batchedMatmulTransB(
+  A: Float64Array,
+  B: Float64Array,
+  batch: number,
+  m: number,
+  k: number,
+  n: number,
+  layout?: BatchLayout,
+  scale = 1,
+): Float64Array {
+  const groups = layout?.groups ?? 1;
+  const stride = layout?.rowStride ?? k;
+  if (batch % groups !== 0 || stride < groups * k)
+    throw new Error(`batchedMatmulTransB: layout of ${groups} groups of width ${k} does not fit rows of ${stride}`);
+  const rowsA = (batch / groups) * m * stride;
+  const rowsB = (batch / groups) * n * stride;
+  if (A.length !== rowsA || B.length !== rowsB) {
     throw new Error(`batchedMatmulTransB: got ${A.length} and ${B.length} entries for [${batch}, ${m}, ${k}] × [${batch}, ${n}, ${k}]ᵀ`);
   }
   const C = new Float64Array(batch * m * n);
   for (let b = 0; b < batch; b++) {
-    const ao = b * m * k;
-    const bo = b * n * k;
+    const g = Math.floor(b / groups);
+    const col = (b - g * groups) * k;
+    const ao = g * m * stride + col;
+    const bo = g * n * stride + col;
     for (let i = 0; i < m; i++) {
-      const ai = ao + i * k;
+      const ai = ao + i * stride;
       for (let j = 0; j < n; j++) {
-        const bj = bo + j * k;
+        const bj = bo + j * stride;
         // four partial sums: independent dependency chains run faster in V8
         let s0 = 0;
         let s1 = 0;
@@ -215,7 +245,7 @@ export function batchedMatmulTransB(A: Float64Array, B: Float64Array, batch: num
           s3 += A[ai + p + 3] * B[bj + p + 3];
         }
         for (; p < k; p++) s0 += A[ai + p] * B[bj + p];
-        C[(b * m + i) * n + j] = s0 + s1 + (s2 + s3);
+        C[(b * m + i) * n + j] = scale * (s0 + s1 + (s2 + s3));
       }
     }
   }

@@ -58,7 +58,6 @@ export async function layerAttention(X: SequenceBatch, layer: QKLayer | WLayer):
   const { count: P, features: N0, tokens: T } = X;
   const H = layer.heads;
   const rows = tokensAsRows(X);
-  const out = new Float64Array(P * H * T * T);
   // left[p·T+s] · right[p·T+t] (a slice of `width` entries per head) gives score[s, t].
   let left: Matrix;
   let right: Matrix;
@@ -88,21 +87,9 @@ export async function layerAttention(X: SequenceBatch, layer: QKLayer | WLayer):
     }
     width = N0;
   }
-  // Regroup as [P·H, T, width] (keys and queries) and take all T×T score blocks in one batched product.
-  const stride = H * width;
-  const keys = new Float64Array(P * H * T * width);
-  const queries = new Float64Array(P * H * T * width);
-  for (let p = 0; p < P; p++)
-    for (let h = 0; h < H; h++) {
-      const b = p * H + h;
-      for (let t = 0; t < T; t++) {
-        const src = (p * T + t) * stride + h * width;
-        keys.set(left.data.subarray(src, src + width), (b * T + t) * width);
-        queries.set(right.data.subarray(src, src + width), (b * T + t) * width);
-      }
-    }
-  const scores = batchedMatmulTransB(keys, queries, P * H, T, width, T);
-  for (let i = 0; i < scores.length; i++) out[i] = scores[i] * scale;
+  // All T×T score blocks in one batched product that reads each head's slice of the projections in place (the
+  // regrouping into [P·H, T, width] copies it replaced moved 2·P·H·T·width entries per layer).
+  const out = batchedMatmulTransB(left.data, right.data, P * H, T, width, T, { groups: H, rowStride: H * width }, scale);
   for (let b = 0; b < P * H; b++) softmaxOverKeys(out, b * T * T, T);
   for (let i = 0; i < out.length; i++) {
     if (!Number.isFinite(out[i])) {

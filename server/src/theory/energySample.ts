@@ -97,6 +97,8 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   private readonly N0: number;
   private readonly Q: number;
   private last: SamplePoint | null = null;
+  /** Arrays of a discarded point, written over by the next factorization and L⁻¹Φ. */
+  private spare: { L?: Float64Array; Z?: Float64Array } | null = null;
 
   /** @param train Φ [P, N0, Q]; y [P]; temperature T_B > 0. */
   constructor(
@@ -124,12 +126,17 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   /** The factorization at U1 (reused when U1 equals the last one entry by entry). */
   private async at(U1: Matrix): Promise<SamplePoint> {
     if (this.last && sameMatrix(this.last.U, U1.data)) return this.last;
-    this.last = null; // release the previous point's arrays before allocating new ones
+    // The previous point's L and L⁻¹Φ are written over by this one (nothing outside keeps them): the solver's
+    // evaluations then touch no fresh P × P or P × D memory.
+    if (this.last) this.spare = { L: this.last.fac.L.data, Z: this.last.Z ?? this.spare?.Z };
+    this.last = null;
     const { P, N0 } = this;
     const { kept, Phi, Uk, Dk } = this.restrict(U1);
     let fac: BlockedFactor;
     try {
-      fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature));
+      const reuse = this.spare?.L;
+      if (this.spare) this.spare.L = undefined;
+      fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature), undefined, reuse);
     } catch (e) {
       if (e instanceof NotPositiveDefiniteError) {
         throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
@@ -143,13 +150,18 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     return this.last;
   }
 
-  private wOf(pt: SamplePoint): Float64Array {
-    pt.w ??= matTVec(this.train.data, this.P, this.D, pt.alpha);
+  /** w = Φᵀα as one [1, P]·[P, D] product (in ONNX Runtime: the JS loop over Φ took ~20 ms at P = 2000, D = 3200). */
+  private async wOf(pt: SamplePoint): Promise<Float64Array> {
+    pt.w ??= (await gemm({ rows: 1, cols: this.P, data: pt.alpha }, { rows: this.P, cols: this.D, data: this.train.data })).data;
     return pt.w;
   }
 
   private async ZOf(pt: SamplePoint): Promise<Float64Array> {
-    pt.Z ??= (await solveLowerBlocked(pt.fac, { rows: this.P, cols: this.D, data: this.train.data })).data;
+    if (!pt.Z) {
+      const reuse = this.spare?.Z;
+      if (this.spare) this.spare.Z = undefined;
+      pt.Z = (await solveLowerBlocked(pt.fac, { rows: this.P, cols: this.D, data: this.train.data }, reuse)).data;
+    }
     return pt.Z;
   }
 
@@ -171,18 +183,19 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     if (!wantGrad) return { value, logDet, quad };
     const Z = await this.ZOf(pt);
     const grad = await partialTraceProduct(Z, Z, this.Q);
-    const ww = partialTraceOuter(this.wOf(pt), this.N0, this.Q);
+    const ww = partialTraceOuter(await this.wOf(pt), this.N0, this.Q);
     for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     return { value, logDet, quad, grad: symmetrizeInPlace(grad) };
   }
 
   release(): void {
     this.last = null;
+    this.spare = null;
   }
 
   async hessianVectorProduct(U1: Matrix, dU1: Matrix): Promise<Matrix> {
     const pt = await this.at(U1);
-    const w = this.wOf(pt);
+    const w = await this.wOf(pt);
     if (this.D <= GRAM_MAX_D) {
       const GM = await this.GMOf(pt);
       pt.Gp ??= pathMajorRows(GM, this.N0, this.Q);
@@ -229,7 +242,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
 
   async energyHessian(U1: Matrix): Promise<Matrix> {
     const pt = await this.at(U1);
-    return energyHessianFromGram(await this.GMOf(pt), this.wOf(pt), this.N0, this.Q);
+    return energyHessianFromGram(await this.GMOf(pt), await this.wOf(pt), this.N0, this.Q);
   }
 
   /**
@@ -242,7 +255,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
       throw new Error(`predict: test features [${test.features}, ${test.paths}] do not match the training set's [${N0}, ${Q}]`);
     const pt = await this.at(U1);
     const Pt = test.count;
-    const Uw = kronTimesVector(U1, this.wOf(pt), N0); // (I⊗U) w
+    const Uw = kronTimesVector(U1, await this.wOf(pt), N0); // (I⊗U) w
     const mean = matVec(test.data, Pt, D, Uw);
     const variance = new Float64Array(Pt);
     const { Dk, kept } = pt;

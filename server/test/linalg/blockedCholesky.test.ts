@@ -41,6 +41,26 @@ describe('blocked Cholesky', () => {
     });
   }
 
+  it('writes into the arrays of a discarded factor and solve (reuse) exactly what fresh ones hold', async () => {
+    const rng = new Random(9);
+    const n = 200;
+    const a = randomGram(rng, n, 150, 0.5);
+    const b = randomGram(rng, n, 150, 0.2);
+    const B = { rows: n, cols: 70, data: rng.normals(n * 70) };
+    const Fa = await blockedCholesky(n, gramPanels(a.A, 0.5), 64);
+    const Xa = await solveLowerBlocked(Fa, B);
+    const fresh = await blockedCholesky(n, gramPanels(b.A, 0.2), 64);
+    const reused = await blockedCholesky(n, gramPanels(b.A, 0.2), 64, Fa.L.data);
+    assert.equal(reused.L.data, Fa.L.data);
+    assert.deepEqual(Array.from(reused.L.data), Array.from(fresh.L.data));
+    const Xfresh = await solveLowerBlocked(fresh, B);
+    const Xreused = await solveLowerBlocked(reused, B, Xa.data);
+    assert.equal(Xreused.data, Xa.data);
+    assert.deepEqual(Array.from(Xreused.data), Array.from(Xfresh.data));
+    // an array of the wrong size is not used
+    assert.notEqual((await solveLowerBlocked(fresh, B, new Float64Array(5))).data.length, 5);
+  });
+
   it('names the global pivot of a matrix that is not positive definite', async () => {
     const n = 50;
     const { M } = randomGram(new Random(1), n, 50, 0.1);

@@ -84,6 +84,32 @@ describe('gemm', () => {
       assertClose(C.subarray(b * 8, b * 8 + 8), naive(a, bt), 1e-13, 1e-13, 'block');
     }
   });
+
+  it('reads blocks in place from side-by-side head slices (layout) and scales them: equal to the regrouped product', () => {
+    // 2 row groups (examples) × 3 heads of width 5; A has 4 rows per block, B 6; rows of 3·5 + 2 padding columns
+    const [G, H, m, n, k, stride] = [2, 3, 4, 6, 5, 17];
+    const rng = new Random(5);
+    const A = rng.normals(G * m * stride);
+    const B = rng.normals(G * n * stride);
+    const regroup = (X: Float64Array, rows: number) => {
+      const out = new Float64Array(G * H * rows * k);
+      for (let g = 0; g < G; g++)
+        for (let h = 0; h < H; h++)
+          for (let i = 0; i < rows; i++)
+            out.set(X.subarray((g * rows + i) * stride + h * k, (g * rows + i) * stride + h * k + k), ((g * H + h) * rows + i) * k);
+      return out;
+    };
+    const want = batchedMatmulTransB(regroup(A, m), regroup(B, n), G * H, m, k, n);
+    const got = batchedMatmulTransB(A, B, G * H, m, k, n, { groups: H, rowStride: stride }, 0.5);
+    assertClose(
+      got,
+      want.map((v) => 0.5 * v),
+      1e-15,
+      1e-15,
+      'strided',
+    );
+    assert.throws(() => batchedMatmulTransB(A, B, G * H, m, k, n, { groups: H, rowStride: 14 }), /does not fit/);
+  });
 });
 
 describe('Cholesky', () => {

@@ -158,6 +158,20 @@ describe('energy in sample and feature space', () => {
       }
     });
 
+    it('one evaluator moved back and forth between points (its L and L⁻¹Φ written over) equals fresh evaluators', async () => {
+      const c = await pc;
+      const pts = points(c).map(([, U]) => U);
+      const [s] = await both(c);
+      for (const U of [...pts, ...pts.slice().reverse(), pts[0]]) {
+        const got = await s.evaluate(U, true);
+        const [fresh] = await both(c);
+        const want = await fresh.evaluate(U, true);
+        assert.equal(got.value, want.value);
+        assert.deepEqual(Array.from(got.grad!.data), Array.from(want.grad!.data));
+        assert.deepEqual(Array.from((await s.predict(c.test, U)).variance), Array.from((await fresh.predict(c.test, U)).variance));
+      }
+    });
+
     it('Hessian–vector products match central differences and the full Hessian', async () => {
       const c = await pc;
       const Q = c.train.paths;
