@@ -106,6 +106,7 @@ export async function largestEigenpairsBlock(A: Matrix, k: number, opts: BlockLa
   let anorm = 0;
   // checkpoints (a dense m × m eigendecomposition each) from 2k + 20 dimensions, growing by a quarter
   let target = Math.min(maxBlocks, Math.max(Math.ceil((2 * k + 20) / b), 2));
+  let last: { blocks: number; worst: number } | null = null;
   for (let j = 0; ; j++) {
     const m = (j + 1) * b; // basis rows after this block (the last block may overshoot n; see below)
     const Vj = { rows: b, cols: n, data: basis.subarray(j * b * n, (j + 1) * b * n) };
@@ -178,7 +179,18 @@ export async function largestEigenpairsBlock(A: Matrix, k: number, opts: BlockLa
         return { values: Float64Array.from(order.slice(0, k), (c) => values[c]), vectors: out, method: 'lanczos', steps: mm, maxRelativeResidual: worst };
       }
       if (!canGrow) return largestEigenpairs(A, k, { denseLimit: 0, tolerance: tol, seed: opts.seed });
-      target = Math.min(maxBlocks, blocks + Math.max(2, Math.ceil(blocks * 0.25)));
+      // Next checkpoint: each costs a dense (mm)³ decomposition in JS, which at a few hundred dimensions outweighs
+      // many blocks of products, so rather than a fixed growth the residual's decay since the last checkpoint
+      // (about geometric in the dimension) predicts where it reaches the tolerance: go there (+10 %), at least a
+      // quarter further and at most twice as far.
+      let next = blocks + Math.max(2, Math.ceil(blocks * 0.25));
+      if (last && Number.isFinite(worst) && worst > 0 && worst < last.worst) {
+        const perBlock = (Math.log(worst) - Math.log(last.worst)) / (blocks - last.blocks);
+        const predicted = blocks + Math.ceil((1.1 * (Math.log(tol) - Math.log(worst))) / perBlock) + 1;
+        next = Math.min(2 * blocks, Math.max(next, predicted));
+      }
+      last = { blocks, worst };
+      target = Math.min(maxBlocks, next);
     }
     // append the next block (fresh vectors when the Krylov space closed)
     if ((j + 2) * b * n > basis.length) {

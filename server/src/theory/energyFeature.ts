@@ -64,6 +64,14 @@ interface FeaturePoint {
   Gp?: Float64Array;
 }
 
+/** The diagonal of a square F [Q, Q] that has nothing else (a psdFactor of a diagonal U_1), else null. */
+function diagonalOf(F: Matrix): Float64Array | null {
+  const Q = F.rows;
+  if (F.cols !== Q) return null;
+  for (let a = 0; a < Q; a++) for (let b = 0; b < Q; b++) if (a !== b && F.data[a * Q + b] !== 0) return null;
+  return Float64Array.from({ length: Q }, (_, q) => F.data[q * Q + q]);
+}
+
 function sameMatrix(a: Float64Array, b: Float64Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -124,11 +132,33 @@ export class FeatureSpaceEnergy implements EnergyEvaluator {
     const { N0, D, temperature: T } = this;
     const F = psdFactor(U1);
     const d = N0 * F.cols;
-    // F̃ᵀG = (G F̃)ᵀ (G symmetric): [D·N0, Q]·F → [D, d], transposed to [d, D]
-    const GF = await timesKron(this.G.data, D, N0, F);
-    const FG = transposeTiled({ rows: D, cols: d, data: GF }).data;
-    const H = await timesKron(FG, d, N0, F); // F̃ᵀ G F̃ [d, d]
-    const S = symmetrizeInPlace({ rows: d, cols: d, data: H });
+    let FG: Float64Array;
+    let S: Matrix;
+    const f = diagonalOf(F);
+    if (f) {
+      // F = diag(f) (the GP limit's U_1 = c·I, and any diagonal U_1): F̃ᵀG and F̃ᵀGF̃ are G with its rows (and
+      // columns) scaled, one pass over G instead of two memory-bound products and a transpose (~0.7 s at D = 3200).
+      const Q = F.rows;
+      const G = this.G.data;
+      FG = new Float64Array(D * D);
+      const H = new Float64Array(D * D);
+      for (let r = 0; r < D; r++) {
+        const fr = f[r % Q];
+        const o = r * D;
+        for (let c = 0; c < D; c++) {
+          const v = fr * G[o + c];
+          FG[o + c] = v;
+          H[o + c] = v * f[c % Q];
+        }
+      }
+      S = symmetrizeInPlace({ rows: d, cols: d, data: H });
+    } else {
+      // F̃ᵀG = (G F̃)ᵀ (G symmetric): [D·N0, Q]·F → [D, d], transposed to [d, D]
+      const GF = await timesKron(this.G.data, D, N0, F);
+      FG = transposeTiled({ rows: D, cols: d, data: GF }).data;
+      const H = await timesKron(FG, d, N0, F); // F̃ᵀ G F̃ [d, d]
+      S = symmetrizeInPlace({ rows: d, cols: d, data: H });
+    }
     // tr(F̃ᵀGF̃) = tr K_U ≥ λ_max(K_U): when T_B is below its rounding level, K_U + T_B I is singular to working
     // precision (the sample space's Cholesky fails there) and the Woodbury differences would be noise.
     let trK = 0;
