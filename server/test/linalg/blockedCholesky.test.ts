@@ -61,6 +61,27 @@ describe('blocked Cholesky', () => {
     assert.notEqual((await solveLowerBlocked(fresh, B, new Float64Array(5))).data.length, 5);
   });
 
+  for (const n of [1100, 1280]) {
+    it(`many right-hand sides (n = ${n}, 600 columns: blocks of twice the factor's, ${(n / 128) % 2 ? 'an odd last one' : 'all paired'}) equal the plain forward substitution`, async () => {
+      const rng = new Random(n);
+      const { A } = randomGram(rng, n, 300, 0.7);
+      const F = await blockedCholesky(n, gramPanels(A, 0.7), 128);
+      const B = { rows: n, cols: 600, data: rng.normals(n * 600) };
+      const X = await solveLowerBlocked(F, B);
+      assert.ok(F.pairInv && F.pairInv.length === Math.ceil(Math.ceil(n / 128) / 2));
+      const Lp = choleskySync({ rows: n, cols: n, data: gemmSync(A, A, { transB: true }).data.map((v, i) => (i % (n + 1) === 0 ? v + 0.7 : v)) });
+      // L X = B, row by row (forward substitution with the plain factor)
+      const want = new Float64Array(n * 600);
+      for (let i = 0; i < n; i++)
+        for (let c = 0; c < 600; c++) {
+          let v = B.data[i * 600 + c];
+          for (let t = 0; t < i; t++) v -= Lp.data[i * n + t] * want[t * 600 + c];
+          want[i * 600 + c] = v / Lp.data[i * n + i];
+        }
+      assertClose(X.data, want, 1e-9, 1e-9, 'L⁻¹B');
+    });
+  }
+
   it('names the global pivot of a matrix that is not positive definite', async () => {
     const n = 50;
     const { M } = randomGram(new Random(1), n, 50, 0.1);
