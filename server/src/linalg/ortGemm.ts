@@ -107,12 +107,22 @@ export async function ortGemm32(A: Matrix32, B: Matrix32, transA: boolean, trans
     A: new o.Tensor('float32', A.data, [A.rows, A.cols]),
     B: new o.Tensor('float32', B.data, [B.rows, B.cols]),
   };
-  let result: Float32Array;
-  if (out) {
-    await s.run(feeds, { Y: new o.Tensor('float32', out, [m, n]) });
-    result = out;
-  } else result = (await s.run(feeds)).Y.data as Float32Array;
-  return result;
+  return (await runGemm(s, feeds, 'float32', m, n, out)) as Float32Array;
+}
+
+/** Runs a Gemm session: into `out` ([m, n], given as the output tensor) when there is one, else into a new array. */
+async function runGemm(
+  s: Session,
+  feeds: Record<string, import('onnxruntime-node').Tensor>,
+  type: 'float32' | 'float64',
+  m: number,
+  n: number,
+  out?: Float32Array | Float64Array,
+): Promise<Float32Array | Float64Array> {
+  if (!out) return (await s.run(feeds)).Y.data as Float32Array | Float64Array;
+  const o = ortIfAvailable()!;
+  await s.run(feeds, { Y: type === 'float32' ? new o.Tensor('float32', out as Float32Array, [m, n]) : new o.Tensor('float64', out as Float64Array, [m, n]) });
+  return out;
 }
 
 /** op(A)·op(B) in ONNX Runtime; returns the row-major result data. */
@@ -138,10 +148,5 @@ export async function ortGemmInto(A: Matrix, B: Matrix, kind: OrtGemmKind, C?: F
     B: new o.Tensor('float64', B.data, [B.rows, B.cols]),
   };
   if (C !== undefined) feeds.C = new o.Tensor('float64', C, [m, n]);
-  let result: Float64Array;
-  if (out) {
-    await s.run(feeds, { Y: new o.Tensor('float64', out, [m, n]) });
-    result = out;
-  } else result = (await s.run(feeds)).Y.data as Float64Array;
-  return result;
+  return (await runGemm(s, feeds, 'float64', m, n, out)) as Float64Array;
 }

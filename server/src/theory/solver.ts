@@ -597,15 +597,17 @@ async function newtonPolish(
     const g = symmetricGradient(cur.r.grads!, scale);
     const p = u.length;
     const chord: boolean = kept !== null && cur.r.maxGradNormalized! < 1e-3 * kept.grad;
-    const H: Float64Array | null = chord ? Float64Array.from(kept!.H) : await hessian(cur);
+    const H: Float64Array | null = chord ? kept!.H : await hessian(cur);
     if (!H) return { pt: cur, iterations, reason: 'Hessian probe left the positive-definite domain' };
-    if (!chord) kept = { H: Float64Array.from(H), grad: cur.r.maxGradNormalized! };
+    // symmetrized in place (a kept one is already symmetric: this rewrites its values unchanged); nothing below
+    // writes H again, so a kept H is the symmetrized one itself
     for (let i = 0; i < p; i++)
       for (let j = 0; j < i; j++) {
         const v = 0.5 * (H[i * p + j] + H[j * p + i]);
         H[i * p + j] = v;
         H[j * p + i] = v;
       }
+    if (!chord) kept = { H, grad: cur.r.maxGradNormalized! };
     const step = solveShifted(H, g, p);
     if (!step) return { pt: cur, iterations, reason: 'Hessian could not be factored' };
     let accepted: Point | null = null;
