@@ -69,17 +69,25 @@ function keepPaths(X: Float64Array, n: number, N0: number, Q: number, kept: numb
 }
 
 /**
- * Column panels of Φ Ũ Φᵀ + shift·I for `blockedCholesky`: panel [j0, j1) is Φ[j0:n] (Φ[j0:j1] Ũ)ᵀ.
- * @throws NonFiniteEntryError at the first NaN/∞ entry.
+ * Column panels of Φ Ũ Φᵀ + shift·I for `blockedCholesky`: panel [j0, j1) is Φ[j0:n] (Φ[j0:j1] Ũ)ᵀ, with Φ_j Ũ
+ * written into one buffer reused by every panel.
+ *
+ * Only the diagonal block is checked for NaN/∞ (scanning every panel cost ~6 ms per evaluation at P = 2000): a
+ * non-finite feature of row r makes K_U[r, r] non-finite, and anything else non-finite below the diagonal blocks
+ * reaches the factor's row r and makes its pivot NaN or −∞, which the factorization reports
+ * (NotPositiveDefiniteError with a non-finite value, see `SampleSpaceEnergy`).
+ * @throws NonFiniteEntryError at the first NaN/∞ entry of a diagonal block.
  */
 export function kernelPanels(Phi: Float64Array, n: number, N0: number, U: Matrix, shift: number): PanelSource {
   const D = N0 * U.rows;
-  return async (j0, j1) => {
+  let kron: Float64Array | null = null;
+  return async (j0, j1, out) => {
     const w = j1 - j0;
-    const B = await timesKron(Phi.subarray(j0 * D, j1 * D), w, N0, U); // Φ_j Ũ [w, D]
-    const C = await gemmInto({ rows: n - j0, cols: D, data: Phi.subarray(j0 * D) }, { rows: w, cols: D, data: B }, { transB: true });
+    if (!kron || kron.length < w * D) kron = new Float64Array(w * D);
+    const B = await timesKron(Phi.subarray(j0 * D, j1 * D), w, N0, U, kron.subarray(0, w * D)); // Φ_j Ũ [w, D]
+    const C = await gemmInto({ rows: n - j0, cols: D, data: Phi.subarray(j0 * D) }, { rows: w, cols: D, data: B }, { transB: true, out });
     for (let i = 0; i < w; i++) C[i * w + i] += shift;
-    for (let i = 0; i < C.length; i++) if (!Number.isFinite(C[i])) throw new NonFiniteEntryError(j0 + Math.floor(i / w), j0 + (i % w));
+    for (let i = 0; i < w * w; i++) if (!Number.isFinite(C[i])) throw new NonFiniteEntryError(j0 + Math.floor(i / w), j0 + (i % w));
     return C;
   };
 }
@@ -138,6 +146,9 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
       if (this.spare) this.spare.L = undefined;
       fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature), undefined, reuse);
     } catch (e) {
+      if (e instanceof NotPositiveDefiniteError && !Number.isFinite(e.value)) {
+        throw new NumericalError(`training kernel K_U has a non-finite entry in row ${e.pivot} (or overflows there): its pivot is ${e.value}`);
+      }
       if (e instanceof NotPositiveDefiniteError) {
         throw new NumericalError(`K_U + T_B·I (the ${P}×${P} training kernel) is not positive definite: pivot ${e.pivot} = ${e.value}`);
       }
@@ -182,8 +193,9 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     if (!Number.isFinite(value)) throw new NumericalError(`energy is not finite (ln det = ${logDet}, yᵀ(K+T_B I)⁻¹y = ${quad})`);
     if (!wantGrad) return { value, logDet, quad };
     const Z = await this.ZOf(pt);
-    const grad = await partialTraceProduct(Z, Z, this.Q);
-    const ww = partialTraceOuter(await this.wOf(pt), this.N0, this.Q);
+    // Both products are memory-bound and run on one thread each: side by side they take the time of one.
+    const [grad, w] = await Promise.all([partialTraceProduct(Z, Z, this.Q), this.wOf(pt)]);
+    const ww = partialTraceOuter(w, this.N0, this.Q);
     for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     return { value, logDet, quad, grad: symmetrizeInPlace(grad) };
   }

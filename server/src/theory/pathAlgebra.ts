@@ -10,7 +10,7 @@
  * feature-space energy (theory/energySample.ts, theory/energyFeature.ts).
  */
 import { type Matrix, zeros } from '../linalg/matrix';
-import { gemm } from '../linalg/gemm';
+import { gemm, gemmInto } from '../linalg/gemm';
 import { NumericalError } from './errors';
 
 /**
@@ -65,13 +65,14 @@ export function psdFactor(U: Matrix, relTol = 1e-15): Matrix {
 
 /**
  * X (I_N0 ⊗ F): rows of X [n, N0·Q] (index (i, q)) times the factor per feature, one [n·N0, Q] × [Q, r] product.
- * @param X [n, N0·Q] row-major; F [Q, r]. @returns [n, N0·r] with index (i, a).
+ * @param X [n, N0·Q] row-major; F [Q, r]; out, when given, receives the result (exactly [n, N0·r], not overlapping X).
+ * @returns [n, N0·r] with index (i, a).
  */
-export async function timesKron(X: Float64Array, n: number, N0: number, F: Matrix): Promise<Float64Array> {
+export async function timesKron(X: Float64Array, n: number, N0: number, F: Matrix, out?: Float64Array): Promise<Float64Array> {
   const Q = F.rows;
   if (X.length !== n * N0 * Q) throw new Error(`timesKron: X has ${X.length} entries, expected [${n}, ${N0}·${Q}]`);
   if (F.cols === 0) return new Float64Array(0);
-  return (await gemm({ rows: n * N0, cols: Q, data: X }, F)).data;
+  return gemmInto({ rows: n * N0, cols: Q, data: X }, F, { out });
 }
 
 /** (I_N0 ⊗ F) v for v [N0·r] → [N0·Q]. */

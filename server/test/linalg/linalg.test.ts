@@ -113,6 +113,20 @@ describe('gemm', () => {
 });
 
 describe('Cholesky', () => {
+  // The JS kernels work on two entries at a time (pairs of a row's entries, pairs of L⁻¹'s columns): every parity of
+  // n, and the 128 / 129 of the blocked factorization's diagonal blocks.
+  it('JS factor and triangular inverse at n = 1 … 9, 128 and 129: L Lᵀ = M, L⁻¹ L = I, zeros above the diagonal', () => {
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 128, 129]) {
+      const M = randomSpd(new Random(n), n);
+      const L = choleskySync(M);
+      const X = lowerInverseSync(L);
+      assertClose(naive(L, transpose(L)), M.data, 1e-12, 1e-12, `n ${n}: LLᵀ`);
+      assertClose(naive(X, L), identity(n).data, 1e-11, 1e-11, `n ${n}: L⁻¹L`);
+      for (let i = 0; i < n; i++)
+        for (let j = i + 1; j < n; j++) assert.ok(L.data[i * n + j] === 0 && X.data[i * n + j] === 0, `n ${n}: (${i}, ${j}) above the diagonal`);
+    }
+  });
+
   it('small: L Lᵀ = M, L⁻¹ L = I, solve and log-determinant', () => {
     const M = fromRows([
       [4, 2, 0.4],

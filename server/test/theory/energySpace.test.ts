@@ -257,6 +257,29 @@ describe('energy in sample and feature space', () => {
     }
   });
 
+  // Only the kernel's diagonal blocks are scanned for NaN/∞ (a non-finite feature of row r makes K_U[r, r] non-finite,
+  // and by Cauchy–Schwarz an off-diagonal entry overflows only with a diagonal one); anything else would still meet a
+  // NaN or −∞ pivot in row r. Never a number.
+  for (const [where, row, value] of [
+    ['in the first diagonal block', 5, Number.NaN],
+    ['below the first diagonal block (row 300 of 400)', 300, Number.POSITIVE_INFINITY],
+    ['below the first diagonal block (row 200 of 400)', 200, Number.NaN],
+    ['that overflows the kernel (row 390 of 400)', 390, 1e200],
+  ] as const) {
+    it(`a non-finite or overflowing path feature ${where} is refused with one line naming its row`, async () => {
+      const p = await smallProblem(3, [2, 2], { P: 400, Pt: 5, N0: 3, T: 4, temperature: 0.05 });
+      const data = p.train.data.slice();
+      data[row * p.train.features * p.train.paths + 1] = value;
+      const ev = await createEnergyEvaluator({ ...p.train, data }, p.y, 0.05, 'sample');
+      const U = randomSpd(new Random(4), p.train.paths);
+      await assert.rejects(ev.evaluate(U, true), (e: unknown) => {
+        const m = /^training kernel K_U has a non-finite entry at \((\d+), (\d+)\)$/.exec(String((e as Error).message));
+        assert.ok(m && (Number(m[1]) === row || Number(m[2]) === row), String(e));
+        return true;
+      });
+    });
+  }
+
   it('psdFactor reproduces positive semi-definite matrices and drops zero rows', () => {
     const U = randomSpd(new Random(2), 5);
     const S = silenceHead(U, [5], 0, 2);
