@@ -52,23 +52,24 @@ export async function blockedCholesky(n: number, panel: PanelSource, nb = defaul
   const L = reuse && reuse.length === n * n ? reuse : new Float64Array(n * n);
   const diagInv: Float64Array[] = [];
   // One buffer for the copies of L[j0:n, 0:j0] (at most n²/4 entries), reused by every panel: a fresh zeroed array
-  // per panel cost more than the copy itself. Likewise the panel, its update and the solved part below the diagonal
-  // block are written into three buffers of n·nb entries (two for the panel and its update, which alternate).
+  // per panel cost more than the copy itself. Likewise the panel, its update (a GEMM's output may not be its C) and
+  // the solved part below the diagonal block are written into three buffers of n·nb entries.
   let leftBuf: Float64Array | null = null;
-  const panelBufs = [new Float64Array(n * Math.min(nb, n)), new Float64Array(n * Math.min(nb, n))];
+  const panelBuf = new Float64Array(n * Math.min(nb, n));
+  const updateBuf = new Float64Array(n * Math.min(nb, n));
   const belowBuf = new Float64Array(n * Math.min(nb, n));
   for (let j0 = 0; j0 < n; j0 += nb) {
     const j1 = Math.min(n, j0 + nb);
     const w = j1 - j0;
     const m = n - j0;
-    let C = await panel(j0, j1, panelBufs[0].subarray(0, m * w));
+    let C = await panel(j0, j1, panelBuf.subarray(0, m * w));
     if (C.length !== m * w) throw new Error(`blockedCholesky: panel [${j0}, ${j1}) has ${C.length} entries, expected ${m}×${w}`);
     if (j0 > 0) {
       // C −= L[j0:n, 0:j0] · L[j0:j1, 0:j0]ᵀ (the top w rows of the same copy are the second factor)
       leftBuf ??= new Float64Array(Math.ceil((n * n) / 4) + n);
       const left = leftBuf.subarray(0, m * j0);
       for (let i = 0; i < m; i++) left.set(L.subarray((j0 + i) * n, (j0 + i) * n + j0), i * j0);
-      const out = (C.buffer === panelBufs[1].buffer ? panelBufs[0] : panelBufs[1]).subarray(0, m * w);
+      const out = updateBuf.subarray(0, m * w);
       C = await gemmInto({ rows: m, cols: j0, data: left }, { rows: w, cols: j0, data: left.subarray(0, w * j0) }, { transB: true, alpha: -1, C, out });
     }
     const diag = { rows: w, cols: w, data: C.slice(0, w * w) };

@@ -193,9 +193,8 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     if (!Number.isFinite(value)) throw new NumericalError(`energy is not finite (ln det = ${logDet}, yᵀ(K+T_B I)⁻¹y = ${quad})`);
     if (!wantGrad) return { value, logDet, quad };
     const Z = await this.ZOf(pt);
-    // Both products are memory-bound and run on one thread each: side by side they take the time of one.
-    const [grad, w] = await Promise.all([partialTraceProduct(Z, Z, this.Q), this.wOf(pt)]);
-    const ww = partialTraceOuter(w, this.N0, this.Q);
+    const grad = await partialTraceProduct(Z, Z, this.Q);
+    const ww = partialTraceOuter(await this.wOf(pt), this.N0, this.Q);
     for (let i = 0; i < grad.data.length; i++) grad.data[i] -= ww.data[i];
     return { value, logDet, quad, grad: symmetrizeInPlace(grad) };
   }
