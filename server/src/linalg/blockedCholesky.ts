@@ -215,25 +215,59 @@ export function logDetBlocked(F: BlockedFactor): number {
   return 2 * s;
 }
 
-/** Xᵀ [m, n] of X [n, m], by 32 × 32 tiles (cache-friendly for large arrays). */
-export function transposeTiled(X: Matrix): Matrix {
+/**
+ * Xᵀ [m, n] of X [n, m], by 32 × 32 tiles (cache-friendly for large arrays): within a tile four rows of X are read
+ * together, so each column of the tile is written as runs of four consecutive entries of Xᵀ.
+ * @param out where to write Xᵀ (exactly m·n entries, not overlapping X); a new array when absent.
+ */
+export function transposeTiled(X: Matrix, out?: Float64Array): Matrix {
   const { rows: n, cols: m } = X;
-  const out = new Float64Array(n * m);
+  const o = out && out.length === n * m ? out : new Float64Array(n * m);
   const x = X.data;
   const B = 32;
   for (let i0 = 0; i0 < n; i0 += B) {
     const i1 = Math.min(n, i0 + B);
     for (let j0 = 0; j0 < m; j0 += B) {
       const j1 = Math.min(m, j0 + B);
-      for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[j * n + i] = x[i * m + j];
+      let i = i0;
+      for (; i + 3 < i1; i += 4) {
+        const r0 = i * m;
+        const r1 = r0 + m;
+        const r2 = r1 + m;
+        const r3 = r2 + m;
+        for (let j = j0; j < j1; j++) {
+          const d = j * n + i;
+          o[d] = x[r0 + j];
+          o[d + 1] = x[r1 + j];
+          o[d + 2] = x[r2 + j];
+          o[d + 3] = x[r3 + j];
+        }
+      }
+      for (; i < i1; i++) for (let j = j0; j < j1; j++) o[j * n + i] = x[i * m + j];
     }
   }
-  return { rows: m, cols: n, data: out };
+  return { rows: m, cols: n, data: o };
+}
+
+/** Copies the lower triangle of the square M [m, m] onto its upper triangle, by 32 × 32 tiles. */
+export function mirrorLowerTiled(M: Float64Array, m: number): void {
+  const B = 32;
+  for (let i0 = 0; i0 < m; i0 += B) {
+    const i1 = Math.min(m, i0 + B);
+    for (let j0 = 0; j0 <= i0; j0 += B) {
+      const j1 = Math.min(m, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const ri = i * m;
+        for (let j = j0; j < Math.min(j1, i); j++) M[j * m + i] = M[ri + j];
+      }
+    }
+  }
 }
 
 /**
  * XᵀX [m, m] of X [n, m] with only the lower triangle computed (n·m² flops instead of 2·n·m²): X is transposed
- * once, so each column panel of the result is one GEMM of contiguous row blocks of Xᵀ; then mirrored.
+ * once, so each column panel of the result is one GEMM of contiguous row blocks of Xᵀ (into one reused buffer); its
+ * rows are copied into the lower triangle, which is then mirrored.
  */
 export async function gramOfColumns(X: Matrix, nb = 256): Promise<Matrix> {
   const m = X.cols;
@@ -241,16 +275,18 @@ export async function gramOfColumns(X: Matrix, nb = 256): Promise<Matrix> {
   const G = new Float64Array(m * m);
   if (n === 0 || m === 0) return { rows: m, cols: m, data: G };
   const Xt = transposeTiled(X).data;
+  const buf = new Float64Array(m * Math.min(nb, m));
   for (let j0 = 0; j0 < m; j0 += nb) {
     const j1 = Math.min(m, j0 + nb);
     const w = j1 - j0;
-    const C = await gemmInto({ rows: m - j0, cols: n, data: Xt.subarray(j0 * n) }, { rows: w, cols: n, data: Xt.subarray(j0 * n, j1 * n) }, { transB: true });
-    for (let i = j0; i < m; i++)
-      for (let j = j0; j < Math.min(j1, i + 1); j++) {
-        const v = C[(i - j0) * w + (j - j0)];
-        G[i * m + j] = v;
-        G[j * m + i] = v;
-      }
+    const C = await gemmInto(
+      { rows: m - j0, cols: n, data: Xt.subarray(j0 * n) },
+      { rows: w, cols: n, data: Xt.subarray(j0 * n, j1 * n) },
+      { transB: true, out: buf.subarray(0, (m - j0) * w) },
+    );
+    // row i of the panel holds G[i, j0:j1]; only columns ≤ i belong to the lower triangle
+    for (let i = j0; i < m; i++) G.set(C.subarray((i - j0) * w, (i - j0) * w + Math.min(w, i + 1 - j0)), i * m + j0);
   }
+  mirrorLowerTiled(G, m);
   return { rows: m, cols: m, data: G };
 }

@@ -11,7 +11,7 @@ import { ConfigValueError } from '../config/types';
 import { pathCountText } from './windowPlan';
 import { EXACT_HESSIAN_MAX_D } from '../theory/hessian';
 import { DENSE_NEWTON_MAX_ENTRIES } from '../theory/solver';
-import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, energySpaceCosts, spaceForPredictions } from '../theory/energySpace';
+import { type EnergySpace, type EnergySpaceSetting, chooseEnergySpace, energySpaceCosts, gramCholeskyFlops, spaceForPredictions } from '../theory/energySpace';
 import type { PathFeatures } from '../theory/kernels';
 
 export interface ProblemSize {
@@ -172,11 +172,11 @@ const LANCZOS_STEPS = 200;
  * - attention (section a): projections as GEMMs (W: 2·n·T·N0² per head; Q/K: 4·n·T·N0·G per head) and the
  *   batched scores in JS (2·n·H·T²·N0, or ·G);
  * - per action evaluation (section d), in the energy space the solve will use (`chooseEnergySpace`): sample space,
- *   the K_U product (2·P²·N0·paths), a Cholesky (P³/3), the solve with N0·paths right-hand sides (P²·N0·paths) and
- *   their Gram matrix (2·P·(N0·paths)²); feature space (D = N0·paths), G = ΦᵀΦ once (P·D²), then `energySpaceCosts`'
+ *   the factor of K_U + T_B I with L⁻¹Φ (`gramCholeskyFlops`, 2·P²·N0·paths and the diagonal blocks) and, for the
+ *   Newton steps, the Gram matrix of L⁻¹Φ (2·P·(N0·paths)²); feature space (D = N0·paths), G = ΦᵀΦ once (P·D²), then `energySpaceCosts`'
  *   D × D flops and two memory-bound passes over Φ (4·P·D, at the JS rate); plus a fixed overhead; EVALUATIONS of
  *   them per solve (one solve per width of a sweep);
- * - (2 + H_tot) predictions on the test set (section e; sample space 2·P·P_test·D + P²·P_test each, feature space
+ * - (2 + H_tot) predictions on the test set (section e; sample space a factorization and 2·P·P_test·D each, feature space
  *   2·P_test·D² + 4/3·D³);
  * - the kernel PCs of two kernels (sample space: dense below P = 200, else LANCZOS_STEPS matrix-vector products of
  *   2·P² each; feature space: two D × D eigensolves);
@@ -203,9 +203,9 @@ export function estimateSeconds(s: ProblemShape, work: WorkKind): number {
   const { space } = chooseEnergySpace(s.P, s.N0, Q, s.space ?? 'auto', spaceBudget());
   const feature = space === 'feature';
   const spaceCost = energySpaceCosts(s.P, s.N0, Q)[space];
-  const perEval = feature ? spaceCost.evaluationFlops : 2 * s.P * s.P * D + (s.P * s.P * s.P) / 3 + s.P * s.P * D + 2 * s.P * D * D;
+  const perEval = feature ? spaceCost.evaluationFlops : gramCholeskyFlops(s.P, D) + 2 * s.P * D * D;
   const perEvalJs = feature ? 4 * s.P * D : 0;
-  const perPredict = feature ? 2 * s.P_test * D * D + (4 / 3) * D * D * D : 2 * s.P * s.P_test * D + s.P * s.P * s.P_test;
+  const perPredict = feature ? 2 * s.P_test * D * D + (4 / 3) * D * D * D : gramCholeskyFlops(s.P, D) + 2 * s.P * s.P_test * D;
   if (feature) gemm += spaceCost.setupFlops;
   let overhead = 0;
   let model = 0;

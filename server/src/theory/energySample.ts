@@ -1,28 +1,21 @@
 /**
- * The energy and what shares its factorization, in sample space (docs/theory.md §d–e; see energySpace.ts).
+ * The energy and what shares its factorization, in sample space (docs/theory.md §d–e, §m; see energySpace.ts).
  *
- * K_U = Φ Ũ Φᵀ (Ũ = I_N0 ⊗ U_1) is never formed as a whole: M = K_U + T_B I is factored panel by panel
- * (linalg/blockedCholesky.ts), panel j being Φ[j0:P] (Φ_j Ũ)ᵀ — one GEMM, with Φ_j Ũ a small product of w rows
- * (P²·D flops for the lower triangle plus P³/3 for the factorization; only the factor L is P × P). Paths whose
- * rows of U_1 are zero (silenced heads) are dropped from Φ first, which shrinks D. Then
- *   ln det M = 2 Σ ln L_ii,   yᵀM⁻¹y = |L⁻¹y|²,   α = M⁻¹y,   w = Φᵀα,
- *   ∂E/∂U_1 = Tr_i[Zᵀ Z] − Tr_i[w wᵀ],   Z = L⁻¹Φ (P²·D flops),
- * the predictor from L and Z (or L⁻¹k* when Z is not at hand), and the Newton pieces from G_M = ZᵀZ
- * (energyGram.ts). The factorization, Z and G_M of the last U_1 are kept, so a gradient, Hessian–vector products
- * and the predictor at the solver's final point do not refactor.
+ * M = K_U + T_B I with K_U = Φ Ũ Φᵀ (Ũ = I_N0 ⊗ U_1) is never formed: its Cholesky factor L and Z = L⁻¹Φ are
+ * computed together, by blocks of 256 rows, from L[j, 0:j0] = Φ_j Ũ Z[0:j0]ᵀ (linalg/gramCholesky.ts: 2·P²·D
+ * flops for both, no P³/3 factorization, only L and Z are P × P and P × D). Paths whose rows of U_1 are zero
+ * (silenced heads) are dropped from Φ first, which shrinks D. Then
+ *   ln det M = 2 Σ ln L_ii,   yᵀM⁻¹y = |z|²,   z = L⁻¹y,   w = Φᵀα = Zᵀz   (α = M⁻¹y),
+ *   ∂E/∂U_1 = Tr_i[Zᵀ Z] − Tr_i[w wᵀ],
+ * the predictor from L and Z, and the Newton pieces from G_M = ZᵀZ (energyGram.ts). The factorization, Z and G_M
+ * of the last U_1 are kept, so a gradient, Hessian–vector products and the predictor at the solver's final point do
+ * not refactor.
  */
 import { type Matrix, zeros } from '../linalg/matrix';
 import { gemm, gemmInto } from '../linalg/gemm';
 import { NotPositiveDefiniteError, backSolveTransposed, forwardSolve } from '../linalg/cholesky';
-import {
-  type BlockedFactor,
-  type PanelSource,
-  NonFiniteEntryError,
-  blockedCholesky,
-  gramOfColumns,
-  logDetBlocked,
-  solveLowerBlocked,
-} from '../linalg/blockedCholesky';
+import { type BlockedFactor, type PanelSource, NonFiniteEntryError, gramOfColumns, logDetBlocked, solveLowerBlocked } from '../linalg/blockedCholesky';
+import { gramCholeskyWithSolve } from '../linalg/gramCholesky';
 import type { PathFeatures } from './kernels';
 import { NumericalError } from './errors';
 import type { EnergyEvaluator, EnergyResult, Prediction } from './energyEvaluator';
@@ -47,12 +40,13 @@ interface SamplePoint {
   /** N0·(number of kept paths) */
   Dk: number;
   fac: BlockedFactor;
+  /** L⁻¹Φ restricted to the kept paths [P, Dk] (made with the factor) */
+  Zk: Float64Array;
   /** L⁻¹y */
   z: Float64Array;
-  alpha: Float64Array;
   /** Φᵀα [D] */
   w?: Float64Array;
-  /** L⁻¹Φ [P, D] (all paths kept only) */
+  /** L⁻¹Φ [P, D]: Zk itself when every path is kept */
   Z?: Float64Array;
   /** ZᵀZ = ΦᵀM⁻¹Φ [D, D] */
   GM?: Matrix;
@@ -69,16 +63,12 @@ function keepPaths(X: Float64Array, n: number, N0: number, Q: number, kept: numb
 }
 
 /**
- * Column panels of Φ Ũ Φᵀ + shift·I for `blockedCholesky`: panel [j0, j1) is Φ[j0:n] (Φ[j0:j1] Ũ)ᵀ, with Φ_j Ũ
- * written into one buffer reused by every panel.
- *
- * Only the diagonal block is checked for NaN/∞ (scanning every panel cost ~6 ms per evaluation at P = 2000): a
- * non-finite feature of row r makes K_U[r, r] non-finite, and anything else non-finite below the diagonal blocks
- * reaches the factor's row r and makes its pivot NaN or −∞, which the factorization reports
- * (NotPositiveDefiniteError with a non-finite value, see `SampleSpaceEnergy`).
+ * Column panels of Φ Ũ Φᵀ + shift·I (the lower triangle of K_U, for the kernel PCs and the tests' factorizations by
+ * `blockedCholesky`): panel [j0, j1) is Φ[j0:n] (Φ[j0:j1] Ũ)ᵀ, with Φ_j Ũ written into one buffer reused by every
+ * panel. Only the diagonal block is checked for NaN/∞: a non-finite feature of row r makes K_U[r, r] non-finite.
  * @throws NonFiniteEntryError at the first NaN/∞ entry of a diagonal block.
  */
-export function kernelPanels(Phi: Float64Array, n: number, N0: number, U: Matrix, shift: number): PanelSource {
+function kernelPanels(Phi: Float64Array, n: number, N0: number, U: Matrix, shift: number): PanelSource {
   const D = N0 * U.rows;
   let kron: Float64Array | null = null;
   return async (j0, j1, out) => {
@@ -131,20 +121,32 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     return { kept, Phi, Uk, Dk: N0 * kept.length };
   }
 
-  /** The factorization at U1 (reused when U1 equals the last one entry by entry). */
+  /** The factorization and L⁻¹Φ at U1 (reused when U1 equals the last one entry by entry). */
   private async at(U1: Matrix): Promise<SamplePoint> {
     if (this.last && sameMatrix(this.last.U, U1.data)) return this.last;
     // The previous point's L and L⁻¹Φ are written over by this one (nothing outside keeps them): the solver's
     // evaluations then touch no fresh P × P or P × D memory.
-    if (this.last) this.spare = { L: this.last.fac.L.data, Z: this.last.Z ?? this.spare?.Z };
+    const full = this.P * this.D;
+    if (this.last) {
+      const Zfull = this.last.Z ?? (this.last.Zk.length === full ? this.last.Zk : undefined);
+      this.spare = { L: this.last.fac.L.data, Z: Zfull ?? this.spare?.Z };
+    }
     this.last = null;
     const { P, N0 } = this;
     const { kept, Phi, Uk, Dk } = this.restrict(U1);
+    const reuseL = this.spare?.L;
+    const reuseX = Dk === this.D ? this.spare?.Z : undefined;
+    if (this.spare) {
+      this.spare.L = undefined;
+      if (reuseX) this.spare.Z = undefined;
+    }
     let fac: BlockedFactor;
+    let Zk: Float64Array;
     try {
-      const reuse = this.spare?.L;
-      if (this.spare) this.spare.L = undefined;
-      fac = await blockedCholesky(P, kernelPanels(Phi, P, N0, Uk, this.temperature), undefined, reuse);
+      const timesU = (r0: number, r1: number, out: Float64Array) => timesKron(Phi.subarray(r0 * Dk, r1 * Dk), r1 - r0, N0, Uk, out);
+      const r = await gramCholeskyWithSolve({ rows: P, cols: Dk, data: Phi }, timesU, this.temperature, { reuseL, reuseX });
+      fac = r.factor;
+      Zk = r.X.data;
     } catch (e) {
       if (e instanceof NotPositiveDefiniteError && !Number.isFinite(e.value)) {
         throw new NumericalError(`training kernel K_U has a non-finite entry in row ${e.pivot} (or overflows there): its pivot is ${e.value}`);
@@ -156,22 +158,33 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
       throw e;
     }
     const z = forwardSolve(fac.L, this.y);
-    const alpha = backSolveTransposed(fac.L, z);
-    this.last = { U: U1.data.slice(), kept, Phi, Uk, Dk, fac, z, alpha };
+    this.last = { U: U1.data.slice(), kept, Phi, Uk, Dk, fac, Zk, z };
     return this.last;
   }
 
-  /** w = Φᵀα as one [1, P]·[P, D] product (in ONNX Runtime: the JS loop over Φ took ~20 ms at P = 2000, D = 3200). */
+  /**
+   * w = Φᵀα: Zᵀz when Z = L⁻¹Φ is at hand (every path kept), else Φᵀ(L⁻ᵀz); one [1, P]·[P, D] product in ONNX
+   * Runtime either way (the JS loop over a P × D array took ~20 ms at P = 2000, D = 3200).
+   */
   private async wOf(pt: SamplePoint): Promise<Float64Array> {
-    pt.w ??= (await gemm({ rows: 1, cols: this.P, data: pt.alpha }, { rows: this.P, cols: this.D, data: this.train.data })).data;
+    if (!pt.w) {
+      const all = pt.kept.length === this.Q;
+      const left = all ? pt.Zk : this.train.data;
+      const v = all ? pt.z : backSolveTransposed(pt.fac.L, pt.z);
+      pt.w = (await gemm({ rows: 1, cols: this.P, data: v }, { rows: this.P, cols: this.D, data: left })).data;
+    }
     return pt.w;
   }
 
+  /** Z = L⁻¹Φ over every path (for the gradient at a U_1 with silenced paths, a solve with the factor). */
   private async ZOf(pt: SamplePoint): Promise<Float64Array> {
     if (!pt.Z) {
-      const reuse = this.spare?.Z;
-      if (this.spare) this.spare.Z = undefined;
-      pt.Z = (await solveLowerBlocked(pt.fac, { rows: this.P, cols: this.D, data: this.train.data }, reuse)).data;
+      if (pt.kept.length === this.Q) pt.Z = pt.Zk;
+      else {
+        const reuse = this.spare?.Z;
+        if (this.spare) this.spare.Z = undefined;
+        pt.Z = (await solveLowerBlocked(pt.fac, { rows: this.P, cols: this.D, data: this.train.data }, reuse)).data;
+      }
     }
     return pt.Z;
   }
@@ -257,8 +270,8 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   }
 
   /**
-   * Mean = Φ_* Ũ w (P_test·D flops); variance = K_U(x*,x*) − |L⁻¹k*|² with L⁻¹k* = Z (Φ_* Ũ)ᵀ when Z = L⁻¹Φ is at
-   * hand, else (L⁻¹Φ)(Φ_* Ũ)ᵀ or L⁻¹(Φ (Φ_* Ũ)ᵀ), whichever is cheaper; test points in blocks of ≤ 2²³/P.
+   * Mean = Φ_* Ũ w (P_test·D flops); variance = K_U(x*,x*) − |L⁻¹k*|² with L⁻¹k* = Z_k (Φ_* Ũ)ᵀ (Z_k = L⁻¹Φ over
+   * the kept paths, made with the factor); test points in blocks of ≤ 2²³/P.
    */
   async predict(test: PathFeatures, U1: Matrix): Promise<Prediction> {
     const { P, N0, D, Q } = this;
@@ -273,21 +286,14 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     if (Dk > 0) {
       const all = kept.length === Q;
       const testPhi = all ? test.data : keepPaths(test.data, Pt, N0, Q, kept);
-      let left: Float64Array | null = null; // [P, Dk] with L⁻¹k* = left · (Φ_* Ũ)ᵀ
-      if (pt.Z && all) left = pt.Z;
-      else if (Pt >= Dk) left = (await solveLowerBlocked(pt.fac, { rows: P, cols: Dk, data: pt.Phi })).data;
+      const left = pt.Zk; // [P, Dk] with L⁻¹k* = left · (Φ_* Ũ)ᵀ
       const block = testBlock(P);
       for (let t0 = 0; t0 < Pt; t0 += block) {
         const t1 = Math.min(Pt, t0 + block);
         const c = t1 - t0;
         const Xc = testPhi.subarray(t0 * Dk, t1 * Dk);
         const Bc = await timesKron(Xc, c, N0, pt.Uk); // Φ_* Ũ [c, Dk]
-        let V: Float64Array;
-        if (left) V = await gemmInto({ rows: P, cols: Dk, data: left }, { rows: c, cols: Dk, data: Bc }, { transB: true });
-        else {
-          const k = await gemmInto({ rows: P, cols: Dk, data: pt.Phi }, { rows: c, cols: Dk, data: Bc }, { transB: true });
-          V = (await solveLowerBlocked(pt.fac, { rows: P, cols: c, data: k })).data;
-        }
+        const V = await gemmInto({ rows: P, cols: Dk, data: left }, { rows: c, cols: Dk, data: Bc }, { transB: true });
         for (let t = 0; t < c; t++) {
           let s = 0;
           const o = t * Dk;

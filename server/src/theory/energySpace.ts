@@ -3,8 +3,8 @@
  * everything else built on the training matrix K_U + T_B I (predictor, docs/theory.md §e; kernel PCs,
  * section i), evaluated in one of two spaces behind one interface:
  *
- * - **sample space** (energySample.ts): P × P matrices. K_U = A Aᵀ with A = Φ(I ⊗ F), U_1 = F Fᵀ, factored
- *   panel by panel; cost per evaluation with gradient ≈ P²(d + D) + P³/3 flops (d = N0·rank U_1).
+ * - **sample space** (energySample.ts): P × P matrices. The factor of K_U + T_B I and L⁻¹Φ in one sweep
+ *   (linalg/gramCholesky.ts); cost per evaluation with gradient ≈ 2·P²·D + 6·128·P·D flops, no P³ term.
  * - **feature space** (energyFeature.ts): D × D matrices, D = N0·H_tot. With the Gram matrix G = ΦᵀΦ and
  *   b = Φᵀy computed once, K_U + T_B I = T_B I + A Aᵀ is handled through S = T_B I + (I⊗F)ᵀ G (I⊗F)
  *   (Woodbury and the matrix determinant lemma); cost per evaluation ≈ 4/3·D³ + 4·D²·Q + 4·P·D, plus
@@ -34,13 +34,22 @@ export interface SpaceCost {
 const TYPICAL_EVALUATIONS = 40;
 
 /**
+ * Flops of the sample space's factor of K_U + T_B I with L⁻¹Φ (linalg/gramCholesky.ts), Φ [P, D]: 2·P²·D for the two
+ * big products, and 6·128·P·D for the 128-wide diagonal blocks (their part of Φ Ũ Φᵀ, their inverses applied to
+ * L⁻¹Φ's rows, and the couplings within each 256-row block).
+ */
+export function gramCholeskyFlops(P: number, D: number): number {
+  return 2 * P * P * D + 6 * 128 * P * D;
+}
+
+/**
  * Cost estimates of both spaces for P training examples, N0 features and Q paths (see module doc; the sample
  * space's bytes are L, L⁻¹Φ, A and a panel copy, the feature space's G, S's factor, (I⊗F)ᵀG and R⁻¹(I⊗F)ᵀG).
  */
 export function energySpaceCosts(P: number, N0: number, Q: number): Record<EnergySpace, SpaceCost> {
   const D = N0 * Q;
   return {
-    sample: { space: 'sample', evaluationFlops: 2 * P * P * D + (P * P * P) / 3 + 4 * P * D * Q, setupFlops: 0, bytes: 8 * (1.25 * P * P + 2 * P * D) },
+    sample: { space: 'sample', evaluationFlops: gramCholeskyFlops(P, D) + 4 * P * D * Q, setupFlops: 0, bytes: 8 * (1.25 * P * P + 2 * P * D) },
     feature: {
       space: 'feature',
       evaluationFlops: (4 / 3) * D * D * D + 4 * D * D * Q + 4 * P * D,
@@ -78,14 +87,15 @@ export function chooseEnergySpace(
 
 /**
  * Flops of one `predict` on P_test points at a U_1 whose nonzero rows are r of the Q paths (d = N0·r), with no
- * factorization at that U_1 to reuse: sample space factors P × P and takes the cheaper of L⁻¹(A A*ᵀ) and
- * (L⁻¹A)A*ᵀ; feature space forms and factors the d × d matrix and solves with the test points.
+ * factorization at that U_1 to reuse: sample space factors P × P together with L⁻¹A (A the kept paths' features)
+ * and multiplies that by the test points' A*ᵀ; feature space forms and factors the d × d matrix and solves with
+ * the test points.
  */
 export function predictionFlops(P: number, Pt: number, N0: number, Q: number, r: number): Record<EnergySpace, number> {
   const d = N0 * r;
   const D = N0 * Q;
   return {
-    sample: P * P * d + (P * P * P) / 3 + Math.min(2 * P * Pt * d + P * P * Pt, P * P * d + 2 * P * Pt * d),
+    sample: gramCholeskyFlops(P, d) + 2 * P * Pt * d,
     feature: 2 * D * D * r + 2 * D * d * r + (d * d * d) / 3 + d * d * Pt + 2 * Pt * D * r + 4 * P * D,
   };
 }
