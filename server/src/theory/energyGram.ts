@@ -94,12 +94,18 @@ export async function energyHessianFromGram(GM: Matrix, w: Float64Array, N0: num
     }
   const GhM = { rows: N0 * N0, cols: Q * Q, data: Gh };
   const W = await gemm(GhM, GhM, { transA: true }); // W[(r,s),(q,t)] = Σ_ij Ĝ[ij,(r,s)] Ĝ[ij,(q,t)]
-  // T1[(i,q),(s,t)] = Σ_j G_M[(i,q),(j,s)] w_(j,t): each row's [N0, Q] block transposed, then [D·Q, N0]·[N0, Q].
+  // T1[(i,q),(s,t)] = Σ_j G_M[(i,q),(j,s)] w_(j,t) = Σ_j w_(j,t) G_M[(j,s),(i,q)] (G_M symmetric): one product
+  // wᵀ [Q, N0] · G_M viewed as [N0, Q·D] (row j holds (s, (i, q))), giving T1t[t, (s, i, q)] without regrouping G_M
+  // (the regrouped copy of G_M cost ~55 ms at D = 3200); then regrouped (Q²·D entries) to T1[i, (q, s, t)].
   const QQ = Q * Q;
-  const Gt = new Float64Array(D * D);
-  for (let row = 0; row < D; row++) for (let j = 0; j < N0; j++) for (let s = 0; s < Q; s++) Gt[row * D + s * N0 + j] = G[row * D + j * Q + s];
   const W3 = { rows: N0, cols: Q, data: w };
-  const T1 = (await gemm({ rows: D * Q, cols: N0, data: Gt }, W3)).data; // [(i,q,s), t]
+  const T1t = (await gemm(W3, { rows: N0, cols: Q * D, data: G }, { transA: true })).data;
+  const T1 = new Float64Array(Q * Q * D);
+  for (let t = 0; t < Q; t++)
+    for (let s = 0; s < Q; s++) {
+      const src = (t * Q + s) * D;
+      for (let i = 0; i < N0; i++) for (let q = 0; q < Q; q++) T1[i * Q * QQ + q * QQ + s * Q + t] = T1t[src + i * Q + q];
+    }
   // YY[(q,r),(s,t)] = Σ_i w_(i,r) T1[(i,q),(s,t)]: wᵀ [Q, N0] · T1 as [N0, Q³] → YYr[r, (q,s,t)]
   const YYr = (await gemm(W3, { rows: N0, cols: Q * QQ, data: T1 }, { transA: true })).data;
   const YY = new Float64Array(QQ * QQ);

@@ -95,8 +95,8 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   private readonly N0: number;
   private readonly Q: number;
   private last: SamplePoint | null = null;
-  /** Arrays of a discarded point, written over by the next factorization and L⁻¹Φ. */
-  private spare: { L?: Float64Array; Z?: Float64Array } | null = null;
+  /** Arrays of a discarded point, written over by the next factorization, L⁻¹Φ and G_M. */
+  private spare: { L?: Float64Array; Z?: Float64Array; GM?: Float64Array } | null = null;
 
   /** @param train Φ [P, N0, Q]; y [P]; temperature T_B > 0. */
   constructor(
@@ -129,7 +129,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
     const full = this.P * this.D;
     if (this.last) {
       const Zfull = this.last.Z ?? (this.last.Zk.length === full ? this.last.Zk : undefined);
-      this.spare = { L: this.last.fac.L.data, Z: Zfull ?? this.spare?.Z };
+      this.spare = { L: this.last.fac.L.data, Z: Zfull ?? this.spare?.Z, GM: this.last.GM?.data ?? this.spare?.GM };
     }
     this.last = null;
     const { P, N0 } = this;
@@ -192,7 +192,9 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
   private async GMOf(pt: SamplePoint): Promise<Matrix> {
     if (!pt.GM) {
       const Z = await this.ZOf(pt);
-      pt.GM = await gramOfColumns({ rows: this.P, cols: this.D, data: Z });
+      const reuse = this.spare?.GM;
+      if (this.spare) this.spare.GM = undefined;
+      pt.GM = await gramOfColumns({ rows: this.P, cols: this.D, data: Z }, undefined, reuse);
     }
     return pt.GM;
   }
