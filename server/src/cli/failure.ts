@@ -4,6 +4,7 @@
  * `<prefix>: <reason>`, or `<prefix>: internal error: … (please report)` for a bug, whose stack follows only
  * with `ATTENTION_PATHS_DEBUG=1`.
  */
+import { isAbsolute, relative } from 'node:path';
 import { locateConfigValue } from '../config/load';
 import { ConfigError, ConfigValueError } from '../config/types';
 import { debugEnabled, debugStack, userMessage } from '../util/errors';
@@ -11,6 +12,15 @@ import { debugEnabled, debugStack, userMessage } from '../util/errors';
 /** One line of text: newlines and runs of whitespace collapsed. */
 function line(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
+}
+
+/**
+ * The config's path as its schema errors show it (relative to the working folder, as it is usually typed), so that
+ * every `file:line:col` of one run names the file the same way; absolute when it lies above the working folder.
+ */
+function shownPath(abs: string): string {
+  const rel = relative(process.cwd(), abs);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
 }
 
 /**
@@ -25,7 +35,7 @@ export function failureLines(e: unknown, prefix: string, configSource?: string):
     for (const i of e.issues) out.push(`${i.file}:${i.line}:${i.column}: ${line(i.message)}`);
   } else if (e instanceof ConfigValueError && configSource) {
     const at = locateConfigValue(configSource, e.pointer);
-    out.push(at ? `${configSource}:${at.line}:${at.column}: ${line(e.message)}` : `${prefix}: ${userMessage(e)}`);
+    out.push(at ? `${shownPath(configSource)}:${at.line}:${at.column}: ${line(e.message)}` : `${prefix}: ${userMessage(e)}`);
   } else {
     out.push(`${prefix}: ${userMessage(e)}`);
   }

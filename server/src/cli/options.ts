@@ -7,7 +7,7 @@ import { loadConfig } from '../config/load';
 import { defaultConfig } from '../config/defaults';
 import type { AnalysisConfig } from '../config/types';
 import { checkOutputDir, checkOutputFile, checkOutputsDistinct, inputFiles, samePath, type LabelledPath } from '../io/paths';
-import { CONFIRM_ABOVE_SECONDS } from '../pipeline/resources';
+import { CONFIRM_ABOVE_SECONDS, type CostEstimate } from '../pipeline/resources';
 import { DEFAULT_SETTINGS } from '../../../shared/protocol';
 import { isWidth, WIDTH_RANGE } from '../../../shared/width';
 import { UsageError, type OptionSpec } from './command';
@@ -68,6 +68,9 @@ export function parseWidths(text: string | undefined): number[] {
     const n = widths[bad];
     throw new UsageError(`--widths: "${parts[bad]}" is not a width N ${WIDTH_RANGE}${n <= 0 ? ' (a width must be positive)' : ''}`);
   }
+  // each width is one solve: a repeated one would be solved again for the same row
+  const again = widths.findIndex((n, i) => widths.indexOf(n) !== i);
+  if (again >= 0) throw new UsageError(`--widths: ${parts[again].trim()} is listed twice (each width is solved once)`);
   return widths;
 }
 
@@ -110,16 +113,25 @@ export function noExtra(command: string, rest: string[], what: string): void {
   if (rest.length > 1) throw new UsageError(`${command} takes at most one ${what}, got ${rest.length}: ${rest.join(' ')}`);
 }
 
+/** The CLI's progress lines on stderr, and the confirmation question kept clear of them. */
+export interface ProgressPrinter {
+  onProgress: (stage: string, message: string) => void;
+  stop: () => void;
+  /** `confirm` with the progress lines held back while it asks (none is printed onto the y/N question). */
+  confirming: (confirm: ((cost: CostEstimate) => Promise<void>) | undefined) => ((cost: CostEstimate) => Promise<void>) | undefined;
+}
+
 /**
  * Progress lines on stderr, once the current stage has run for a second: a stage that ends sooner
  * prints nothing. A timer (not holding the process open) prints the stage that is still running.
  */
-export function progressPrinter(quiet: boolean, stderr: (t: string) => void): { onProgress: (stage: string, message: string) => void; stop: () => void } {
+export function progressPrinter(quiet: boolean, stderr: (t: string) => void): ProgressPrinter {
   const start = Date.now();
   let current: { stage: string; message: string; since: number; printed: boolean } | null = null;
   let lastPrint = 0;
+  let paused = false;
   const print = () => {
-    if (!current || current.printed) return;
+    if (paused || !current || current.printed) return;
     const now = Date.now();
     if (now - current.since < 1000 || now - lastPrint < 250) return;
     current.printed = true;
@@ -138,5 +150,17 @@ export function progressPrinter(quiet: boolean, stderr: (t: string) => void): { 
     stop: () => {
       if (timer) clearInterval(timer);
     },
+    confirming: (confirm) =>
+      confirm &&
+      (async (cost) => {
+        // the stage begun before the question would be printed onto it (its second passes while the user reads)
+        paused = true;
+        try {
+          await confirm(cost);
+        } finally {
+          paused = false;
+          if (current) current.since = Date.now();
+        }
+      }),
   };
 }

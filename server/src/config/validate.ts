@@ -63,6 +63,9 @@ export function schemaIssues(value: unknown): RawIssue[] {
   let errors: ErrorObject[] = [...(validate.errors ?? [])];
 
   errors = errors.filter((e) => e.keyword !== 'if' && !(e.instancePath === '' && e.schemaPath.startsWith('#/oneOf')));
+  // A value out of range is one problem: `P: -5` also fails multipleOf 2, a second line that adds nothing.
+  const outOfRange = new Set(errors.filter((e) => /^(minimum|maximum|exclusiveMinimum|exclusiveMaximum|type)$/.test(e.keyword)).map((e) => e.instancePath));
+  errors = errors.filter((e) => e.keyword !== 'multipleOf' || !outOfRange.has(e.instancePath));
 
   // anyOf: keep only the errors of the branch whose type matches the value.
   for (const e of errors.filter((x) => x.keyword === 'anyOf')) {

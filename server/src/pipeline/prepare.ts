@@ -216,6 +216,7 @@ function loadedShape(config: AnalysisConfig, task: TaskData, layers: AttentionLa
     attention: first?.kind === 'qk' ? 'qk' : first?.kind === 'w' ? 'w' : 'fixed',
     ...(first?.kind === 'qk' ? { G: first.G } : {}),
     ...(modelBytes !== undefined ? { modelBytes } : {}),
+    space: config.solver.space,
   };
 }
 
@@ -256,7 +257,8 @@ export async function prepare(config: AnalysisConfig, progress?: ProgressFn, gat
   const t0 = performance.now();
   const builtin = builtinSize(config);
   if (builtin && config.attention?.kind !== 'model') {
-    const shape: ProblemShape = { ...builtin, source: 'builtin', ...builtinAttention(config) };
+    // the space the solve will use (a forced one included): the estimates of memory and time depend on it
+    const shape: ProblemShape = { ...builtin, source: 'builtin', ...builtinAttention(config), space: config.solver.space };
     // The path limit first: too many paths is a refusal, not a question of memory or time.
     if (opts.maxPaths !== undefined) checkPathLimit(shape.heads, opts.maxPaths, opts.action ?? 'analyse');
     checkMemory(shape, `task ${config.task}`);

@@ -18,6 +18,10 @@ function num(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
   return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2) : x.toFixed(digits);
 }
+/** A width N for the sweep table: as typed up to 10⁶, then in four significant digits ("1e+15", "1.235e+6"). */
+function widthText(N: number): string {
+  return N < 1e6 ? String(N) : N.toPrecision(4).replace(/\.?0+e/, 'e');
+}
 function ms(x: number): string {
   return x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`;
 }
@@ -216,16 +220,16 @@ export function formatSweep(r: SweepReport): string {
     `Width sweep — ${r.task.name}: P = ${r.task.P}, heads [${r.settings.heads.join(', ')}], T_B = ${r.settings.temperature}, readout ${r.settings.readout}`,
   );
   out.push("  every width (N_1 … N_L and N_a) set to N; the config's own widths are not used here");
-  out.push(`  ${lpad('N', 8)}${lpad('α = P/N', 10)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}  solver`);
+  out.push(`  ${lpad('N', 10)}${lpad('α = P/N', 10)}${lpad('accuracy', 10)}${lpad('ε_g', 10)}${lpad('bias', 10)}${lpad('variance', 10)}  solver`);
   for (const row of r.rows) {
     const m = row.metrics;
     out.push(
-      `  ${lpad(String(row.N), 8)}${lpad(num(row.alpha, 3), 10)}${lpad(m.acc_mean_predictor.toFixed(3), 10)}${lpad(num(m.eg_total), 10)}${lpad(num(m.eg_bias), 10)}${lpad(num(m.eg_variance), 10)}  ${row.converged ? 'converged' : 'NOT converged'} (${row.iterations} it.)`,
+      `  ${lpad(widthText(row.N), 10)}${lpad(num(row.alpha, 3), 10)}${lpad(m.acc_mean_predictor.toFixed(3), 10)}${lpad(num(m.eg_total), 10)}${lpad(num(m.eg_bias), 10)}${lpad(num(m.eg_variance), 10)}  ${row.converged ? 'converged' : 'NOT converged'} (${row.iterations} it.)`,
     );
   }
   const g = r.gp;
   out.push(
-    `  ${lpad('GP', 8)}${lpad('0', 10)}${lpad(g.acc_mean_predictor.toFixed(3), 10)}${lpad(num(g.eg_total), 10)}${lpad(num(g.eg_bias), 10)}${lpad(num(g.eg_variance), 10)}`,
+    `  ${lpad('GP', 10)}${lpad('0', 10)}${lpad(g.acc_mean_predictor.toFixed(3), 10)}${lpad(num(g.eg_total), 10)}${lpad(num(g.eg_bias), 10)}${lpad(num(g.eg_variance), 10)}`,
   );
   return out.join('\n');
 }

@@ -103,7 +103,7 @@ export function predictionFlops(P: number, Pt: number, N0: number, Q: number, r:
 /**
  * The space for a series of predictions after a solve (the GP limit and each silenced head: `ranks` are their
  * numbers of kept paths): the solve's own, or the feature space when its one-time G = ΦᵀΦ and the d × d work are
- * cheaper than refactoring P × P for each (as for P = 2000 against D = 3200: 1.3·10¹¹ against 2.4·10¹¹ flops).
+ * cheaper than refactoring P × P for each (as for P = 2000 against D = 3200: 1.3·10¹¹ against 3.0·10¹¹ flops).
  */
 export function spaceForPredictions(
   P: number,

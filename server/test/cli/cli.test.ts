@@ -151,8 +151,33 @@ describe('attention-paths sweep', () => {
     // At N = 10⁶ (α = 4e-5) the theory is at its GP limit.
     assertClose(rep.rows[1].metrics.eg_total, rep.gp.eg_total, 1e-3, 0, 'eg at large N');
     assert.match(r.stdout, /^\s+GP\s+0\s+[\d.]+/m);
+    // the columns stay aligned for large widths (N = 10⁶ printed as 1e+6 within its column; 10¹⁵ pushed them out)
+    const header = r.stdout.split('\n').find((l) => l.includes('α = P/N'))!;
+    const row = r.stdout.split('\n').find((l) => l.trimStart().startsWith('1e+6'))!;
+    assert.ok(row, r.stdout);
+    const tokenEnds = (l: string) => [...l.matchAll(/\S+/g)].map((m) => m.index! + m[0].length);
+    assert.equal(tokenEnds(row)[0], header.indexOf('N') + 1, 'N right-aligned under its header');
+    assert.equal(tokenEnds(row)[1], header.indexOf('α = P/N') + 'α = P/N'.length, 'α right-aligned under its header');
     assert.match(readFileSync(join(dir, 'out', 'sweep.svg'), 'utf8'), /<svg/);
   });
+});
+
+describe('--json - with --report', () => {
+  // Found by a newcomer's run: the "written" line followed the JSON on stdout, which then did not parse.
+  for (const cmd of ['analyze', 'sweep']) {
+    it(`${cmd}: stdout is exactly one JSON document; the files written are named on stderr`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+      const cfg = join(dir, 'small.yaml');
+      writeFileSync(cfg, 'task: markov\nP: 40\nP_test: 200\n');
+      const extra = cmd === 'sweep' ? ['--widths', '10,100'] : [];
+      const r = run([cmd, cfg, ...extra, '--json', '-', '--report', join(dir, 'out'), '--quiet']);
+      assert.equal(r.code, 0, r.stderr);
+      const parsed = JSON.parse(r.stdout);
+      assert.equal(typeof parsed, 'object');
+      assert.match(r.stderr, /written: .*out/);
+      assert.doesNotMatch(r.stdout, /written/);
+    });
+  }
 });
 
 describe('attention-paths errors', () => {
@@ -212,6 +237,10 @@ describe('attention-paths errors', () => {
   it('usage errors exit with 2', () => {
     assert.equal(run(['frobnicate']).code, 2);
     assert.equal(run(['sweep']).code, 2);
+    // a width listed twice would be solved twice for the same row (found by a newcomer's run)
+    const twice = run(['sweep', '--widths', '10,30,10']);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /--widths: 10 is listed twice/);
     assert.equal(run(['--version']).stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   });
 });

@@ -184,6 +184,14 @@ describe('parseConfig: errors with message and position', () => {
     assert.deepEqual(span(i), [2, 8, 2, 11]);
   });
 
+  test('a negative odd P is one problem, not two (out of range; its parity is not named as well)', () => {
+    const i = onlyIssue('task: markov\nP: -5\n');
+    assert.match(i.message, /^P .*must be an integer ≥ 2/);
+    assert.equal(i.pointer, '/P');
+    // an odd P in range still gets the parity message
+    assert.match(onlyIssue('task: markov\nP: 5\n').message, /^P must be a multiple of 2/);
+  });
+
   test('a bad array entry points at that entry', () => {
     const i = onlyIssue('task: markov\nheads: [2, -1]\n');
     assert.equal(i.message, 'heads[1] must be an integer ≥ 1 (got -1)');

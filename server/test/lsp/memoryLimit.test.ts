@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { writeNpz } from '../../src/data/npz';
 import { Random } from '../../src/util/random';
 import { LspSession } from '../helpers/lspSession';
+import { estimateCost } from '../../src/pipeline/resources';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -89,6 +90,35 @@ describe('memory refused before the work', () => {
     },
   );
 
+  // Found by a newcomer's run: under a limit below the process's own baseline the refusal said "reduce P_test", which
+  // cannot help, and for a model config it named N0, the model's hidden width, which the data cannot change.
+  test(
+    'CLI with less memory than the process itself needs: one line that says no smaller setting helps',
+    { skip: !hasPrlimit && 'prlimit (util-linux) is not installed' },
+    () => {
+      const file = path.join(dir, 'markov.attention.yaml');
+      writeFileSync(file, 'task: markov\nP: 60\nP_test: 200\n');
+      const r = cli(['analyze', file], ['prlimit', '--data=250000000']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(
+        r.stderr.trim(),
+        /task markov needs about \d+ MB of memory, but only \d+ MB is available \(the data-size limit of this process, ulimit -d or prlimit --data\): even the smallest problem \(P = 2, P_test = 1\) needs about \d+ MB, 200 MB of it for the process itself, so no smaller setting can make it fit: run it where more memory is available$/,
+      );
+    },
+  );
+
+  test('a model config never blames N0 (the model fixes it): P, P_test, T or the heads', () => {
+    for (const N0 of [64, 768, 4096]) {
+      const cost = estimateCost({ source: 'model', attention: 'fixed', P: 200, P_test: 1000, N0, T: 64, heads: [4, 4], modelBytes: 4e6 });
+      assert.notEqual(cost.memoryKey, 'N0', `N0 = ${N0}`);
+      assert.notEqual(cost.timeKey, 'N0', `N0 = ${N0}`);
+    }
+    // a data file's N0 is the user's: it may be named there
+    const data = estimateCost({ source: 'data', attention: 'fixed', P: 50, P_test: 50, N0: 100_000, T: 2, heads: [1] });
+    assert.equal(data.memoryKey, 'N0');
+  });
+
   test('a built-in task too large for memory: the diagnostic is on P, not on task', async () => {
     const s = await LspSession.start({ workspace: dir });
     try {
@@ -117,6 +147,44 @@ describe('memory refused before the work', () => {
     );
     assert.ok(performance.now() - t0 < 30_000, 'refused before the work');
   });
+
+  // The estimates took the space the solve would choose, not the one the config forces: this config (sample space at
+  // P = 20,000, about 11 min) was estimated in feature space and started without asking.
+  test('CLI: the estimate follows a forced solver.space (sample space at P = 20,000 is asked about)', () => {
+    const r = cli(['analyze', config]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr.trim(),
+      /^attention-paths: this run needs about \d+ (min|h) and [\d.]+ GB \(mostly from P = 20000\); not started without a terminal to confirm on: pass --yes to run it$/,
+    );
+  });
+
+  // Found by a newcomer's run: with a data file the question comes after the data stage has begun, and that stage's
+  // progress line was printed onto the question a second later ("Run it? [y/N] [1.0 s] data: …").
+  test(
+    'CLI on a terminal: no progress line is printed onto the question while it waits',
+    { skip: !hasScript && 'script (util-linux) is not installed' },
+    async () => {
+      const p = spawn('script', ['-qec', `${process.execPath} ${CLI} analyze ${config}; echo EXIT=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      const asked = new Promise<void>((resolve) =>
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (/Run it\? \[y\/N\]/.test(out)) resolve();
+        }),
+      );
+      const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+      await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
+      await new Promise((r) => setTimeout(r, 1600)); // the user reads
+      p.stdin.write('n\r');
+      await exited;
+      const ESC = String.fromCharCode(27);
+      const text = out.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+      const after = text.split('Run it? [y/N] ')[1] ?? '';
+      assert.match(after, /^n?\n?attention-paths: this run needs .*; not started/, `after the question: ${JSON.stringify(after)}`);
+      assert.match(text, /\nEXIT=1/);
+    },
+  );
 
   test('CLI on a terminal: the question is asked, and "n" does not start the run', { skip: !hasScript && 'script (util-linux) is not installed' }, async () => {
     const file = path.join(dir, 'long.attention.yaml');

@@ -135,6 +135,13 @@ test('a cheap theory runs by itself and its warnings are printed (a model outsid
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /theory \(head silencing, finite width\): accuracy/);
   assert.match(r.out, /warning: the model is outside the theory's class/);
+  // a warning's detail lines are indented under its text (they began at column 0: found by a newcomer's run)
+  const lines = r.out.split('\n');
+  const w = lines.findIndex((l) => /warning: the model is outside/.test(l));
+  const indent = lines[w].indexOf('the model');
+  for (let i = w + 1; i < lines.length && lines[i].trim() && !/^\s*(warning:|written:|theory|original)/.test(lines[i]); i++) {
+    assert.ok(lines[i].startsWith(' '.repeat(indent)), `detail line ${JSON.stringify(lines[i])} not indented`);
+  }
   assert.equal(theoryIsCheap({ P: 128, P_test: 128, N0: 16, T: 12, heads: [4, 4], source: 'model', attention: 'fixed' }).cheap, true);
   const gpt = theoryIsCheap({ P: 100, P_test: 100, N0: 64, T: 20, heads: [4, 4, 4], source: 'model', attention: 'fixed' });
   assert.deepEqual([gpt.cheap, gpt.paths], [false, 64]);

@@ -23,22 +23,24 @@ export const analyze: Command = {
     ctx.configSource = config.source;
     planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
     const progress = progressPrinter(o.quiet, io.stderr);
+    // with the JSON on stdout (--json -), what was written goes to stderr: stdout stays one JSON document
+    const notice = o.json === '-' ? io.stderr : io.stdout;
     try {
       const report = await runAnalysis(config, {
         onProgress: progress.onProgress,
         measureHeadRemoval: true,
-        confirmCost: costConfirmation(o.yes),
+        confirmCost: progress.confirming(costConfirmation(o.yes)),
         maxPaths: parseMaxPaths(o['max-paths']),
       });
       if (o.json === '-') io.stdout(reportJson(report) + '\n');
       else io.stdout(formatAnalysis(report) + '\n');
       if (o.json && o.json !== '-') {
         writeFileSafely(resolve(o.json), reportJson(report), o.force);
-        io.stdout(`Report written to ${o.json}\n`);
+        notice(`Report written to ${o.json}\n`);
       }
       if (o.report) {
         const files = await writeAnalysisReportDir(resolve(o.report), report, o.force);
-        io.stdout(`Report and charts written: ${files.join(', ')}\n`);
+        notice(`Report and charts written: ${files.join(', ')}\n`);
       }
       return 0;
     } finally {

@@ -98,6 +98,11 @@ export function formatComparison(c: PruneSummary['comparison']): string[] {
   return out;
 }
 
+/** A warning under `prefix`, its detail lines indented to the warning's text (they began at column 0). */
+function warningLines(prefix: string, w: string): string {
+  return prefix + w.split('\n').join('\n' + ' '.repeat(prefix.length));
+}
+
 /** The text summary printed on stdout. */
 export function formatPruneSummary(s: PruneSummary): string {
   const lines: string[] = [];
@@ -121,7 +126,7 @@ export function formatPruneSummary(s: PruneSummary): string {
         `ε_g ${p.before.eg_total.toPrecision(4)} → ${p.after.eg_total.toPrecision(4)}`,
     );
   } else if (!s.theory.ran && s.theory.reason !== 'no labelled data') lines.push(`  theory: ${s.theory.reason}`);
-  for (const w of s.warnings) lines.push(`  warning: ${w}`);
+  for (const w of s.warnings) lines.push(warningLines('  warning: ', w));
   lines.push('  original versus pruned:');
   lines.push(...formatComparison(s.comparison));
   const a = s.analysis;
@@ -133,7 +138,7 @@ export function formatPruneSummary(s: PruneSummary): string {
     );
     const low = a.head_scores_ascending.slice(0, 5).map((h) => `${headName(h)} ${h.score.toFixed(3)}`);
     lines.push(`    lowest head scores: ${low.join(', ')}${a.head_scores_ascending.length > 5 ? ', …' : ''}`);
-    for (const w of a.warnings) lines.push(`    warning: ${w}`);
+    for (const w of a.warnings) lines.push(warningLines('    warning: ', w));
   }
   for (const n of s.notes) lines.push(`  note: ${n}`);
   lines.push(`  written: ${s.files.join(', ')}`);

@@ -28,21 +28,23 @@ export const sweep: Command = {
     ctx.configSource = config.source;
     planOutputs(o, SWEEP_REPORT_FILES, configInputs(config));
     const progress = progressPrinter(o.quiet, io.stderr);
+    // with the JSON on stdout (--json -), what was written goes to stderr: stdout stays one JSON document
+    const notice = o.json === '-' ? io.stderr : io.stdout;
     try {
       const report = await runSweep(config, widths, {
         onProgress: progress.onProgress,
-        confirmCost: costConfirmation(o.yes),
+        confirmCost: progress.confirming(costConfirmation(o.yes)),
         maxPaths: parseMaxPaths(o['max-paths']),
       });
       if (o.json === '-') io.stdout(JSON.stringify(report, null, 2) + '\n');
       else io.stdout(formatSweep(report) + '\n');
       if (o.json && o.json !== '-') {
         writeFileSafely(resolve(o.json), JSON.stringify(report, null, 2), o.force);
-        io.stdout(`Sweep written to ${o.json}\n`);
+        notice(`Sweep written to ${o.json}\n`);
       }
       if (o.report) {
         const files = await writeSweepReportDir(resolve(o.report), report, o.force);
-        io.stdout(`Sweep table and chart written: ${files.join(', ')}\n`);
+        notice(`Sweep table and chart written: ${files.join(', ')}\n`);
       }
       return 0;
     } finally {
