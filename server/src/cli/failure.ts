@@ -4,7 +4,6 @@
  * `<prefix>: <reason>`, or `<prefix>: internal error: … (please report)` for a bug, whose stack follows only
  * with `ATTENTION_PATHS_DEBUG=1`.
  */
-import { isAbsolute, relative } from 'node:path';
 import { locateConfigValue } from '../config/load';
 import { ConfigError, ConfigValueError } from '../config/types';
 import { debugEnabled, debugStack, userMessage } from '../util/errors';
@@ -15,18 +14,10 @@ function line(s: string): string {
 }
 
 /**
- * The config's path as its schema errors show it (relative to the working folder, as it is usually typed), so that
- * every `file:line:col` of one run names the file the same way; absolute when it lies above the working folder.
- */
-function shownPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
-  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : abs;
-}
-
-/**
  * The stderr lines for a failure.
  * @param prefix e.g. `attention-paths` or `attention-paths prune`.
- * @param configSource the config file of the run, for placing a `ConfigValueError` at its key.
+ * @param configSource the config file of the run as the user named it (as its schema errors name it), for placing a
+ *   `ConfigValueError` at its key.
  * @returns lines without trailing newlines (one per problem; the stack as further lines only in debug mode).
  */
 export function failureLines(e: unknown, prefix: string, configSource?: string): string[] {
@@ -35,7 +26,7 @@ export function failureLines(e: unknown, prefix: string, configSource?: string):
     for (const i of e.issues) out.push(`${i.file}:${i.line}:${i.column}: ${line(i.message)}`);
   } else if (e instanceof ConfigValueError && configSource) {
     const at = locateConfigValue(configSource, e.pointer);
-    out.push(at ? `${shownPath(configSource)}:${at.line}:${at.column}: ${line(e.message)}` : `${prefix}: ${userMessage(e)}`);
+    out.push(at ? `${configSource}:${at.line}:${at.column}: ${line(e.message)}` : `${prefix}: ${userMessage(e)}`);
   } else {
     out.push(`${prefix}: ${userMessage(e)}`);
   }

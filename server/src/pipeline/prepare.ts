@@ -343,8 +343,10 @@ export async function prepareWithAttention(
   type FeatureMeta = { maps: AttentionMaps; padWeight: number };
   const compute = async (): Promise<StageEntry> => {
     progress?.('attention', `computing attention (${L} layer${L === 1 ? '' : 's'}, ${task.train.count} + ${task.test.count} examples)`);
-    const attTrain = await allLayerAttention(task.train, layers, 'train');
-    const attTest = await allLayerAttention(task.test, layers, 'test');
+    // a message per layer and split, so that a long attention stage (~10 s at P = 3000) keeps reporting
+    const onLayer = (which: string, n: number) => (l: number) => progress?.('attention', `computing attention: layer ${l + 1} of ${L}, ${n} ${which} examples`);
+    const attTrain = await allLayerAttention(task.train, layers, 'train', onLayer('training', task.train.count));
+    const attTest = await allLayerAttention(task.test, layers, 'test', onLayer('test', task.test.count));
     tAttention = performance.now() - t1;
     progress?.('features', `computing path features (${Q} paths)`);
     const pad = { padWeight: 0 };

@@ -104,11 +104,18 @@ export async function layerAttention(X: SequenceBatch, layer: QKLayer | WLayer):
  * Attention of every layer on a batch. Fixed layers (captured from a model) are passed through after
  * a shape check.
  * @param which 'train' or 'test': selects the captured tensor of fixed layers.
+ * @param onLayer called before each computed (not fixed) layer with its 0-based index, for progress reports.
  * @returns one [P, H_l, T, T] array per layer, first layer first.
  */
-export async function allLayerAttention(X: SequenceBatch, layers: AttentionLayer[], which: 'train' | 'test'): Promise<LayerAttention[]> {
+export async function allLayerAttention(
+  X: SequenceBatch,
+  layers: AttentionLayer[],
+  which: 'train' | 'test',
+  onLayer?: (layer: number) => void,
+): Promise<LayerAttention[]> {
   const out: LayerAttention[] = [];
   for (const [l, layer] of layers.entries()) {
+    if (layer.kind !== 'fixed') onLayer?.(l);
     if (layer.kind === 'fixed') {
       const data = which === 'train' ? layer.train : layer.test;
       const want = X.count * layer.heads * X.tokens * X.tokens;

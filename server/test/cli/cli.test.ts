@@ -234,6 +234,18 @@ describe('attention-paths errors', () => {
     assert.equal(rep.task.P, 20);
     assert.ok(rep.attention_maps, 'the report has its attention maps');
   });
+  // Found by a newcomer's run: schema errors named the config as typed (`neg.yaml:2:4:`), errors of values found later
+  // (cross-field, data, memory) by its absolute path (`/tmp/bad/heads.yaml:2:8:`).
+  it('an error found after the schema names the config as typed, as the schema errors do', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
+    writeFileSync(join(dir, 'w.yaml'), 'task: markov\nP: 40\nP_test: 200\nwidths: [10, 10, 10, 10, 10]\n');
+    const rel = run(['analyze', 'w.yaml', '--quiet'], dir);
+    assert.equal(rel.code, 1);
+    assert.match(rel.stderr, /^w\.yaml:4:9: widths has 5 entries/);
+    const abs = run(['analyze', join(dir, 'w.yaml'), '--quiet'], dir);
+    assert.ok(abs.stderr.startsWith(`${join(dir, 'w.yaml')}:4:9: widths has 5 entries`), abs.stderr);
+  });
+
   it('usage errors exit with 2', () => {
     assert.equal(run(['frobnicate']).code, 2);
     assert.equal(run(['sweep']).code, 2);

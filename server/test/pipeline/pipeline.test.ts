@@ -122,3 +122,21 @@ describe('numerical trouble is reported, never shown as a number', () => {
     }
   });
 });
+
+describe('progress during the attention stage', () => {
+  // Found by a newcomer's run: at P = 3000 the attention stage ran ~10 s after one message; it now reports each layer.
+  it('reports every computed layer of the training and the test examples', async () => {
+    const messages: string[] = [];
+    const config: AnalysisConfig = { ...defaultConfig(), P: 40, P_test: 200 };
+    const { prepare } = await import('../../src/pipeline/prepare');
+    await prepare(config, (stage, message) => {
+      if (stage === 'attention') messages.push(message);
+    });
+    assert.deepEqual(messages.slice(1), [
+      'computing attention: layer 1 of 2, 40 training examples',
+      'computing attention: layer 2 of 2, 40 training examples',
+      'computing attention: layer 1 of 2, 200 test examples',
+      'computing attention: layer 2 of 2, 200 test examples',
+    ]);
+  });
+});

@@ -20,7 +20,8 @@ export const analyze: Command = {
     const o = values as RunValues;
     noExtra('analyze', rest, 'CONFIG file');
     const config = readConfig(rest[0], io.stderr);
-    ctx.configSource = config.source;
+    // as typed, as the schema errors name it (config.source is absolute)
+    ctx.configSource = rest[0];
     planOutputs(o, ANALYSIS_REPORT_FILES, configInputs(config));
     const progress = progressPrinter(o.quiet, io.stderr);
     // with the JSON on stdout (--json -), what was written goes to stderr: stdout stays one JSON document

@@ -25,7 +25,8 @@ export const sweep: Command = {
     noExtra('sweep', rest, 'CONFIG file');
     const widths = parseWidths(o.widths);
     const config = readConfig(rest[0], io.stderr);
-    ctx.configSource = config.source;
+    // as typed, as the schema errors name it (config.source is absolute)
+    ctx.configSource = rest[0];
     planOutputs(o, SWEEP_REPORT_FILES, configInputs(config));
     const progress = progressPrinter(o.quiet, io.stderr);
     // with the JSON on stdout (--json -), what was written goes to stderr: stdout stays one JSON document
