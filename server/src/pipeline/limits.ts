@@ -5,6 +5,7 @@
  * model configs, offers layer windows (docs/windows.md). The heap limit of job processes is the language server's
  * (lsp/jobs/heapLimit.ts).
  */
+import { ConfigValueError } from '../config/types';
 import { pathCount } from '../theory/paths';
 import { autoWindowSize, pathCountText, tileWindows, windowLabel, type LayerWindow } from './windowPlan';
 
@@ -28,7 +29,8 @@ export function windowsAdvice(heads: number[], maxPaths: number): string | null 
  * Refuses work on configs with more attention paths H_1···H_L than `maxPaths`.
  * @param heads heads per layer; action: what was asked ('analyse', 'sweep', 'prune'), for the message.
  * @param opts.windows true when the config can use layer windows (an ONNX model config, `attention.kind: model`).
- * @throws Error naming the path count, that the paths multiply across layers (so P is not the cause), and — for model
+ * @throws ConfigValueError (at the model for a model config, else at `heads`) naming the path count, that the paths
+ *   multiply across layers (so P is not the cause), and — for model
  *   configs — the `attention.windows` value that stays within the limit; otherwise how to reduce the heads or raise
  *   the limit.
  */
@@ -38,10 +40,15 @@ export function checkPathLimit(heads: number[], maxPaths: number, action: 'analy
   const what = { analyse: 'analyse it whole', sweep: 'sweep its width', prune: 'prune it (the pruner analyses it first)' }[action];
   const head = `this config has ${pathCountText(heads)} attention paths (heads [${heads.join(', ')}]; paths multiply across layers), more than the path limit ${maxPaths} (${LIMIT_SETTING})`;
   const advice = opts.windows && action !== 'sweep' ? windowsAdvice(heads, maxPaths) : null;
+  // placed where the paths come from: a model config's model, else the heads (a config without them gets no place)
+  const pointer = opts.windows ? '/attention/model' : '/heads';
   if (advice) {
-    throw new Error(`${head}; reducing P would not help. Analyse the model in layer windows: ${advice} — see docs/windows.md — or raise the limit to ${what}`);
+    throw new ConfigValueError(
+      pointer,
+      `${head}; reducing P would not help. Analyse the model in layer windows: ${advice} — see docs/windows.md — or raise the limit to ${what}`,
+    );
   }
-  throw new Error(`${head}; use fewer heads or layers, or raise the limit to ${what}`);
+  throw new ConfigValueError(pointer, `${head}; use fewer heads or layers, or raise the limit to ${what}`);
 }
 
 /**

@@ -342,6 +342,8 @@ describe('outputs are checked before any work, and failures leave nothing behind
       r.stderr,
       /this config has 4⁶ = 4096 attention paths .*more than the path limit 256 .*reducing P would not help\. Analyse the model in layer windows: `attention\.windows: 3` \(2 windows of 3 blocks, 64 paths each/,
     );
+    // placed at the model that brings the paths (it had no file:line:col: found by a newcomer's run)
+    assert.ok(r.stderr.startsWith(`${cfg}:4:10: this config has 4⁶`), r.stderr);
     // Refused before the model runs on the data (generous bound: tsx start-up on a busy machine).
     assert.ok(Date.now() - t0 < 60_000);
     assert.match(run(['analyze', cfg, '--max-paths', '100']).stderr, /more than the path limit 100 .*`attention\.windows: 3`/);
