@@ -28,7 +28,7 @@ import { headName, layerName } from '../../shared/format';
 import { ChartsPanel } from './panels/charts';
 import type { RenderInfo } from './webview/messages';
 import { OnnxEditorProvider } from './panels/onnxEditor';
-import { num, parseWidths, WIDTHS_HINT, pct, pruneMessage, summary } from './text';
+import { modelAnalysisMessage, num, parseWidths, WIDTHS_HINT, pct, pruneMessage, summary } from './text';
 
 const CONFIG_GLOB = '**/{*.attention.yaml,*.attention.yml,*.attention.json,attention-paths.yaml,attention-paths.yml,attention-paths.json}';
 
@@ -108,7 +108,7 @@ export function showError(state: ExtensionState, message: string): void {
 async function ensureReport(state: ExtensionState, uri: vscode.Uri): Promise<ReportResult | undefined> {
   const latest = await state.client.sendRequest(ReportRequest, { uri: uri.toString() });
   if (latest.report) return latest;
-  const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
+  const r = await withProgress(state, `Analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
     state.client.sendRequest(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
   );
   if (!r) return undefined;
@@ -132,11 +132,16 @@ function activeModelUri(): vscode.Uri | undefined {
 async function analyzeModel(state: ExtensionState, model: vscode.Uri): Promise<AnalyzeResult | undefined> {
   await vscode.commands.executeCommand('vscode.openWith', model, OnnxEditorProvider.viewType);
   const info = await state.client.sendRequest(InspectModelRequest, { uri: model.toString() });
-  if (info.configs.length) return analyze(state, vscode.Uri.file(info.configs[0]));
-  const create = info.createConfig ? `Create ${path.basename(info.createConfig.config)}` : undefined;
+  if (!info.error && info.configs.length) return analyze(state, vscode.Uri.file(info.configs[0]));
+  // An unreadable model has nothing to analyse: its reason (as the model view shows it), not advice about data for it.
+  const m = modelAnalysisMessage(path.basename(model.path), info);
+  if (m.kind === 'error') {
+    showError(state, m.text);
+    return undefined;
+  }
   // Not awaited: the command ends here; the message's action (if taken) creates and analyses the config.
-  void vscode.window.showInformationMessage(`Attention Paths: ${info.analysisNote}`, ...(create ? [create] : [])).then((a) => {
-    if (a && a === create) void createModelConfig(state, model);
+  void vscode.window.showInformationMessage(`Attention Paths: ${m.text}`, ...(m.create ? [m.create] : [])).then((a) => {
+    if (a && a === m.create) void createModelConfig(state, model);
   });
   return undefined;
 }
@@ -170,7 +175,7 @@ async function analyze(state: ExtensionState, arg: unknown): Promise<AnalyzeResu
   if (given && isModelFileName(given.path)) return analyzeModel(state, given);
   const uri = await pickConfig(arg);
   if (!uri) return undefined;
-  const r = await withProgress(state, `analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
+  const r = await withProgress(state, `Analyzing ${path.basename(uri.path)}`, (token, workDoneToken) =>
     state.client.sendRequest(AnalyzeRequest, { uri: uri.toString(), workDoneToken }, token),
   );
   if (r) {
@@ -210,7 +215,7 @@ async function sweepWidth(state: ExtensionState, arg: unknown): Promise<SweepRes
   });
   const widths = text === undefined ? undefined : parseWidths(text);
   if (!widths) return undefined;
-  const r = await withProgress(state, `sweeping width N over ${widths.join(', ')}`, (token, workDoneToken) =>
+  const r = await withProgress(state, `Sweeping width N over ${widths.join(', ')}`, (token, workDoneToken) =>
     state.client.sendRequest(SweepRequest, { uri: uri.toString(), widths, workDoneToken }, token),
   );
   if (r) {

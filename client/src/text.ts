@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { headList, num, pct } from '../../shared/format';
 import { isWidth, WIDTH_RANGE } from '../../shared/width';
-import type { AnalysisReport, PruneResult } from '../../shared/protocol';
+import type { AnalysisReport, InspectModelResult, PruneResult } from '../../shared/protocol';
 
 /** Percentages and 4-digit numbers are written as everywhere else (shared/format.ts). */
 export { num, pct };
@@ -61,3 +61,16 @@ export function pruneMessage(r: PruneResult): string {
 
 /** What the Sweep Width box says while its text is not a list of widths. */
 export const WIDTHS_HINT = `give widths N ${WIDTH_RANGE} separated by commas, e.g. 10,30,100`;
+
+/**
+ * What "Analyze Model or Config" says about a model no config names yet: the reason when the model cannot be read
+ * (advice about data for it would mislead), else how to get relevance for it, with the config it can create.
+ */
+export function modelAnalysisMessage(
+  modelName: string,
+  info: Pick<InspectModelResult, 'error' | 'analysisNote' | 'createConfig'>,
+): { kind: 'error' | 'info'; text: string; create?: string } {
+  if (info.error) return { kind: 'error', text: `${modelName} cannot be analysed: ${info.error}` };
+  const create = info.createConfig ? `Create ${path.basename(info.createConfig.config)}` : undefined;
+  return { kind: 'info', text: info.analysisNote, ...(create ? { create } : {}) };
+}

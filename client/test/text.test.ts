@@ -1,7 +1,7 @@
 /** The client's words and numbers (client/src/text.ts), without VS Code. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { num, parseWidths, pct, pruneMessage, summary } from '../src/text';
+import { modelAnalysisMessage, num, parseWidths, pct, pruneMessage, summary } from '../src/text';
 import type { AnalysisReport, Metrics, PruneResult } from '../../shared/protocol';
 
 const metrics = (acc: number, eg: number): Metrics => ({ eg_bias: eg / 2, eg_variance: eg / 2, eg_total: eg, acc_mean_predictor: acc, acc_probabilistic: acc });
@@ -98,4 +98,17 @@ test('pruneMessage: a pruned model with the side-by-side comparison (parameters,
     'Removing L0·H1; measured accuracy 95.0% → 95.0% (100 test examples); parameters 152,913 → 148,769, file 630.9 KB → 611.0 KB, ' +
       'latency 47.90 → 47.75 ms per batch of 64. Pruned model written to model.pruned.onnx.',
   );
+});
+
+// Found by a newcomer's run in the editor: "Analyze Model or Config" on a truncated .onnx advised putting data beside
+// the model; it now gives the model's reason, as the model view does.
+test('modelAnalysisMessage: an unreadable model gets its reason; a readable one the note and the config to create', () => {
+  const bad = modelAnalysisMessage('bad.onnx', {
+    error: 'not an ONNX model: truncated (file cut short?)',
+    analysisNote: 'No relevance scores yet. Put bad.npz …',
+  });
+  assert.deepEqual(bad, { kind: 'error', text: 'bad.onnx cannot be analysed: not an ONNX model: truncated (file cut short?)' });
+  const ok = modelAnalysisMessage('m.onnx', { analysisNote: 'No relevance scores yet.', createConfig: { data: '/w/data.npz', config: '/w/m.attention.yaml' } });
+  assert.deepEqual(ok, { kind: 'info', text: 'No relevance scores yet.', create: 'Create m.attention.yaml' });
+  assert.deepEqual(modelAnalysisMessage('m.onnx', { analysisNote: 'note' }), { kind: 'info', text: 'note' });
 });

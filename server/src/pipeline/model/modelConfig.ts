@@ -33,8 +33,9 @@ export function freeConfigPath(model: string): string {
 export function modelConfigText(model: string, data: string): string {
   return [
     `# Created by Attention Paths for ${basename(model)}: the attention-path theory applied to the model's attention,`,
-    `# captured by running the model on ${basename(data)} (its inputs keyed by input name, labels y = ±1; the first half`,
-    '# of the examples trains the theory, the rest tests it — set attention.split to change that).',
+    `# captured by running the model on ${basename(data)} (its inputs keyed by input name, labels y = ±1). Keys`,
+    '# <input>_train / <input>_test (and y_train / y_test) give the split; without them the first half of the examples',
+    '# trains the theory and the rest tests it (attention.split changes that).',
     `data: ${JSON.stringify(basename(data))}`,
     'attention:',
     '  kind: model',
