@@ -35,6 +35,28 @@ function cli(args: string[], wrap: string[] = []) {
   return spawnSync(cmd, [...pre, CLI, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' }, timeout: 120_000 });
 }
 
+/**
+ * `analyze file` on a pseudo-terminal (`script`): once the y/N question is on screen, waits `delayMs` and answers "n".
+ * @returns what the terminal showed, its control sequences dropped, with `EXIT=<status>` last.
+ */
+async function answerOnTerminal(file: string, delayMs: number): Promise<string> {
+  const p = spawn('script', ['-qec', `${process.execPath} ${CLI} analyze ${file}; echo EXIT=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const asked = new Promise<void>((resolve) =>
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/Run it\? \[y\/N\]/.test(out)) resolve();
+    }),
+  );
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
+  await new Promise((r) => setTimeout(r, delayMs));
+  p.stdin.write('n\r');
+  await exited;
+  const ESC = String.fromCharCode(27);
+  return out.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+}
+
 const REFUSAL =
   /^.*big\.attention\.yaml:1:7: big\.npz needs about [\d.]+ GB of memory \(P = 20000, P_test = 200, N0 = 50, T = 8, heads \[2, 2\]\) but only [\d.]+ GB is available \(the data-size limit of this process, ulimit -d or prlimit --data\); reduce P \(training examples\) in the data file$/;
 
@@ -165,21 +187,7 @@ describe('memory refused before the work', () => {
     'CLI on a terminal: no progress line is printed onto the question while it waits',
     { skip: !hasScript && 'script (util-linux) is not installed' },
     async () => {
-      const p = spawn('script', ['-qec', `${process.execPath} ${CLI} analyze ${config}; echo EXIT=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      const asked = new Promise<void>((resolve) =>
-        p.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (/Run it\? \[y\/N\]/.test(out)) resolve();
-        }),
-      );
-      const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-      await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
-      await new Promise((r) => setTimeout(r, 1600)); // the user reads
-      p.stdin.write('n\r');
-      await exited;
-      const ESC = String.fromCharCode(27);
-      const text = out.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+      const text = await answerOnTerminal(config, 1600); // the user reads for a while
       const after = text.split('Run it? [y/N] ')[1] ?? '';
       assert.match(after, /^n?\n?attention-paths: this run needs .*; not started/, `after the question: ${JSON.stringify(after)}`);
       assert.match(text, /\nEXIT=1/);
@@ -189,21 +197,7 @@ describe('memory refused before the work', () => {
   test('CLI on a terminal: the question is asked, and "n" does not start the run', { skip: !hasScript && 'script (util-linux) is not installed' }, async () => {
     const file = path.join(dir, 'long.attention.yaml');
     writeFileSync(file, 'task: markov\nP: 10000\n');
-    // `script` runs the CLI on a pseudo-terminal; the answer is typed once the question is on screen.
-    const p = spawn('script', ['-qec', `${process.execPath} ${CLI} analyze ${file}; echo EXIT=$?`, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    const asked = new Promise<void>((resolve) =>
-      p.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (/Run it\? \[y\/N\]/.test(out)) resolve();
-      }),
-    );
-    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
-    await Promise.race([asked, new Promise((_, reject) => setTimeout(() => reject(new Error(`no question within 60 s: ${out}`)), 60_000))]);
-    p.stdin.write('n\r');
-    await exited;
-    const ESC = String.fromCharCode(27); // the terminal's control sequences are dropped before matching
-    const text = out.replace(new RegExp(`${ESC}\\[[0-9;]*[A-Za-z]`, 'g'), '').replace(/\r/g, '');
+    const text = await answerOnTerminal(file, 0);
     assert.match(text, /attention-paths: this run needs about \d+ (s|min) and [\d.]+ GB \(mostly from P = 10000\)\. Run it\? \[y\/N\]/);
     assert.match(text, /this run needs .*; not started \(answer y, or pass --yes, to run it\)\nEXIT=1/);
   });
