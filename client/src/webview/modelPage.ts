@@ -59,6 +59,26 @@ export function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
   for (const i of s.inputs) io.append(el('li', `input ${i.name}: ${i.type} [${(i.shape ?? []).map((d) => d ?? '?').join(', ')}]`));
   for (const o of s.outputs) io.append(el('li', `output ${o.name}: ${o.type} [${(o.shape ?? []).map((d) => d ?? '?').join(', ')}]`));
   root.append(io);
+  // Where relevance comes from and what to do (analyse, create a config), first: below the blocks' expanded subgraphs
+  // a newcomer did not find the button.
+  root.append(el('p', m.analysisNote, 'muted note'));
+  const actions = el('p', undefined, 'actions');
+  const action = (text: string, command: 'showCharts' | 'analyze' | 'createModelConfig', target: { uri?: string; path?: string }, button = false) => {
+    const a = button ? el('button', text) : el('a', text);
+    if (a instanceof HTMLAnchorElement) a.href = '#';
+    a.dataset.command = command;
+    a.addEventListener('click', (e) => {
+      e.preventDefault();
+      if (a instanceof HTMLButtonElement) a.disabled = true; // one config per click
+      post({ type: 'command', command, ...target });
+    });
+    actions.append(a);
+  };
+  const base = (p: string) => p.replace(/^.*[\\/]/, '');
+  if (m.analysisConfig) action('Show theory charts', 'showCharts', { path: m.analysisConfig });
+  else if (m.configs.length) for (const c of m.configs) action(`Analyze ${base(c)}`, 'analyze', { path: c }, true);
+  else if (m.createConfig) action(`Create ${base(m.createConfig.config)} and analyze`, 'createModelConfig', { uri: m.uri }, true);
+  if (actions.childElementCount) root.append(actions);
   // Node and tensor names of the drawn blocks: messages that quote one link to it.
   const known = new Set((m.graphs ?? []).flatMap((g) => g.nodes.flatMap((n) => [n.name, ...n.outputs])).filter(Boolean));
   root.append(el('h2', 'Attention blocks'), el('p', s.attention.summary, 'muted'));
@@ -124,22 +144,4 @@ export function drawModel(msg: Extract<ToPage, { type: 'model' }>): void {
     }
     root.append(ul);
   }
-  root.append(el('p', m.analysisNote, 'muted note'));
-  const actions = el('p', undefined, 'actions');
-  const action = (text: string, command: 'showCharts' | 'analyze' | 'createModelConfig', target: { uri?: string; path?: string }, button = false) => {
-    const a = button ? el('button', text) : el('a', text);
-    if (a instanceof HTMLAnchorElement) a.href = '#';
-    a.dataset.command = command;
-    a.addEventListener('click', (e) => {
-      e.preventDefault();
-      if (a instanceof HTMLButtonElement) a.disabled = true; // one config per click
-      post({ type: 'command', command, ...target });
-    });
-    actions.append(a);
-  };
-  const base = (p: string) => p.replace(/^.*[\\/]/, '');
-  if (m.analysisConfig) action('Show theory charts', 'showCharts', { path: m.analysisConfig });
-  else if (m.configs.length) for (const c of m.configs) action(`Analyze ${base(c)}`, 'analyze', { path: c }, true);
-  else if (m.createConfig) action(`Create ${base(m.createConfig.config)} and analyze`, 'createModelConfig', { uri: m.uri }, true);
-  if (actions.childElementCount) root.append(actions);
 }
