@@ -6,13 +6,19 @@
  * Why it works: L⁻¹M = Lᵀ, i.e. X W Φᵀ + shift·L⁻¹ = Lᵀ. L⁻¹ is lower triangular, so for a block row j and the
  * columns left of it, L[j, 0:j0] = Φ_j W X[0:j0]ᵀ — the factor below the diagonal blocks is one product of the
  * rows B_j = Φ_j W with the rows of X already found, and needs neither M nor the Cholesky updates
- * (n³/3 flops) of a classical factorization. For each block of rows [a0, a2):
+ * (n³/3 flops) of a classical factorization. For each block of rows [a0, a2) (256 rows):
  *
  *   B    = Φ[a0:a2] W                                  (the caller's `timesW`; cheap when W = I ⊗ U_1)
  *   S    = B X[0:a0]ᵀ              = L[a0:a2, 0:a0]      (one GEMM, inner dimension D)
- *   C    = B Φ[a0:a2]ᵀ + shift·I − S Sᵀ                 (the Schur complement of the diagonal block)
- *   C    = L_aa L_aaᵀ                                   (blockedCholesky with 128-wide JS blocks)
- *   X_a  = L_aa⁻¹ (Φ[a0:a2] − S X[0:a0])                (one GEMM, inner dimension a0, then a small solve)
+ *   Y    = Φ[a0:a2] − S X[0:a0]                         (one GEMM, inner dimension a0)
+ *
+ * then, within the block, the same recurrence by sub-blocks s of 128 rows (the size factored in JS):
+ *
+ *   T    = B_s X[a0:s0]ᵀ           = L[s, a0:s0]        (the rows of this block already found), Y_s −= T X[a0:s0]
+ *   C    = B_s Y_sᵀ + shift·I                           (= B_s Φ_sᵀ + shift·I − L[s, 0:s0] L[s, 0:s0]ᵀ, the Schur
+ *                                                        complement of the diagonal block, in one product)
+ *   C    = L_ss L_ssᵀ, L_ss⁻¹                            (JS)
+ *   X_s  = L_ss⁻¹ Y_s                                   (one GEMM)
  *
  * It is block classical Gram–Schmidt on the rows of [Φ W^½, √shift·I] with the diagonal taken from the Schur
  * complement (the "Pythagorean" variant), whose computed factor satisfies L Lᵀ = M + E with ‖E‖ = O(ε‖M‖), the
@@ -21,9 +27,8 @@
  * and X to ~1e-15 relative for well-conditioned M, and ln det M closer to an independent (feature-space) value
  * where M is near singular (P = 2000, D = 200, shift 1e-8 and 1e-10).
  *
- * Flops: 2·n²·D for S and the update of X, plus 2·n·b·D for the diagonal blocks of Φ W Φᵀ, 1.5·n·b·D for the
- * triangular solves within them and n²·b for S Sᵀ (b the outer block, 256); all at GEMM speed except the JS
- * factorization of the 128-wide diagonal blocks.
+ * Flops: 2·n²·D for S and Y, plus 6·128·n·D for the sub-blocks (C, the inverses applied, the couplings T within
+ * each block of 256); all at GEMM speed except the JS factorizations and inverses of the 128 × 128 diagonal blocks.
  */
 import type { Matrix } from './matrix';
 import { gemmInto } from './gemm';
