@@ -13,7 +13,7 @@
  */
 import { Matrix } from './matrix';
 import { gemm, gemmInto } from './gemm';
-import { NotPositiveDefiniteError, choleskySync, lowerInverseSync } from './cholesky';
+import { atGlobalPivot, choleskySync, lowerInverseSync } from './cholesky';
 
 /** A Cholesky factor with what the blocked solves reuse. */
 export interface BlockedFactor {
@@ -77,8 +77,7 @@ export async function blockedCholesky(n: number, panel: PanelSource, nb = defaul
     try {
       Ljj = choleskySync(diag);
     } catch (e) {
-      if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + j0, e.value);
-      throw e;
+      throw atGlobalPivot(e, j0);
     }
     const inv = lowerInverseSync(Ljj);
     diagInv.push(inv.data);
@@ -218,11 +217,10 @@ export function logDetBlocked(F: BlockedFactor): number {
 /**
  * Xᵀ [m, n] of X [n, m], by 32 × 32 tiles (cache-friendly for large arrays): within a tile four rows of X are read
  * together, so each column of the tile is written as runs of four consecutive entries of Xᵀ.
- * @param out where to write Xᵀ (exactly m·n entries, not overlapping X); a new array when absent.
  */
-export function transposeTiled(X: Matrix, out?: Float64Array): Matrix {
+export function transposeTiled(X: Matrix): Matrix {
   const { rows: n, cols: m } = X;
-  const o = out && out.length === n * m ? out : new Float64Array(n * m);
+  const o = new Float64Array(n * m);
   const x = X.data;
   const B = 32;
   for (let i0 = 0; i0 < n; i0 += B) {

@@ -23,6 +23,14 @@ export class NotPositiveDefiniteError extends Error {
   }
 }
 
+/**
+ * The error to rethrow from the factorization of a block that starts at row `offset` of a larger matrix: a
+ * NotPositiveDefiniteError with its pivot made global, anything else as it is.
+ */
+export function atGlobalPivot(e: unknown, offset: number): unknown {
+  return e instanceof NotPositiveDefiniteError ? new NotPositiveDefiniteError(e.pivot + offset, e.value) : e;
+}
+
 /** Matrices at most this size are factored by plain loops. */
 const BASE = 192;
 
@@ -232,8 +240,7 @@ export async function cholesky(M: Matrix): Promise<Matrix> {
   try {
     L22 = await cholesky(C);
   } catch (e) {
-    if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + h, e.value);
-    throw e;
+    throw atGlobalPivot(e, h);
   }
   const L = zeros(n, n);
   place(L, L11, 0, 0);

@@ -32,12 +32,12 @@
  */
 import type { Matrix } from './matrix';
 import { gemmInto } from './gemm';
-import { NotPositiveDefiniteError, choleskySync, lowerInverseSync } from './cholesky';
+import { atGlobalPivot, choleskySync, lowerInverseSync } from './cholesky';
 import { type BlockedFactor, NonFiniteEntryError } from './blockedCholesky';
 
 /** Rows per outer block: the two big products of each block then have 256 rows, which ONNX Runtime runs near its
  * peak (measured here at P = 2000, D = 3200: 151 and 111 GFLOP/s against 123 and 91 with 128 rows). */
-export const GRAM_CHOLESKY_BLOCK = 256;
+const GRAM_CHOLESKY_BLOCK = 256;
 /** Block size of the factor's diagonal blocks (their JS factorizations and stored inverses). */
 const INNER_BLOCK = 128;
 
@@ -119,8 +119,7 @@ export async function gramCholeskyWithSolve(
       try {
         Lss = choleskySync({ rows: w, cols: w, data: C });
       } catch (e) {
-        if (e instanceof NotPositiveDefiniteError) throw new NotPositiveDefiniteError(e.pivot + s0, e.value);
-        throw e;
+        throw atGlobalPivot(e, s0);
       }
       const inv = lowerInverseSync(Lss);
       diagInv.push(inv.data);

@@ -115,7 +115,6 @@ export async function allLayerAttention(
 ): Promise<LayerAttention[]> {
   const out: LayerAttention[] = [];
   for (const [l, layer] of layers.entries()) {
-    if (layer.kind !== 'fixed') onLayer?.(l);
     if (layer.kind === 'fixed') {
       const data = which === 'train' ? layer.train : layer.test;
       const want = X.count * layer.heads * X.tokens * X.tokens;
@@ -126,6 +125,7 @@ export async function allLayerAttention(
       }
       out.push({ heads: layer.heads, tokens: X.tokens, count: X.count, data });
     } else {
+      onLayer?.(l);
       out.push(await layerAttention(X, layer));
     }
   }

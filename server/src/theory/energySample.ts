@@ -33,9 +33,8 @@ function testBlock(P: number): number {
 
 interface SamplePoint {
   U: Float64Array;
-  /** Paths with a nonzero row in U_1, and Φ and U_1 restricted to them (Φ itself when all are). */
+  /** Paths with a nonzero row in U_1, and U_1 restricted to them. */
   kept: number[];
-  Phi: Float64Array;
   Uk: Matrix;
   /** N0·(number of kept paths) */
   Dk: number;
@@ -158,7 +157,7 @@ export class SampleSpaceEnergy implements EnergyEvaluator {
       throw e;
     }
     const z = forwardSolve(fac.L, this.y);
-    this.last = { U: U1.data.slice(), kept, Phi, Uk, Dk, fac, Zk, z };
+    this.last = { U: U1.data.slice(), kept, Uk, Dk, fac, Zk, z };
     return this.last;
   }
 

@@ -235,7 +235,7 @@ describe('attention-paths errors', () => {
     assert.ok(rep.attention_maps, 'the report has its attention maps');
   });
   // Found by a newcomer's run: schema errors named the config as typed (`neg.yaml:2:4:`), errors of values found later
-  // (cross-field, data, memory) by its absolute path (`/tmp/bad/heads.yaml:2:8:`).
+  // (cross-field, data, memory) by its absolute path.
   it('an error found after the schema names the config as typed, as the schema errors do', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ap-cli-'));
     writeFileSync(join(dir, 'w.yaml'), 'task: markov\nP: 40\nP_test: 200\nwidths: [10, 10, 10, 10, 10]\n');
